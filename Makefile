@@ -1,0 +1,113 @@
+# abuseguard: the XDP program, abuseguardd and abusectl.
+#   make          build everything into build/
+#   make deps     install the Debian packages the build and the tests need
+#   make check    build and run every test (unit, BPF, lab); ends "N passed, N failed"
+#   make install  honours DESTDIR and PREFIX
+
+PREFIX	   ?= /usr/local
+SBINDIR	   ?= $(PREFIX)/sbin
+BINDIR	   ?= $(PREFIX)/bin
+MANDIR	   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR	   ?=
+
+CC	?= cc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+BUILD	:= build
+
+ARCH	 := $(shell uname -m)
+BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
+
+CFLAGS	?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -I$(BUILD) -D_GNU_SOURCE
+LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson
+SANITIZE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+	      -Iinclude -I/usr/include/$(ARCH)-linux-gnu
+
+DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
+	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping
+
+BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
+BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
+SKELETONS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
+
+MAINS	:= daemon/abuseguardd.c daemon/abusectl.c
+MODULES	:= $(filter-out $(MAINS),$(wildcard daemon/*.c))
+HEADERS	:= $(wildcard include/*.h include/abuseguard/*.h)
+OBJS	:= $(MODULES:daemon/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS := $(MODULES:daemon/%.c=$(BUILD)/asan/%.o)
+
+TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
+TESTS	  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
+
+all: $(BUILD)/abuseguardd $(BUILD)/abusectl $(BPF_OBJS)
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HEADERS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
+
+$(BUILD)/libabuseguard.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/libabuseguard.a: $(ASAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/abuseguardd: daemon/abuseguardd.c $(HEADERS) $(SKELETONS) $(BUILD)/libabuseguard.a
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
+
+$(BUILD)/abusectl: daemon/abusectl.c $(HEADERS) $(BUILD)/libabuseguard.a
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
+
+# Unit and BPF tests run under AddressSanitizer and UBSan.
+TEST_LINK = @mkdir -p $(@D) && $(CC) $(CFLAGS) $(SANITIZE) -Itests $< -o $@ \
+		$(BUILD)/asan/libabuseguard.a $(LDLIBS)
+$(BUILD)/tests/%: tests/unit/%.c tests/check.h $(HEADERS) $(SKELETONS) $(BUILD)/asan/libabuseguard.a
+	$(TEST_LINK)
+$(BUILD)/tests/%: tests/bpf/%.c tests/check.h $(HEADERS) $(SKELETONS) $(BUILD)/asan/libabuseguard.a
+	$(TEST_LINK)
+
+$(BUILD):
+	mkdir -p $@
+
+tests: all $(TESTS)
+
+check: tests
+	tests/run $(BUILD)
+
+deps:
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/abuseguard \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BUILD)/abuseguardd $(DESTDIR)$(SBINDIR)/abuseguardd
+	install -m 755 $(BUILD)/abusectl $(DESTDIR)$(BINDIR)/abusectl
+	test -e $(DESTDIR)$(SYSCONFDIR)/abuseguard/abuseguard.conf || \
+		install -m 644 policy/abuseguard.conf $(DESTDIR)$(SYSCONFDIR)/abuseguard/abuseguard.conf
+	for page in daemon/*.8; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man8/; done
+	for page in daemon/*.5; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man5/; done
+
+format:
+	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c tests/*/*.c
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all tests check deps install format clean
+.SECONDARY:

@@ -1,0 +1,83 @@
+/*
+ * The policy file (libconfig syntax), parsed and validated. Errors name the
+ * file and line. The result is plain data; nothing here acts on it.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ban.h"
+#include "ladder.h"
+#include "source.h"
+
+#define CONFIG_DEFAULT_PATH	    "/etc/abuseguard/abuseguard.conf"
+#define CONFIG_MAX_INTERFACES	    32
+#define CONFIG_MAX_PATTERN	    64
+#define CONFIG_MAX_PREFIXES	    256
+#define CONFIG_EXIT_INVALID	    78 /* EX_CONFIG */
+
+enum mode {
+	MODE_ENFORCE = 0, /* detect, ban and ticket */
+	MODE_OBSERVE = 1, /* detect and ticket, never ban */
+};
+
+enum xdp_attach_mode {
+	XDP_ATTACH_AUTO = 0, /* native where the driver has it, else generic */
+	XDP_ATTACH_NATIVE,
+	XDP_ATTACH_GENERIC,
+};
+
+struct config {
+	char path[PATH_MAX];
+	enum mode mode;
+	char interfaces[CONFIG_MAX_INTERFACES][CONFIG_MAX_PATTERN]; /* glob patterns */
+	unsigned interface_count;
+	enum xdp_attach_mode xdp_mode;
+	char state_dir[PATH_MAX];
+	char control_socket[PATH_MAX];
+	char control_group[64]; /* may read and change state besides root */
+	char nft_table[64];	/* inet table owned by the daemon */
+	unsigned ipv6_prefix_len;
+
+	struct {
+		uint32_t max_sources;	    /* XDP per-source LRU entries */
+		uint32_t max_smtp_pairs;    /* XDP (source, destination) LRU entries */
+		uint32_t ring_buffer_bytes; /* power of two, >= 4096 */
+		uint32_t control_clients;
+		uint32_t control_line_bytes;
+		uint32_t bans_per_minute; /* safety valve: past it, alert only */
+	} limits;
+
+	struct {
+		int enabled;
+		int64_t window_ms;
+		uint32_t smtp_attempts;	    /* SYNs to 25/465/587 per window */
+		uint32_t smtp_destinations; /* distinct destinations per window */
+		enum scope scope;
+	} spam;
+
+	struct ladder ladder;
+
+	struct prefix allowlist[CONFIG_MAX_PREFIXES]; /* sources never banned */
+	unsigned allowlist_count;
+	struct prefix always_allowed[CONFIG_MAX_PREFIXES]; /* destinations scope "all" keeps */
+	unsigned always_allowed_count;
+};
+
+/* The built-in defaults, equal to policy/abuseguard.conf. */
+void config_defaults(struct config *config);
+/*
+ * Reads and validates path into *config (defaults for what it leaves out).
+ * On error, returns -EINVAL (or -errno if the file cannot be read), writes
+ * "file:line: message" into err and leaves *config untouched.
+ */
+int config_load(const char *path, struct config *config, char *err, size_t errlen);
+/* Parses "90s", "15m", "1h", "7d", "250ms" into milliseconds. 0 or -EINVAL. */
+int duration_parse(const char *text, int64_t *out_ms);
+/* Formats milliseconds as the largest whole unit: "1h", "7d", "90s". */
+const char *duration_format(int64_t ms, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * The control socket: a Unix stream socket, one JSON object per line each
+ * way. This module accepts clients, checks their credentials, bounds their
+ * buffers and parses requests; what a command does is the handler's business.
+ */
+#ifndef CONTROL_H
+#define CONTROL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "loop.h"
+
+struct control;
+
+struct control_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool may_change; /* root, or a member of the control group */
+};
+
+/*
+ * Handles one request ({"command": NAME, ...}). Returns the reply object
+ * (the module adds "ok": true unless the handler set "ok"), or NULL with
+ * *error set to a message for the client.
+ */
+typedef json_t *(*control_handler)(void *context, const struct control_peer *peer,
+    json_t *request, const char **error);
+
+struct control_command {
+	const char *name;
+	bool changes_state; /* needs may_change, and a non-empty "reason" */
+	control_handler handler;
+};
+
+struct control_options {
+	const char *path;
+	const char *group;		/* owns the socket; NULL or "" for root only */
+	unsigned max_clients;		/* further clients are refused and counted */
+	unsigned max_line_bytes;	/* a longer request closes the client */
+	const struct control_command *commands; /* ends with a NULL name */
+	void *context;
+};
+
+struct control_stats {
+	unsigned long long accepted, refused, requests, bad_requests, denied;
+};
+
+int control_init(struct control **out, struct loop *loop, const struct control_options *options);
+/* Closes every client and the socket, and unlinks its path. */
+void control_close(struct control *control);
+void control_stats(const struct control *control, struct control_stats *out);
+
+#endif

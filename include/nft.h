@@ -1,0 +1,58 @@
+/*
+ * Bans in nftables, through libnftnl/libmnl netlink batches (never the nft
+ * command). The daemon owns one table, "inet <table>", with a timeout set
+ * per (family, scope) and base chains on forward and output; it never
+ * touches any other table. Every element carries its own timeout, so the
+ * kernel lifts bans on time even when the daemon is down.
+ */
+#ifndef NFT_H
+#define NFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ban.h"
+#include "source.h"
+
+struct nft;
+
+struct nft_options {
+	const char *table;	 /* "abuseguard" */
+	unsigned ipv6_prefix_len; /* sources in the IPv6 sets are masked to this */
+	const struct prefix *always_allowed; /* destinations scope "all" never drops */
+	size_t always_allowed_count;
+};
+
+/* One element of a ban set: the source, the scope and the time left. */
+struct nft_ban {
+	struct source_key source;
+	enum scope scope;
+	int64_t remaining_ms;
+};
+
+/*
+ * Creates the table, sets and chains if missing, and replaces the chains'
+ * rules and the always-allowed set; existing ban elements are kept.
+ */
+int nft_open(struct nft **out, const struct nft_options *options);
+/* Closes the netlink socket; the table and its bans stay. */
+void nft_close(struct nft *nft);
+/* Deletes the whole table: for tests and uninstall only. */
+int nft_destroy(struct nft *nft);
+
+/* Adds (or refreshes the timeout of) one ban element. */
+int ban_install(struct nft *nft, const struct source_key *source, enum scope scope,
+    int64_t duration_ms);
+/* Many bans in as few netlink batches as fit. */
+int ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count);
+/* Removes a ban element; one that is not there is not an error. */
+int ban_remove(struct nft *nft, const struct source_key *source, enum scope scope);
+/*
+ * Makes the kernel sets hold exactly wanted: adds what is missing, with its
+ * remaining time, and deletes what the store does not know.
+ */
+int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count);
+/* Calls fn for every element in the kernel sets, with the time it has left. */
+int ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * Durable history in SQLite (WAL, synchronous=FULL): offences, bans, lifts
+ * and the audit trail of every change an operator made. A function that
+ * returns 0 has committed: the caller may then act on it and say so.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ban.h"
+
+struct store;
+
+/* What a detector saw, as kept in history. */
+struct offence {
+	int64_t id;
+	struct source_key source;
+	enum category category;
+	int64_t time_ms;
+	uint32_t attempts;
+	uint32_t destinations;
+	char detail[256]; /* one line for people: thresholds, last destination */
+};
+
+/* Opens or creates the database at path (its directory must exist). */
+int store_open(struct store **out, const char *path);
+void store_close(struct store *store);
+
+/*
+ * Records an offence and, when ban is not NULL, the ban it led to, in one
+ * transaction. Fills offence->id and ban->id.
+ */
+int store_record(struct store *store, struct offence *offence, struct ban *ban);
+
+/*
+ * Lifts every active ban of source at now_ms and writes the audit row with
+ * uid and reason, in one transaction. *lifted (may be NULL) gets how many
+ * bans were active; lifted_bans (may be NULL, room for max) gets them.
+ * Returns -ENOENT if none was active.
+ */
+int store_lift(struct store *store, const struct source_key *source, int64_t now_ms,
+    uid_t uid, const char *reason, struct ban *lifted_bans, size_t max, size_t *lifted);
+
+/*
+ * The source's bans, most recent first, at most max; *count gets how many
+ * were written. Bans whose offence was marked a false positive are left out.
+ */
+int store_history(struct store *store, const struct source_key *source, struct ban *out,
+    size_t max, size_t *count);
+
+/* Calls fn for every ban still active at now_ms, soonest expiry first; a
+ * non-zero return from fn stops the walk and is returned. */
+int store_active_bans(struct store *store, int64_t now_ms,
+    int (*fn)(const struct ban *ban, void *arg), void *arg);
+
+/* One audit row: who changed what and why. */
+int store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action,
+    const char *subject, const char *reason);
+
+#endif
