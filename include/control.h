@@ -13,6 +13,9 @@
 
 #include "loop.h"
 
+/* Where the daemon listens and abusectl connects unless told otherwise. */
+#define CONTROL_DEFAULT_PATH "/run/abuseguard/control.sock"
+
 struct control;
 
 struct control_peer {
@@ -23,9 +26,9 @@ struct control_peer {
 };
 
 /*
- * Handles one request ({"command": NAME, ...}). Returns the reply object
- * (the module adds "ok": true unless the handler set "ok"), or NULL with
- * *error set to a message for the client.
+ * Handles one request ({"command": NAME, ...}). Returns the reply object,
+ * a new reference the module releases (it adds "ok": true unless the
+ * handler set "ok"), or NULL with *error set to a message for the client.
  */
 typedef json_t *(*control_handler)(void *context, const struct control_peer *peer,
     json_t *request, const char **error);

@@ -1,0 +1,426 @@
+/*
+ * abuseguardd: watches what virtual machines send, bans abusive sources in
+ * nftables on an escalation ladder, and answers on a control socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "capture.h"
+#include "clock.h"
+#include "config.h"
+#include "control.h"
+#include "engine.h"
+#include "log.h"
+#include "loop.h"
+#include "nft.h"
+#include "source.h"
+#include "store.h"
+
+#define ABUSEGUARD_VERSION "0.1"
+
+struct daemon {
+	struct config config;
+	struct clock clock;
+	struct loop loop;
+	struct store *store;
+	struct nft *nft;
+	struct engine engine;
+	struct capture *capture;
+	struct control *control;
+	struct loop_watch signal_watch;
+	int64_t started_ms;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: abuseguardd [-dtv] [-c file] [-i interface]... [--state-dir dir]\n"
+	    "                   [--socket path]\n");
+	exit(status);
+}
+
+static void
+on_threshold_event(void *arg, const struct threshold_event *event)
+{
+	struct daemon *daemon = arg;
+
+	/* Errors are logged where they happen; the loop goes on. */
+	engine_handle_event(&daemon->engine, event);
+}
+
+static void
+format_utc(int64_t ms, char *buf, size_t len)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&seconds, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *const counter_names[COUNTER_COUNT] = {
+	[COUNTER_PACKETS] = "packets",
+	[COUNTER_IPV4] = "ipv4",
+	[COUNTER_IPV6] = "ipv6",
+	[COUNTER_VLAN] = "vlan",
+	[COUNTER_OTHER_L3] = "other_l3",
+	[COUNTER_MALFORMED] = "malformed",
+	[COUNTER_SMTP_ATTEMPTS] = "smtp_attempts",
+	[COUNTER_SOURCES_NEW] = "sources_new",
+	[COUNTER_EVENTS] = "events",
+	[COUNTER_EVENTS_LOST] = "events_lost",
+};
+
+static int
+count_active(const struct ban *ban, void *arg)
+{
+	(void)ban;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static json_t *
+command_status(void *context, const struct control_peer *peer, json_t *request,
+    const char **error)
+{
+	struct daemon *daemon = context;
+	struct capture_interface interfaces[64];
+	struct capture_stats stats;
+	struct control_stats control;
+	const struct engine_stats *engine = &daemon->engine.stats;
+	int64_t now_ms = clock_now_ms(&daemon->clock);
+	json_t *reply, *list, *counters;
+	size_t count, active = 0;
+
+	(void)peer;
+	(void)request;
+	if (store_active_bans(daemon->store, now_ms, count_active, &active) < 0) {
+		*error = "cannot read the store";
+		return NULL;
+	}
+	capture_stats(daemon->capture, &stats);
+	control_stats(daemon->control, &control);
+	count = capture_interfaces(daemon->capture, interfaces, 64);
+	list = json_array();
+	for (size_t i = 0; i < count && i < 64; i++)
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "name", interfaces[i].name,
+		    "ifindex", interfaces[i].ifindex, "xdp_mode", interfaces[i].xdp_mode));
+	counters = json_object();
+	for (int i = 0; i < COUNTER_COUNT; i++)
+		json_object_set_new(counters, counter_names[i], json_integer(stats.counters[i]));
+	json_object_set_new(counters, "interfaces_attached", json_integer(stats.attached));
+	json_object_set_new(counters, "interfaces_detached", json_integer(stats.detached));
+	json_object_set_new(counters, "attach_failures", json_integer(stats.attach_failures));
+	json_object_set_new(counters, "interfaces_refused", json_integer(stats.interfaces_refused));
+	json_object_set_new(counters, "findings", json_integer(engine->findings));
+	json_object_set_new(counters, "bans", json_integer(engine->bans));
+	json_object_set_new(counters, "alerts", json_integer(engine->alerts));
+	json_object_set_new(counters, "ignored", json_integer(engine->ignored));
+	json_object_set_new(counters, "safety_valve_trips", json_integer(engine->valve_trips));
+	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
+	json_object_set_new(counters, "errors", json_integer(engine->errors));
+	json_object_set_new(counters, "control_requests", json_integer(control.requests));
+	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
+	json_object_set_new(counters, "control_denied", json_integer(control.denied));
+	json_object_set_new(counters, "control_refused", json_integer(control.refused));
+	reply = json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION,
+	    "mode", daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid",
+	    (int)getpid(), "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000),
+	    "interfaces", list, "bans_active", (json_int_t)active, "counters", counters);
+	return reply;
+}
+
+static json_t *
+ban_json(const struct ban *ban, int64_t now_ms)
+{
+	char source[SOURCE_STRLEN], started[32], expires[32];
+
+	format_utc(ban->start_ms, started, sizeof(started));
+	format_utc(ban_end_ms(ban), expires, sizeof(expires));
+	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id",
+	    (json_int_t)ban->id, "source", source_format(&ban->source, source, sizeof(source)),
+	    "scope", scope_name(ban->scope), "category", category_name(ban->category), "level",
+	    (int)ban->level + 1, "duration_s", (json_int_t)((ban->expires_ms - ban->start_ms) / 1000),
+	    "started", started, "expires", expires, "remaining_s",
+	    (json_int_t)((ban_end_ms(ban) - now_ms) / 1000));
+}
+
+struct ban_listing {
+	json_t *list;
+	int64_t now_ms;
+};
+
+static int
+append_ban(const struct ban *ban, void *arg)
+{
+	struct ban_listing *listing = arg;
+
+	return json_array_append_new(listing->list, ban_json(ban, listing->now_ms)) ? -ENOMEM : 0;
+}
+
+static json_t *
+command_bans(void *context, const struct control_peer *peer, json_t *request, const char **error)
+{
+	struct daemon *daemon = context;
+	struct ban_listing listing = { json_array(), clock_now_ms(&daemon->clock) };
+
+	(void)peer;
+	(void)request;
+	if (store_active_bans(daemon->store, listing.now_ms, append_ban, &listing) < 0) {
+		json_decref(listing.list);
+		*error = "cannot read the store";
+		return NULL;
+	}
+	return json_pack("{s:o}", "bans", listing.list);
+}
+
+static json_t *
+command_unban(void *context, const struct control_peer *peer, json_t *request,
+    const char **error)
+{
+	struct daemon *daemon = context;
+	const char *text = json_string_value(json_object_get(request, "source"));
+	const char *reason = json_string_value(json_object_get(request, "reason"));
+	struct ban lifted[SCOPE_COUNT * CATEGORY_COUNT];
+	char source_text[SOURCE_STRLEN];
+	struct source_key source;
+	size_t count = 0;
+	json_t *list;
+	int result;
+
+	if (text == NULL) {
+		*error = "\"source\" (an address) is required";
+		return NULL;
+	}
+	if (source_parse(text, daemon->config.ipv6_prefix_len, &source) < 0) {
+		*error = "\"source\" is not an IPv4 or IPv6 address";
+		return NULL;
+	}
+	result = engine_unban(&daemon->engine, &source, peer->uid, reason, lifted,
+	    sizeof(lifted) / sizeof(lifted[0]), &count);
+	if (result == -ENOENT) {
+		*error = "no active ban for that source";
+		return NULL;
+	}
+	if (result < 0 && count == 0) {
+		*error = "the store could not record the lift";
+		return NULL;
+	}
+	capture_forget(daemon->capture, &source);
+	list = json_array();
+	for (size_t i = 0; i < count && i < sizeof(lifted) / sizeof(lifted[0]); i++)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "scope",
+		    scope_name(lifted[i].scope), "category", category_name(lifted[i].category),
+		    "level", (int)lifted[i].level + 1));
+	return json_pack("{s:s, s:o}", "source", source_format(&source, source_text,
+	    sizeof(source_text)), "lifted", list);
+}
+
+static const struct control_command commands[] = {
+	{ "status", false, command_status },
+	{ "bans", false, command_bans },
+	{ "unban", true, command_unban },
+	{ NULL, false, NULL },
+};
+
+static void
+signal_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct daemon *daemon = (struct daemon *)((char *)watch -
+	    offsetof(struct daemon, signal_watch));
+	struct signalfd_siginfo info;
+
+	(void)events;
+	while (read(watch->fd, &info, sizeof(info)) == sizeof(info)) {
+		if (info.ssi_signo == SIGHUP) {
+			log_warnx("SIGHUP: reloading the policy is not supported yet; restart to apply");
+			continue;
+		}
+		log_info("signal %u: stopping", info.ssi_signo);
+		daemon->loop.stop = 1;
+	}
+}
+
+static int
+signals_open(struct daemon *daemon)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	daemon->signal_watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (daemon->signal_watch.fd == -1)
+		return -errno;
+	daemon->signal_watch.ready = signal_ready;
+	return loop_add(&daemon->loop, &daemon->signal_watch, EPOLLIN);
+}
+
+static void
+apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
+    const char *state_dir, const char *socket_path)
+{
+	if (interface_count > 0) {
+		if (interface_count > CONFIG_MAX_INTERFACES)
+			fatalx("-i: at most %d interfaces", CONFIG_MAX_INTERFACES);
+		for (unsigned i = 0; i < interface_count; i++) {
+			if (strlen(interfaces[i]) >= CONFIG_MAX_PATTERN)
+				fatalx("-i %s: longer than %d characters", interfaces[i],
+				    CONFIG_MAX_PATTERN - 1);
+			strcpy(config->interfaces[i], interfaces[i]);
+		}
+		config->interface_count = interface_count;
+	}
+	if (state_dir != NULL) {
+		if (state_dir[0] != '/' || strlen(state_dir) >= sizeof(config->state_dir))
+			fatalx("--state-dir %s: must be an absolute path", state_dir);
+		strcpy(config->state_dir, state_dir);
+	}
+	if (socket_path != NULL) {
+		if (socket_path[0] != '/' || strlen(socket_path) >= sizeof(config->control_socket))
+			fatalx("--socket %s: must be an absolute path", socket_path);
+		strcpy(config->control_socket, socket_path);
+	}
+}
+
+static void
+daemon_start(struct daemon *daemon)
+{
+	const struct config *config = &daemon->config;
+	struct nft_options nft_options = {
+		.table = config->nft_table,
+		.ipv6_prefix_len = config->ipv6_prefix_len,
+		.always_allowed = config->always_allowed,
+		.always_allowed_count = config->always_allowed_count,
+	};
+	struct control_options control_options = {
+		.path = config->control_socket,
+		.group = config->control_group,
+		.max_clients = config->limits.control_clients,
+		.max_line_bytes = config->limits.control_line_bytes,
+		.commands = commands,
+		.context = daemon,
+	};
+	char database[PATH_MAX + 32];
+
+	if (mkdir(config->state_dir, 0750) == -1 && errno != EEXIST)
+		fatal("%s: mkdir", config->state_dir);
+	snprintf(database, sizeof(database), "%s/abuseguard.db", config->state_dir);
+	if (loop_init(&daemon->loop) < 0 || signals_open(daemon) < 0)
+		fatalx("cannot set up the event loop");
+	if (store_open(&daemon->store, database) < 0)
+		fatalx("%s: cannot open the store", database);
+	if (nft_open(&daemon->nft, &nft_options) < 0)
+		fatalx("nftables: cannot set up table inet %s", config->nft_table);
+	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
+		fatalx("cannot set up the engine");
+	if (engine_reconcile(&daemon->engine) < 0)
+		log_warnx("nftables: reconcile with the store failed; bans may be missing");
+	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)
+		fatalx("%s: cannot open the control socket", config->control_socket);
+	if (capture_open(&daemon->capture, &daemon->loop, config, on_threshold_event, daemon) < 0)
+		fatalx("cannot load or attach the XDP program");
+	log_info("abuseguardd %s running (%s mode), %u interface pattern(s), state in %s",
+	    ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",
+	    config->interface_count, config->state_dir);
+}
+
+static void
+daemon_stop(struct daemon *daemon)
+{
+	/* Bans stay in the kernel and expire on their own. */
+	capture_close(daemon->capture);
+	control_close(daemon->control);
+	engine_close(&daemon->engine);
+	nft_close(daemon->nft);
+	store_close(daemon->store);
+	loop_close(&daemon->loop);
+	log_info("abuseguardd stopped");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option long_options[] = {
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct daemon daemon;
+	const char *config_path = CONFIG_DEFAULT_PATH, *state_dir = NULL, *socket_path = NULL;
+	char *interfaces[CONFIG_MAX_INTERFACES + 1];
+	unsigned interface_count = 0;
+	int check_only = 0, verbose = 0, option;
+	char error[PATH_MAX + 256];
+
+	while ((option = getopt_long(argc, argv, "c:dhi:tv", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			break; /* always in the foreground; systemd supervises */
+		case 'i':
+			if (interface_count > CONFIG_MAX_INTERFACES)
+				fatalx("-i: at most %d interfaces", CONFIG_MAX_INTERFACES);
+			interfaces[interface_count++] = optarg;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(64);
+		}
+	}
+	if (optind != argc)
+		usage(64);
+
+	log_init(1, verbose, "abuseguardd");
+	if (config_load(config_path, &daemon.config, error, sizeof(error)) < 0) {
+		fprintf(stderr, "abuseguardd: %s\n", error);
+		return CONFIG_EXIT_INVALID;
+	}
+	apply_overrides(&daemon.config, interfaces, interface_count, state_dir, socket_path);
+	if (check_only) {
+		printf("%s: configuration OK\n", config_path);
+		return 0;
+	}
+	if (geteuid() != 0)
+		fatalx("must run as root (XDP, nftables)");
+
+	clock_init_live(&daemon.clock);
+	daemon.started_ms = clock_now_ms(&daemon.clock);
+	daemon_start(&daemon);
+	if (loop_run(&daemon.loop) < 0)
+		log_warnx("event loop failed");
+	daemon_stop(&daemon);
+	return 0;
+}

@@ -1,0 +1,428 @@
+/* The XDP program: load, attach to VM-facing interfaces, read its events. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+
+#include "abuseguard/abuseguard.h" /* the skeleton uses its structs */
+#include "abuseguard.skel.h"
+#include "capture.h"
+#include "log.h"
+
+struct attachment {
+	int ifindex; /* 0: free slot */
+	int link_fd;
+	char name[IF_NAMESIZE];
+	const char *xdp_mode;
+};
+
+struct capture {
+	struct abuseguard_bpf *skeleton;
+	struct ring_buffer *ring;
+	const struct config *config;
+	capture_event_fn on_event;
+	void *arg;
+	struct loop *loop;
+	struct loop_watch ring_watch;
+	struct loop_watch netlink_watch;
+	struct attachment *attachments; /* CAPTURE_MAX_INTERFACES slots */
+	uint64_t attached, detached, attach_failures, interfaces_refused;
+};
+
+static int
+libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char message[1024];
+	size_t length;
+
+	if (level == LIBBPF_DEBUG && log_getverbose() < 2)
+		return 0;
+	vsnprintf(message, sizeof(message), fmt, ap);
+	length = strlen(message);
+	if (length > 0 && message[length - 1] == '\n')
+		message[length - 1] = '\0';
+	if (level == LIBBPF_WARN)
+		log_warnx("libbpf: %s", message);
+	else
+		log_debug("libbpf: %s", message);
+	return 0;
+}
+
+static int
+ring_event(void *ctx, void *data, size_t size)
+{
+	struct capture *capture = ctx;
+
+	if (size < sizeof(struct threshold_event)) {
+		log_warnx("capture: short ring-buffer record of %zu bytes", size);
+		return 0;
+	}
+	capture->on_event(capture->arg, data);
+	return 0;
+}
+
+static int
+interface_wanted(const struct config *config, const char *name)
+{
+	for (unsigned i = 0; i < config->interface_count; i++)
+		if (fnmatch(config->interfaces[i], name, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static struct attachment *
+attachment_find(struct capture *capture, int ifindex)
+{
+	for (int i = 0; i < CAPTURE_MAX_INTERFACES; i++)
+		if (capture->attachments[i].ifindex == ifindex)
+			return &capture->attachments[i];
+	return NULL;
+}
+
+static int
+xdp_link(int prog_fd, int ifindex, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, options, .flags = flags);
+
+	return bpf_link_create(prog_fd, ifindex, BPF_XDP, &options);
+}
+
+/*
+ * A BPF link, not a netlink attachment: it never replaces another program
+ * on the interface, and the kernel detaches it if the daemon dies.
+ */
+static void
+interface_attach(struct capture *capture, int ifindex, const char *name)
+{
+	int prog_fd = bpf_program__fd(capture->skeleton->progs.abuseguard_xdp);
+	struct attachment *slot;
+	const char *mode = "native";
+	int fd = -1;
+
+	if (attachment_find(capture, ifindex) != NULL)
+		return;
+	slot = attachment_find(capture, 0);
+	if (slot == NULL) {
+		capture->interfaces_refused++;
+		log_warnx("%s: not attached: already on %d interfaces", name,
+		    CAPTURE_MAX_INTERFACES);
+		return;
+	}
+	if (capture->config->xdp_mode != XDP_ATTACH_GENERIC)
+		fd = xdp_link(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
+	if (fd < 0 && capture->config->xdp_mode == XDP_ATTACH_AUTO) {
+		mode = "generic";
+		fd = xdp_link(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
+	} else if (capture->config->xdp_mode == XDP_ATTACH_GENERIC) {
+		mode = "generic";
+		fd = xdp_link(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
+	}
+	if (fd < 0) {
+		capture->attach_failures++;
+		log_warnx("%s: attach XDP program: %s", name, strerror(-fd));
+		return;
+	}
+	slot->ifindex = ifindex;
+	slot->link_fd = fd;
+	slot->xdp_mode = mode;
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	capture->attached++;
+	log_info("%s: XDP program attached (%s mode)", name, mode);
+}
+
+static void
+attachment_release(struct capture *capture, struct attachment *slot, const char *why)
+{
+	close(slot->link_fd);
+	log_info("%s: XDP program detached (%s)", slot->name, why);
+	memset(slot, 0, sizeof(*slot));
+	capture->detached++;
+}
+
+static void
+interfaces_scan(struct capture *capture)
+{
+	struct if_nameindex *names = if_nameindex();
+
+	if (names == NULL) {
+		log_warn("capture: if_nameindex");
+		return;
+	}
+	for (struct if_nameindex *entry = names; entry->if_index != 0; entry++)
+		if (interface_wanted(capture->config, entry->if_name))
+			interface_attach(capture, (int)entry->if_index, entry->if_name);
+	if_freenameindex(names);
+}
+
+static int
+link_attribute(const struct nlattr *attribute, void *data)
+{
+	const char **name = data;
+
+	if (mnl_attr_get_type(attribute) == IFLA_IFNAME &&
+	    mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) >= 0)
+		*name = mnl_attr_get_str(attribute);
+	return MNL_CB_OK;
+}
+
+static int
+link_message(const struct nlmsghdr *message, void *data)
+{
+	struct capture *capture = data;
+	const struct ifinfomsg *info = mnl_nlmsg_get_payload(message);
+	struct attachment *slot;
+	const char *name = NULL;
+
+	if (message->nlmsg_len < mnl_nlmsg_size(sizeof(*info)))
+		return MNL_CB_OK;
+	mnl_attr_parse(message, sizeof(*info), link_attribute, &name);
+	slot = attachment_find(capture, info->ifi_index);
+	if (message->nlmsg_type == RTM_DELLINK) {
+		if (slot != NULL)
+			attachment_release(capture, slot, "interface removed");
+	} else if (message->nlmsg_type == RTM_NEWLINK && name != NULL) {
+		if (slot != NULL && !interface_wanted(capture->config, name))
+			attachment_release(capture, slot, "renamed out of the patterns");
+		else if (slot == NULL && interface_wanted(capture->config, name))
+			interface_attach(capture, info->ifi_index, name);
+	}
+	return MNL_CB_OK;
+}
+
+static void
+netlink_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct capture *capture = (struct capture *)((char *)watch -
+	    offsetof(struct capture, netlink_watch));
+	char buffer[32768];
+
+	(void)events;
+	for (;;) {
+		ssize_t length = recv(watch->fd, buffer, sizeof(buffer), 0);
+
+		if (length < 0) {
+			if (errno == ENOBUFS) {
+				/* The kernel dropped link events: look at every interface again. */
+				log_warnx("capture: rtnetlink overrun, rescanning interfaces");
+				interfaces_scan(capture);
+				continue;
+			}
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("capture: rtnetlink recv");
+			return;
+		}
+		mnl_cb_run(buffer, (size_t)length, 0, 0, link_message, capture);
+	}
+}
+
+static void
+ring_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct capture *capture = (struct capture *)((char *)watch -
+	    offsetof(struct capture, ring_watch));
+
+	(void)events;
+	if (ring_buffer__consume(capture->ring) < 0)
+		log_warnx("capture: ring buffer consume failed");
+}
+
+static int
+netlink_open(struct capture *capture)
+{
+	struct sockaddr_nl address = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd == -1 || bind(fd, (struct sockaddr *)&address, sizeof(address)) == -1) {
+		int error = errno;
+
+		log_warn("capture: rtnetlink socket");
+		if (fd != -1)
+			close(fd);
+		return -error;
+	}
+	capture->netlink_watch.fd = fd;
+	capture->netlink_watch.ready = netlink_ready;
+	return loop_add(capture->loop, &capture->netlink_watch, EPOLLIN);
+}
+
+void
+capture_set_thresholds(struct capture *capture, const struct config *config)
+{
+	struct xdp_thresholds *thresholds = &capture->skeleton->data->thresholds;
+
+	thresholds->window_ns = (__u64)config->spam.window_ms * 1000000;
+	thresholds->smtp_attempts = config->spam.enabled ? config->spam.smtp_attempts : 0;
+	thresholds->smtp_destinations = config->spam.enabled ? config->spam.smtp_destinations : 0;
+	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
+}
+
+static int
+program_load(struct capture *capture, int replay)
+{
+	const struct config *config = capture->config;
+	struct abuseguard_bpf *skeleton;
+	int error;
+
+	skeleton = abuseguard_bpf__open();
+	if (skeleton == NULL) {
+		error = -errno;
+		log_warnx("capture: open BPF program: %s", strerror(errno));
+		return error;
+	}
+	capture->skeleton = skeleton;
+	skeleton->rodata->replay_clock = replay ? 1 : 0;
+	error = bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.smtp_pairs,
+		    config->limits.max_smtp_pairs);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.events,
+		    config->limits.ring_buffer_bytes);
+	if (error == 0) {
+		capture_set_thresholds(capture, config);
+		error = abuseguard_bpf__load(skeleton);
+	}
+	if (error < 0) {
+		log_warnx("capture: load BPF program: %s", strerror(-error));
+		return error;
+	}
+	capture->ring = ring_buffer__new(bpf_map__fd(skeleton->maps.events), ring_event, capture,
+	    NULL);
+	if (capture->ring == NULL) {
+		error = -errno;
+		log_warnx("capture: ring buffer: %s", strerror(errno));
+		return error;
+	}
+	return 0;
+}
+
+int
+capture_open(struct capture **out, struct loop *loop, const struct config *config,
+    capture_event_fn on_event, void *arg)
+{
+	struct capture *capture;
+	int error;
+
+	libbpf_set_print(libbpf_log);
+	capture = calloc(1, sizeof(*capture));
+	if (capture == NULL)
+		return -ENOMEM;
+	capture->config = config;
+	capture->on_event = on_event;
+	capture->arg = arg;
+	capture->loop = loop;
+	capture->ring_watch.fd = -1;
+	capture->netlink_watch.fd = -1;
+	capture->attachments = calloc(CAPTURE_MAX_INTERFACES, sizeof(struct attachment));
+	error = capture->attachments == NULL ? -ENOMEM : program_load(capture, loop == NULL);
+	if (error == 0 && loop != NULL) {
+		capture->ring_watch.fd = ring_buffer__epoll_fd(capture->ring);
+		capture->ring_watch.ready = ring_ready;
+		error = loop_add(loop, &capture->ring_watch, EPOLLIN);
+		if (error == 0)
+			error = netlink_open(capture);
+		if (error == 0)
+			interfaces_scan(capture);
+	}
+	if (error < 0) {
+		capture_close(capture);
+		return error;
+	}
+	*out = capture;
+	return 0;
+}
+
+void
+capture_close(struct capture *capture)
+{
+	if (capture == NULL)
+		return;
+	for (int i = 0; capture->attachments != NULL && i < CAPTURE_MAX_INTERFACES; i++)
+		if (capture->attachments[i].ifindex != 0)
+			attachment_release(capture, &capture->attachments[i], "daemon stopping");
+	if (capture->loop != NULL && capture->ring_watch.fd != -1)
+		loop_remove(capture->loop, &capture->ring_watch);
+	if (capture->netlink_watch.fd != -1) {
+		loop_remove(capture->loop, &capture->netlink_watch);
+		close(capture->netlink_watch.fd);
+	}
+	ring_buffer__free(capture->ring);
+	abuseguard_bpf__destroy(capture->skeleton);
+	free(capture->attachments);
+	free(capture);
+}
+
+void
+capture_stats(struct capture *capture, struct capture_stats *out)
+{
+	int cpus = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(capture->skeleton->maps.counters);
+
+	memset(out, 0, sizeof(*out));
+	if (cpus > 0) {
+		__u64 values[cpus];
+
+		for (__u32 key = 0; key < COUNTER_COUNT; key++) {
+			if (bpf_map_lookup_elem(fd, &key, values) != 0)
+				continue;
+			for (int cpu = 0; cpu < cpus; cpu++)
+				out->counters[key] += values[cpu];
+		}
+	}
+	out->attached = capture->attached;
+	out->detached = capture->detached;
+	out->attach_failures = capture->attach_failures;
+	out->interfaces_refused = capture->interfaces_refused;
+}
+
+size_t
+capture_interfaces(const struct capture *capture, struct capture_interface *out, size_t max)
+{
+	size_t count = 0;
+
+	for (int i = 0; i < CAPTURE_MAX_INTERFACES; i++) {
+		const struct attachment *slot = &capture->attachments[i];
+
+		if (slot->ifindex == 0)
+			continue;
+		if (count < max) {
+			memcpy(out[count].name, slot->name, sizeof(out[count].name));
+			out[count].ifindex = slot->ifindex;
+			out[count].xdp_mode = slot->xdp_mode;
+		}
+		count++;
+	}
+	return count;
+}
+
+void
+capture_forget(struct capture *capture, const struct source_key *source)
+{
+	/* Absent is fine: the LRU may have dropped it already. */
+	bpf_map_delete_elem(bpf_map__fd(capture->skeleton->maps.sources), source);
+}
+
+int
+capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame, .data_size_in = (__u32)length,
+	    .repeat = 1);
+	int error;
+
+	capture->skeleton->bss->replay_now_ns = time_ns;
+	error = bpf_prog_test_run_opts(bpf_program__fd(capture->skeleton->progs.abuseguard_xdp),
+	    &options);
+	if (error < 0)
+		return error;
+	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;
+}

@@ -1,0 +1,235 @@
+/* observation -> detector -> policy -> store -> nftables, one source at a time. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "log.h"
+#include "source.h"
+
+#define MINUTE_MS 60000
+
+int
+engine_init(struct engine *engine, const struct config *config, struct clock *clock,
+    struct store *store, struct nft *nft)
+{
+	memset(engine, 0, sizeof(*engine));
+	engine->config = config;
+	engine->clock = clock;
+	engine->store = store;
+	engine->nft = nft;
+	engine->recent_bans = calloc(config->limits.bans_per_minute, sizeof(int64_t));
+	if (engine->recent_bans == NULL) {
+		log_warn("engine: safety valve of %u bans", config->limits.bans_per_minute);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+engine_close(struct engine *engine)
+{
+	free(engine->recent_bans);
+	engine->recent_bans = NULL;
+}
+
+static unsigned
+bans_last_minute(const struct engine *engine, int64_t now_ms)
+{
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < engine->recent_count; i++)
+		if (engine->recent_bans[i] > now_ms - MINUTE_MS)
+			count++;
+	return count;
+}
+
+static void
+remember_ban(struct engine *engine, int64_t now_ms)
+{
+	unsigned size = engine->config->limits.bans_per_minute;
+
+	engine->recent_bans[engine->recent_next] = now_ms;
+	engine->recent_next = (engine->recent_next + 1) % size;
+	if (engine->recent_count < size)
+		engine->recent_count++;
+}
+
+static void
+offence_from_finding(const struct finding *finding, struct offence *offence)
+{
+	memset(offence, 0, sizeof(*offence));
+	offence->source = finding->source;
+	offence->category = finding->category;
+	offence->time_ms = finding->time_ms;
+	offence->attempts = finding->attempts;
+	offence->destinations = finding->destinations;
+	memcpy(offence->detail, finding->detail, sizeof(offence->detail));
+}
+
+static int
+engine_act(struct engine *engine, const struct finding *finding, const struct decision *decision,
+    int64_t now_ms, struct ban *ban_out)
+{
+	char source[SOURCE_STRLEN], duration[32];
+	struct offence offence;
+	struct ban ban;
+	int error;
+
+	source_format(&finding->source, source, sizeof(source));
+	duration_format(decision->step.duration_ms, duration, sizeof(duration));
+	if (decision->action == ACTION_IGNORE) {
+		engine->stats.ignored++;
+		log_debug("%s: %s finding ignored (%s): %s", source,
+		    category_name(finding->category), decision->why, finding->detail);
+		return 0;
+	}
+
+	offence_from_finding(finding, &offence);
+	memset(&ban, 0, sizeof(ban));
+	ban.source = finding->source;
+	ban.category = finding->category;
+	ban.scope = decision->scope;
+	ban.level = decision->step.level;
+	ban.start_ms = now_ms;
+	ban.expires_ms = now_ms + decision->step.duration_ms;
+
+	/* Durable before anything acts on it or says so. */
+	error = store_record(engine->store, &offence,
+	    decision->action == ACTION_BAN ? &ban : NULL);
+	if (error < 0) {
+		engine->stats.errors++;
+		return error;
+	}
+
+	if (decision->action == ACTION_ALERT) {
+		engine->stats.alerts++;
+		if (strcmp(decision->why, "safety valve") == 0)
+			engine->stats.valve_trips++;
+		log_warnx("%s: %s, not banned (%s; would be level %u, %s %s): %s", source,
+		    category_name(finding->category), decision->why, decision->step.level + 1,
+		    duration, scope_name(decision->scope), finding->detail);
+		return 0;
+	}
+
+	remember_ban(engine, now_ms);
+	engine->stats.bans++;
+	if (engine->nft != NULL) {
+		error = ban_install(engine->nft, &ban.source, ban.scope, decision->step.duration_ms);
+		if (error < 0) {
+			/* The store has it: the next start's reconcile installs it. */
+			engine->stats.errors++;
+			log_warnx("%s: ban recorded but not installed in nftables", source);
+		}
+	}
+	log_warnx("%s: banned for %s, scope %s, level %u (%s): %s", source, duration,
+	    scope_name(ban.scope), ban.level + 1, category_name(ban.category), finding->detail);
+	*ban_out = ban;
+	return error;
+}
+
+int
+engine_handle_event(struct engine *engine, const struct threshold_event *event)
+{
+	struct ban history[ENGINE_HISTORY], ban;
+	struct decision decision;
+	struct finding finding;
+	size_t count;
+	int64_t now_ms = clock_now_ms(engine->clock);
+	int error, found;
+
+	engine->stats.events++;
+	found = detect_spam(engine->config, event,
+	    clock_from_program_ns(engine->clock, event->time_ns), &finding);
+	if (found < 0) {
+		engine->stats.errors++;
+		log_warnx("engine: malformed threshold event (category %u, family %u)",
+		    event->category, event->source.family);
+		return found;
+	}
+	if (found == 0)
+		return 0;
+	engine->stats.findings++;
+
+	error = store_history(engine->store, &finding.source, history, ENGINE_HISTORY, &count);
+	if (error < 0) {
+		engine->stats.errors++;
+		return error;
+	}
+	policy_decide(engine->config, &finding, history, count, now_ms,
+	    bans_last_minute(engine, now_ms), &decision);
+	error = engine_act(engine, &finding, &decision, now_ms, &ban);
+	if (error == 0 && engine->on_decision != NULL)
+		engine->on_decision(engine->arg, &finding, &decision,
+		    decision.action == ACTION_BAN ? &ban : NULL);
+	return error;
+}
+
+struct active_list {
+	struct nft_ban *bans;
+	size_t count, size;
+	int64_t now_ms;
+};
+
+static int
+collect_active(const struct ban *ban, void *arg)
+{
+	struct active_list *list = arg;
+
+	if (list->count == list->size) {
+		size_t size = list->size ? list->size * 2 : 256;
+		struct nft_ban *bans = reallocarray(list->bans, size, sizeof(*bans));
+
+		if (bans == NULL)
+			return -ENOMEM;
+		list->bans = bans;
+		list->size = size;
+	}
+	list->bans[list->count].source = ban->source;
+	list->bans[list->count].scope = ban->scope;
+	list->bans[list->count].remaining_ms = ban_end_ms(ban) - list->now_ms;
+	list->count++;
+	return 0;
+}
+
+int
+engine_reconcile(struct engine *engine)
+{
+	struct active_list list = { .now_ms = clock_now_ms(engine->clock) };
+	int error;
+
+	if (engine->nft == NULL)
+		return 0;
+	error = store_active_bans(engine->store, list.now_ms, collect_active, &list);
+	if (error == -ENOMEM)
+		log_warnx("engine: no memory for %zu active bans", list.count);
+	if (error == 0)
+		error = ban_reconcile(engine->nft, list.bans, list.count);
+	if (error == 0)
+		log_info("reconciled nftables with %zu active bans from the store", list.count);
+	free(list.bans);
+	return error;
+}
+
+int
+engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
+    const char *reason, struct ban *lifted, size_t max, size_t *count)
+{
+	char text[SOURCE_STRLEN];
+	int error;
+
+	error = store_lift(engine->store, source, clock_now_ms(engine->clock), uid, reason,
+	    lifted, max, count);
+	if (error < 0)
+		return error;
+	engine->stats.lifts++;
+	source_format(source, text, sizeof(text));
+	for (size_t i = 0; i < *count && i < max && engine->nft != NULL; i++) {
+		int removed = ban_remove(engine->nft, source, lifted[i].scope);
+
+		if (removed < 0)
+			error = removed;
+	}
+	log_warnx("%s: ban lifted by uid %u: %s", text, (unsigned)uid, reason);
+	return error;
+}

@@ -1,0 +1,1390 @@
+/*
+ * Bans in nftables through libnftnl/libmnl netlink batches.
+ *
+ * Every change goes to the kernel as one nfnetlink batch (or several, when a
+ * bulk change does not fit one buffer) and every message asks for an ack,
+ * so a failure is reported with the set and the element that caused it.
+ *
+ * Refreshing a ban's timeout must work on every kernel, and only kernels from
+ * 6.10 on update the timeout of an element that is added again; nft_open
+ * finds out which kind it talks to. On older kernels a ban is written as
+ * three messages in one batch: add the element if it is missing, delete it,
+ * add it with its timeout. The first add makes the delete succeed whether
+ * the element was there or not (it may also have expired a moment ago); the
+ * batch commits all three or none. A removal is always the first two.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "log.h"
+#include "nft.h"
+
+/* The kernel's limit on table names (NFT_NAME_MAXLEN), with the NUL. */
+#define TABLE_NAME_MAX 256
+/* Always-allowed prefixes: a few DNS resolvers and portals, not a routing table. */
+#define ALWAYS_ALLOWED_MAX 1024
+/* Most ban elements one call handles (listing, bulk install, reconcile). */
+#define ELEMENTS_MAX (4u * 1024 * 1024)
+/*
+ * One batch buffer. The socket's send buffer is made as large, since the
+ * kernel takes a batch in one sendmsg.
+ */
+#define BATCH_BUFFER_SIZE (4u * 1024 * 1024)
+/* Messages per batch; every one gets an ack, which the receive buffer holds. */
+#define BATCH_MESSAGES_MAX  1024
+#define RECEIVE_BUFFER_SIZE (8u * 1024 * 1024)
+/*
+ * The element list of a set-element message is one netlink attribute, whose
+ * length is 16 bits: a message carries at most that much of elements.
+ */
+#define ELEMENT_LIST_MAX (UINT16_MAX - NLA_HDRLEN)
+/* The largest message we build: an element list plus table and set names. */
+#define MESSAGE_SIZE_MAX (ELEMENT_LIST_MAX + 2 * TABLE_NAME_MAX + 256)
+/* Kernel and wanted timers closer than this are left alone by reconcile. */
+#define RECONCILE_SLACK_MS 1000
+#define PROBE_TIMEOUT_MS   (3600 * 1000)
+/* Types of nft's datatypes (nftables' enum datatypes), so `nft list` prints addresses. */
+#define NFT_TYPE_IPADDR  7
+#define NFT_TYPE_IP6ADDR 8
+
+enum set_id {
+	SET_BAN4_SMTP,
+	SET_BAN6_SMTP,
+	SET_BAN4_WEB,
+	SET_BAN6_WEB,
+	SET_BAN4_ALL,
+	SET_BAN6_ALL,
+	SET_ALLOW4,
+	SET_ALLOW6,
+	SET_COUNT,
+	SET_BAN_COUNT = SET_ALLOW4,
+	SET_PROBE = SET_COUNT, /* made and dropped by nft_open, see probe_timeout_update */
+	SET_NONE = 0xff
+};
+
+struct set_info {
+	const char *name;
+	bool ipv6;
+	uint32_t flags;
+};
+
+static const struct set_info sets[SET_COUNT + 1] = {
+    [SET_BAN4_SMTP] = {"ban4_smtp", false, NFT_SET_TIMEOUT},
+    [SET_BAN6_SMTP] = {"ban6_smtp", true, NFT_SET_TIMEOUT},
+    [SET_BAN4_WEB] = {"ban4_web", false, NFT_SET_TIMEOUT},
+    [SET_BAN6_WEB] = {"ban6_web", true, NFT_SET_TIMEOUT},
+    [SET_BAN4_ALL] = {"ban4_all", false, NFT_SET_TIMEOUT},
+    [SET_BAN6_ALL] = {"ban6_all", true, NFT_SET_TIMEOUT},
+    [SET_ALLOW4] = {"allow4", false, NFT_SET_INTERVAL},
+    [SET_ALLOW6] = {"allow6", true, NFT_SET_INTERVAL},
+    [SET_PROBE] = {"timeout_update_probe", false, NFT_SET_TIMEOUT},
+};
+
+static const char *const chain_names[] = {"forward", "output"};
+static const unsigned chain_hooks[] = {NF_INET_FORWARD, NF_INET_LOCAL_OUT};
+
+/* What one rule matches besides the banned source; a scope has one or more. */
+struct scope_match {
+	enum scope scope;
+	uint8_t l4proto;  /* 0: any protocol */
+	uint16_t port;    /* destination port, with l4proto */
+	bool syn_only;    /* only new TCP connections: SYN set, ACK clear */
+	bool allow_check; /* spare the always-allowed destinations */
+};
+
+static const struct scope_match scope_matches[] = {
+    {SCOPE_SMTP, IPPROTO_TCP, 25, true, false},
+    {SCOPE_SMTP, IPPROTO_TCP, 465, true, false},
+    {SCOPE_SMTP, IPPROTO_TCP, 587, true, false},
+    {SCOPE_WEB, IPPROTO_TCP, 80, false, false},
+    {SCOPE_WEB, IPPROTO_TCP, 443, false, false},
+    {SCOPE_WEB, IPPROTO_UDP, 443, false, false},
+    {SCOPE_ALL, 0, 0, false, true},
+};
+
+/* A set element as the kernel sees it; timeout_ms 0 means none. */
+struct element {
+	int64_t timeout_ms;
+	uint8_t set;
+	uint8_t interval_end;
+	uint8_t key[16];
+};
+
+enum element_op {
+	ELEMENT_ADD,    /* add; one that is there keeps its timeout */
+	ELEMENT_PUT,    /* add or replace, with the new timeout */
+	ELEMENT_DELETE, /* delete; one that is not there is fine */
+};
+
+/* What a message of the batch did, to name it when the kernel refuses it. */
+struct batch_note {
+	uint16_t type;
+	uint8_t set; /* SET_NONE when the message is not about a set */
+	const struct element *elements;
+	size_t element_count;
+	uint32_t elements_offset; /* where the first element starts in the message */
+	uint32_t element_size;
+};
+
+struct nft {
+	struct mnl_socket *socket;
+	uint32_t portid;
+	uint32_t seq;
+	char table[TABLE_NAME_MAX];
+	unsigned ipv6_prefix_len;
+	/* The kernel updates the timeout of an element added again. */
+	bool refresh_by_add;
+	/* The batch being built. */
+	char *batch;
+	size_t batch_length;
+	uint32_t batch_seq;
+	struct batch_note notes[BATCH_MESSAGES_MAX];
+	size_t note_count;
+	char *receive;
+	/* Reused for every element written. */
+	struct nftnl_set_elem *scratch_element;
+};
+
+/* The first error of a batch or a dump, as the kernel reported it. */
+struct kernel_error {
+	int error;
+	uint32_t seq;
+	uint32_t offset; /* of the bad attribute in the message; 0 if not given */
+	char message[128];
+	unsigned acks;
+};
+
+static uint8_t
+ban_set(enum scope scope, int family)
+{
+	return (uint8_t)(scope * 2 + (family == SOURCE_FAMILY_IPV6));
+}
+
+static size_t
+set_key_length(uint8_t set)
+{
+	return sets[set].ipv6 ? 16 : 4;
+}
+
+static void
+mask_address(uint8_t *addr, size_t size, unsigned prefix_len)
+{
+	for (unsigned bit = prefix_len; bit < size * 8; bit++)
+		addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+}
+
+static const char *
+element_format(const struct element *element, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	inet_ntop(sets[element->set].ipv6 ? AF_INET6 : AF_INET, element->key, addr, sizeof(addr));
+	snprintf(buf, len, "%s%s", addr, element->interval_end ? " (interval end)" : "");
+	return buf;
+}
+
+static int
+element_compare(const void *a, const void *b)
+{
+	const struct element *x = a, *y = b;
+
+	if (x->set != y->set)
+		return x->set < y->set ? -1 : 1;
+	return memcmp(x->key, y->key, sizeof(x->key));
+}
+
+/*
+ * Sorts by set and key, and keeps one element per key, the one with the
+ * longest timeout: a duplicate never shortens a ban.
+ */
+static size_t
+elements_sort_unique(struct element *elements, size_t count)
+{
+	size_t kept = 0;
+
+	qsort(elements, count, sizeof(*elements), element_compare);
+	for (size_t i = 0; i < count; i++) {
+		if (kept > 0 && element_compare(&elements[kept - 1], &elements[i]) == 0) {
+			if (elements[i].timeout_ms > elements[kept - 1].timeout_ms)
+				elements[kept - 1].timeout_ms = elements[i].timeout_ms;
+			continue;
+		}
+		elements[kept++] = elements[i];
+	}
+	return kept;
+}
+
+static int
+ban_to_element(const struct nft *nft, const struct source_key *source, enum scope scope,
+               int64_t timeout_ms, struct element *out)
+{
+	char text[SOURCE_STRLEN];
+
+	if ((unsigned)scope >= SCOPE_COUNT) {
+		log_warnx("%s: ban of %s: bad scope %d", nft->table,
+		          source_format(source, text, sizeof(text)), scope);
+		return -EINVAL;
+	}
+	if (source->family != SOURCE_FAMILY_IPV4 && source->family != SOURCE_FAMILY_IPV6) {
+		log_warnx("%s: ban: bad source family %u", nft->table, source->family);
+		return -EINVAL;
+	}
+	/* The rules mask sources to the configured length: any other would never match. */
+	if (source->family == SOURCE_FAMILY_IPV6 && source->prefix_len != nft->ipv6_prefix_len) {
+		log_warnx("%s: ban of %s: prefix length is not /%u", nft->table,
+		          source_format(source, text, sizeof(text)), nft->ipv6_prefix_len);
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	out->set = ban_set(scope, source->family);
+	out->timeout_ms = timeout_ms;
+	memcpy(out->key, source->addr, set_key_length(out->set));
+	if (source->family == SOURCE_FAMILY_IPV6)
+		mask_address(out->key, 16, nft->ipv6_prefix_len);
+	return 0;
+}
+
+static void
+element_to_ban(const struct nft *nft, const struct element *element, struct nft_ban *out)
+{
+	bool ipv6 = sets[element->set].ipv6;
+
+	memset(out, 0, sizeof(*out));
+	source_from_addr(ipv6 ? SOURCE_FAMILY_IPV6 : SOURCE_FAMILY_IPV4, element->key,
+	                 nft->ipv6_prefix_len, &out->source);
+	out->scope = (enum scope)(element->set / 2);
+	out->remaining_ms = element->timeout_ms;
+}
+
+/* Batches: begin, messages with notes, commit. */
+
+static void
+batch_begin(struct nft *nft)
+{
+	nft->batch_length = 0;
+	nft->note_count = 0;
+	nft->batch_seq = nft->seq++;
+	nftnl_batch_begin(nft->batch, nft->batch_seq);
+	nft->batch_length = ((struct nlmsghdr *)nft->batch)->nlmsg_len;
+}
+
+static struct nlmsghdr *
+batch_message(struct nft *nft, uint16_t type, uint16_t flags, uint8_t set)
+{
+	struct batch_note *note = &nft->notes[nft->note_count++];
+	struct nlmsghdr *nlh;
+
+	nlh = nftnl_nlmsg_build_hdr(nft->batch + nft->batch_length, type, NFPROTO_INET,
+	                            flags | NLM_F_ACK, nft->seq++);
+	memset(note, 0, sizeof(*note));
+	note->type = type;
+	note->set = set;
+	return nlh;
+}
+
+static void
+batch_message_end(struct nft *nft, struct nlmsghdr *nlh)
+{
+	nft->batch_length += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static const char *
+message_action(uint16_t type)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+		return "create table";
+	case NFT_MSG_DELTABLE:
+		return "delete table";
+	case NFT_MSG_NEWSET:
+		return "create set";
+	case NFT_MSG_DELSET:
+		return "delete set";
+	case NFT_MSG_NEWSETELEM:
+		return "add element to set";
+	case NFT_MSG_DELSETELEM:
+		return "delete element from set";
+	case NFT_MSG_NEWCHAIN:
+		return "create chain";
+	case NFT_MSG_NEWRULE:
+		return "add rule";
+	case NFT_MSG_DELRULE:
+		return "flush chain";
+	default:
+		return "message";
+	}
+}
+
+static void
+batch_report(const struct nft *nft, const struct kernel_error *error)
+{
+	const struct batch_note *note = NULL;
+	char what[128] = "", element[64];
+	uint32_t index = error->seq - nft->batch_seq - 1;
+
+	if (error->seq != nft->batch_seq && index < nft->note_count)
+		note = &nft->notes[index];
+	if (note != NULL && note->set != SET_NONE) {
+		snprintf(what, sizeof(what), " %s", sets[note->set].name);
+		if (note->element_count > 0) {
+			size_t i = 0;
+
+			if (error->offset >= note->elements_offset && note->element_size > 0)
+				i = (error->offset - note->elements_offset) / note->element_size;
+			if (i >= note->element_count)
+				i = 0;
+			snprintf(what, sizeof(what), " %s, element %s", sets[note->set].name,
+			         element_format(&note->elements[i], element, sizeof(element)));
+		}
+	}
+	log_warnx("inet %s: %s%s: %s%s%s", nft->table,
+	          note != NULL ? message_action(note->type) : "commit", what,
+	          strerror(-error->error), error->message[0] ? ": " : "", error->message);
+}
+
+static int
+extended_ack_attribute(const struct nlattr *attr, void *data)
+{
+	struct kernel_error *error = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case NLMSGERR_ATTR_MSG:
+		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(error->message, sizeof(error->message), "%s",
+			         mnl_attr_get_str(attr));
+		break;
+	case NLMSGERR_ATTR_OFFS:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			error->offset = mnl_attr_get_u32(attr);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* Counts acks and keeps the first error, with the kernel's explanation. */
+static int
+ack_callback(const struct nlmsghdr *nlh, void *data)
+{
+	struct kernel_error *error = data;
+	const struct nlmsgerr *ack = mnl_nlmsg_get_payload(nlh);
+	unsigned offset = sizeof(*ack);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ack)))
+		return MNL_CB_ERROR;
+	error->acks++;
+	if (ack->error == 0 || error->error != 0)
+		return MNL_CB_OK;
+	error->error = ack->error;
+	error->seq = ack->msg.nlmsg_seq;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		offset += ack->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && mnl_nlmsg_size(offset) < nlh->nlmsg_len)
+		mnl_attr_parse(nlh, offset, extended_ack_attribute, error);
+	return MNL_CB_OK;
+}
+
+/*
+ * Sends the batch and reads every ack. The kernel handles a batch inside
+ * sendmsg, so all acks are queued when it returns; reading stops when none
+ * is left, never waiting.
+ */
+static int
+batch_commit(struct nft *nft)
+{
+	static mnl_cb_t ack_callbacks[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = ack_callback};
+	struct kernel_error error = {0};
+	struct nlmsghdr *end;
+	ssize_t length;
+
+	if (nft->note_count == 0)
+		return 0;
+	end = nftnl_batch_end(nft->batch + nft->batch_length, nft->seq++);
+	nft->batch_length += end->nlmsg_len;
+	if (mnl_socket_sendto(nft->socket, nft->batch, nft->batch_length) < 0) {
+		int saved_errno = errno;
+
+		log_warn("inet %s: send batch of %zu messages", nft->table, nft->note_count);
+		nft->note_count = 0;
+		return -saved_errno;
+	}
+	for (;;) {
+		length = recv(mnl_socket_get_fd(nft->socket), nft->receive, RECEIVE_BUFFER_SIZE,
+		              MSG_DONTWAIT);
+		if (length < 0 && errno == EINTR)
+			continue;
+		if (length <= 0)
+			break;
+		if (mnl_cb_run2(nft->receive, (size_t)length, 0, nft->portid, NULL, &error,
+		                ack_callbacks, NLMSG_MIN_TYPE) < 0 &&
+		    error.error == 0) {
+			error.error = errno ? -errno : -EPROTO;
+			error.seq = nft->batch_seq;
+		}
+	}
+	if (length < 0 && errno != EAGAIN && error.error == 0) {
+		/* ENOBUFS: acks were dropped, so the outcome is unknown. */
+		error.error = -errno;
+		error.seq = nft->batch_seq;
+	}
+	if (error.error == 0 && error.acks != nft->note_count) {
+		error.error = -EPROTO;
+		error.seq = nft->batch_seq;
+		snprintf(error.message, sizeof(error.message), "%u acks for %zu messages",
+		         error.acks, nft->note_count);
+	}
+	if (error.error != 0)
+		batch_report(nft, &error);
+	nft->note_count = 0;
+	return error.error;
+}
+
+/* Makes room for messages in the batch, sending what it holds if needed. */
+static int
+batch_reserve(struct nft *nft, size_t messages)
+{
+	int r;
+
+	if (nft->note_count + messages <= BATCH_MESSAGES_MAX &&
+	    nft->batch_length + (messages + 1) * MESSAGE_SIZE_MAX <= BATCH_BUFFER_SIZE)
+		return 0;
+	if ((r = batch_commit(nft)) < 0)
+		return r;
+	batch_begin(nft);
+	return 0;
+}
+
+/* Set elements. */
+
+/* Bytes one element takes in the element list: see nftnl_set_elem_nlmsg_build. */
+static size_t
+element_size(uint8_t set, bool with_timeout, bool with_flags)
+{
+	size_t size = NLA_HDRLEN                                     /* NFTA_LIST_ELEM */
+	              + NLA_HDRLEN                                   /* NFTA_SET_ELEM_KEY */
+	              + NLA_HDRLEN + NLA_ALIGN(set_key_length(set)); /* NFTA_DATA_VALUE */
+
+	if (with_timeout)
+		size += NLA_HDRLEN + sizeof(uint64_t);
+	if (with_flags)
+		size += NLA_HDRLEN + sizeof(uint32_t);
+	return size;
+}
+
+/* One message with count elements of one set; the caller made sure they fit. */
+static int
+batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct element *elements,
+               size_t count, bool with_timeout)
+{
+	struct nftnl_set_elem *scratch = nft->scratch_element;
+	uint8_t set = elements[0].set;
+	struct nftnl_set *header;
+	struct nlmsghdr *nlh;
+	struct nlattr *list;
+	struct batch_note *note;
+
+	if ((header = nftnl_set_alloc()) == NULL)
+		return -ENOMEM;
+	nftnl_set_set_str(header, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(header, NFTNL_SET_NAME, sets[set].name);
+	nlh = batch_message(nft, type, flags, set);
+	/* Without elements of its own the set contributes only its names. */
+	nftnl_set_elems_nlmsg_build_payload(nlh, header);
+	nftnl_set_free(header);
+
+	note = &nft->notes[nft->note_count - 1];
+	note->elements = elements;
+	note->element_count = count;
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	note->elements_offset = (uint32_t)((char *)mnl_nlmsg_get_payload_tail(nlh) - (char *)nlh);
+	for (size_t i = 0; i < count; i++) {
+		nftnl_set_elem_set(scratch, NFTNL_SET_ELEM_KEY, elements[i].key,
+		                   (uint32_t)set_key_length(set));
+		if (with_timeout && elements[i].timeout_ms > 0)
+			nftnl_set_elem_set_u64(scratch, NFTNL_SET_ELEM_TIMEOUT,
+			                       (uint64_t)elements[i].timeout_ms);
+		else
+			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_TIMEOUT);
+		if (elements[i].interval_end)
+			nftnl_set_elem_set_u32(scratch, NFTNL_SET_ELEM_FLAGS,
+			                       NFT_SET_ELEM_INTERVAL_END);
+		else
+			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_FLAGS);
+		nftnl_set_elem_nlmsg_build(nlh, scratch, (int)i + 1);
+		if (i == 0)
+			note->element_size = (uint32_t)((char *)mnl_nlmsg_get_payload_tail(nlh) -
+			                                (char *)nlh - note->elements_offset);
+	}
+	if ((char *)mnl_nlmsg_get_payload_tail(nlh) - (char *)list > UINT16_MAX) {
+		log_warnx("inet %s: %s: %zu elements overflow one message", nft->table,
+		          sets[set].name, count);
+		return -EMSGSIZE;
+	}
+	mnl_attr_nest_end(nlh, list);
+	batch_message_end(nft, nlh);
+	return 0;
+}
+
+/*
+ * Appends elements, grouped by set, to the batch: as many per message as
+ * fit, and more batches when one is full (a put's three messages always go
+ * in the same batch).
+ */
+static int
+batch_element_op(struct nft *nft, const struct element *elements, size_t count, enum element_op op)
+{
+	size_t chunk;
+	int r;
+
+	for (size_t i = 0; i < count; i += chunk) {
+		uint8_t set = elements[i].set;
+		size_t per_message = ELEMENT_LIST_MAX / element_size(set, true, true);
+
+		for (chunk = 1; i + chunk < count && chunk < per_message; chunk++)
+			if (elements[i + chunk].set != set)
+				break;
+		if ((r = batch_reserve(nft, op == ELEMENT_ADD ? 1 : 3)) < 0)
+			return r;
+		if (op == ELEMENT_ADD || (op == ELEMENT_PUT && nft->refresh_by_add)) {
+			r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &elements[i],
+			                   chunk, true);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if ((r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &elements[i], chunk,
+		                        false)) < 0 ||
+		    (r = batch_elements(nft, NFT_MSG_DELSETELEM, 0, &elements[i], chunk, false)) <
+		        0)
+			return r;
+		if (op == ELEMENT_PUT && (r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+		                                             &elements[i], chunk, true)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* A batch of element operations, committed. */
+static int
+elements_apply(struct nft *nft, const struct element *elements, size_t count, enum element_op op)
+{
+	int r;
+
+	batch_begin(nft);
+	if ((r = batch_element_op(nft, elements, count, op)) < 0) {
+		nft->note_count = 0;
+		return r;
+	}
+	return batch_commit(nft);
+}
+
+/* Dumps. */
+
+struct element_list {
+	struct element *elements;
+	size_t count;
+	size_t capacity;
+	uint8_t set;
+	int error;
+};
+
+static int
+element_list_append(struct nftnl_set_elem *set_element, void *data)
+{
+	struct element_list *list = data;
+	struct element *element;
+	const void *key;
+	uint32_t key_length;
+
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 1024;
+		struct element *grown;
+
+		if (list->capacity >= ELEMENTS_MAX) {
+			list->error = -E2BIG;
+			return -1;
+		}
+		if (capacity > ELEMENTS_MAX)
+			capacity = ELEMENTS_MAX;
+		grown = reallocarray(list->elements, capacity, sizeof(*grown));
+		if (grown == NULL) {
+			list->error = -ENOMEM;
+			return -1;
+		}
+		list->elements = grown;
+		list->capacity = capacity;
+	}
+	key = nftnl_set_elem_get(set_element, NFTNL_SET_ELEM_KEY, &key_length);
+	if (key == NULL || key_length != set_key_length(list->set)) {
+		list->error = -EPROTO;
+		return -1;
+	}
+	element = &list->elements[list->count++];
+	memset(element, 0, sizeof(*element));
+	element->set = list->set;
+	memcpy(element->key, key, key_length);
+	/* An element without a timeout never expires. */
+	element->timeout_ms = INT64_MAX;
+	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_EXPIRATION))
+		element->timeout_ms =
+		    (int64_t)nftnl_set_elem_get_u64(set_element, NFTNL_SET_ELEM_EXPIRATION);
+	return 0;
+}
+
+static int
+dump_callback(const struct nlmsghdr *nlh, void *data)
+{
+	struct element_list *list = data;
+	struct nftnl_set *set;
+	int r = MNL_CB_OK;
+
+	if ((set = nftnl_set_alloc()) == NULL) {
+		list->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0) {
+		list->error = -EPROTO;
+		r = MNL_CB_ERROR;
+	} else if (nftnl_set_elem_foreach(set, element_list_append, list) < 0) {
+		r = MNL_CB_ERROR;
+	}
+	nftnl_set_free(set);
+	return r;
+}
+
+/* Appends the elements of one set, with the time they have left, to list. */
+static int
+set_dump(struct nft *nft, uint8_t set_id, struct element_list *list)
+{
+	char header[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t seq = nft->seq++;
+	struct nftnl_set *set;
+	struct nlmsghdr *nlh;
+	ssize_t length;
+	int r;
+
+	if ((set = nftnl_set_alloc()) == NULL)
+		return -ENOMEM;
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
+	nlh = nftnl_nlmsg_build_hdr(header, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	if (mnl_socket_sendto(nft->socket, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		log_warn("inet %s: dump set %s", nft->table, sets[set_id].name);
+		return r;
+	}
+	list->set = set_id;
+	list->error = 0;
+	do {
+		length = mnl_socket_recvfrom(nft->socket, nft->receive, RECEIVE_BUFFER_SIZE);
+		if (length < 0) {
+			r = -errno;
+			log_warn("inet %s: dump set %s", nft->table, sets[set_id].name);
+			return r;
+		}
+		r = mnl_cb_run(nft->receive, (size_t)length, seq, nft->portid, dump_callback, list);
+	} while (r > MNL_CB_STOP);
+	if (r < 0) {
+		r = list->error ? list->error : -errno;
+		log_warnx("inet %s: dump set %s: %s", nft->table, sets[set_id].name, strerror(-r));
+		/* Read the rest of the dump so the next request starts clean. */
+		while (recv(mnl_socket_get_fd(nft->socket), nft->receive, RECEIVE_BUFFER_SIZE,
+		            MSG_DONTWAIT) > 0)
+			;
+		return r;
+	}
+	return 0;
+}
+
+static int
+ban_sets_dump(struct nft *nft, struct element_list *list)
+{
+	int r;
+
+	memset(list, 0, sizeof(*list));
+	for (uint8_t set = 0; set < SET_BAN_COUNT; set++) {
+		if ((r = set_dump(nft, set, list)) < 0) {
+			free(list->elements);
+			list->elements = NULL;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Rules. */
+
+static struct nftnl_expr *
+rule_expr(struct nftnl_rule *rule, const char *name)
+{
+	struct nftnl_expr *expr = nftnl_expr_alloc(name);
+
+	if (expr == NULL)
+		fatal("nftnl_expr_alloc %s", name);
+	nftnl_rule_add_expr(rule, expr);
+	return expr;
+}
+
+static void
+rule_meta_equals(struct nftnl_rule *rule, uint32_t key, uint8_t value)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "meta");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	expr = rule_expr(rule, "cmp");
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(expr, NFTNL_EXPR_CMP_DATA, &value, sizeof(value));
+}
+
+static void
+rule_payload(struct nftnl_rule *rule, uint32_t base, uint32_t offset, uint32_t length)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "payload");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_LEN, length);
+}
+
+static void
+rule_equals(struct nftnl_rule *rule, const void *data, uint32_t length)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "cmp");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(expr, NFTNL_EXPR_CMP_DATA, data, length);
+}
+
+static void
+rule_mask(struct nftnl_rule *rule, const void *mask, uint32_t length)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "bitwise");
+	static const uint8_t zero[16];
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BITWISE_LEN, length);
+	nftnl_expr_set(expr, NFTNL_EXPR_BITWISE_MASK, mask, length);
+	nftnl_expr_set(expr, NFTNL_EXPR_BITWISE_XOR, zero, length);
+}
+
+static void
+rule_lookup(struct nftnl_rule *rule, uint8_t set, bool inverted)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "lookup");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(expr, NFTNL_EXPR_LOOKUP_SET, sets[set].name);
+	if (inverted)
+		nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+}
+
+/*
+ * The rule that drops what a scope match covers from the sources in the
+ * scope's set of one family. Cheap tests come first: most packets leave the
+ * rule at the protocol or port compare, before any set lookup.
+ */
+static struct nftnl_rule *
+rule_build(const struct nft *nft, const char *chain, bool ipv6, const struct scope_match *match)
+{
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	uint32_t address_offset = ipv6 ? 8 : 12, address_length = ipv6 ? 16 : 4;
+	uint8_t source_mask[16] = {0};
+	struct nftnl_expr *expr;
+
+	if (rule == NULL)
+		fatal("nftnl_rule_alloc");
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, nft->table);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+
+	rule_meta_equals(rule, NFT_META_NFPROTO, ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	if (match->l4proto != 0) {
+		uint16_t port = htons(match->port);
+
+		rule_meta_equals(rule, NFT_META_L4PROTO, match->l4proto);
+		rule_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(port));
+		rule_equals(rule, &port, sizeof(port));
+	}
+	if (match->syn_only) {
+		const uint8_t syn_ack = 0x12, syn = 0x02;
+
+		rule_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+		rule_mask(rule, &syn_ack, 1);
+		rule_equals(rule, &syn, 1);
+	}
+	rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset, address_length);
+	if (ipv6) {
+		memset(source_mask, 0xff, sizeof(source_mask));
+		mask_address(source_mask, sizeof(source_mask), nft->ipv6_prefix_len);
+		rule_mask(rule, source_mask, address_length);
+	}
+	rule_lookup(rule, ban_set(match->scope, ipv6 ? SOURCE_FAMILY_IPV6 : SOURCE_FAMILY_IPV4),
+	            false);
+	if (match->allow_check) {
+		/* The destination follows the source in both headers. */
+		rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset + address_length,
+		             address_length);
+		rule_lookup(rule, ipv6 ? SET_ALLOW6 : SET_ALLOW4, true);
+	}
+	rule_expr(rule, "counter");
+	expr = rule_expr(rule, "immediate");
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+	return rule;
+}
+
+/* The table's skeleton. */
+
+static void
+batch_table(struct nft *nft, uint16_t type, uint16_t flags)
+{
+	struct nftnl_table *table = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (table == NULL)
+		fatal("nftnl_table_alloc");
+	nftnl_table_set_str(table, NFTNL_TABLE_NAME, nft->table);
+	nftnl_table_set_u32(table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nlh = batch_message(nft, type, flags, SET_NONE);
+	nftnl_table_nlmsg_build_payload(nlh, table);
+	batch_message_end(nft, nlh);
+	nftnl_table_free(table);
+}
+
+/* Creates the set if missing: an existing one keeps its elements. */
+static void
+batch_set(struct nft *nft, uint8_t set_id)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (set == NULL)
+		fatal("nftnl_set_alloc");
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id + 1);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE,
+	                  sets[set_id].ipv6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (uint32_t)set_key_length(set_id));
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, sets[set_id].flags);
+	nlh = batch_message(nft, NFT_MSG_NEWSET, NLM_F_CREATE, set_id);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	batch_message_end(nft, nlh);
+	nftnl_set_free(set);
+}
+
+/*
+ * A message naming only the set: NFT_MSG_DELSET deletes it, and
+ * NFT_MSG_DELSETELEM, without elements, flushes it.
+ */
+static void
+batch_set_named(struct nft *nft, uint16_t type, uint8_t set_id)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (set == NULL)
+		fatal("nftnl_set_alloc");
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
+	nlh = batch_message(nft, type, 0, set_id);
+	if (type == NFT_MSG_DELSET)
+		nftnl_set_nlmsg_build_payload(nlh, set);
+	else
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	batch_message_end(nft, nlh);
+	nftnl_set_free(set);
+}
+
+/*
+ * Does the kernel update the timeout of an element that is added again, as
+ * Linux does from 6.10 on? Tried on a set of its own: an element added for
+ * two hours, then again for one, must have an hour left.
+ */
+static int
+probe_timeout_update(struct nft *nft, bool *supported)
+{
+	struct element element = {.set = SET_PROBE, .timeout_ms = 2 * PROBE_TIMEOUT_MS};
+	struct element_list list = {0};
+	int r, r_delete;
+
+	*supported = false;
+	batch_begin(nft);
+	batch_set(nft, SET_PROBE);
+	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_PROBE);
+	if ((r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &element, 1, true)) < 0 ||
+	    (r = batch_commit(nft)) < 0)
+		return r;
+	element.timeout_ms = PROBE_TIMEOUT_MS;
+	batch_begin(nft);
+	if ((r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &element, 1, true)) == 0 &&
+	    (r = batch_commit(nft)) == 0 && (r = set_dump(nft, SET_PROBE, &list)) == 0)
+		*supported = list.count == 1 && list.elements[0].timeout_ms <= PROBE_TIMEOUT_MS;
+	free(list.elements);
+	batch_begin(nft);
+	batch_set_named(nft, NFT_MSG_DELSET, SET_PROBE);
+	r_delete = batch_commit(nft);
+	return r < 0 ? r : r_delete;
+}
+
+/* Creates the base chain if missing and drops its rules. */
+static void
+batch_chain(struct nft *nft, size_t index)
+{
+	struct nftnl_chain *chain = nftnl_chain_alloc();
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (chain == NULL || rule == NULL)
+		fatal("nftnl_chain_alloc");
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, nft->table);
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, chain_names[index]);
+	nftnl_chain_set_u32(chain, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(chain, NFTNL_CHAIN_HOOKNUM, chain_hooks[index]);
+	nftnl_chain_set_s32(chain, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_u32(chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = batch_message(nft, NFT_MSG_NEWCHAIN, NLM_F_CREATE, SET_NONE);
+	nftnl_chain_nlmsg_build_payload(nlh, chain);
+	batch_message_end(nft, nlh);
+	nftnl_chain_free(chain);
+
+	/* A rule delete without a handle flushes the chain. */
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, nft->table);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain_names[index]);
+	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nlh = batch_message(nft, NFT_MSG_DELRULE, 0, SET_NONE);
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	batch_message_end(nft, nlh);
+	nftnl_rule_free(rule);
+
+	for (size_t i = 0; i < sizeof(scope_matches) / sizeof(scope_matches[0]); i++) {
+		for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
+			rule = rule_build(nft, chain_names[index], ipv6, &scope_matches[i]);
+			nlh = batch_message(nft, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+			                    SET_NONE);
+			nftnl_rule_nlmsg_build_payload(nlh, rule);
+			batch_message_end(nft, nlh);
+			nftnl_rule_free(rule);
+		}
+	}
+}
+
+/* Adds 2^(bits - prefix_len) to a big-endian address; false when it wraps past the top. */
+static bool
+range_end(uint8_t *addr, unsigned prefix_len)
+{
+	unsigned carry;
+	int byte;
+
+	if (prefix_len == 0)
+		return false;
+	byte = (int)((prefix_len - 1) / 8);
+	carry = 1u << (7 - (prefix_len - 1) % 8);
+	for (; byte >= 0 && carry != 0; byte--) {
+		unsigned sum = addr[byte] + carry;
+
+		addr[byte] = (uint8_t)sum;
+		carry = sum >> 8;
+	}
+	return carry == 0;
+}
+
+/* An always-allowed range: [start, end), or from start to the top when open. */
+struct range {
+	uint8_t set;
+	bool open;
+	uint8_t start[16];
+	uint8_t end[16];
+};
+
+static int
+range_compare(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	if (x->set != y->set)
+		return x->set < y->set ? -1 : 1;
+	return memcmp(x->start, y->start, sizeof(x->start));
+}
+
+/*
+ * Turns prefixes into the interval elements of the allow sets: a start
+ * element and an end element one past the range, none when the range reaches
+ * the top of the address space. Overlapping and adjacent prefixes are merged
+ * first, since the kernel refuses overlapping intervals.
+ */
+static size_t
+allow_elements(const struct nft_options *options, struct element *out)
+{
+	struct range ranges[ALWAYS_ALLOWED_MAX];
+	size_t range_count = 0, count = 0;
+
+	for (size_t i = 0; i < options->always_allowed_count; i++) {
+		const struct prefix *prefix = &options->always_allowed[i];
+		struct range *range = &ranges[range_count++];
+
+		memset(range, 0, sizeof(*range));
+		range->set = prefix->family == SOURCE_FAMILY_IPV6 ? SET_ALLOW6 : SET_ALLOW4;
+		memcpy(range->start, prefix->addr, set_key_length(range->set));
+		mask_address(range->start, set_key_length(range->set), prefix->len);
+		memcpy(range->end, range->start, sizeof(range->end));
+		range->open = !range_end(range->end, prefix->len);
+	}
+	qsort(ranges, range_count, sizeof(ranges[0]), range_compare);
+	/* Merge in place: ranges[kept - 1] is the range being grown. */
+	size_t kept = 0;
+	for (size_t i = 0; i < range_count; i++) {
+		struct range *last = kept > 0 ? &ranges[kept - 1] : NULL;
+
+		if (last != NULL && last->set == ranges[i].set &&
+		    (last->open || memcmp(ranges[i].start, last->end, sizeof(last->end)) <= 0)) {
+			if (ranges[i].open)
+				last->open = true;
+			else if (!last->open &&
+			         memcmp(ranges[i].end, last->end, sizeof(last->end)) > 0)
+				memcpy(last->end, ranges[i].end, sizeof(last->end));
+			continue;
+		}
+		ranges[kept++] = ranges[i];
+	}
+	for (size_t i = 0; i < kept; i++) {
+		struct element *start = &out[count++];
+
+		memset(start, 0, sizeof(*start));
+		start->set = ranges[i].set;
+		memcpy(start->key, ranges[i].start, sizeof(start->key));
+		if (!ranges[i].open) {
+			struct element *end = &out[count++];
+
+			*end = *start;
+			end->interval_end = 1;
+			memcpy(end->key, ranges[i].end, sizeof(end->key));
+		}
+	}
+	return count;
+}
+
+static int
+options_check(const struct nft_options *options)
+{
+	if (options->table == NULL || options->table[0] == '\0' ||
+	    strlen(options->table) >= TABLE_NAME_MAX) {
+		log_warnx("nft: bad table name");
+		return -EINVAL;
+	}
+	if (options->ipv6_prefix_len == 0 || options->ipv6_prefix_len > 128) {
+		log_warnx("inet %s: bad IPv6 prefix length %u", options->table,
+		          options->ipv6_prefix_len);
+		return -EINVAL;
+	}
+	if (options->always_allowed_count > ALWAYS_ALLOWED_MAX) {
+		log_warnx("inet %s: %zu always-allowed prefixes, at most %d", options->table,
+		          options->always_allowed_count, ALWAYS_ALLOWED_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < options->always_allowed_count; i++) {
+		const struct prefix *prefix = &options->always_allowed[i];
+		unsigned bits = prefix->family == SOURCE_FAMILY_IPV6 ? 128 : 32;
+
+		if ((prefix->family != SOURCE_FAMILY_IPV4 &&
+		     prefix->family != SOURCE_FAMILY_IPV6) ||
+		    prefix->len > bits) {
+			log_warnx("inet %s: bad always-allowed prefix %zu", options->table, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+socket_open(struct nft *nft)
+{
+	int one = 1, send_size = BATCH_BUFFER_SIZE, receive_size = RECEIVE_BUFFER_SIZE;
+	int fd;
+
+	if ((nft->socket = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
+		log_warn("inet %s: netlink socket", nft->table);
+		return -errno;
+	}
+	if (mnl_socket_bind(nft->socket, 0, MNL_SOCKET_AUTOPID) < 0) {
+		log_warn("inet %s: netlink bind", nft->table);
+		return -errno;
+	}
+	nft->portid = mnl_socket_get_portid(nft->socket);
+	fd = mnl_socket_get_fd(nft->socket);
+	/* The FORCE variants pass the sysctl limits; without privilege, ask plainly. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &send_size, sizeof(send_size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_size, sizeof(send_size));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_size, sizeof(receive_size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_size, sizeof(receive_size));
+	/* Errors name the bad attribute, and do not echo 64 KiB messages back. */
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	return 0;
+}
+
+int
+nft_open(struct nft **out, const struct nft_options *options)
+{
+	struct element *allowed = NULL;
+	struct nft *nft;
+	size_t allowed_count;
+	int r;
+
+	*out = NULL;
+	if ((r = options_check(options)) < 0)
+		return r;
+	if ((nft = calloc(1, sizeof(*nft))) == NULL ||
+	    (nft->batch = malloc(BATCH_BUFFER_SIZE)) == NULL ||
+	    (nft->receive = malloc(RECEIVE_BUFFER_SIZE)) == NULL ||
+	    (nft->scratch_element = nftnl_set_elem_alloc()) == NULL ||
+	    (allowed = calloc(2 * ALWAYS_ALLOWED_MAX, sizeof(*allowed))) == NULL) {
+		log_warn("inet %s: allocate", options->table);
+		nft_close(nft);
+		return -ENOMEM;
+	}
+	snprintf(nft->table, sizeof(nft->table), "%s", options->table);
+	nft->ipv6_prefix_len = options->ipv6_prefix_len;
+	nft->seq = (uint32_t)time(NULL);
+	if ((r = socket_open(nft)) < 0) {
+		free(allowed);
+		nft_close(nft);
+		return r;
+	}
+
+	batch_begin(nft);
+	batch_table(nft, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	for (uint8_t set = 0; set < SET_COUNT; set++)
+		batch_set(nft, set);
+	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW4);
+	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW6);
+	for (size_t i = 0; i < sizeof(chain_names) / sizeof(chain_names[0]); i++)
+		batch_chain(nft, i);
+	allowed_count = allow_elements(options, allowed);
+	/* Starts and ends of one range must travel together: one batch. */
+	if (allowed_count > 0)
+		r = batch_element_op(nft, allowed, allowed_count, ELEMENT_ADD);
+	if (r == 0)
+		r = batch_commit(nft);
+	if (r == 0 && !options->refresh_by_delete)
+		r = probe_timeout_update(nft, &nft->refresh_by_add);
+	log_debug("inet %s: timeouts are refreshed by %s", nft->table,
+	          nft->refresh_by_add ? "adding again" : "deleting and adding");
+	free(allowed);
+	if (r < 0) {
+		nft_close(nft);
+		return r;
+	}
+	*out = nft;
+	return 0;
+}
+
+void
+nft_close(struct nft *nft)
+{
+	if (nft == NULL)
+		return;
+	if (nft->socket != NULL)
+		mnl_socket_close(nft->socket);
+	if (nft->scratch_element != NULL)
+		nftnl_set_elem_free(nft->scratch_element);
+	free(nft->receive);
+	free(nft->batch);
+	free(nft);
+}
+
+int
+nft_destroy(struct nft *nft)
+{
+	batch_begin(nft);
+	batch_table(nft, NFT_MSG_DELTABLE, 0);
+	return batch_commit(nft);
+}
+
+int
+ban_install(struct nft *nft, const struct source_key *source, enum scope scope, int64_t duration_ms)
+{
+	struct element element;
+	int r;
+
+	if (duration_ms <= 0) {
+		log_warnx("inet %s: ban: duration %lld ms", nft->table, (long long)duration_ms);
+		return -EINVAL;
+	}
+	if ((r = ban_to_element(nft, source, scope, duration_ms, &element)) < 0)
+		return r;
+	return elements_apply(nft, &element, 1, ELEMENT_PUT);
+}
+
+int
+ban_remove(struct nft *nft, const struct source_key *source, enum scope scope)
+{
+	struct element element;
+	int r;
+
+	if ((r = ban_to_element(nft, source, scope, 0, &element)) < 0)
+		return r;
+	return elements_apply(nft, &element, 1, ELEMENT_DELETE);
+}
+
+/* Copies bans into sorted, unique elements; those with no time left are left out. */
+static int
+bans_to_elements(struct nft *nft, const struct nft_ban *bans, size_t count, struct element **out,
+                 size_t *out_count)
+{
+	struct element *elements;
+	size_t kept = 0;
+	int r;
+
+	*out = NULL;
+	*out_count = 0;
+	if (count > ELEMENTS_MAX) {
+		log_warnx("inet %s: %zu bans, at most %u at once", nft->table, count, ELEMENTS_MAX);
+		return -E2BIG;
+	}
+	if (count == 0)
+		return 0;
+	if ((elements = calloc(count, sizeof(*elements))) == NULL) {
+		log_warn("inet %s: %zu bans", nft->table, count);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (bans[i].remaining_ms <= 0)
+			continue;
+		r = ban_to_element(nft, &bans[i].source, bans[i].scope, bans[i].remaining_ms,
+		                   &elements[kept]);
+		if (r < 0) {
+			free(elements);
+			return r;
+		}
+		kept++;
+	}
+	*out = elements;
+	*out_count = elements_sort_unique(elements, kept);
+	return 0;
+}
+
+int
+ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count)
+{
+	struct element *elements;
+	size_t element_count;
+	int r;
+
+	if ((r = bans_to_elements(nft, bans, count, &elements, &element_count)) < 0)
+		return r;
+	r = elements_apply(nft, elements, element_count, ELEMENT_PUT);
+	free(elements);
+	return r;
+}
+
+static bool
+timers_close(int64_t a, int64_t b)
+{
+	return (a > b ? a - b : b - a) <= RECONCILE_SLACK_MS;
+}
+
+int
+ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
+{
+	struct element *want = NULL, *puts = NULL, *deletes = NULL;
+	size_t want_count, put_count = 0, delete_count = 0, i = 0, j = 0;
+	struct element_list current;
+	int r;
+
+	if ((r = bans_to_elements(nft, wanted, count, &want, &want_count)) < 0)
+		return r;
+	if ((r = ban_sets_dump(nft, &current)) < 0) {
+		free(want);
+		return r;
+	}
+	qsort(current.elements, current.count, sizeof(*current.elements), element_compare);
+	if ((want_count > 0 && (puts = calloc(want_count, sizeof(*puts))) == NULL) ||
+	    (current.count > 0 && (deletes = calloc(current.count, sizeof(*deletes))) == NULL)) {
+		log_warn("inet %s: reconcile", nft->table);
+		r = -ENOMEM;
+		goto out;
+	}
+	while (i < want_count || j < current.count) {
+		int order;
+
+		if (i == want_count)
+			order = 1;
+		else if (j == current.count)
+			order = -1;
+		else
+			order = element_compare(&want[i], &current.elements[j]);
+		if (order < 0) {
+			puts[put_count++] = want[i++];
+		} else if (order > 0) {
+			deletes[delete_count++] = current.elements[j++];
+		} else {
+			if (!timers_close(want[i].timeout_ms, current.elements[j].timeout_ms))
+				puts[put_count++] = want[i];
+			i++;
+			j++;
+		}
+	}
+	batch_begin(nft);
+	if ((r = batch_element_op(nft, deletes, delete_count, ELEMENT_DELETE)) < 0 ||
+	    (r = batch_element_op(nft, puts, put_count, ELEMENT_PUT)) < 0) {
+		nft->note_count = 0;
+		goto out;
+	}
+	r = batch_commit(nft);
+	if (r == 0 && (put_count > 0 || delete_count > 0))
+		log_info("inet %s: reconciled: %zu added or refreshed, %zu removed", nft->table,
+		         put_count, delete_count);
+out:
+	free(want);
+	free(puts);
+	free(deletes);
+	free(current.elements);
+	return r;
+}
+
+int
+ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg)
+{
+	struct element_list list;
+	struct nft_ban ban;
+	int r = 0;
+
+	/* The whole listing is read first, so fn may call back into this module. */
+	if ((r = ban_sets_dump(nft, &list)) < 0)
+		return r;
+	for (size_t i = 0; i < list.count && r == 0; i++) {
+		element_to_ban(nft, &list.elements[i], &ban);
+		r = fn(&ban, arg);
+	}
+	free(list.elements);
+	return r;
+}

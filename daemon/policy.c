@@ -1,0 +1,81 @@
+/* Findings to decisions: allowlist, scope, ladder, mode, safety valve. */
+#include "policy.h"
+
+static enum scope
+category_scope(const struct config *config, enum category category)
+{
+	switch (category) {
+	case CATEGORY_SPAM:
+		return config->spam.scope;
+	case CATEGORY_SCAN:
+		return SCOPE_ALL;
+	case CATEGORY_CRAWLER:
+	default:
+		return SCOPE_WEB;
+	}
+}
+
+static int
+allowlisted(const struct config *config, const struct source_key *source)
+{
+	for (unsigned i = 0; i < config->allowlist_count; i++)
+		if (prefix_contains(&config->allowlist[i], source))
+			return 1;
+	return 0;
+}
+
+/*
+ * The XDP program sees a banned source's packets before nftables drops them,
+ * so a spammer blocked on port 25 keeps tripping the detector while its mail
+ * queue retries. Traffic the kernel already drops is no new offence; counting
+ * it would climb the ladder to a year within minutes.
+ */
+static int
+already_banned(const struct ban *history, size_t count, enum scope scope, int64_t now_ms)
+{
+	for (size_t i = 0; i < count; i++)
+		if (ban_active(&history[i], now_ms) &&
+		    (history[i].scope == scope || history[i].scope == SCOPE_ALL))
+			return 1;
+	return 0;
+}
+
+void
+policy_decide(const struct config *config, const struct finding *finding,
+    const struct ban *history, size_t count, int64_t now_ms, unsigned bans_last_minute,
+    struct decision *out)
+{
+	out->scope = category_scope(config, finding->category);
+	ladder_next(&config->ladder, history, count, now_ms, &out->step);
+
+	if (allowlisted(config, &finding->source)) {
+		out->action = ACTION_IGNORE;
+		out->why = "allowlisted";
+	} else if (already_banned(history, count, out->scope, now_ms)) {
+		out->action = ACTION_IGNORE;
+		out->why = "already banned";
+	} else if (config->mode == MODE_OBSERVE) {
+		out->action = ACTION_ALERT;
+		out->why = "observe mode";
+	} else if (bans_last_minute >= config->limits.bans_per_minute) {
+		out->action = ACTION_ALERT;
+		out->why = "safety valve";
+	} else {
+		out->action = ACTION_BAN;
+		out->why = "ladder";
+	}
+}
+
+const char *
+action_name(enum action action)
+{
+	switch (action) {
+	case ACTION_BAN:
+		return "ban";
+	case ACTION_ALERT:
+		return "alert";
+	case ACTION_IGNORE:
+	default:
+		return "ignore";
+	}
+}

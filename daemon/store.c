@@ -1,0 +1,689 @@
+/*
+ * The SQLite store. Every statement is prepared once in store_open and takes
+ * its input as bound parameters only. A source is kept as its key (family,
+ * prefix length, address bytes), matched exactly, and as text for people
+ * reading the database.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "source.h"
+#include "store.h"
+
+/* The daemon's loop waits at most this long for another writer (abusectl, sqlite3). */
+#define STORE_BUSY_TIMEOUT_MS 2000
+/* store_active_bans reads this many rows at a time, so fn may use the store. */
+#define STORE_ACTIVE_PAGE 64
+
+/*
+ * migrations[i] takes the schema from version i to i + 1 and sets
+ * user_version to match. Append new ones; never edit a released one.
+ */
+static const char *const migrations[] = {
+    "CREATE TABLE offences ("
+    "  id INTEGER PRIMARY KEY,"
+    "  source TEXT NOT NULL,"
+    "  family INTEGER NOT NULL CHECK (family IN (2, 10)),"
+    "  prefix_len INTEGER NOT NULL,"
+    "  addr BLOB NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  destinations INTEGER NOT NULL DEFAULT 0,"
+    "  detail TEXT NOT NULL DEFAULT '',"
+    "  false_positive INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX offences_source ON offences (addr, family, prefix_len, time_ms);"
+    "CREATE TABLE bans ("
+    "  id INTEGER PRIMARY KEY,"
+    "  offence_id INTEGER REFERENCES offences (id),"
+    "  source TEXT NOT NULL,"
+    "  family INTEGER NOT NULL CHECK (family IN (2, 10)),"
+    "  prefix_len INTEGER NOT NULL,"
+    "  addr BLOB NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  start_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  lifted_ms INTEGER NOT NULL DEFAULT 0,"
+    "  lifted_by_uid INTEGER,"
+    "  lift_reason TEXT);"
+    "CREATE INDEX bans_source ON bans (addr, family, prefix_len, start_ms);"
+    "CREATE INDEX bans_expires ON bans (expires_ms);"
+    "CREATE INDEX bans_offence ON bans (offence_id);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  reason TEXT NOT NULL);"
+    "CREATE INDEX audit_time ON audit (time_ms);"
+    "PRAGMA user_version = 1;",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The columns ban_from_row reads, in its order. */
+#define BAN_COLUMNS                                                                                \
+	"b.id, b.family, b.prefix_len, b.addr, b.category, b.scope, b.level, b.start_ms, "         \
+	"b.expires_ms, b.lifted_ms"
+#define BAN_OF_SOURCE "b.addr = :addr AND b.family = :family AND b.prefix_len = :prefix_len"
+#define BAN_ACTIVE    "b.lifted_ms = 0 AND b.start_ms <= :now AND b.expires_ms > :now"
+
+enum statement_id {
+	STATEMENT_BEGIN,
+	STATEMENT_COMMIT,
+	STATEMENT_ROLLBACK,
+	STATEMENT_OFFENCE_INSERT,
+	STATEMENT_BAN_INSERT,
+	STATEMENT_SOURCE_ACTIVE,
+	STATEMENT_LIFT,
+	STATEMENT_AUDIT_INSERT,
+	STATEMENT_HISTORY,
+	STATEMENT_ACTIVE_PAGE,
+	STATEMENT_COUNT
+};
+
+static const struct {
+	const char *purpose; /* for the log: what failed */
+	const char *sql;
+} statements[STATEMENT_COUNT] = {
+    [STATEMENT_BEGIN] = {"begin transaction", "BEGIN IMMEDIATE"},
+    [STATEMENT_COMMIT] = {"commit", "COMMIT"},
+    [STATEMENT_ROLLBACK] = {"roll back", "ROLLBACK"},
+    [STATEMENT_OFFENCE_INSERT] =
+        {"record offence",
+         "INSERT INTO offences (source, family, prefix_len, addr, category, time_ms, "
+         "attempts, destinations, detail) VALUES (:source, :family, :prefix_len, :addr, "
+         ":category, :time_ms, :attempts, :destinations, :detail)"},
+    [STATEMENT_BAN_INSERT] =
+        {"record ban",
+         "INSERT INTO bans (offence_id, source, family, prefix_len, addr, category, scope, "
+         "level, start_ms, expires_ms, lifted_ms) VALUES (:offence_id, :source, :family, "
+         ":prefix_len, :addr, :category, :scope, :level, :start_ms, :expires_ms, "
+         ":lifted_ms)"},
+    [STATEMENT_SOURCE_ACTIVE] = {"find active bans of source",
+                                 "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_OF_SOURCE
+                                 " AND " BAN_ACTIVE " ORDER BY b.expires_ms, b.id"},
+    [STATEMENT_LIFT] =
+        {"lift bans",
+         "UPDATE bans AS b SET lifted_ms = :now, lifted_by_uid = :uid, lift_reason = :reason "
+         "WHERE " BAN_OF_SOURCE " AND " BAN_ACTIVE},
+    [STATEMENT_AUDIT_INSERT] =
+        {"write audit row",
+         "INSERT INTO audit (time_ms, uid, action, subject, reason) VALUES (:time_ms, :uid, "
+         ":action, :subject, :reason)"},
+    [STATEMENT_HISTORY] = {"read history",
+                           "SELECT " BAN_COLUMNS
+                           " FROM bans b LEFT JOIN offences o ON o.id = b.offence_id "
+                           "WHERE " BAN_OF_SOURCE " AND coalesce(o.false_positive, 0) = 0 "
+                           "ORDER BY b.start_ms DESC, b.id DESC LIMIT :limit"},
+    [STATEMENT_ACTIVE_PAGE] =
+        {"read active bans",
+         "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_ACTIVE " AND (b.expires_ms > "
+         ":after_expires OR (b.expires_ms = :after_expires AND b.id > :after_id)) "
+         "ORDER BY b.expires_ms, b.id LIMIT :limit"},
+};
+
+struct store {
+	sqlite3 *db;
+	char path[PATH_MAX];
+	sqlite3_stmt *statements[STATEMENT_COUNT];
+};
+
+static int
+errno_from_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * Logs a failed SQLite call once, naming the database and what was being
+ * done. The connection's message is more precise, when it is about rc.
+ */
+static int
+store_fail(struct store *store, const char *purpose, int rc)
+{
+	const char *message = (sqlite3_errcode(store->db) & 0xff) == (rc & 0xff)
+	                          ? sqlite3_errmsg(store->db)
+	                          : sqlite3_errstr(rc);
+	int system_errno = sqlite3_system_errno(store->db);
+
+	/* A file that cannot be opened has a better reason than EIO: ENOENT, EACCES, ... */
+	if ((rc & 0xff) == SQLITE_CANTOPEN && system_errno > 0) {
+		log_warnx("%s: %s: %s: %s", store->path, purpose, message, strerror(system_errno));
+		return -system_errno;
+	}
+	log_warnx("%s: %s: %s", store->path, purpose, message);
+	return errno_from_sqlite(rc);
+}
+
+static int
+statement_fail(struct store *store, enum statement_id id, int rc)
+{
+	return store_fail(store, statements[id].purpose, rc);
+}
+
+/* Readies a statement for its next use; an error of the last step was already reported. */
+static void
+statement_reset(struct store *store, enum statement_id id)
+{
+	sqlite3_reset(store->statements[id]);
+	sqlite3_clear_bindings(store->statements[id]);
+}
+
+/*
+ * Binding: each helper does nothing once *rc holds an error, so a statement's
+ * parameters are bound in a row and checked once.
+ */
+static void
+bind_int64(struct store *store, enum statement_id id, const char *name, int64_t value, int *rc)
+{
+	sqlite3_stmt *statement = store->statements[id];
+	int index = sqlite3_bind_parameter_index(statement, name);
+
+	if (*rc != SQLITE_OK)
+		return;
+	*rc = index == 0 ? SQLITE_RANGE : sqlite3_bind_int64(statement, index, value);
+}
+
+static void
+bind_text(struct store *store, enum statement_id id, const char *name, const char *text, size_t max,
+          int *rc)
+{
+	sqlite3_stmt *statement = store->statements[id];
+	int index = sqlite3_bind_parameter_index(statement, name);
+	size_t length;
+
+	if (*rc != SQLITE_OK)
+		return;
+	if (text == NULL)
+		text = "";
+	length = strnlen(text, max);
+	if (index == 0)
+		*rc = SQLITE_RANGE;
+	else if (length > INT_MAX)
+		*rc = SQLITE_TOOBIG;
+	else
+		*rc = sqlite3_bind_text(statement, index, text, (int)length, SQLITE_TRANSIENT);
+}
+
+static size_t
+key_address_size(unsigned family)
+{
+	return family == SOURCE_FAMILY_IPV4 ? 4 : 16;
+}
+
+static int
+key_valid(const struct source_key *key)
+{
+	if (key->family == SOURCE_FAMILY_IPV4)
+		return key->prefix_len == 32;
+	return key->family == SOURCE_FAMILY_IPV6 && key->prefix_len <= 128;
+}
+
+/* Binds :family, :prefix_len and :addr, the exact key. */
+static void
+bind_key(struct store *store, enum statement_id id, const struct source_key *key, int *rc)
+{
+	sqlite3_stmt *statement = store->statements[id];
+	int index = sqlite3_bind_parameter_index(statement, ":addr");
+
+	bind_int64(store, id, ":family", key->family, rc);
+	bind_int64(store, id, ":prefix_len", key->prefix_len, rc);
+	if (*rc != SQLITE_OK)
+		return;
+	*rc = index == 0 ? SQLITE_RANGE
+	                 : sqlite3_bind_blob(statement, index, key->addr,
+	                                     (int)key_address_size(key->family), SQLITE_TRANSIENT);
+}
+
+/* Binds the key and its text, for the rows that keep both. */
+static void
+bind_source(struct store *store, enum statement_id id, const struct source_key *key, int *rc)
+{
+	char text[SOURCE_STRLEN];
+
+	bind_key(store, id, key, rc);
+	bind_text(store, id, ":source", source_format(key, text, sizeof(text)), sizeof(text), rc);
+}
+
+/* Runs a statement that returns no rows. rc is the binding's outcome. */
+static int
+statement_execute(struct store *store, enum statement_id id, int rc)
+{
+	int error = 0;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(store->statements[id]);
+	if (rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
+}
+
+static int
+transaction_begin(struct store *store)
+{
+	return statement_execute(store, STATEMENT_BEGIN, SQLITE_OK);
+}
+
+/* Commits if error is 0, else (or if the commit fails) rolls back. Returns the outcome. */
+static int
+transaction_end(struct store *store, int error)
+{
+	if (error == 0)
+		error = statement_execute(store, STATEMENT_COMMIT, SQLITE_OK);
+	/* SQLite may have rolled back on its own already (a full disk, for one). */
+	if (error != 0 && !sqlite3_get_autocommit(store->db))
+		(void)statement_execute(store, STATEMENT_ROLLBACK, SQLITE_OK);
+	return error;
+}
+
+/* Reads one row of BAN_COLUMNS; a row this code could not have written is an error. */
+static int
+ban_from_row(struct store *store, enum statement_id id, struct ban *out)
+{
+	sqlite3_stmt *row = store->statements[id];
+	int64_t family = sqlite3_column_int64(row, 1);
+	int64_t prefix_len = sqlite3_column_int64(row, 2);
+	const void *addr = sqlite3_column_blob(row, 3);
+	int addr_size = sqlite3_column_bytes(row, 3);
+	const char *category = (const char *)sqlite3_column_text(row, 4);
+	const char *scope = (const char *)sqlite3_column_text(row, 5);
+	int64_t level = sqlite3_column_int64(row, 6);
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(row, 0);
+	out->source.family = (unsigned char)family;
+	out->source.prefix_len = (unsigned char)prefix_len;
+	if ((family != SOURCE_FAMILY_IPV4 && family != SOURCE_FAMILY_IPV6) || addr == NULL ||
+	    (size_t)addr_size != key_address_size(out->source.family) ||
+	    prefix_len != out->source.prefix_len || !key_valid(&out->source) || category == NULL ||
+	    scope == NULL || category_parse(category, &out->category) < 0 ||
+	    scope_parse(scope, &out->scope) < 0 || level < 0 || level > UINT_MAX) {
+		log_warnx("%s: %s: ban %lld: malformed row", store->path, statements[id].purpose,
+		          (long long)out->id);
+		return -EIO;
+	}
+	memcpy(out->source.addr, addr, (size_t)addr_size);
+	out->level = (unsigned)level;
+	out->start_ms = sqlite3_column_int64(row, 7);
+	out->expires_ms = sqlite3_column_int64(row, 8);
+	out->lifted_ms = sqlite3_column_int64(row, 9);
+	return 0;
+}
+
+/*
+ * Steps a query that returns bans, copying at most max of them into out
+ * (which may be NULL when max is 0) and counting all rows into *count.
+ * rc is the binding's outcome. Resets the statement.
+ */
+static int
+bans_read(struct store *store, enum statement_id id, int rc, struct ban *out, size_t max,
+          size_t *count)
+{
+	int error = 0;
+
+	*count = 0;
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(store->statements[id])) == SQLITE_ROW) {
+			if (*count < max && (error = ban_from_row(store, id, &out[*count])) < 0)
+				break;
+			(*count)++;
+		}
+	if (error == 0 && rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
+}
+
+/* Runs one of store_open's one-row queries; the caller reads and finalizes *out. */
+static int
+query_row(struct store *store, const char *sql, const char *purpose, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v2(store->db, sql, -1, out, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(*out)) == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_ERROR;
+	rc = store_fail(store, purpose, rc);
+	sqlite3_finalize(*out);
+	*out = NULL;
+	return rc;
+}
+
+static int
+store_exec(struct store *store, const char *sql, const char *purpose)
+{
+	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail(store, purpose, rc);
+}
+
+static int
+store_configure(struct store *store)
+{
+	sqlite3_stmt *mode;
+	const char *journal;
+	int wal, error;
+
+	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	/* WAL first: it is also the first read, so a file that is no database fails here. */
+	if ((error = query_row(store, "PRAGMA journal_mode = WAL", "set WAL journal", &mode)) < 0)
+		return error;
+	journal = (const char *)sqlite3_column_text(mode, 0);
+	wal = journal != NULL && sqlite3_stricmp(journal, "wal") == 0;
+	sqlite3_finalize(mode);
+	if (!wal) {
+		log_warnx("%s: the database refuses WAL journaling", store->path);
+		return -EIO;
+	}
+	return store_exec(store, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+	                  "set synchronous and foreign keys");
+}
+
+/*
+ * Brings the schema up to SCHEMA_VERSION in one transaction, which also keeps
+ * two processes opening a new file at once from both creating it.
+ */
+static int
+store_migrate(struct store *store)
+{
+	sqlite3_stmt *version_row;
+	int64_t version;
+	int error;
+
+	if ((error = store_exec(store, "BEGIN IMMEDIATE", "begin schema migration")) < 0)
+		return error;
+	if ((error = query_row(store, "PRAGMA user_version", "read schema version", &version_row)) <
+	    0)
+		goto out;
+	version = sqlite3_column_int64(version_row, 0);
+	sqlite3_finalize(version_row);
+	if (version < 0 || version > SCHEMA_VERSION) {
+		log_warnx("%s: schema version %lld, this program knows up to %d", store->path,
+		          (long long)version, SCHEMA_VERSION);
+		error = -EIO;
+		goto out;
+	}
+	for (; version < SCHEMA_VERSION && error == 0; version++)
+		error = store_exec(store, migrations[version], "migrate schema");
+	if (error == 0)
+		error = store_exec(store, "COMMIT", "commit schema migration");
+out:
+	if (error != 0 && !sqlite3_get_autocommit(store->db))
+		(void)store_exec(store, "ROLLBACK", "roll back schema migration");
+	return error;
+}
+
+static int
+store_prepare(struct store *store)
+{
+	for (int id = 0; id < STATEMENT_COUNT; id++) {
+		int rc =
+		    sqlite3_prepare_v3(store->db, statements[id].sql, -1, SQLITE_PREPARE_PERSISTENT,
+		                       &store->statements[id], NULL);
+
+		if (rc != SQLITE_OK)
+			return store_fail(store, statements[id].purpose, rc);
+	}
+	return 0;
+}
+
+int
+store_open(struct store **out, const char *path)
+{
+	struct store *store;
+	int rc, error;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(store->path)) {
+		log_warnx("%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	if ((store = calloc(1, sizeof(*store))) == NULL) {
+		log_warn("%s: store", path);
+		return -ENOMEM;
+	}
+	strcpy(store->path, path);
+	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		if (store->db == NULL) {
+			log_warnx("%s: open: %s", path, sqlite3_errstr(rc));
+			error = errno_from_sqlite(rc);
+		} else
+			error = store_fail(store, "open", rc);
+		store_close(store);
+		return error;
+	}
+	if ((error = store_configure(store)) < 0 || (error = store_migrate(store)) < 0 ||
+	    (error = store_prepare(store)) < 0) {
+		store_close(store);
+		return error;
+	}
+	*out = store;
+	return 0;
+}
+
+void
+store_close(struct store *store)
+{
+	if (store == NULL)
+		return;
+	for (int id = 0; id < STATEMENT_COUNT; id++)
+		sqlite3_finalize(store->statements[id]);
+	if (store->db != NULL && sqlite3_close(store->db) != SQLITE_OK)
+		log_warnx("%s: close: %s", store->path, sqlite3_errmsg(store->db));
+	free(store);
+}
+
+static int
+record_valid(const struct offence *offence, const struct ban *ban)
+{
+	if (!key_valid(&offence->source) || (unsigned)offence->category >= CATEGORY_COUNT)
+		return 0;
+	return ban == NULL ||
+	       (source_equal(&ban->source, &offence->source) &&
+	        (unsigned)ban->category < CATEGORY_COUNT && (unsigned)ban->scope < SCOPE_COUNT);
+}
+
+static int
+offence_insert(struct store *store, struct offence *offence)
+{
+	enum statement_id id = STATEMENT_OFFENCE_INSERT;
+	int rc = SQLITE_OK, error;
+
+	bind_source(store, id, &offence->source, &rc);
+	bind_text(store, id, ":category", category_name(offence->category), SIZE_MAX, &rc);
+	bind_int64(store, id, ":time_ms", offence->time_ms, &rc);
+	bind_int64(store, id, ":attempts", offence->attempts, &rc);
+	bind_int64(store, id, ":destinations", offence->destinations, &rc);
+	bind_text(store, id, ":detail", offence->detail, sizeof(offence->detail), &rc);
+	if ((error = statement_execute(store, id, rc)) == 0)
+		offence->id = sqlite3_last_insert_rowid(store->db);
+	return error;
+}
+
+static int
+ban_insert(struct store *store, int64_t offence_id, struct ban *ban)
+{
+	enum statement_id id = STATEMENT_BAN_INSERT;
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, id, ":offence_id", offence_id, &rc);
+	bind_source(store, id, &ban->source, &rc);
+	bind_text(store, id, ":category", category_name(ban->category), SIZE_MAX, &rc);
+	bind_text(store, id, ":scope", scope_name(ban->scope), SIZE_MAX, &rc);
+	bind_int64(store, id, ":level", ban->level, &rc);
+	bind_int64(store, id, ":start_ms", ban->start_ms, &rc);
+	bind_int64(store, id, ":expires_ms", ban->expires_ms, &rc);
+	bind_int64(store, id, ":lifted_ms", ban->lifted_ms, &rc);
+	if ((error = statement_execute(store, id, rc)) == 0)
+		ban->id = sqlite3_last_insert_rowid(store->db);
+	return error;
+}
+
+int
+store_record(struct store *store, struct offence *offence, struct ban *ban)
+{
+	int error;
+
+	if (!record_valid(offence, ban)) {
+		char text[SOURCE_STRLEN];
+
+		log_warnx("%s: record %s: bad source, category or scope", store->path,
+		          source_format(&offence->source, text, sizeof(text)));
+		return -EINVAL;
+	}
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	error = offence_insert(store, offence);
+	if (error == 0 && ban != NULL)
+		error = ban_insert(store, offence->id, ban);
+	error = transaction_end(store, error);
+	if (error != 0) {
+		offence->id = 0;
+		if (ban != NULL)
+			ban->id = 0;
+	}
+	return error;
+}
+
+static int
+audit_insert(struct store *store, int64_t now_ms, uid_t uid, const char *action,
+             const char *subject, const char *reason)
+{
+	enum statement_id id = STATEMENT_AUDIT_INSERT;
+	int rc = SQLITE_OK;
+
+	bind_int64(store, id, ":time_ms", now_ms, &rc);
+	bind_int64(store, id, ":uid", uid, &rc);
+	bind_text(store, id, ":action", action, SIZE_MAX, &rc);
+	bind_text(store, id, ":subject", subject, SIZE_MAX, &rc);
+	bind_text(store, id, ":reason", reason, SIZE_MAX, &rc);
+	return statement_execute(store, id, rc);
+}
+
+static int
+bad_key(struct store *store, const char *what, const struct source_key *key)
+{
+	char text[SOURCE_STRLEN];
+
+	log_warnx("%s: %s %s: bad source", store->path, what,
+	          source_format(key, text, sizeof(text)));
+	return -EINVAL;
+}
+
+int
+store_lift(struct store *store, const struct source_key *source, int64_t now_ms, uid_t uid,
+           const char *reason, struct ban *lifted_bans, size_t max, size_t *lifted)
+{
+	char text[SOURCE_STRLEN];
+	size_t count = 0;
+	int rc = SQLITE_OK, error;
+
+	if (lifted != NULL)
+		*lifted = 0;
+	if (!key_valid(source))
+		return bad_key(store, "lift", source);
+	if (lifted_bans == NULL)
+		max = 0;
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	bind_key(store, STATEMENT_SOURCE_ACTIVE, source, &rc);
+	bind_int64(store, STATEMENT_SOURCE_ACTIVE, ":now", now_ms, &rc);
+	error = bans_read(store, STATEMENT_SOURCE_ACTIVE, rc, lifted_bans, max, &count);
+	if (error == 0 && count == 0)
+		error = -ENOENT;
+	if (error == 0) {
+		rc = SQLITE_OK;
+		bind_key(store, STATEMENT_LIFT, source, &rc);
+		bind_int64(store, STATEMENT_LIFT, ":now", now_ms, &rc);
+		bind_int64(store, STATEMENT_LIFT, ":uid", uid, &rc);
+		bind_text(store, STATEMENT_LIFT, ":reason", reason, SIZE_MAX, &rc);
+		error = statement_execute(store, STATEMENT_LIFT, rc);
+	}
+	if (error == 0)
+		error = audit_insert(store, now_ms, uid, "unban",
+		                     source_format(source, text, sizeof(text)), reason);
+	error = transaction_end(store, error);
+	if (error != 0)
+		return error;
+	for (size_t i = 0; i < count && i < max; i++)
+		lifted_bans[i].lifted_ms = now_ms;
+	if (lifted != NULL)
+		*lifted = count;
+	return 0;
+}
+
+int
+store_history(struct store *store, const struct source_key *source, struct ban *out, size_t max,
+              size_t *count)
+{
+	int rc = SQLITE_OK;
+
+	*count = 0;
+	if (!key_valid(source))
+		return bad_key(store, "history of", source);
+	bind_key(store, STATEMENT_HISTORY, source, &rc);
+	bind_int64(store, STATEMENT_HISTORY, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max,
+	           &rc);
+	return bans_read(store, STATEMENT_HISTORY, rc, out, max, count);
+}
+
+int
+store_active_bans(struct store *store, int64_t now_ms, int (*fn)(const struct ban *ban, void *arg),
+                  void *arg)
+{
+	struct ban page[STORE_ACTIVE_PAGE];
+	int64_t after_expires_ms = INT64_MIN, after_id = 0;
+	size_t count;
+
+	/*
+	 * A page at a time, the statement reset before fn runs: fn may then use
+	 * the store, even lift the ban it was handed.
+	 */
+	do {
+		enum statement_id id = STATEMENT_ACTIVE_PAGE;
+		int rc = SQLITE_OK, error;
+
+		bind_int64(store, id, ":now", now_ms, &rc);
+		bind_int64(store, id, ":after_expires", after_expires_ms, &rc);
+		bind_int64(store, id, ":after_id", after_id, &rc);
+		bind_int64(store, id, ":limit", STORE_ACTIVE_PAGE, &rc);
+		if ((error = bans_read(store, id, rc, page, STORE_ACTIVE_PAGE, &count)) < 0)
+			return error;
+		for (size_t i = 0; i < count; i++)
+			if ((error = fn(&page[i], arg)) != 0)
+				return error;
+		if (count > 0) {
+			after_expires_ms = page[count - 1].expires_ms;
+			after_id = page[count - 1].id;
+		}
+	} while (count == STORE_ACTIVE_PAGE);
+	return 0;
+}
+
+int
+store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action, const char *subject,
+            const char *reason)
+{
+	return audit_insert(store, now_ms, uid, action, subject, reason);
+}

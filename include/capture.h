@@ -1,0 +1,60 @@
+/*
+ * Capture: loads the XDP program, attaches it to the VM-facing interfaces
+ * the policy names (and to those that appear later, through rtnetlink),
+ * and hands each threshold event from the ring buffer to a callback.
+ */
+#ifndef CAPTURE_H
+#define CAPTURE_H
+
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abuseguard/abuseguard.h"
+#include "config.h"
+#include "loop.h"
+
+/* How many interfaces one daemon attaches to at most; more are refused and counted. */
+#define CAPTURE_MAX_INTERFACES 4096
+
+struct capture;
+
+typedef void (*capture_event_fn)(void *arg, const struct threshold_event *event);
+
+struct capture_interface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	const char *xdp_mode; /* "native" or "generic" */
+};
+
+struct capture_stats {
+	uint64_t counters[COUNTER_COUNT]; /* the XDP program's, summed over CPUs */
+	uint64_t attached, detached, attach_failures, interfaces_refused;
+};
+
+/*
+ * Loads the program with the policy's map sizes and thresholds. With a loop,
+ * attaches to every interface matching the policy and watches rtnetlink;
+ * without one (replay), attaches nowhere and runs packets through
+ * capture_run_packet with the packets' own time stamps.
+ */
+int capture_open(struct capture **out, struct loop *loop, const struct config *config,
+    capture_event_fn on_event, void *arg);
+/* Detaches from every interface and unloads the program. */
+void capture_close(struct capture *capture);
+/* Rewrites the program's thresholds (reload) without reloading it. */
+void capture_set_thresholds(struct capture *capture, const struct config *config);
+void capture_stats(struct capture *capture, struct capture_stats *out);
+/* Fills out with up to max attached interfaces; returns how many there are. */
+size_t capture_interfaces(const struct capture *capture, struct capture_interface *out,
+    size_t max);
+/*
+ * Forgets a source's counters, so that after an operator's lift a new burst
+ * is seen at once rather than when the program's window ends.
+ */
+void capture_forget(struct capture *capture, const struct source_key *source);
+/* Replay: one frame through the program at time_ns; events go to the callback. */
+int capture_run_packet(struct capture *capture, const void *frame, size_t length,
+    uint64_t time_ns);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * The engine joins the stages for one source at a time: observation ->
+ * detector -> policy -> store -> nftables. The live daemon and replay share
+ * it; they differ only in the clock and in whether there is an nft handle.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abuseguard/abuseguard.h"
+#include "clock.h"
+#include "config.h"
+#include "detect.h"
+#include "nft.h"
+#include "policy.h"
+#include "store.h"
+
+/* Enough of a source's history for the ladder: only the latest ban counts. */
+#define ENGINE_HISTORY 64
+
+struct engine_stats {
+	uint64_t events, findings, bans, alerts, ignored, valve_trips, lifts, errors;
+};
+
+struct engine {
+	const struct config *config;
+	struct clock *clock;
+	struct store *store;
+	struct nft *nft; /* NULL: decide and record, but touch no kernel set */
+	/* Called after each decision is durable; may be NULL. ban is NULL unless banned. */
+	void (*on_decision)(void *arg, const struct finding *finding,
+	    const struct decision *decision, const struct ban *ban);
+	void *arg;
+	/* Start times of recent bans, a ring of limits.bans_per_minute entries. */
+	int64_t *recent_bans;
+	unsigned recent_count, recent_next;
+	struct engine_stats stats;
+};
+
+int engine_init(struct engine *engine, const struct config *config, struct clock *clock,
+    struct store *store, struct nft *nft);
+void engine_close(struct engine *engine);
+/* Makes the kernel sets match the store's active bans (daemon start). */
+int engine_reconcile(struct engine *engine);
+/* One threshold event from the XDP program. */
+int engine_handle_event(struct engine *engine, const struct threshold_event *event);
+/* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
+int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
+    const char *reason, struct ban *lifted, size_t max, size_t *count);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Policy: turns a finding into a decision. Pure: the source's history, the
+ * time and the recent ban rate come in; the ladder, scopes, allowlist, mode
+ * and safety valve are applied here and nowhere else.
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ban.h"
+#include "config.h"
+#include "detect.h"
+#include "ladder.h"
+
+enum action {
+	ACTION_BAN,	/* install a ban on the rung below */
+	ACTION_ALERT,	/* an offence to record, but no ban: observe mode or safety valve */
+	ACTION_IGNORE,	/* not an offence: allowlisted, or the scope is already banned */
+};
+
+struct decision {
+	enum action action;
+	const char *why; /* "ladder", "observe mode", "safety valve", "allowlisted", "already banned" */
+	enum scope scope;
+	struct ladder_step step; /* for ACTION_BAN and ACTION_ALERT: the rung it would take */
+};
+
+/*
+ * history: the source's bans (any order, false positives left out);
+ * bans_last_minute: bans installed in the minute before now_ms.
+ */
+void policy_decide(const struct config *config, const struct finding *finding,
+    const struct ban *history, size_t count, int64_t now_ms, unsigned bans_last_minute,
+    struct decision *out);
+
+const char *action_name(enum action action);
+
+#endif

@@ -1,0 +1,140 @@
+# Shared by the lab tests: namespaces, the daemon, assertions.
+# Every name carries the test's own prefix so parallel runs and leftovers never mix.
+
+LAB=${LAB:-ag$$}
+BUILD=${BUILD:-build}
+VM=$LAB-vm
+HV=$LAB-hv
+NET=$LAB-net
+WORK=$(mktemp -d /tmp/abuseguard-lab.XXXXXX)
+DAEMON_PID=
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+# check "what a user would check" command...
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+# refute "what a user would check" command...: passes when the command fails.
+refute() {
+	local what=$1; shift
+	if "$@"; then not_ok "$what"; else ok "$what"; fi
+}
+
+in_vm() { ip netns exec "$VM" "$@"; }
+in_hv() { ip netns exec "$HV" "$@"; }
+in_net() { ip netns exec "$NET" "$@"; }
+
+lab_cleanup() {
+	daemon_stop KILL
+	for ns in "$VM" "$HV" "$NET"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "${KEEP_LAB_LOGS:-}" ]; then cp "$WORK/daemon.log" "$KEEP_LAB_LOGS" 2>/dev/null; fi
+	echo "--- daemon log:"; cat "$WORK/daemon.log" 2>/dev/null | tail -n 40
+	rm -rf "$WORK"
+}
+
+# vm (10.0.0.5, fd00:5::5) -- agvm0 [hv: routes, daemon, XDP] hvnet0 -- net (10.0.1.2)
+lab_setup() {
+	trap lab_cleanup EXIT
+	ip netns add "$VM" && ip netns add "$HV" && ip netns add "$NET" || return 1
+	ip link add agvm0 netns "$HV" type veth peer name eth0 netns "$VM"
+	ip link add hvnet0 netns "$HV" type veth peer name eth0 netns "$NET"
+	for ns in "$VM" "$HV" "$NET"; do ip -n "$ns" link set lo up; done
+	ip -n "$VM" addr add 10.0.0.5/24 dev eth0
+	ip -n "$VM" addr add fd00:5::5/64 dev eth0 nodad
+	ip -n "$VM" link set eth0 up
+	ip -n "$VM" route add default via 10.0.0.1
+	ip -n "$VM" -6 route add default via fd00:5::1
+	ip -n "$HV" addr add 10.0.0.1/24 dev agvm0
+	ip -n "$HV" addr add fd00:5::1/64 dev agvm0 nodad
+	ip -n "$HV" addr add 10.0.1.1/24 dev hvnet0
+	ip -n "$HV" addr add fd00:1::1/64 dev hvnet0 nodad
+	ip -n "$HV" link set agvm0 up
+	ip -n "$HV" link set hvnet0 up
+	in_hv sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip -n "$NET" addr add 10.0.1.2/24 dev eth0
+	ip -n "$NET" addr add fd00:1::2/64 dev eth0 nodad
+	ip -n "$NET" link set eth0 up
+	ip -n "$NET" route add default via 10.0.1.1
+	ip -n "$NET" -6 route add default via fd00:1::1
+}
+
+# An SMTP sink and a web server in net.
+lab_servers() {
+	ip netns exec "$NET" smtp-sink -u nobody -c 10.0.1.2:25 256 >"$WORK/smtp-sink.log" 2>&1 &
+	mkdir -p "$WORK/www" && echo "hello from net" >"$WORK/www/index.html"
+	(cd "$WORK/www" && exec ip netns exec "$NET" python3 -m http.server --bind 10.0.1.2 80) \
+		>"$WORK/http.log" 2>&1 &
+	for _ in $(seq 50); do
+		in_net bash -c 'exec 3<>/dev/tcp/10.0.1.2/25 && exec 4<>/dev/tcp/10.0.1.2/80' \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# daemon_start POLICY STATE_DIR: starts abuseguardd in hv on the vm-facing veth.
+daemon_start() {
+	local policy=$1 state=$2
+	# Not through in_hv: $! must be the daemon itself (ip netns exec execs it).
+	ip netns exec "$HV" "$BUILD/abuseguardd" -c "$policy" -i 'agvm*' --state-dir "$state" \
+		--socket "$WORK/control.sock" >>"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# daemon_stop [SIGNAL]: TERM by default; waits for the process to end.
+daemon_stop() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -"${1:-TERM}" "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+ctl() { "$BUILD/abusectl" -s "$WORK/control.sock" "$@"; }
+
+# Can the vm open a TCP connection to net's PORT within 2 seconds?
+vm_connects() { in_vm timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+
+# One mail through the sink, as an honest VM sends it.
+vm_mail() {
+	in_vm timeout 10 swaks --silent 2 --server 10.0.1.2 --to user@example.net \
+		--from vm@example.com --helo vm.example.com >/dev/null 2>&1
+}
+
+# A burst of SMTP connections from the vm, bounded in count and time.
+vm_smtp_burst() {
+	in_vm timeout "${2:-8}" smtp-source -c -s 10 -m "${1:-60}" 10.0.1.2:25 >/dev/null 2>&1
+}
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# wait_for_bans JQ_FILTER [MS]: polls "abusectl --json bans" until the jq
+# filter holds, up to MS milliseconds (5000); sets WAITED_MS to how long it took.
+wait_for_bans() {
+	local filter=$1 limit=${2:-5000} start
+	start=$(now_us)
+	while :; do
+		if ctl --json bans 2>/dev/null | jq -e "$filter" >/dev/null 2>&1; then
+			WAITED_MS=$((($(now_us) - start) / 1000))
+			return 0
+		fi
+		(($(now_us) - start > limit * 1000)) && return 1
+		sleep 0.01
+	done
+}
+
+# bans_match JQ_FILTER: does "abusectl --json bans" satisfy the filter?
+bans_match() { ctl --json bans 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
+status_match() { ctl --json status 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
+
+kernel_set_has() { in_hv nft list set inet abuseguard "$1" 2>/dev/null | grep -q -- "$2"; }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The foundation, end to end: a VM's SMTP burst is banned for port 25 by the
+# real daemon (XDP on the vm-facing veth, nftables in the hypervisor) while
+# its web traffic flows; abusectl lifts the ban; the ladder climbs; bans
+# survive restarts and crashes and expire on time in the kernel.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+POLICY=$PWD/policy/abuseguard.conf
+STATE=$WORK/state
+
+check "daemon starts on the default policy and attaches to the vm-facing interface" \
+	daemon_start "$POLICY" "$STATE"
+check "status lists agvm0 as attached" status_match '.interfaces[] | select(.name == "agvm0")'
+
+# An honest VM: a handful of mails and web requests are never banned.
+mails=0
+for _ in 1 2 3 4 5; do vm_mail && mails=$((mails + 1)); done
+check "an honest VM delivers 5 mails" test "$mails" -eq 5
+check "an honest VM fetches a web page" in_vm curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null
+sleep 0.5
+check "a handful of mails bans nobody" bans_match '.bans == []'
+
+# A spam burst.
+vm_smtp_burst 60 8 &
+burst=$!
+if wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp" and .level == 1 and .duration_s == 3600)' 5000; then
+	ms=$WAITED_MS
+	ok "an SMTP burst is banned: 10.0.0.5, scope smtp, level 1, 1 hour (after ${ms} ms)"
+	check "the ban came within one second of the burst starting (${ms} ms)" test "$ms" -lt 1000
+else
+	not_ok "an SMTP burst is banned: 10.0.0.5, scope smtp, level 1, 1 hour"
+fi
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
+refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
+check "the banned VM's web traffic still flows" in_vm curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null
+check "abusectl bans shows the ban for people" bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' bans | grep -E '10\.0\.0\.5 +smtp +spam +1 +1h'"
+
+check "abusectl unban lifts the ban" ctl unban 10.0.0.5 --reason "customer fixed the open relay"
+check "after the lift the VM delivers mail again" vm_mail
+check "after the lift no ban is listed" bans_match '.bans == []'
+check "unban of a source without a ban says so" bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' unban 10.0.0.5 --reason again 2>&1 | grep -q 'no active ban'"
+refute "unban of a source without a ban exits non-zero" ctl unban 10.0.0.5 --reason again
+
+# A repeat soon after the lift climbs to the next rung.
+vm_smtp_burst 60 8 &
+burst=$!
+check "a second burst after the lift gets the 1-week rung" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .duration_s == 604800)' 5000
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+
+# A clean stop leaves bans in the kernel; a restart keeps history.
+daemon_stop TERM
+check "with the daemon stopped, the ban stays in the kernel" kernel_set_has ban4_smtp 10.0.0.5
+refute "with the daemon stopped, SMTP from the VM stays blocked" vm_connects 10.0.1.2 25
+check "the daemon restarts on the same state" daemon_start "$POLICY" "$STATE"
+check "after the restart the level-2 ban is still listed" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2)' 2000
+refute "after the restart the kernel still drops SMTP from the VM" vm_connects 10.0.1.2 25
+daemon_stop TERM
+refute "no XDP program is left on agvm0 after a clean stop" \
+	bash -c "ip -n $HV link show agvm0 | grep -q xdp"
+
+# A fresh store knows no bans: reconcile removes what it does not know.
+# Then a short ladder, a crash (kill -9), and the kernel expiring the ban on time.
+sed -e 's/{ ban = "1h"; }/{ ban = "4s"; }/' "$POLICY" >"$WORK/short.conf"
+check "the daemon starts with a short ladder and a fresh store" daemon_start "$WORK/short.conf" "$WORK/state2"
+refute "reconcile with a fresh store removed the old ban from the kernel" \
+	kernel_set_has ban4_smtp 10.0.0.5
+vm_smtp_burst 60 8 &
+burst=$!
+check "a burst is banned on the short ladder's first rung (4 s)" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .duration_s == 4)' 5000
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+banned_at=$SECONDS
+daemon_stop KILL
+check "after kill -9 the ban is still in the kernel" kernel_set_has ban4_smtp 10.0.0.5
+sleep $((5 - (SECONDS - banned_at)))
+sleep 1
+refute "after kill -9 the kernel expires the ban on time" kernel_set_has ban4_smtp 10.0.0.5
+check "after expiry the VM can open SMTP connections again" vm_connects 10.0.1.2 25
+exit 0

@@ -1,0 +1,329 @@
+/*
+ * The policy file: the shipped policy is the built-in default, a full custom
+ * file reaches every field, and every kind of mistake is refused with the
+ * file, the line and the setting, leaving the running configuration alone.
+ * Runs from the repository root (fixtures in tests/unit/policies/).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+#define POLICIES "tests/unit/policies/"
+#define SHIPPED  "policy/abuseguard.conf"
+
+static struct config loaded, defaults;
+
+static const char *
+prefix_text(const struct prefix *prefix)
+{
+	static char buf[4][SOURCE_STRLEN];
+	static unsigned next;
+	char *out = buf[next++ % 4];
+
+	return prefix_format(prefix, out, SOURCE_STRLEN);
+}
+
+static void
+test_shipped_policy(void)
+{
+	char err[512];
+	int error;
+
+	config_defaults(&defaults);
+	memset(&loaded, 0x5a, sizeof(loaded));
+	error = config_load(SHIPPED, &loaded, err, sizeof(err));
+	CHECK(error == 0, "the shipped policy loads (%s)", err);
+	CHECK(strcmp(loaded.path, SHIPPED) == 0, "config->path is the path given: %s", loaded.path);
+	CHECK(strcmp(defaults.path, CONFIG_DEFAULT_PATH) == 0, "defaults name %s",
+	      CONFIG_DEFAULT_PATH);
+
+	CHECK(loaded.mode == defaults.mode, "shipped mode equals the default");
+	CHECK(loaded.interface_count == defaults.interface_count &&
+	          memcmp(loaded.interfaces, defaults.interfaces, sizeof(loaded.interfaces)) == 0,
+	      "shipped interfaces equal the default (%s, %s)", loaded.interfaces[0],
+	      loaded.interfaces[1]);
+	CHECK(loaded.xdp_mode == defaults.xdp_mode, "shipped xdp_mode equals the default");
+	CHECK(strcmp(loaded.state_dir, defaults.state_dir) == 0,
+	      "shipped state_dir equals the default");
+	CHECK(strcmp(loaded.control_socket, defaults.control_socket) == 0,
+	      "shipped control_socket equals the default");
+	CHECK(strcmp(loaded.control_group, defaults.control_group) == 0,
+	      "shipped control_group equals the default");
+	CHECK(strcmp(loaded.nft_table, defaults.nft_table) == 0,
+	      "shipped nft_table equals the default");
+	CHECK(loaded.ipv6_prefix_len == defaults.ipv6_prefix_len,
+	      "shipped ipv6_prefix equals the default");
+	CHECK(memcmp(&loaded.limits, &defaults.limits, sizeof(loaded.limits)) == 0,
+	      "shipped limits equal the defaults");
+	CHECK(loaded.spam.enabled == defaults.spam.enabled &&
+	          loaded.spam.window_ms == defaults.spam.window_ms &&
+	          loaded.spam.smtp_attempts == defaults.spam.smtp_attempts &&
+	          loaded.spam.smtp_destinations == defaults.spam.smtp_destinations &&
+	          loaded.spam.scope == defaults.spam.scope,
+	      "shipped spam settings equal the defaults");
+	CHECK(memcmp(&loaded.ladder, &defaults.ladder, sizeof(loaded.ladder)) == 0,
+	      "shipped ladder equals the default");
+	CHECK(loaded.allowlist_count == 0 && loaded.always_allowed_count == 0,
+	      "shipped allowlist and always_allow are empty");
+	/* Everything but the path, to the last byte: nothing is left out above. */
+	memcpy(loaded.path, defaults.path, sizeof(loaded.path));
+	CHECK(memcmp(&loaded, &defaults, sizeof(loaded)) == 0,
+	      "the shipped policy is config_defaults() byte for byte, path aside");
+
+	/* The published rules, spelled out: 1 h, then 1 week / 1 month / 1 year. */
+	CHECK(defaults.ladder.count == 4 && defaults.ladder.rungs[0].duration_ms == 3600000 &&
+	          defaults.ladder.rungs[1].duration_ms == 7 * 86400000LL &&
+	          defaults.ladder.rungs[1].within_ms == 86400000LL &&
+	          defaults.ladder.rungs[3].duration_ms == 365 * 86400000LL &&
+	          defaults.ladder.rungs[3].within_ms == 30 * 86400000LL,
+	      "the default ladder is 1h, 7d within 1d, 30d within 7d, 365d within 30d");
+	CHECK(defaults.spam.window_ms == 60000 && defaults.spam.smtp_attempts == 30 &&
+	          defaults.spam.smtp_destinations == 15 && defaults.spam.scope == SCOPE_SMTP,
+	      "the default spam rule is 30 attempts or 15 destinations per 60s, scope smtp");
+}
+
+static void
+test_full_policy(void)
+{
+	char err[512];
+	int error;
+
+	memset(&loaded, 0, sizeof(loaded));
+	error = config_load(POLICIES "good-full.conf", &loaded, err, sizeof(err));
+	CHECK(error == 0, "a policy that sets every field loads (%s)", err);
+	CHECK(loaded.mode == MODE_OBSERVE, "mode = \"observe\" is read");
+	CHECK(loaded.interface_count == 3 && strcmp(loaded.interfaces[0], "veth*") == 0 &&
+	          strcmp(loaded.interfaces[1], "tap[0-9]*") == 0 &&
+	          strcmp(loaded.interfaces[2], "eth1") == 0,
+	      "interfaces as a list are read in order: %u patterns", loaded.interface_count);
+	CHECK(loaded.xdp_mode == XDP_ATTACH_GENERIC, "xdp_mode = \"generic\" is read");
+	CHECK(strcmp(loaded.state_dir, "/srv/abuseguard/state") == 0, "state_dir is read: %s",
+	      loaded.state_dir);
+	CHECK(strcmp(loaded.control_socket, "/run/ag.sock") == 0, "control_socket is read: %s",
+	      loaded.control_socket);
+	CHECK(strcmp(loaded.control_group, "soc_staff") == 0, "control_group is read: %s",
+	      loaded.control_group);
+	CHECK(strcmp(loaded.nft_table, "ag_test_1") == 0, "nft_table is read: %s",
+	      loaded.nft_table);
+	CHECK(loaded.ipv6_prefix_len == 56, "ipv6_prefix = 56 is read: %u", loaded.ipv6_prefix_len);
+	CHECK(loaded.limits.max_sources == 1024 && loaded.limits.max_smtp_pairs == 16777216 &&
+	          loaded.limits.ring_buffer_bytes == 4096 &&
+	          loaded.limits.control_clients == 1024 &&
+	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5,
+	      "every limit is read, the range ends included");
+	CHECK(loaded.spam.enabled == 1 && loaded.spam.window_ms == 90000 &&
+	          loaded.spam.smtp_attempts == 100 && loaded.spam.smtp_destinations == 0 &&
+	          loaded.spam.scope == SCOPE_ALL,
+	      "spam: window = 90 is 90 s, 100 attempts, destinations off, scope all (window %lld)",
+	      (long long)loaded.spam.window_ms);
+	CHECK(loaded.ladder.count == 3 && loaded.ladder.rungs[0].duration_ms == 15 * 60000 &&
+	          loaded.ladder.rungs[0].within_ms == 0 &&
+	          loaded.ladder.rungs[1].duration_ms == 90000 &&
+	          loaded.ladder.rungs[1].within_ms == 15 * 60000 &&
+	          loaded.ladder.rungs[2].duration_ms == 3600000 &&
+	          loaded.ladder.rungs[2].within_ms == 2 * 3600000,
+	      "a three-rung ladder replaces the default one: 15m; 90s within 15m; 1h within 2h");
+	CHECK(loaded.allowlist_count == 3 &&
+	          strcmp(prefix_text(&loaded.allowlist[0]), "192.0.2.10/32") == 0 &&
+	          strcmp(prefix_text(&loaded.allowlist[1]), "198.51.100.0/24") == 0 &&
+	          strcmp(prefix_text(&loaded.allowlist[2]), "2001:db8:100::/48") == 0,
+	      "allowlist holds an address and two prefixes: %s %s %s",
+	      prefix_text(&loaded.allowlist[0]), prefix_text(&loaded.allowlist[1]),
+	      prefix_text(&loaded.allowlist[2]));
+	CHECK(loaded.always_allowed_count == 2 &&
+	          strcmp(prefix_text(&loaded.always_allowed[0]), "203.0.113.53/32") == 0 &&
+	          strcmp(prefix_text(&loaded.always_allowed[1]), "2001:db8::53/128") == 0,
+	      "always_allow holds the provider's resolvers: %s %s",
+	      prefix_text(&loaded.always_allowed[0]), prefix_text(&loaded.always_allowed[1]));
+
+	memset(&loaded, 0, sizeof(loaded));
+	error = config_load(POLICIES "good-partial.conf", &loaded, err, sizeof(err));
+	CHECK(error == 0, "a policy that sets two things loads (%s)", err);
+	CHECK(loaded.mode == MODE_OBSERVE && loaded.spam.smtp_attempts == 0 &&
+	          loaded.spam.smtp_destinations == defaults.spam.smtp_destinations &&
+	          loaded.spam.window_ms == defaults.spam.window_ms &&
+	          memcmp(&loaded.ladder, &defaults.ladder, sizeof(loaded.ladder)) == 0 &&
+	          strcmp(loaded.state_dir, defaults.state_dir) == 0,
+	      "what a policy leaves out keeps its default, inside a group too");
+}
+
+struct bad_policy {
+	const char *file;
+	unsigned line;
+	const char *word; /* a word the operator needs to see in the message */
+	const char *what;
+};
+
+static const struct bad_policy bad_policies[] = {
+    {"bad-syntax.conf", 4, "syntax", "a syntax error"},
+    {"bad-unknown-key.conf", 4, "spam.smtp_atempts: unknown setting (did you mean smtp_attempts?)",
+     "a typo in a setting name"},
+    {"bad-unknown-top.conf", 2, "dry_run: unknown setting", "an unknown top-level setting"},
+    {"bad-type.conf", 5, "spam.smtp_attempts: must be a whole number, not \"30\"",
+     "a string where a number belongs"},
+    {"bad-range.conf", 3, "limits.bans_per_minute: must be between 1 and 100000, not 0",
+     "a number out of range"},
+    {"bad-overflow.conf", 3, "limits.max_sources: number out of range: 4295229440",
+     "a number too wide for libconfig's 32 bits"},
+    {"bad-mode.conf", 1, "mode: must be \"enforce\" or \"observe\", not \"enforcing\"",
+     "a mode that does not exist"},
+    {"bad-scope.conf", 4, "spam.scope: must be \"smtp\", \"web\" or \"all\", not \"mail\"",
+     "a scope that does not exist"},
+    {"bad-duration.conf", 2, "spam.window: not a duration: \"5 minutes\"", "a bad duration"},
+    {"bad-window-range.conf", 2, "spam.window: must be between 1s and 1d, not \"2d\"",
+     "a window longer than a day"},
+    {"bad-rung0-within.conf", 2, "ladder[0].within: the first rung takes no within",
+     "a window on the first rung"},
+    {"bad-rung1-without-within.conf", 4, "ladder[2]: a rung after the first needs within",
+     "a later rung without a window"},
+    {"bad-rung-zero-ban.conf", 2, "ladder[0].ban: must be between 1s and 3650d, not \"0s\"",
+     "a ban of no time"},
+    {"bad-allowlist-prefix.conf", 3,
+     "allowlist[1]: not an address or prefix: \"198.51.100.300/24\"",
+     "a bad prefix in the allowlist"},
+    {"bad-too-many-interfaces.conf", 2, "interfaces: must hold between 1 and 32 patterns, not 33",
+     "too many interface patterns"},
+    {"bad-relative-state-dir.conf", 2, "state_dir: must be an absolute path",
+     "a relative state_dir"},
+    {"bad-long-table.conf", 1, "nft_table: longer than 63 characters",
+     "a table name too long to store, not cut short"},
+    {"bad-table-chars.conf", 1, "nft_table: must be lower-case letters, digits and _",
+     "a table name with a space"},
+    {"bad-socket-too-long.conf", 1, "control_socket: longer than 107 characters",
+     "a socket path longer than sun_path"},
+    {"bad-ring-buffer.conf", 2, "limits.ring_buffer_bytes: must be a power of two",
+     "a ring buffer size that is no power of two"},
+    {"bad-spam-both-off.conf", 1, "spam: smtp_attempts and smtp_destinations are both 0",
+     "spam enabled with both thresholds off"},
+    {"bad-include.conf", 2, "@include is not supported", "an @include"},
+    {"bad-open-string.conf", 2, "string not closed", "a string left open at the end"},
+};
+
+static void
+test_bad_policies(void)
+{
+	struct config before;
+	char err[512], path[256], prefix[300];
+
+	/* A running configuration, not the defaults, so "unchanged" means something. */
+	memset(&before, 0xa5, sizeof(before));
+	for (size_t i = 0; i < sizeof(bad_policies) / sizeof(bad_policies[0]); i++) {
+		const struct bad_policy *bad = &bad_policies[i];
+		int error;
+
+		snprintf(path, sizeof(path), POLICIES "%s", bad->file);
+		snprintf(prefix, sizeof(prefix), "%s:%u: ", path, bad->line);
+		memcpy(&loaded, &before, sizeof(loaded));
+		error = config_load(path, &loaded, err, sizeof(err));
+		CHECK(error == -EINVAL, "%s is refused with -EINVAL (%d)", bad->what, error);
+		CHECK(strncmp(err, prefix, strlen(prefix)) == 0 && strstr(err, bad->word) != NULL,
+		      "%s: the message names file, line and setting: %s", bad->what, err);
+		CHECK(memcmp(&loaded, &before, sizeof(loaded)) == 0,
+		      "%s leaves the configuration unchanged", bad->what);
+	}
+}
+
+static void
+test_unreadable(void)
+{
+	const char *missing = POLICIES "does-not-exist.conf";
+	struct config before;
+	char err[512];
+	int error;
+
+	memset(&before, 0xa5, sizeof(before));
+	memcpy(&loaded, &before, sizeof(loaded));
+	error = config_load(missing, &loaded, err, sizeof(err));
+	CHECK(error == -ENOENT, "a missing file gives -ENOENT (%d)", error);
+	CHECK(strstr(err, missing) != NULL && strstr(err, "No such file") != NULL,
+	      "the message names the missing file: %s", err);
+	CHECK(memcmp(&loaded, &before, sizeof(loaded)) == 0,
+	      "a missing file leaves the configuration unchanged");
+
+	error = config_load(POLICIES, &loaded, err, sizeof(err));
+	CHECK(error == -EISDIR, "a directory is refused (%d: %s)", error, err);
+
+	error = config_load(SHIPPED, &loaded, NULL, 0);
+	CHECK(error == 0, "config_load takes no error buffer when the caller wants none");
+	error = config_load(POLICIES "bad-mode.conf", &loaded, err, 8);
+	CHECK(error == -EINVAL && strlen(err) == 7,
+	      "a short error buffer is filled and terminated, not overrun: \"%s\"", err);
+}
+
+static void
+test_durations(void)
+{
+	static const struct {
+		const char *text;
+		int64_t ms;
+		const char *formatted;
+	} cases[] = {
+	    {"250ms", 250, "250ms"},
+	    {"90s", 90000, "90s"},
+	    {"60s", 60000, "1m"},
+	    {"15m", 900000, "15m"},
+	    {"1h", 3600000, "1h"},
+	    {"24h", 86400000, "1d"},
+	    {"7d", 604800000, "7d"},
+	    {"365d", 31536000000LL, "365d"},
+	    {"1500ms", 1500, "1500ms"},
+	    {"90", 90000, "90s"},
+	    {"0s", 0, "0s"},
+	};
+	static const char *const invalid[] = {
+	    "",
+	    "1x",
+	    "-1h",
+	    "h",
+	    "1 h",
+	    " 1h",
+	    "1h ",
+	    "1.5h",
+	    "1h30m",
+	    "1H",
+	    "0x10s",
+	    "9223372036854775807d",
+	    "99999999999999999999",
+	    "106751991168d",
+	};
+	char buf[32];
+	int64_t ms;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = -1;
+		CHECK(duration_parse(cases[i].text, &ms) == 0 && ms == cases[i].ms,
+		      "duration \"%s\" is %lld ms (got %lld)", cases[i].text,
+		      (long long)cases[i].ms, (long long)ms);
+		duration_format(cases[i].ms, buf, sizeof(buf));
+		CHECK(strcmp(buf, cases[i].formatted) == 0, "%lld ms prints as %s (got %s)",
+		      (long long)cases[i].ms, cases[i].formatted, buf);
+		CHECK(duration_parse(buf, &ms) == 0 && ms == cases[i].ms,
+		      "%s reads back as %lld ms", buf, (long long)cases[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+		ms = 42;
+		CHECK(duration_parse(invalid[i], &ms) == -EINVAL && ms == 42,
+		      "duration \"%s\" is refused and the output left alone", invalid[i]);
+	}
+	CHECK(duration_parse("106751991167d", &ms) == 0 && ms == 106751991167LL * 86400000,
+	      "the longest duration that fits 64 bits of ms is read");
+	duration_format(INT64_MAX, buf, sizeof(buf));
+	CHECK(duration_parse(buf, &ms) == 0 && ms == INT64_MAX, "INT64_MAX ms round trips as %s",
+	      buf);
+	duration_format(3600000, buf, 3);
+	CHECK(strcmp(buf, "1h") == 0, "duration_format respects the buffer length");
+}
+
+int
+main(void)
+{
+	test_shipped_policy();
+	test_full_policy();
+	test_bad_policies();
+	test_unreadable();
+	test_durations();
+	return check_done();
+}

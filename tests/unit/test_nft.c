@@ -1,0 +1,618 @@
+/*
+ * The nft module against the real kernel, in a private network namespace:
+ * the table it builds, bans as `nft` and ban_list show them, timeouts that
+ * refresh and expire, reconcile, bulk installs, and real connections over
+ * loopback that the rules drop or let through.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check.h"
+#include "log.h"
+#include "nft.h"
+#include "source.h"
+
+#define TABLE  "abuseguard_test"
+#define DAY_MS (24LL * 3600 * 1000)
+
+struct listing {
+	struct nft_ban bans[16384];
+	size_t count;
+};
+
+static int
+listing_add(const struct nft_ban *ban, void *arg)
+{
+	struct listing *listing = arg;
+
+	if (listing->count == sizeof(listing->bans) / sizeof(listing->bans[0]))
+		return -ENOBUFS;
+	listing->bans[listing->count++] = *ban;
+	return 0;
+}
+
+static struct listing listing;
+
+/* Lists the bans; returns how many there are, or a negative errno. */
+static int
+list_bans(struct nft *nft)
+{
+	int r;
+
+	listing.count = 0;
+	if ((r = ban_list(nft, listing_add, &listing)) < 0)
+		return r;
+	return (int)listing.count;
+}
+
+/* The remaining time of a listed ban, or -1 when it is not listed. */
+static int64_t
+listed_remaining(const char *source_text, enum scope scope)
+{
+	struct source_key source;
+
+	if (source_parse(source_text, 64, &source) < 0)
+		return -2;
+	for (size_t i = 0; i < listing.count; i++)
+		if (listing.bans[i].scope == scope &&
+		    source_equal(&listing.bans[i].source, &source))
+			return listing.bans[i].remaining_ms;
+	return -1;
+}
+
+static struct source_key source(const char *text);
+
+/* A source to pass by pointer; a few stay valid at once. */
+static const struct source_key *
+key(const char *text)
+{
+	static struct source_key keys[4];
+	static unsigned next;
+	struct source_key *out = &keys[next++ % 4];
+
+	*out = source(text);
+	return out;
+}
+
+static struct source_key
+source(const char *text)
+{
+	struct source_key key;
+
+	if (source_parse(text, 64, &key) < 0) {
+		fprintf(stderr, "bad test source %s\n", text);
+		exit(2);
+	}
+	return key;
+}
+
+/* What `nft -j list table inet NAME` prints, parsed; NULL when the table is gone. */
+static json_t *
+table_json(const char *table)
+{
+	char command[128], *text = NULL;
+	size_t size = 0;
+	json_t *json;
+	FILE *pipe, *memory;
+	int c;
+
+	snprintf(command, sizeof(command), "nft -j list table inet %s 2>/dev/null", table);
+	if ((pipe = popen(command, "r")) == NULL || (memory = open_memstream(&text, &size)) == NULL)
+		return NULL;
+	while ((c = fgetc(pipe)) != EOF)
+		fputc(c, memory);
+	fclose(memory);
+	if (pclose(pipe) != 0) {
+		free(text);
+		return NULL;
+	}
+	json = json_loads(text, 0, NULL);
+	free(text);
+	return json;
+}
+
+/* How many objects of a kind ("set", "chain", "rule") have key == value. */
+static int
+json_count(json_t *json, const char *kind, const char *key, const char *value)
+{
+	json_t *item;
+	size_t i;
+	int count = 0;
+
+	json_array_foreach(json_object_get(json, "nftables"), i, item)
+	{
+		json_t *object = json_object_get(item, kind);
+
+		if (object != NULL &&
+		    strcmp(json_string_value(json_object_get(object, key)) ?: "", value) == 0)
+			count++;
+	}
+	return count;
+}
+
+/* The elements of a set, as nft prints them, joined by spaces. */
+static void
+json_set_elements(json_t *json, const char *name, char *out, size_t size)
+{
+	json_t *item, *element;
+	size_t i, j;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(json, "nftables"), i, item)
+	{
+		json_t *set = json_object_get(item, "set");
+
+		if (set == NULL || strcmp(json_string_value(json_object_get(set, "name")), name))
+			continue;
+		json_array_foreach(json_object_get(set, "elem"), j, element)
+		{
+			char *text = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			if (text != NULL && strlen(out) + strlen(text) + 2 < size) {
+				strcat(out, text);
+				strcat(out, " ");
+			}
+			free(text);
+		}
+	}
+}
+
+static char *
+command_output(const char *command)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *pipe = popen(command, "r"), *memory = open_memstream(&text, &size);
+	int c;
+
+	if (pipe == NULL || memory == NULL)
+		return NULL;
+	while ((c = fgetc(pipe)) != EOF)
+		fputc(c, memory);
+	fclose(memory);
+	pclose(pipe);
+	return text;
+}
+
+static int
+loopback_up(void)
+{
+	struct ifreq request = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int r = 0;
+
+	snprintf(request.ifr_name, sizeof(request.ifr_name), "lo");
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &request) < 0)
+		r = -1;
+	request.ifr_flags |= IFF_UP;
+	if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &request) < 0)
+		r = -1;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int
+address_fill(const char *text, int port, struct sockaddr_storage *out, socklen_t *length)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*length = sizeof(*in);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*length = sizeof(*in6);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+static int
+listen_on(const char *address, int port)
+{
+	struct sockaddr_storage addr;
+	socklen_t length;
+	int family = address_fill(address, port, &addr, &length), one = 1, fd;
+
+	if (family < 0 || (fd = socket(family, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, length) < 0 || listen(fd, 64) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Does a TCP connection from `from` to to:port complete within 300 ms? The
+ * client is bound to `from`, so the source address is the one under test.
+ */
+static bool
+connects(const char *from, const char *to, int port)
+{
+	struct sockaddr_storage local, remote;
+	socklen_t local_length, remote_length;
+	int family = address_fill(from, 0, &local, &local_length), error = 0, fd;
+	socklen_t error_length = sizeof(error);
+	struct pollfd pollfd;
+	bool connected = false;
+
+	address_fill(to, port, &remote, &remote_length);
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0)
+		return false;
+	if (bind(fd, (struct sockaddr *)&local, local_length) == 0 &&
+	    (connect(fd, (struct sockaddr *)&remote, remote_length) == 0 || errno == EINPROGRESS)) {
+		pollfd.fd = fd;
+		pollfd.events = POLLOUT;
+		if (poll(&pollfd, 1, 300) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_length) == 0 && error == 0)
+			connected = true;
+	}
+	close(fd);
+	return connected;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void
+check_table(const struct nft_options *options)
+{
+	static const char *const set_names[] = {"ban4_smtp", "ban6_smtp", "ban4_web", "ban6_web",
+	                                        "ban4_all",  "ban6_all",  "allow4",   "allow6"};
+	char elements[4096];
+	json_t *json = table_json(options->table);
+	int missing = 0;
+
+	CHECK(json != NULL, "nft -j list table inet %s shows the table", options->table);
+	for (size_t i = 0; i < sizeof(set_names) / sizeof(set_names[0]); i++)
+		missing += json_count(json, "set", "name", set_names[i]) != 1;
+	CHECK(missing == 0, "the table holds the six ban sets and the two allow sets");
+	CHECK(json_count(json, "set", "name", "timeout_update_probe") == 0,
+	      "nft_open's probe set is gone again");
+	CHECK(json_count(json, "chain", "name", "forward") == 1 &&
+	          json_count(json, "chain", "name", "output") == 1,
+	      "the table holds the forward and output chains");
+	CHECK(json_count(json, "rule", "chain", "forward") == 14 &&
+	          json_count(json, "rule", "chain", "output") == 14,
+	      "each chain holds 14 rules (smtp x3, web x3, all; each for IPv4 and IPv6), "
+	      "forward %d, output %d",
+	      json_count(json, "rule", "chain", "forward"),
+	      json_count(json, "rule", "chain", "output"));
+	json_set_elements(json, "allow4", elements, sizeof(elements));
+	CHECK(strstr(elements, "127.0.0.2") && strstr(elements, "\"10.0.0.0\",\"len\":8") &&
+	          !strstr(elements, "10.1.0.0") && strstr(elements, "\"255.255.255.0\",\"len\":24"),
+	      "allow4 holds 127.0.0.2, 10.0.0.0/8 merged with 10.1.0.0/16, and the last /24: %s",
+	      elements);
+	json_set_elements(json, "allow6", elements, sizeof(elements));
+	CHECK(strstr(elements, "\"2001:db8::\",\"len\":32") != NULL,
+	      "allow6 holds 2001:db8::/32: %s", elements);
+	json_decref(json);
+}
+
+static void
+check_bans(struct nft *nft)
+{
+	CHECK(ban_install(nft, &(struct source_key){0}, SCOPE_SMTP, 1000) == -EINVAL,
+	      "a source without a family is refused");
+	struct source_key wrong_prefix = source("2001:db8:9::/64");
+	wrong_prefix.prefix_len = 48;
+	CHECK(ban_install(nft, &wrong_prefix, SCOPE_SMTP, 1000) == -EINVAL,
+	      "an IPv6 source of another prefix length than the rules mask to is refused");
+
+	CHECK(ban_install(nft, key("192.0.2.1"), SCOPE_SMTP, 60000) == 0,
+	      "ban_install of 192.0.2.1 for 60 s, scope smtp");
+	CHECK(ban_install(nft, key("2001:db8:1:2::5"), SCOPE_WEB, 120000) == 0,
+	      "ban_install of 2001:db8:1:2::5 for 120 s, scope web");
+	CHECK(list_bans(nft) == 2, "ban_list shows two bans (%zu)", listing.count);
+	int64_t remaining = listed_remaining("192.0.2.1", SCOPE_SMTP);
+	CHECK(remaining > 58000 && remaining <= 60000,
+	      "192.0.2.1 is listed in smtp with about 60 s left (%lld ms)", (long long)remaining);
+	remaining = listed_remaining("2001:db8:1:2::/64", SCOPE_WEB);
+	CHECK(remaining > 118000 && remaining <= 120000,
+	      "2001:db8:1:2::/64 is listed in web with about 120 s left (%lld ms)",
+	      (long long)remaining);
+
+	json_t *json = table_json(TABLE);
+	char elements[4096];
+	json_set_elements(json, "ban6_web", elements, sizeof(elements));
+	CHECK(strstr(elements, "2001:db8:1:2::") != NULL,
+	      "nft lists 2001:db8:1:2:: in ban6_web: %s", elements);
+	json_decref(json);
+
+	CHECK(ban_install(nft, key("192.0.2.1"), SCOPE_SMTP, 3600000) == 0,
+	      "ban_install of 192.0.2.1 again, for an hour");
+	list_bans(nft);
+	remaining = listed_remaining("192.0.2.1", SCOPE_SMTP);
+	CHECK(remaining > 3590000 && remaining <= 3600000 && listing.count == 2,
+	      "the second install refreshed the timeout to an hour (%lld ms), no duplicate",
+	      (long long)remaining);
+	CHECK(ban_install(nft, key("192.0.2.1"), SCOPE_SMTP, 30000) == 0,
+	      "ban_install of 192.0.2.1 a third time, for 30 s");
+	list_bans(nft);
+	remaining = listed_remaining("192.0.2.1", SCOPE_SMTP);
+	CHECK(remaining > 28000 && remaining <= 30000,
+	      "a shorter install replaces the timeout too (%lld ms)", (long long)remaining);
+
+	CHECK(ban_install(nft, key("198.51.100.7"), SCOPE_ALL, 365 * DAY_MS) == 0,
+	      "the kernel accepts a 365-day ban (31536000000 ms)");
+	list_bans(nft);
+	remaining = listed_remaining("198.51.100.7", SCOPE_ALL);
+	CHECK(remaining > 365 * DAY_MS - 60000 && remaining <= 365 * DAY_MS,
+	      "the 365-day ban is listed with 365 days left (%lld ms)", (long long)remaining);
+
+	CHECK(ban_remove(nft, key("198.51.100.7"), SCOPE_ALL) == 0, "ban_remove of 198.51.100.7");
+	list_bans(nft);
+	CHECK(listed_remaining("198.51.100.7", SCOPE_ALL) == -1 && listing.count == 2,
+	      "198.51.100.7 is gone, the other bans stay");
+	CHECK(ban_remove(nft, key("198.51.100.7"), SCOPE_ALL) == 0,
+	      "a second ban_remove of the same source is not an error");
+	CHECK(ban_remove(nft, key("192.0.2.1"), SCOPE_WEB) == 0,
+	      "removing a source from a scope it is not banned in is not an error");
+	list_bans(nft);
+	CHECK(listed_remaining("192.0.2.1", SCOPE_SMTP) > 0,
+	      "and leaves its ban in the other scope alone");
+}
+
+static void
+check_reconcile(struct nft *nft)
+{
+	struct nft_ban wanted[3] = {
+	    {source("192.0.2.11"), SCOPE_SMTP, 60000},  /* B */
+	    {source("2001:db8:c::"), SCOPE_WEB, 90000}, /* C */
+	    {source("192.0.2.99"), SCOPE_WEB, -5},      /* already over */
+	};
+	int64_t remaining;
+
+	ban_install(nft, key("192.0.2.10"), SCOPE_SMTP, 60000); /* A */
+	ban_install(nft, key("192.0.2.11"), SCOPE_SMTP, 60000); /* B */
+	CHECK(ban_reconcile(nft, wanted, 3) == 0, "ban_reconcile of {A, B, ...} to {B, C}");
+	CHECK(list_bans(nft) == 2, "exactly two bans are left (%zu)", listing.count);
+	CHECK(listed_remaining("192.0.2.10", SCOPE_SMTP) == -1, "A is gone");
+	remaining = listed_remaining("192.0.2.11", SCOPE_SMTP);
+	CHECK(remaining > 58000 && remaining <= 60000, "B is kept (%lld ms)", (long long)remaining);
+	remaining = listed_remaining("2001:db8:c::/64", SCOPE_WEB);
+	CHECK(remaining > 88000 && remaining <= 90000, "C is added with its time (%lld ms)",
+	      (long long)remaining);
+	CHECK(listed_remaining("192.0.2.99", SCOPE_WEB) == -1,
+	      "a wanted ban with no time left is not added");
+
+	wanted[0].remaining_ms = 300000;
+	CHECK(ban_reconcile(nft, wanted, 2) == 0, "ban_reconcile with B wanted for 300 s");
+	list_bans(nft);
+	remaining = listed_remaining("192.0.2.11", SCOPE_SMTP);
+	CHECK(remaining > 298000 && remaining <= 300000 && listing.count == 2,
+	      "B's timer is refreshed to 300 s (%lld ms)", (long long)remaining);
+}
+
+static void
+check_expiry(struct nft *nft)
+{
+	CHECK(ban_install(nft, key("203.0.113.1"), SCOPE_WEB, 1000) == 0,
+	      "ban_install of 203.0.113.1 for one second");
+	list_bans(nft);
+	CHECK(listed_remaining("203.0.113.1", SCOPE_WEB) > 0, "it is listed at first");
+	usleep(2200 * 1000);
+	list_bans(nft);
+	CHECK(listed_remaining("203.0.113.1", SCOPE_WEB) == -1,
+	      "two seconds later the kernel has expired it");
+}
+
+static void
+check_many(struct nft *nft)
+{
+	static struct nft_ban bans[10001];
+	size_t count = 0;
+	int64_t started;
+	int before, after, r;
+
+	before = list_bans(nft);
+	for (int i = 0; i < 8000; i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "10.%d.%d.%d", i / 65536, (i / 256) % 256, i % 256);
+		bans[count++] = (struct nft_ban){source(text), (enum scope)(i % 3), 3600000 + i};
+	}
+	for (int i = 0; i < 2000; i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "2001:db8:%x:%x::", i / 256, i % 256);
+		bans[count++] = (struct nft_ban){source(text), (enum scope)(i % 3), 7200000};
+	}
+	/* A duplicate: one element, the longer time. */
+	bans[count++] = (struct nft_ban){source("10.0.0.0"), SCOPE_SMTP, 9000000};
+	started = monotonic_ms();
+	r = ban_install_many(nft, bans, count);
+	printf("# ban_install_many of %zu bans took %lld ms\n", count,
+	       (long long)(monotonic_ms() - started));
+	CHECK(r == 0, "ban_install_many of 10000 bans (plus a duplicate)");
+	after = list_bans(nft);
+	CHECK(after - before == 10000, "ban_list shows all 10000 new bans (%d)", after - before);
+	/* Bans i = 7999 and IPv6 i = 1999 are in scope i % 3, web. */
+	int64_t remaining = listed_remaining("10.0.31.63", SCOPE_WEB);
+	CHECK(remaining > 3600000 + 7999 - 60000 && remaining <= 3600000 + 7999,
+	      "the last IPv4 one has its own time (%lld ms)", (long long)remaining);
+	remaining = listed_remaining("2001:db8:7:cf::/64", SCOPE_WEB);
+	CHECK(remaining > 7100000, "an IPv6 one is in its scope's set (%lld ms)",
+	      (long long)remaining);
+	remaining = listed_remaining("10.0.0.0", SCOPE_SMTP);
+	CHECK(remaining > 8900000, "the duplicate kept the longer time (%lld ms)",
+	      (long long)remaining);
+}
+
+static void
+check_traffic(struct nft *nft)
+{
+	int smtp = listen_on("0.0.0.0", 25), web = listen_on("0.0.0.0", 80);
+	int smtp6 = listen_on("::", 25);
+
+	CHECK(smtp >= 0 && web >= 0 && smtp6 >= 0, "listening on ports 25 and 80");
+	CHECK(connects("127.0.0.1", "127.0.0.1", 25) && connects("127.0.0.1", "127.0.0.1", 80),
+	      "without a ban, 127.0.0.1 connects to :25 and :80");
+
+	/*
+	 * A connection made before the ban, to a listener of its own (the one on
+	 * :25 has the connections above queued): smtp bans drop new connections only.
+	 */
+	int submission = listen_on("127.0.0.1", 587);
+	int before = socket(AF_INET, SOCK_STREAM, 0), accepted = -1;
+	struct sockaddr_storage smtp_address;
+	socklen_t smtp_length;
+	char received = 0;
+
+	address_fill("127.0.0.1", 587, &smtp_address, &smtp_length);
+	if (connect(before, (struct sockaddr *)&smtp_address, smtp_length) == 0)
+		accepted = accept(submission, NULL, NULL);
+	ban_install(nft, key("127.0.0.1"), SCOPE_SMTP, 60000);
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 25),
+	      "banned for smtp, 127.0.0.1 cannot connect to :25");
+	struct pollfd readable = {.fd = accepted, .events = POLLIN};
+	CHECK(accepted >= 0 && send(before, "x", 1, 0) == 1 && poll(&readable, 1, 1000) == 1 &&
+	          recv(accepted, &received, 1, 0) == 1 && received == 'x',
+	      "a connection to :25 made before the ban still carries data");
+	close(before);
+	if (accepted >= 0)
+		close(accepted);
+	CHECK(connects("127.0.0.1", "127.0.0.1", 80), "banned for smtp, it still connects to :80");
+	ban_remove(nft, key("127.0.0.1"), SCOPE_SMTP);
+	CHECK(connects("127.0.0.1", "127.0.0.1", 25), "after ban_remove it connects to :25 again");
+
+	ban_install(nft, key("127.0.0.1"), SCOPE_WEB, 60000);
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 80) && connects("127.0.0.1", "127.0.0.1", 25),
+	      "banned for web, 127.0.0.1 cannot connect to :80 but can to :25");
+	ban_remove(nft, key("127.0.0.1"), SCOPE_WEB);
+
+	ban_install(nft, key("127.0.0.1"), SCOPE_ALL, 60000);
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 80) && !connects("127.0.0.1", "127.0.0.1", 25),
+	      "banned for all, 127.0.0.1 cannot connect to 127.0.0.1 on :80 or :25");
+	CHECK(connects("127.0.0.1", "127.0.0.2", 80),
+	      "banned for all, 127.0.0.1 still connects to always-allowed 127.0.0.2");
+	/* Not 127.0.0.3 to 127.0.0.1: the answer from 127.0.0.1 is dropped too, as it should. */
+	CHECK(connects("127.0.0.3", "127.0.0.3", 80), "another source, 127.0.0.3, is not affected");
+	ban_remove(nft, key("127.0.0.1"), SCOPE_ALL);
+	CHECK(connects("127.0.0.1", "127.0.0.1", 80), "after ban_remove 127.0.0.1 connects again");
+
+	CHECK(connects("::1", "::1", 25), "without a ban, ::1 connects to [::1]:25");
+	ban_install(nft, key("::1"), SCOPE_SMTP, 60000);
+	CHECK(!connects("::1", "::1", 25),
+	      "with ::/64 banned for smtp, ::1 (inside that /64) cannot connect to [::1]:25");
+	ban_remove(nft, key("::1"), SCOPE_SMTP);
+	CHECK(connects("::1", "::1", 25), "after ban_remove ::1 connects again");
+
+	close(smtp);
+	close(web);
+	close(smtp6);
+}
+
+int
+main(void)
+{
+	struct prefix allowed[5];
+	struct nft_options options = {
+	    .table = TABLE,
+	    .ipv6_prefix_len = 64,
+	    .always_allowed = allowed,
+	    .always_allowed_count = 5,
+	};
+	const char *allowed_text[] = {"127.0.0.2", "10.1.0.0/16", "10.0.0.0/8", "2001:db8::/32",
+	                              "255.255.255.0/24"};
+	char *other_before, *other_after;
+	struct nft *nft = NULL;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		CHECK(0, "a private network namespace (unshare: %s)", strerror(errno));
+		return check_done();
+	}
+	log_init(1, 0, "test_nft");
+	CHECK(loopback_up() == 0, "lo is up in the private namespace");
+	for (int i = 0; i < 5; i++)
+		prefix_parse(allowed_text[i], &allowed[i]);
+	CHECK(
+	    system("nft add table inet other && nft add set inet other keep '{ type ipv4_addr; }' "
+	           "&& nft add element inet other keep '{ 192.0.2.1 }' && nft add chain inet "
+	           "other input '{ type filter hook input priority 0; }' && nft add rule inet "
+	           "other input tcp dport 9 accept") == 0,
+	    "another table, inet other, with a set, a chain and a rule");
+	other_before = command_output("nft -j list table inet other");
+
+	options.ipv6_prefix_len = 0;
+	CHECK(nft_open(&nft, &options) == -EINVAL && nft == NULL,
+	      "nft_open refuses an IPv6 prefix length of 0");
+	options.ipv6_prefix_len = 64;
+	CHECK(nft_open(&nft, &options) == 0, "nft_open creates table inet %s", TABLE);
+	if (nft == NULL)
+		return check_done();
+	/* First as the kernel does it: 6.10 on updates an element's timeout in place. */
+	check_table(&options);
+	check_bans(nft);
+	check_many(nft);
+	check_reconcile(nft);
+
+	nft_close(nft);
+	/* Then as for older kernels: timeouts refreshed by delete and add. */
+	options.refresh_by_delete = true;
+	CHECK(nft_open(&nft, &options) == 0, "nft_open again, as after a restart");
+	if (nft == NULL)
+		return check_done();
+	CHECK(list_bans(nft) == 2 && listed_remaining("192.0.2.11", SCOPE_SMTP) > 290000 &&
+	          listed_remaining("2001:db8:c::/64", SCOPE_WEB) > 0,
+	      "the bans survive the restart with their timers (%zu)", listing.count);
+	check_table(&options);
+	CHECK(ban_reconcile(nft, NULL, 0) == 0 && list_bans(nft) == 0,
+	      "ban_reconcile to nothing empties the sets");
+	check_bans(nft);
+	check_many(nft);
+	check_reconcile(nft);
+	check_expiry(nft);
+	check_traffic(nft);
+
+	other_after = command_output("nft -j list table inet other");
+	CHECK(other_before && other_after && strstr(other_before, "192.0.2.1") &&
+	          strcmp(other_before, other_after) == 0,
+	      "table inet other is untouched");
+
+	CHECK(nft_destroy(nft) == 0, "nft_destroy");
+	json_t *json = table_json(TABLE);
+	CHECK(json == NULL, "table inet %s is gone", TABLE);
+	json_decref(json);
+	CHECK(ban_install(nft, key("192.0.2.1"), SCOPE_SMTP, 1000) < 0,
+	      "a ban without the table fails, and says so");
+	nft_close(nft);
+	other_after = (free(other_after), command_output("nft -j list table inet other"));
+	CHECK(other_after && strcmp(other_before, other_after) == 0,
+	      "table inet other survives nft_destroy");
+	free(other_before);
+	free(other_after);
+	return check_done();
+}
