@@ -503,7 +503,7 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 	struct batch_note *note;
 
 	if ((header = nftnl_set_alloc()) == NULL)
-		return -ENOMEM;
+		fatal("nftnl_set_alloc");
 	nftnl_set_set_str(header, NFTNL_SET_TABLE, nft->table);
 	nftnl_set_set_str(header, NFTNL_SET_NAME, sets[set].name);
 	nlh = batch_message(nft, type, flags, set);
@@ -1045,7 +1045,7 @@ static size_t
 allow_elements(const struct nft_options *options, struct element *out)
 {
 	struct range ranges[ALWAYS_ALLOWED_MAX];
-	size_t range_count = 0, count = 0;
+	size_t range_count = 0, count = 0, kept = 0;
 
 	for (size_t i = 0; i < options->always_allowed_count; i++) {
 		const struct prefix *prefix = &options->always_allowed[i];
@@ -1060,7 +1060,6 @@ allow_elements(const struct nft_options *options, struct element *out)
 	}
 	qsort(ranges, range_count, sizeof(ranges[0]), range_compare);
 	/* Merge in place: ranges[kept - 1] is the range being grown. */
-	size_t kept = 0;
 	for (size_t i = 0; i < range_count; i++) {
 		struct range *last = kept > 0 ? &ranges[kept - 1] : NULL;
 

@@ -66,11 +66,13 @@ lab_setup() {
 # An SMTP sink and a web server in net.
 lab_servers() {
 	ip netns exec "$NET" smtp-sink -u nobody -c 10.0.1.2:25 256 >"$WORK/smtp-sink.log" 2>&1 &
+	ip netns exec "$NET" smtp-sink -u nobody -c '[fd00:1::2]:25' 256 >"$WORK/smtp-sink6.log" 2>&1 &
 	mkdir -p "$WORK/www" && echo "hello from net" >"$WORK/www/index.html"
 	(cd "$WORK/www" && exec ip netns exec "$NET" python3 -m http.server --bind 10.0.1.2 80) \
 		>"$WORK/http.log" 2>&1 &
 	for _ in $(seq 50); do
-		in_net bash -c 'exec 3<>/dev/tcp/10.0.1.2/25 && exec 4<>/dev/tcp/10.0.1.2/80' \
+		in_net bash -c 'exec 3<>/dev/tcp/10.0.1.2/25 && exec 4<>/dev/tcp/10.0.1.2/80 &&
+			exec 5<>/dev/tcp/fd00:1::2/25' \
 			2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -105,15 +107,29 @@ ctl() { "$BUILD/abusectl" -s "$WORK/control.sock" "$@"; }
 # Can the vm open a TCP connection to net's PORT within 2 seconds?
 vm_connects() { in_vm timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
+# vm_connects_from SOURCE HOST PORT: the same, from a chosen source address.
+vm_connects_from() {
+	in_vm timeout 3 python3 -c '
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0))
+s.settimeout(2)
+s.connect((sys.argv[2], int(sys.argv[3])))
+' "$1" "$2" "$3" 2>/dev/null
+}
+
 # One mail through the sink, as an honest VM sends it.
 vm_mail() {
 	in_vm timeout 10 swaks --silent 2 --server 10.0.1.2 --to user@example.net \
 		--from vm@example.com --helo vm.example.com >/dev/null 2>&1
 }
 
-# A burst of SMTP connections from the vm, bounded in count and time.
+# vm_smtp_burst [COUNT] [SECONDS] [SERVER]: a burst of SMTP connections from
+# the vm, bounded in count and time.
 vm_smtp_burst() {
-	in_vm timeout "${2:-8}" smtp-source -c -s 10 -m "${1:-60}" 10.0.1.2:25 >/dev/null 2>&1
+	in_vm timeout "${2:-8}" smtp-source -c -s 10 -m "${1:-60}" "${3:-10.0.1.2:25}" \
+		>/dev/null 2>&1
 }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }

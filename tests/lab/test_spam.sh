@@ -16,6 +16,27 @@ check "daemon starts on the default policy and attaches to the vm-facing interfa
 	daemon_start "$POLICY" "$STATE"
 check "status lists agvm0 as attached" status_match '.interfaces[] | select(.name == "agvm0")'
 
+# A VM that starts after the daemon: its interface is attached as it appears.
+ip link add agvm1 netns "$HV" type veth peer name eth1 netns "$VM"
+ip -n "$HV" link set agvm1 up
+attached=
+for _ in $(seq 40); do
+	status_match '.interfaces[] | select(.name == "agvm1")' && attached=1 && break
+	sleep 0.05
+done
+check "an interface that appears after start is attached within 2 s" test -n "$attached"
+check "the kernel shows the XDP program on the new interface" \
+	bash -c "ip -n $HV link show agvm1 | grep -q 'prog/xdp'"
+ip -n "$HV" link del agvm1
+detached=
+for _ in $(seq 40); do
+	status_match '[.interfaces[] | select(.name == "agvm1")] == []' && detached=1 && break
+	sleep 0.05
+done
+check "a removed interface leaves the status" test -n "$detached"
+refute "an interface outside the patterns is not attached" \
+	bash -c "ip -n $HV link show hvnet0 | grep -q 'prog/xdp'"
+
 # An honest VM: a handful of mails and web requests are never banned.
 mails=0
 for _ in 1 2 3 4 5; do vm_mail && mails=$((mails + 1)); done
@@ -61,6 +82,20 @@ check "the daemon restarts on the same state" daemon_start "$POLICY" "$STATE"
 check "after the restart the level-2 ban is still listed" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2)' 2000
 refute "after the restart the kernel still drops SMTP from the VM" vm_connects 10.0.1.2 25
+# IPv6: the ban covers the VM's whole /64.
+ip -n "$VM" addr add fd00:5::6/64 dev eth0 nodad
+check "before the IPv6 burst, fd00:5::6 reaches SMTP over IPv6" vm_connects_from fd00:5::6 fd00:1::2 25
+vm_smtp_burst 60 8 '[fd00:1::2]:25' &
+burst=$!
+check "an IPv6 SMTP burst bans the source's /64" \
+	wait_for_bans '.bans[] | select(.source == "fd00:5::/64" and .scope == "smtp" and .level == 1)' 5000
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+check "the kernel set ban6_smtp holds fd00:5::" kernel_set_has ban6_smtp 'fd00:5::'
+refute "the banned /64 cannot open SMTP connections over IPv6" vm_connects fd00:1::2 25
+refute "another address in the same /64 is blocked too" vm_connects_from fd00:5::6 fd00:1::2 25
+check "the VM's IPv4 ban stays as it was" \
+	bans_match '[.bans[] | select(.source == "10.0.0.5")] | length == 1'
+
 daemon_stop TERM
 refute "no XDP program is left on agvm0 after a clean stop" \
 	bash -c "ip -n $HV link show agvm0 | grep -q xdp"
