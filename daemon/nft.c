@@ -222,6 +222,8 @@ elements_sort_unique(struct element *elements, size_t count)
 {
 	size_t kept = 0;
 
+	if (count == 0)
+		return 0; /* elements may be NULL */
 	qsort(elements, count, sizeof(*elements), element_compare);
 	for (size_t i = 0; i < count; i++) {
 		if (kept > 0 && element_compare(&elements[kept - 1], &elements[i]) == 0) {
@@ -599,6 +601,9 @@ elements_apply(struct nft *nft, const struct element *elements, size_t count, en
 
 /* Dumps. */
 
+/* How many more dumps ban_sets_dump takes to get two that agree. */
+#define DUMP_PASSES_MAX 8
+
 struct element_list {
 	struct element *elements;
 	size_t count;
@@ -717,8 +722,9 @@ set_dump(struct nft *nft, uint8_t set_id, struct element_list *list)
 	return 0;
 }
 
+/* One pass over the six ban sets, sorted, one element per key. */
 static int
-ban_sets_dump(struct nft *nft, struct element_list *list)
+ban_sets_dump_once(struct nft *nft, struct element_list *list)
 {
 	int r;
 
@@ -730,7 +736,55 @@ ban_sets_dump(struct nft *nft, struct element_list *list)
 			return r;
 		}
 	}
+	list->count = elements_sort_unique(list->elements, list->count);
 	return 0;
+}
+
+static bool
+same_keys(const struct element_list *a, const struct element_list *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++)
+		if (element_compare(&a->elements[i], &b->elements[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The kernel walks a hash set while it may be resizing it (after a large
+ * insert or delete), and such a dump can repeat some elements and miss
+ * others. Duplicates are merged; against misses the dump is repeated until
+ * two passes in a row agree. A reconcile on a short listing would delete
+ * nothing it should keep, but it would miss stale bans, and operators read
+ * the listing.
+ */
+static int
+ban_sets_dump(struct nft *nft, struct element_list *list)
+{
+	struct element_list previous;
+	int r;
+
+	if ((r = ban_sets_dump_once(nft, &previous)) < 0)
+		return r;
+	for (int pass = 0; pass < DUMP_PASSES_MAX; pass++) {
+		if ((r = ban_sets_dump_once(nft, list)) < 0)
+			break;
+		if (same_keys(&previous, list)) {
+			free(previous.elements);
+			return 0;
+		}
+		free(previous.elements);
+		previous = *list;
+	}
+	if (r == 0) {
+		log_warnx("inet %s: the ban sets kept changing across %d dumps; using the last",
+		          nft->table, DUMP_PASSES_MAX + 1);
+		*list = previous;
+		return 0;
+	}
+	free(previous.elements);
+	return r;
 }
 
 /* Rules. */
@@ -1325,7 +1379,6 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
 		free(want);
 		return r;
 	}
-	qsort(current.elements, current.count, sizeof(*current.elements), element_compare);
 	if ((want_count > 0 && (puts = calloc(want_count, sizeof(*puts))) == NULL) ||
 	    (current.count > 0 && (deletes = calloc(current.count, sizeof(*deletes))) == NULL)) {
 		log_warn("inet %s: reconcile", nft->table);
