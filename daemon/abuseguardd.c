@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nft.h"
+#include "replay.h"
 #include "source.h"
 #include "store.h"
 
@@ -47,7 +48,8 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: abuseguardd [-dtv] [-c file] [-i interface]... [--state-dir dir]\n"
-	    "                   [--socket path]\n");
+	    "                   [--socket path]\n"
+	    "       abuseguardd [-v] [-c file] --replay file [--replay file]...\n");
 	exit(status);
 }
 
@@ -360,13 +362,15 @@ main(int argc, char *argv[])
 	static const struct option long_options[] = {
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "replay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct daemon daemon;
 	const char *config_path = CONFIG_DEFAULT_PATH, *state_dir = NULL, *socket_path = NULL;
 	char *interfaces[CONFIG_MAX_INTERFACES + 1];
-	unsigned interface_count = 0;
+	char **replay_files = NULL;
+	unsigned interface_count = 0, replay_count = 0;
 	int check_only = 0, verbose = 0, option;
 	char error[PATH_MAX + 256];
 
@@ -394,6 +398,13 @@ main(int argc, char *argv[])
 		case 's':
 			socket_path = optarg;
 			break;
+		case 'R':
+			/* At most one per argument: argc bounds them. */
+			if (replay_files == NULL &&
+			    (replay_files = calloc(argc, sizeof(*replay_files))) == NULL)
+				fatal("--replay");
+			replay_files[replay_count++] = optarg;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -412,6 +423,12 @@ main(int argc, char *argv[])
 	if (check_only) {
 		printf("%s: configuration OK\n", config_path);
 		return 0;
+	}
+	if (replay_count > 0) {
+		int status = replay_run(&daemon.config, replay_files, replay_count);
+
+		free(replay_files);
+		return status;
 	}
 	if (geteuid() != 0)
 		fatalx("must run as root (XDP, nftables)");

@@ -1,0 +1,663 @@
+/*
+ * Replay: the live pipeline over a capture. The same XDP program (run by
+ * BPF_PROG_TEST_RUN with the packet's time as its clock), the same engine,
+ * detectors and policy; only the effects differ: decisions are printed,
+ * nothing is installed, and the store is a scratch database.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <search.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <pcap/pcap.h>
+
+#include "capture.h"
+#include "clock.h"
+#include "engine.h"
+#include "log.h"
+#include "policy.h"
+#include "replay.h"
+#include "source.h"
+#include "store.h"
+
+#define NS_PER_MS 1000000ULL
+
+#define ETHERNET_HEADER_LENGTH 14
+#define ETHERTYPE_IPV4         0x0800
+#define ETHERTYPE_IPV6         0x86dd
+/* Linux cooked captures (tcpdump -i any): v1 and v2 headers. */
+#define SLL_HEADER_LENGTH   16
+#define SLL_PACKET_TYPE     0  /* be16 */
+#define SLL_PROTOCOL        14 /* be16 */
+#define SLL2_HEADER_LENGTH  20
+#define SLL2_PROTOCOL       0  /* be16 */
+#define SLL2_PACKET_TYPE    10 /* u8 */
+#define SLL_PACKET_OUTGOING 4  /* sent by the capturing host */
+/* libpcap hands out at most its MAXIMUM_SNAPLEN; a rebuilt frame adds Ethernet. */
+#define REPLAY_MAX_FRAME (262144 + ETHERNET_HEADER_LENGTH)
+/* The shortest IP and TCP headers a detector reads. */
+#define REPLAY_MIN_HEADERS (20 + 20)
+/* Per file and reason, the packets named on stderr; the rest are only counted. */
+#define REPLAY_REPORTS_PER_REASON 10
+
+enum skip_reason {
+	SKIP_LINK_TYPE,
+	SKIP_OUT_OF_ORDER,
+	SKIP_TRUNCATED,
+	SKIP_SHORT,
+	SKIP_OUTGOING,
+	SKIP_UNREADABLE,
+	SKIP_RUN_FAILED,
+	SKIP_COUNT
+};
+
+static const char *const skip_names[SKIP_COUNT] = {
+    [SKIP_LINK_TYPE] = "unsupported link type",
+    [SKIP_OUT_OF_ORDER] = "out of order",
+    [SKIP_TRUNCATED] = "truncated (caplen < len)",
+    [SKIP_SHORT] = "shorter than the link header",
+    [SKIP_OUTGOING] = "outgoing (cooked capture)",
+    [SKIP_UNREADABLE] = "cut off or unreadable record",
+    [SKIP_RUN_FAILED] = "refused by the test run",
+};
+
+/* How a file's link layer becomes the Ethernet frame the XDP program parses. */
+enum link_kind {
+	LINK_UNSUPPORTED,
+	LINK_ETHERNET, /* as is */
+	LINK_SLL,      /* cooked v1: Ethernet header from its protocol field */
+	LINK_SLL2,     /* cooked v2: likewise */
+	LINK_IP,       /* raw IPv4 or IPv6: Ethernet header from the version */
+};
+
+struct replay_file {
+	const char *name; /* for people: "(stdin)" for "-" */
+	enum link_kind link;
+	size_t link_header_length;
+	uint64_t packet; /* the current packet's number in the file, from 1 */
+	uint64_t skipped[SKIP_COUNT];
+};
+
+struct replay_stats {
+	uint64_t files_read, files_failed;
+	uint64_t packets_read, packets_run, skipped[SKIP_COUNT];
+	uint64_t flagged[CATEGORY_COUNT], flagged_untracked;
+	uint64_t actions[ACTION_IGNORE + 1];
+	uint64_t bans_per_rung[LADDER_MAX_RUNGS];
+	uint64_t first_ns, last_ns;
+};
+
+/* A (category, source) pair that had a finding, for "sources flagged". */
+struct flagged {
+	unsigned char category;
+	struct source_key source;
+};
+
+struct replay {
+	const struct config *config;
+	struct clock clock;
+	struct store *store;
+	struct engine engine;
+	struct capture *capture;
+	char scratch[PATH_MAX]; /* the scratch store's directory; "" if none */
+	struct replay_file *file;
+	uint64_t latest_ns; /* the clock, in the program's unit */
+	int stdin_read;
+	unsigned char *frame;
+	void *flagged_root; /* tsearch tree of struct flagged */
+	unsigned flagged_count;
+	struct replay_stats stats;
+};
+
+static volatile sig_atomic_t replay_interrupted;
+
+static void
+replay_interrupt(int signal_number)
+{
+	(void)signal_number;
+	replay_interrupted = 1;
+}
+
+/* "2026-11-26T06:24:11.914Z" */
+static const char *
+time_format_ms(int64_t ms, char *buf, size_t len)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm tm;
+	char whole[32];
+
+	gmtime_r(&seconds, &tm);
+	strftime(whole, sizeof(whole), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", whole, (int)(ms % 1000));
+	return buf;
+}
+
+/* Counts a skipped packet; names the first few per file and reason on stderr (fmt not NULL). */
+static void __attribute__((format(printf, 3, 4)))
+packet_skip(struct replay *replay, enum skip_reason reason, const char *fmt, ...)
+{
+	struct replay_file *file = replay->file;
+	char why[256];
+	va_list ap;
+
+	replay->stats.skipped[reason]++;
+	if (file->skipped[reason]++ >= REPLAY_REPORTS_PER_REASON || fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: packet %llu skipped, %s: %s", file->name, (unsigned long long)file->packet,
+	          skip_names[reason], why);
+}
+
+static int
+flagged_compare(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct flagged));
+}
+
+/* Counts the source once per category, up to the policy's max_sources. */
+static void
+source_flagged(struct replay *replay, const struct finding *finding)
+{
+	struct flagged key, *entry, **found;
+
+	memset(&key, 0, sizeof(key));
+	key.category = (unsigned char)finding->category;
+	key.source = finding->source;
+	if (tfind(&key, &replay->flagged_root, flagged_compare) != NULL)
+		return;
+	if (replay->flagged_count >= replay->config->limits.max_sources ||
+	    (entry = malloc(sizeof(*entry))) == NULL) {
+		replay->stats.flagged_untracked++;
+		return;
+	}
+	*entry = key;
+	found = tsearch(entry, &replay->flagged_root, flagged_compare);
+	if (found == NULL || *found != entry) {
+		free(entry);
+		replay->stats.flagged_untracked++;
+		return;
+	}
+	replay->flagged_count++;
+	if (finding->category < CATEGORY_COUNT)
+		replay->stats.flagged[finding->category]++;
+}
+
+static void
+on_decision(void *arg, const struct finding *finding, const struct decision *decision,
+            const struct ban *ban)
+{
+	struct replay *replay = arg;
+	char time[40], source[SOURCE_STRLEN], expires[40], *line;
+	json_t *object;
+
+	object =
+	    json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "time",
+	              time_format_ms(finding->time_ms, time, sizeof(time)), "file",
+	              replay->file->name, "packet", (json_int_t)replay->file->packet, "source",
+	              source_format(&finding->source, source, sizeof(source)), "category",
+	              category_name(finding->category), "attempts", (json_int_t)finding->attempts,
+	              "destinations", (json_int_t)finding->destinations, "action",
+	              action_name(decision->action), "why", decision->why, "scope",
+	              scope_name(decision->scope));
+	if (object == NULL) {
+		log_warnx("replay: no memory for a decision line");
+		return;
+	}
+	/* A ban, or the rung an alert would have taken; an ignored finding takes none. */
+	if (decision->action != ACTION_IGNORE) {
+		json_object_set_new(object, "level", json_integer(decision->step.level + 1));
+		json_object_set_new(object, "duration_s",
+		                    json_integer(decision->step.duration_ms / 1000));
+	}
+	if (ban != NULL)
+		json_object_set_new(
+		    object, "expires",
+		    json_string(time_format_ms(ban->expires_ms, expires, sizeof(expires))));
+	json_object_set_new(object, "detail", json_string(finding->detail));
+	line = json_dumps(object, JSON_COMPACT);
+	json_decref(object);
+	if (line == NULL) {
+		log_warnx("replay: no memory for a decision line");
+		return;
+	}
+	/* Line by line, for a pipeline reading a capture as it is taken. */
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+
+	replay->stats.actions[decision->action]++;
+	if (ban != NULL && ban->level < LADDER_MAX_RUNGS)
+		replay->stats.bans_per_rung[ban->level]++;
+	source_flagged(replay, finding);
+}
+
+static void
+on_threshold_event(void *arg, const struct threshold_event *event)
+{
+	struct replay *replay = arg;
+
+	/* Errors are logged and counted by the engine; the replay goes on. */
+	engine_handle_event(&replay->engine, event);
+}
+
+static uint16_t
+read_be16(const unsigned char *bytes)
+{
+	return (uint16_t)(bytes[0] << 8 | bytes[1]);
+}
+
+/* 0 (not IP) lets the program count the packet as other layer 3. */
+static uint16_t
+ip_ethertype(unsigned version)
+{
+	if (version == 4)
+		return ETHERTYPE_IPV4;
+	if (version == 6)
+		return ETHERTYPE_IPV6;
+	return 0;
+}
+
+static void
+link_init(struct replay_file *file, int link_type)
+{
+	file->link_header_length = 0;
+	switch (link_type) {
+	case DLT_EN10MB:
+		file->link = LINK_ETHERNET;
+		file->link_header_length = ETHERNET_HEADER_LENGTH;
+		break;
+	case DLT_LINUX_SLL:
+		file->link = LINK_SLL;
+		file->link_header_length = SLL_HEADER_LENGTH;
+		break;
+	case DLT_LINUX_SLL2:
+		file->link = LINK_SLL2;
+		file->link_header_length = SLL2_HEADER_LENGTH;
+		break;
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		file->link = LINK_IP;
+		break;
+	default:
+		file->link = LINK_UNSUPPORTED;
+		break;
+	}
+}
+
+/*
+ * The frame to run: the packet itself for Ethernet, else the payload behind
+ * an Ethernet header with zero addresses and the protocol the link layer
+ * names. Returns the frame's length, or 0 after counting a skip.
+ */
+static size_t
+frame_build(struct replay *replay, const unsigned char *data, size_t length,
+            const unsigned char **frame)
+{
+	const struct replay_file *file = replay->file;
+	size_t payload_length;
+	uint16_t protocol = 0;
+	int packet_type = 0;
+
+	/* Raw IP has no link header, but its first byte names the version. */
+	if (length < file->link_header_length || length == 0) {
+		packet_skip(replay, SKIP_SHORT, "%zu bytes, the link header alone is %zu", length,
+		            file->link_header_length);
+		return 0;
+	}
+	switch (file->link) {
+	case LINK_ETHERNET:
+		*frame = data;
+		return length;
+	case LINK_SLL:
+		packet_type = read_be16(data + SLL_PACKET_TYPE);
+		protocol = read_be16(data + SLL_PROTOCOL);
+		break;
+	case LINK_SLL2:
+		packet_type = data[SLL2_PACKET_TYPE];
+		protocol = read_be16(data + SLL2_PROTOCOL);
+		break;
+	case LINK_IP:
+		protocol = ip_ethertype(data[0] >> 4);
+		break;
+	case LINK_UNSUPPORTED:
+		return 0;
+	}
+	/* XDP sees what arrives on an interface; a forwarded packet leaving was seen arriving. */
+	if (packet_type == SLL_PACKET_OUTGOING) {
+		packet_skip(replay, SKIP_OUTGOING, NULL);
+		return 0;
+	}
+	payload_length = length - file->link_header_length;
+	if (payload_length > REPLAY_MAX_FRAME - ETHERNET_HEADER_LENGTH) {
+		packet_skip(replay, SKIP_RUN_FAILED, "%zu bytes is longer than a frame can be",
+		            length);
+		return 0;
+	}
+	memset(replay->frame, 0, 12);
+	replay->frame[12] = (unsigned char)(protocol >> 8);
+	replay->frame[13] = (unsigned char)protocol;
+	memcpy(replay->frame + ETHERNET_HEADER_LENGTH, data + file->link_header_length,
+	       payload_length);
+	*frame = replay->frame;
+	return ETHERNET_HEADER_LENGTH + payload_length;
+}
+
+static void
+replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const unsigned char *data)
+{
+	const unsigned char *frame;
+	char when[40], before[40];
+	uint64_t time_ns = 0;
+	size_t length;
+	int error;
+
+	/* tv_usec holds nanoseconds: the file was opened with nanosecond precision. */
+	if (header->ts.tv_sec > 0)
+		time_ns =
+		    (uint64_t)header->ts.tv_sec * 1000000000ULL + (uint64_t)header->ts.tv_usec;
+	replay->stats.packets_read++;
+	if (replay->file->link == LINK_UNSUPPORTED) {
+		packet_skip(replay, SKIP_LINK_TYPE, NULL); /* said once, when the file opened */
+		return;
+	}
+	if (time_ns < replay->latest_ns) {
+		packet_skip(replay, SKIP_OUT_OF_ORDER, "time %s is before the previous packet's %s",
+		            time_format_ms((int64_t)(time_ns / NS_PER_MS), when, sizeof(when)),
+		            time_format_ms((int64_t)(replay->latest_ns / NS_PER_MS), before,
+		                           sizeof(before)));
+		return;
+	}
+	replay->latest_ns = time_ns;
+	if (header->caplen < header->len) {
+		packet_skip(replay, SKIP_TRUNCATED, "captured %u of %u bytes", header->caplen,
+		            header->len);
+		return;
+	}
+	length = frame_build(replay, data, header->caplen, &frame);
+	if (length == 0)
+		return;
+
+	clock_set(&replay->clock, (int64_t)(time_ns / NS_PER_MS));
+	error = capture_run_packet(replay->capture, frame, length, time_ns);
+	if (error < 0) {
+		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
+		return;
+	}
+	replay->stats.packets_run++;
+	if (replay->stats.first_ns == 0)
+		replay->stats.first_ns = time_ns;
+	replay->stats.last_ns = time_ns;
+}
+
+/* Warns once per file about what makes its packets unusable as a whole. */
+static void
+file_check(struct replay_file *file, pcap_t *pcap)
+{
+	int link_type = pcap_datalink(pcap);
+	int snap_length = pcap_snapshot(pcap);
+	const char *link_name = pcap_datalink_val_to_name(link_type);
+
+	link_init(file, link_type);
+	if (file->link == LINK_UNSUPPORTED) {
+		log_warnx("%s: link type %s (%d) is not supported (Ethernet, Linux cooked "
+		          "and raw IP are): its packets are skipped",
+		          file->name, link_name != NULL ? link_name : "unknown", link_type);
+		return;
+	}
+	if (snap_length > 0 && (size_t)snap_length < file->link_header_length + REPLAY_MIN_HEADERS)
+		log_warnx("%s: snap length %d is shorter than the link, IP and TCP headers: "
+		          "longer packets are skipped as truncated",
+		          file->name, snap_length);
+}
+
+static void
+file_report_rest(const struct replay_file *file)
+{
+	for (int reason = 0; reason < SKIP_COUNT; reason++)
+		if (reason != SKIP_OUTGOING && reason != SKIP_LINK_TYPE &&
+		    file->skipped[reason] > REPLAY_REPORTS_PER_REASON)
+			log_warnx(
+			    "%s: %llu more packets skipped, %s (not listed)", file->name,
+			    (unsigned long long)(file->skipped[reason] - REPLAY_REPORTS_PER_REASON),
+			    skip_names[reason]);
+	if (file->skipped[SKIP_LINK_TYPE] > 0)
+		log_warnx("%s: %llu packets skipped, %s", file->name,
+		          (unsigned long long)file->skipped[SKIP_LINK_TYPE],
+		          skip_names[SKIP_LINK_TYPE]);
+}
+
+/* path "-" is standard input, once. Time stamps come scaled to nanoseconds. */
+static pcap_t *
+capture_file_open(struct replay *replay, const char *path, const char *name)
+{
+	char error_text[PCAP_ERRBUF_SIZE];
+	FILE *stream;
+	pcap_t *pcap;
+
+	if (strcmp(path, "-") == 0) {
+		if (replay->stdin_read) {
+			log_warnx("%s: standard input can be replayed only once", name);
+			return NULL;
+		}
+		replay->stdin_read = 1;
+		stream = stdin;
+	} else if ((stream = fopen(path, "rb")) == NULL) {
+		log_warn("%s", name);
+		return NULL;
+	}
+	pcap = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_NANO,
+	                                                error_text);
+	if (pcap == NULL) {
+		log_warnx("%s: not a pcap or pcapng capture: %s", name, error_text);
+		fclose(stream);
+	}
+	return pcap; /* pcap_close closes the stream */
+}
+
+/* 0, or -EINVAL for a file that is not a capture (reported here). */
+static int
+replay_file(struct replay *replay, const char *path)
+{
+	struct replay_file file = {.name = strcmp(path, "-") == 0 ? "(stdin)" : path};
+	struct pcap_pkthdr *header;
+	const unsigned char *data;
+	pcap_t *pcap;
+	int result = 0;
+
+	pcap = capture_file_open(replay, path, file.name);
+	if (pcap == NULL) {
+		replay->stats.files_failed++;
+		return -EINVAL;
+	}
+	replay->file = &file;
+	file_check(&file, pcap);
+	while (!replay_interrupted && (result = pcap_next_ex(pcap, &header, &data)) == 1) {
+		file.packet++;
+		replay_packet(replay, header, data);
+	}
+	if (!replay_interrupted && result == PCAP_ERROR) {
+		/* A capture cut short mid-record (tcpdump killed): what came before stands. */
+		file.packet++;
+		replay->stats.packets_read++;
+		packet_skip(replay, SKIP_UNREADABLE, "%s; the rest of the file is skipped",
+		            pcap_geterr(pcap));
+	}
+	file_report_rest(&file);
+	pcap_close(pcap);
+	replay->stats.files_read++;
+	return 0;
+}
+
+static void
+summary_row(const char *label, uint64_t value)
+{
+	printf("# %-40s %12llu\n", label, (unsigned long long)value);
+}
+
+static void
+replay_summary(const struct replay *replay)
+{
+	const struct replay_stats *stats = &replay->stats;
+	const struct config *config = replay->config;
+	struct capture_stats program;
+	char label[64], first[40], last[40], duration[32];
+	uint64_t skipped = 0;
+
+	capture_stats(replay->capture, &program);
+	for (int reason = 0; reason < SKIP_COUNT; reason++)
+		skipped += stats->skipped[reason];
+	printf("# replay summary: policy %s, mode %s; nothing was banned\n", config->path,
+	       config->mode == MODE_OBSERVE ? "observe" : "enforce");
+	summary_row("files read", stats->files_read);
+	summary_row("files not read", stats->files_failed);
+	if (stats->packets_run > 0)
+		printf("# %-40s %s .. %s\n", "capture time",
+		       time_format_ms((int64_t)(stats->first_ns / NS_PER_MS), first, sizeof(first)),
+		       time_format_ms((int64_t)(stats->last_ns / NS_PER_MS), last, sizeof(last)));
+	summary_row("packets read", stats->packets_read);
+	summary_row("packets run", stats->packets_run);
+	summary_row("packets skipped", skipped);
+	for (int reason = 0; reason < SKIP_COUNT; reason++) {
+		snprintf(label, sizeof(label), "  %s", skip_names[reason]);
+		summary_row(label, stats->skipped[reason]);
+	}
+	summary_row("SMTP connection attempts (XDP)", program.counters[COUNTER_SMTP_ATTEMPTS]);
+	summary_row("malformed packets (XDP)", program.counters[COUNTER_MALFORMED]);
+	summary_row("threshold events (XDP)", program.counters[COUNTER_EVENTS]);
+	for (int category = 0; category < CATEGORY_COUNT; category++) {
+		snprintf(label, sizeof(label), "sources flagged: %s", category_name(category));
+		summary_row(label, stats->flagged[category]);
+	}
+	if (stats->flagged_untracked > 0)
+		summary_row("findings of sources past the tracking limit",
+		            stats->flagged_untracked);
+	for (int action = 0; action <= ACTION_IGNORE; action++) {
+		snprintf(label, sizeof(label), "decisions: %s", action_name(action));
+		summary_row(label, stats->actions[action]);
+	}
+	for (unsigned rung = 0; rung < config->ladder.count && rung < LADDER_MAX_RUNGS; rung++) {
+		duration_format(config->ladder.rungs[rung].duration_ms, duration, sizeof(duration));
+		snprintf(label, sizeof(label), "bans on rung %u (%s)", rung + 1, duration);
+		summary_row(label, stats->bans_per_rung[rung]);
+	}
+	summary_row("engine errors", replay->engine.stats.errors);
+}
+
+/* The store the engine needs, in a directory of its own that replay_close removes. */
+static int
+scratch_store_open(struct replay *replay)
+{
+	const char *directory = getenv("TMPDIR");
+	char path[PATH_MAX + 16];
+
+	if (directory == NULL || directory[0] == '\0')
+		directory = "/tmp";
+	snprintf(replay->scratch, sizeof(replay->scratch), "%s/abuseguard-replay.XXXXXX",
+	         directory);
+	if (mkdtemp(replay->scratch) == NULL) {
+		log_warn("%s: scratch directory for the replay store", replay->scratch);
+		replay->scratch[0] = '\0';
+		return -EIO;
+	}
+	snprintf(path, sizeof(path), "%s/replay.db", replay->scratch);
+	return store_open(&replay->store, path);
+}
+
+static void
+scratch_store_close(struct replay *replay)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char path[PATH_MAX + 32];
+
+	store_close(replay->store);
+	if (replay->scratch[0] == '\0')
+		return;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(path, sizeof(path), "%s/replay.db%s", replay->scratch, suffixes[i]);
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("%s: remove", path);
+	}
+	if (rmdir(replay->scratch) == -1)
+		log_warn("%s: remove", replay->scratch);
+}
+
+static int
+replay_open(struct replay *replay, const struct config *config)
+{
+	struct sigaction action = {.sa_handler = replay_interrupt};
+
+	memset(replay, 0, sizeof(*replay));
+	replay->config = config;
+	clock_init_fixed(&replay->clock, 0);
+	/* Stop between packets, so the scratch store is removed. */
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGINT, &action, NULL);
+	sigaction(SIGTERM, &action, NULL);
+	replay->frame = malloc(REPLAY_MAX_FRAME);
+	if (replay->frame == NULL) {
+		log_warn("replay: frame buffer");
+		return -ENOMEM;
+	}
+	if (scratch_store_open(replay) < 0) {
+		log_warnx("replay: cannot open a scratch store");
+		return -EIO;
+	}
+	if (engine_init(&replay->engine, config, &replay->clock, replay->store, NULL) < 0)
+		return -ENOMEM;
+	replay->engine.on_decision = on_decision;
+	replay->engine.arg = replay;
+	if (capture_open(&replay->capture, NULL, config, on_threshold_event, replay) < 0) {
+		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
+		          "CAP_NET_ADMIN, is needed)");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void
+replay_close(struct replay *replay)
+{
+	capture_close(replay->capture);
+	engine_close(&replay->engine);
+	scratch_store_close(replay);
+	tdestroy(replay->flagged_root, free);
+	free(replay->frame);
+}
+
+int
+replay_run(const struct config *config, char *const files[], unsigned count)
+{
+	static struct replay replay;
+	int status = 0;
+
+	if (replay_open(&replay, config) < 0) {
+		replay_close(&replay);
+		return 1;
+	}
+	for (unsigned i = 0; i < count && !replay_interrupted; i++)
+		if (replay_file(&replay, files[i]) < 0)
+			status = 1;
+	if (replay_interrupted) {
+		log_warnx("replay interrupted: the summary covers the packets read so far");
+		status = 1;
+	}
+	/* A run that read no capture at all has nothing to sum up: the errors say it. */
+	if (replay.stats.files_read > 0)
+		replay_summary(&replay);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_warn("replay: standard output");
+		status = 1;
+	}
+	replay_close(&replay);
+	return status;
+}

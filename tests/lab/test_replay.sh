@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Replay: captures run through the real XDP program, detectors and policy
+# print exactly what the daemon would have done, and nothing else happens.
+# The fixtures come from tests/replay/make_fixtures.py; then the lab's own
+# tcpdump captures (Ethernet on the vm-facing veth, Linux cooked v1 and v2 on
+# "any") must replay to the ban the live daemon took. Every replay runs in a
+# network namespace of its own, which must end up without any nftables table.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lab/lib.sh
+POLICY=$PWD/policy/abuseguard.conf
+FIXTURES=$WORK/fixtures
+REPLAY_NS=$LAB-replay
+mkdir -p "$FIXTURES" "$WORK/tmp"
+cleanup() {
+	ip netns del "$REPLAY_NS" 2>/dev/null
+	lab_cleanup
+}
+trap cleanup EXIT
+ip netns add "$REPLAY_NS" || { not_ok "a namespace for the replays can be created"; exit 1; }
+
+# replay NAME [--replay FILE]...: runs abuseguardd in the replay namespace with
+# $REPLAY_POLICY (default: the default policy); stdout goes to $WORK/NAME.out,
+# stderr to $WORK/NAME.err, the exit status to RC.
+replay() {
+	local name=$1; shift
+	TMPDIR=$WORK/tmp ip netns exec "$REPLAY_NS" "$BUILD/abuseguardd" \
+		-c "${REPLAY_POLICY:-$POLICY}" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+	RC=$?
+}
+# decisions NAME [JQ]: the JSON lines (summary lines start with "#"), one per line, compact.
+decisions() { grep -v '^#' "$WORK/$1.out" | jq -rc "${2:-del(.file, .detail)}"; }
+# summary NAME LABEL: the number on the summary row LABEL.
+summary() {
+	awk -v label="$2" 'substr($0, 1, length(label) + 3) == "# " label " " { print $NF }' \
+		"$WORK/$1.out"
+}
+# expect "what" ACTUAL EXPECTED: exact comparison, showing both when they differ.
+expect() {
+	if [ "$2" == "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		printf '  expected: %s\n  got:      %s\n' "$3" "$2"
+	fi
+}
+fixture() { replay "$1" --replay "$FIXTURES/$1.${2:-pcap}"; }
+
+check "make_fixtures.py writes the fixture captures" \
+	python3 tests/replay/make_fixtures.py "$FIXTURES"
+check "the replay namespace starts without nftables tables" \
+	test -z "$(ip netns exec "$REPLAY_NS" nft list tables)"
+
+SPAM_BAN='{"time":"2026-11-26T06:24:10.957Z","packet":30,"source":"10.0.0.5","category":"spam","attempts":30,"destinations":1,"action":"ban","why":"ladder","scope":"smtp","level":1,"duration_s":3600,"expires":"2026-11-26T07:24:10.957Z"}'
+
+# A spam burst: 60 SYNs to port 25 in 2 s; the 30th crosses the policy's 30 attempts.
+fixture spam
+expect "spam burst: exit status 0" "$RC" 0
+expect "spam burst: exactly one decision, a 1-hour smtp ban of 10.0.0.5 at the 30th SYN" \
+	"$(decisions spam)" "$SPAM_BAN"
+check "spam burst: the decision says why, for people" \
+	grep -q '"detail":"30 SMTP connection attempts to 1 destinations within 60s (limits 30, 15); last to 10.0.1.2 port 25"' "$WORK/spam.out"
+check "spam burst: the decision names the file" \
+	test "$(decisions spam .file)" == "$FIXTURES/spam.pcap"
+check "every line of the output is either JSON or a summary line starting with #" \
+	bash -c "grep -v '^#' '$WORK/spam.out' | jq -e . >/dev/null"
+expect "spam burst: summary counts 60 packets read, 60 run, 0 skipped" \
+	"$(summary spam 'packets read') $(summary spam 'packets run') $(summary spam 'packets skipped')" "60 60 0"
+expect "spam burst: summary counts 1 source flagged for spam, 1 ban, 1 on rung 1" \
+	"$(summary spam 'sources flagged: spam') $(summary spam 'decisions: ban') $(summary spam 'bans on rung 1 (1h)')" "1 1 1"
+
+fixture spam pcapng
+expect "the pcapng version of the burst gives the same decision" "$(decisions spam)" "$SPAM_BAN"
+fixture spam-raw
+expect "the raw-IP version of the burst gives the same decision" "$(decisions spam-raw)" "$SPAM_BAN"
+for version in sll sll2; do
+	fixture spam-$version
+	expect "the Linux cooked ($version) version gives the same ban" \
+		"$(decisions spam-$version 'del(.file, .detail, .packet)')" \
+		"$(decisions spam 'del(.file, .detail, .packet)')"
+	expect "cooked ($version): the 60 forwarded copies (outgoing) are skipped, 60 run" \
+		"$(summary spam-$version '  outgoing (cooked capture)') $(summary spam-$version 'packets run')" "60 60"
+done
+fixture spam-user0
+expect "an unsupported link type: no decision, exit status 0" "$(decisions spam-user0)/$RC" "/0"
+check "an unsupported link type is reported once, naming the file" \
+	test "$(grep -c 'spam-user0.pcap: link type .* is not supported' "$WORK/spam-user0.err")" -eq 1
+expect "an unsupported link type: its 60 packets are counted as skipped" \
+	"$(summary spam-user0 '  unsupported link type')" 60
+
+# No scan or crawler detector exists yet: these must give no decision (and
+# become scan / crawler bans when the detectors land).
+fixture scan
+expect "a port scan (1024 ports, then 254 hosts): no decision yet, all 1278 packets run" \
+	"$(decisions scan)|$(summary scan 'packets run')" "|1278"
+fixture crawl
+expect "a crawler (200 pages in 20 s): no decision yet, all 800 packets run" \
+	"$(decisions crawl)|$(summary crawl 'packets run')" "|800"
+fixture honest
+expect "an honest VM (5 mails 2 minutes apart, web pages): no decision" \
+	"$(decisions honest)|$(summary honest 'SMTP connection attempts (XDP)')" "|5"
+
+# The ladder on capture time: a second burst 2 h later (1 h after the first ban
+# ended) climbs to 1 week; a third during that ban is no new offence.
+fixture ladder
+expect "ladder: 1 h ban, then 1 week 2 h later, then ignored while banned" \
+	"$(decisions ladder '"\(.time) \(.action) \(.why) \(.level // "-") \(.duration_s // "-")"')" \
+	"2026-11-26T06:24:10.957Z ban ladder 1 3600
+2026-11-26T08:24:10.957Z ban ladder 2 604800
+2026-11-26T09:24:10.957Z ignore already banned - -"
+expect "ladder: summary counts 2 bans (rung 1 and rung 2) and 1 ignored finding" \
+	"$(summary ladder 'bans on rung 1 (1h)') $(summary ladder 'bans on rung 2 (7d)') $(summary ladder 'decisions: ignore')" "1 1 1"
+
+fixture ipv6
+expect "IPv6: two addresses of one /64 are one source, banned as fd00:5::/64" \
+	"$(decisions ipv6 '[.source, .action, .attempts, .level] | join(" ")')" "fd00:5::/64 ban 30 1"
+
+# Damaged captures: reported with the file and packet number, never fatal.
+fixture snaplen
+expect "snap length 34 (no TCP header): no decision, exit status 0" "$(decisions snaplen)/$RC" "/0"
+expect "snap length 34: all 60 packets skipped as truncated" \
+	"$(summary snaplen '  truncated (caplen < len)') $(summary snaplen 'packets run')" "60 0"
+check "snap length 34: stderr names the file, the snap length and packet 1" \
+	bash -c "grep -q 'snaplen.pcap: snap length 34' '$WORK/snaplen.err' && grep -q 'snaplen.pcap: packet 1 skipped, truncated' '$WORK/snaplen.err'"
+check "snap length 34: stderr lists 10 packets, then counts the rest" \
+	grep -q 'snaplen.pcap: 50 more packets skipped' "$WORK/snaplen.err"
+fixture out-of-order
+expect "out of order: exit status 0, packet 10 skipped, the ban comes one SYN later" \
+	"$RC $(summary out-of-order '  out of order') $(decisions out-of-order '[.packet, .time, .attempts] | join(" ")')" \
+	"0 1 31 2026-11-26T06:24:10.990Z 30"
+check "out of order: stderr names the file and packet 10" \
+	grep -q 'out-of-order.pcap: packet 10 skipped, out of order' "$WORK/out-of-order.err"
+fixture truncated
+expect "a file cut mid-packet: exit status 0, the ban before the cut stands" \
+	"$RC $(decisions truncated)" "0 $SPAM_BAN"
+check "a file cut mid-packet: stderr names the file and packet 45" \
+	grep -q 'truncated.pcap: packet 45 skipped, cut off' "$WORK/truncated.err"
+expect "a file cut mid-packet: 45 packets read, 44 run, 1 cut off" \
+	"$(summary truncated 'packets read') $(summary truncated 'packets run') $(summary truncated '  cut off or unreadable record')" "45 44 1"
+fixture garbage
+expect "a file that is no capture: exit status 1 and nothing on stdout" "$RC:$(cat "$WORK/garbage.out")" "1:"
+check "a file that is no capture: the error names the file" \
+	grep -q "garbage.pcap: not a pcap or pcapng capture" "$WORK/garbage.err"
+replay mixed --replay "$FIXTURES/spam.pcap" --replay "$FIXTURES/garbage.pcap" \
+	--replay "$FIXTURES/ipv6.pcap"
+expect "a bad file among good ones: exit 1, the good ones still replayed" \
+	"$RC $(decisions mixed '.source' | tr '\n' ' ')$(summary mixed 'files read')/$(summary mixed 'files not read')" \
+	'1 10.0.0.5 fd00:5::/64 2/1'
+
+# Several files are one stream: given in the wrong order, the older one is out of order.
+replay reversed --replay "$FIXTURES/ipv6.pcap" --replay "$FIXTURES/spam.pcap"
+expect "files replay as one stream: the day-older file after the newer is skipped as out of order" \
+	"$(decisions reversed '.source')|$(summary reversed '  out of order')" 'fd00:5::/64|60'
+
+# Determinism.
+replay again --replay "$FIXTURES/ladder.pcap"
+check "the same capture twice gives byte-identical output" cmp -s "$WORK/ladder.out" "$WORK/again.out"
+replay mixed-again --replay "$FIXTURES/spam.pcap" --replay "$FIXTURES/garbage.pcap" \
+	--replay "$FIXTURES/ipv6.pcap"
+check "several files twice give byte-identical output" cmp -s "$WORK/mixed.out" "$WORK/mixed-again.out"
+
+# Standard input.
+TMPDIR=$WORK/tmp ip netns exec "$REPLAY_NS" "$BUILD/abuseguardd" -c "$POLICY" --replay - \
+	<"$FIXTURES/spam.pcap" >"$WORK/stdin.out" 2>"$WORK/stdin.err"
+expect "cat FILE | abuseguardd --replay - gives the same decision" "$(decisions stdin)" "$SPAM_BAN"
+check "standard input is named (stdin) in the decision" \
+	test "$(decisions stdin .file)" == '(stdin)'
+
+# The policy is the real one: thresholds, mode and allowlist apply.
+sed -e 's/smtp_attempts = 30;/smtp_attempts = 50;/' "$POLICY" >"$WORK/fifty.conf"
+REPLAY_POLICY=$WORK/fifty.conf fixture spam
+expect "a policy with 50 attempts bans at the 50th SYN" \
+	"$(decisions spam '[.packet, .attempts, .action] | join(" ")')" "50 50 ban"
+sed -e 's/^mode = "enforce";/mode = "observe";/' "$POLICY" >"$WORK/observe.conf"
+REPLAY_POLICY=$WORK/observe.conf fixture ladder
+expect "observe mode: three alerts, all on rung 1 (no ban, so no climb), no ban" \
+	"$(decisions ladder '[.action, .why, .level] | join(" ")' | sort | uniq -c | tr -s ' ')|$(summary ladder 'decisions: ban')" \
+	" 3 alert observe mode 1|0"
+sed -e 's/^allowlist = \[ \];/allowlist = [ "10.0.0.0\/24" ];/' "$POLICY" >"$WORK/allow.conf"
+REPLAY_POLICY=$WORK/allow.conf fixture spam
+expect "an allowlisted source: the finding is printed and ignored" \
+	"$(decisions spam '[.source, .action, .why] | join(" ")')" "10.0.0.5 ignore allowlisted"
+
+# No production store and no nftables.
+sed -e "s|^state_dir = .*|state_dir = \"$WORK/production-state\";|" "$POLICY" >"$WORK/state.conf"
+REPLAY_POLICY=$WORK/state.conf fixture ladder
+refute "replay creates nothing in the policy's state_dir" test -e "$WORK/production-state"
+check "replay leaves no scratch store behind in TMPDIR" test -z "$(ls -A "$WORK/tmp")"
+
+# Live versus replay: the lab's traffic captured by tcpdump in the hypervisor
+# (tcpdump 4.99 writes Linux cooked v2 on "any" by default; v1 on request).
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+trap cleanup EXIT
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+declare -A TCPDUMP
+tcpdump_start() {
+	local name=$1; shift
+	# Not through in_hv: $! must be tcpdump itself. Bounded by -c. Without
+	# --immediate-mode, libpcap holds packets in its ring for up to a second
+	# and tcpdump, interrupted, drops them; with it, each ring slot takes a
+	# whole snap length, so a small one (headers and then some) and a large
+	# buffer keep the kernel from dropping packets of the burst.
+	ip netns exec "$HV" tcpdump -Z root --immediate-mode -U -s 4096 -B 16384 -c 20000 -w "$WORK/$name.pcap" "$@" \
+		2>"$WORK/$name.tcpdump" &
+	TCPDUMP[$name]=$!
+}
+tcpdump_start live-ethernet -i agvm0
+tcpdump_start live-sll -i any -y LINUX_SLL
+tcpdump_start live-sll2 -i any -y LINUX_SLL2
+for _ in $(seq 50); do
+	[ "$(cat "$WORK"/live-*.tcpdump | grep -c 'listening on')" -eq 3 ] && break
+	sleep 0.1
+done
+check "tcpdump listens in the hypervisor on agvm0 and on any (cooked v1, v2)" \
+	test "$(cat "$WORK"/live-*.tcpdump | grep -c 'listening on')" -eq 3
+check "the live daemon starts" daemon_start "$POLICY" "$WORK/state"
+mails=0
+for _ in 1 2 3; do vm_mail && mails=$((mails + 1)); done
+check "the VM sends 3 honest mails" test "$mails" -eq 3
+vm_smtp_burst 60 8 &
+burst=$!
+check "the live daemon bans the burst" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp")' 5000
+LIVE=$(ctl --json bans | jq -c '.bans[0] | {source, scope, level, duration_s}')
+LIVE_STARTED=$(ctl --json bans | jq -r '.bans[0].started | fromdate')
+kill "$burst" 2>/dev/null
+wait "$burst" 2>/dev/null
+sleep 0.5
+for name in "${!TCPDUMP[@]}"; do
+	kill -INT "${TCPDUMP[$name]}" 2>/dev/null
+	wait "${TCPDUMP[$name]}" 2>/dev/null
+done
+daemon_stop TERM
+
+for name in live-ethernet live-sll live-sll2; do
+	check "$name: tcpdump dropped no packet" grep -q '^0 packets dropped by kernel' "$WORK/$name.tcpdump"
+	replay "$name" --replay "$WORK/$name.pcap"
+	expect "$name: tcpdump's capture replays with exit status 0" "$RC" 0
+	expect "$name: replay bans what the live daemon banned ($LIVE)" \
+		"$(decisions "$name" 'select(.action == "ban") | {source, scope, level, duration_s}')" \
+		"$LIVE"
+	# For the log: what replay made of the capture, when it is not the live ban.
+	grep -q '"action":"ban"' "$WORK/$name.out" ||
+		cat "$WORK/$name.tcpdump" "$WORK/$name.out" "$WORK/$name.err"
+	replay_time=$(decisions "$name" 'select(.action == "ban") | .time[0:19] + "Z" | fromdate')
+	check "$name: replay's ban time is within 2 s of the live ban's" \
+		test "${replay_time:-0}" -ge $((LIVE_STARTED - 2)) -a "${replay_time:-0}" -le $((LIVE_STARTED + 2))
+done
+check "the cooked capture on any skipped the forwarded copies (outgoing)" \
+	test "$(summary live-sll '  outgoing (cooked capture)')" -gt 0
+
+check "after every replay the replay namespace still has no nftables table" \
+	test -z "$(ip netns exec "$REPLAY_NS" nft list tables)"
+exit 0

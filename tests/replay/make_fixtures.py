@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Writes the replay fixtures: pcap and pcapng captures built byte by byte.
+
+Usage: make_fixtures.py DIR
+
+Every capture is generated here (nothing is a hand-edited binary), with the
+standard library only. Times are fixed, so the same script always writes the
+same bytes. tests/lab/test_replay.sh holds what replay must make of each file.
+"""
+import calendar
+import random
+import socket
+import struct
+import sys
+
+# 2026-11-26T06:24:10Z, in microseconds.
+T0 = calendar.timegm((2026, 11, 26, 6, 24, 10)) * 1_000_000
+SECOND = 1_000_000
+HOUR = 3600 * SECOND
+DAY = 24 * HOUR
+
+VM_MAC = bytes.fromhex("52540000000a")
+HV_MAC = bytes.fromhex("52540000000b")
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_USER0 = 147
+LINKTYPE_LINUX_SLL2 = 276
+
+TCP_FIN, TCP_SYN, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x08, 0x10
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def family_of(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def tcp(source, destination, source_port, destination_port, flags, payload=b"", seq=1000):
+    """A TCP segment with a correct checksum; SYNs carry an MSS option."""
+    options = struct.pack("!BBH", 2, 4, 1460) if flags & TCP_SYN else b""
+    offset = (20 + len(options)) // 4
+    ack = 1 if flags & TCP_ACK else 0
+    header = struct.pack("!HHIIBBHHH", source_port, destination_port, seq, ack, offset << 4,
+                         flags, 64240, 0, 0) + options
+    family = family_of(source)
+    addresses = socket.inet_pton(family, source) + socket.inet_pton(family, destination)
+    length = len(header) + len(payload)
+    if family == socket.AF_INET:
+        pseudo = addresses + struct.pack("!BBH", 0, 6, length)
+    else:
+        pseudo = addresses + struct.pack("!IxxxB", length, 6)
+    total = checksum(pseudo + header + payload)
+    return header[:16] + struct.pack("!H", total) + header[18:] + payload
+
+
+def ip(source, destination, payload, protocol=6, ident=1):
+    """An IPv4 or IPv6 packet around payload; returns (ethertype, bytes)."""
+    if family_of(source) == socket.AF_INET:
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF,
+                             0x4000, 64, protocol, 0, socket.inet_aton(source),
+                             socket.inet_aton(destination))
+        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+        return 0x0800, header + payload
+    header = struct.pack("!IHBB16s16s", 6 << 28, len(payload), protocol, 64,
+                         socket.inet_pton(socket.AF_INET6, source),
+                         socket.inet_pton(socket.AF_INET6, destination))
+    return 0x86DD, header + payload
+
+
+def ethernet(ethertype, packet, source_mac=VM_MAC, destination_mac=HV_MAC):
+    return destination_mac + source_mac + struct.pack("!H", ethertype) + packet
+
+
+def segment(source, destination, source_port, destination_port, flags, payload=b"", ident=1):
+    """An Ethernet frame carrying one TCP segment."""
+    return ethernet(*ip(source, destination,
+                        tcp(source, destination, source_port, destination_port, flags,
+                            payload), ident=ident))
+
+
+def syn(source, destination, source_port, destination_port, ident=1):
+    return segment(source, destination, source_port, destination_port, TCP_SYN, ident=ident)
+
+
+def spam_burst(start, sources=("10.0.0.5",), destination="10.0.1.2", count=60, spacing_ms=33):
+    """count SYNs to port 25, one every spacing_ms, the sources taking turns."""
+    return [(start + i * spacing_ms * 1000,
+             syn(sources[i % len(sources)], destination, 40000 + i, 25, ident=i))
+            for i in range(count)]
+
+
+def smtp_session(start, client, server, client_port):
+    """An honest mail: handshake, envelope, quit, and the server's side."""
+    lines = [b"EHLO vm.example.com\r\n", b"MAIL FROM:<vm@example.com>\r\n",
+             b"RCPT TO:<user@example.net>\r\n", b"DATA\r\n", b"hello\r\n.\r\n", b"QUIT\r\n"]
+    frames = [(start, syn(client, server, client_port, 25)),
+              (start + 300, segment(server, client, 25, client_port, TCP_SYN | TCP_ACK)),
+              (start + 600, segment(client, server, client_port, 25, TCP_ACK))]
+    for i, line in enumerate(lines):
+        frames.append((start + 10_000 * (i + 1),
+                       segment(client, server, client_port, 25, TCP_PSH | TCP_ACK, line)))
+    frames.append((start + 80_000, segment(client, server, client_port, 25, TCP_FIN | TCP_ACK)))
+    return frames
+
+
+def web_get(start, client, server, client_port, path):
+    request = b"GET " + path + b" HTTP/1.1\r\nHost: example.net\r\nUser-Agent: fixture\r\n\r\n"
+    return [(start, syn(client, server, client_port, 80)),
+            (start + 300, segment(server, client, 80, client_port, TCP_SYN | TCP_ACK)),
+            (start + 600, segment(client, server, client_port, 80, TCP_ACK)),
+            (start + 900, segment(client, server, client_port, 80, TCP_PSH | TCP_ACK, request))]
+
+
+def write_pcap(path, frames, linktype=LINKTYPE_ETHERNET, snaplen=262144):
+    """Classic pcap, microsecond time stamps; frames are (time_us, bytes)."""
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        for time_us, frame in frames:
+            captured = frame[:snaplen]
+            out.write(struct.pack("<IIII", time_us // SECOND, time_us % SECOND, len(captured),
+                                  len(frame)))
+            out.write(captured)
+
+
+def pcapng_block(block_type, body):
+    body += b"\0" * (-len(body) % 4)
+    length = 12 + len(body)
+    return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
+
+
+def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET):
+    """pcapng with nanosecond time stamps (if_tsresol = 9)."""
+    section = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    tsresol = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
+    interface = struct.pack("<HHI", linktype, 0, 262144) + tsresol
+    with open(path, "wb") as out:
+        out.write(pcapng_block(0x0A0D0D0A, section))
+        out.write(pcapng_block(0x00000001, interface))
+        for time_us, frame in frames:
+            time_ns = time_us * 1000
+            out.write(pcapng_block(0x00000006, struct.pack(
+                "<IIIII", 0, time_ns >> 32, time_ns & 0xFFFFFFFF, len(frame), len(frame))
+                + frame))
+
+
+def cooked(frames, version, ifindex_in=2, ifindex_out=3):
+    """What tcpdump -i any writes on the hypervisor: each VM packet arrives on
+    the VM's interface and, forwarded, leaves on the uplink (outgoing)."""
+    result = []
+    for time_us, frame in frames:
+        protocol, payload = frame[12:14], frame[14:]
+        for offset, packet_type, ifindex in ((0, 0, ifindex_in), (20, 4, ifindex_out)):
+            if version == 1:
+                header = struct.pack("!HHH8s", packet_type, 1, 6, VM_MAC) + protocol
+            else:
+                header = protocol + struct.pack("!HIHBB8s", 0, ifindex, 1, packet_type, 6, VM_MAC)
+            result.append((time_us + offset, header + payload))
+    return result
+
+
+def main():
+    directory = sys.argv[1]
+    spam = spam_burst(T0)
+
+    # One VM, 60 SYNs to port 25 in 2 s: one ban, at the 30th SYN.
+    write_pcap(f"{directory}/spam.pcap", spam)
+    write_pcapng(f"{directory}/spam.pcapng", spam)
+    write_pcap(f"{directory}/spam-sll.pcap", cooked(spam, 1), LINKTYPE_LINUX_SLL)
+    write_pcap(f"{directory}/spam-sll2.pcap", cooked(spam, 2), LINKTYPE_LINUX_SLL2)
+    write_pcap(f"{directory}/spam-raw.pcap", [(t, f[14:]) for t, f in spam], LINKTYPE_RAW)
+    write_pcap(f"{directory}/spam-user0.pcap", spam, LINKTYPE_USER0)
+
+    # A port scan from 10.0.0.6: 1024 ports of one host (25 among them, once),
+    # then port 22 on 254 hosts, all within 3 s.
+    scan = [(T0 + i * 1000, syn("10.0.0.6", "10.0.1.2", 50000, port, ident=i))
+            for i, port in enumerate(range(1, 1025))]
+    scan += [(T0 + 2 * SECOND + i * 1000, syn("10.0.0.6", f"10.0.1.{i}", 50001, 22, ident=i))
+             for i in range(1, 255)]
+    write_pcap(f"{directory}/scan.pcap", scan)
+
+    # A crawler from 10.0.0.7: 200 pages in 20 s, never asking for robots.txt.
+    crawl = []
+    for i in range(200):
+        crawl += web_get(T0 + i * 100_000, "10.0.0.7", "10.0.1.2", 30000 + i,
+                         b"/page/%d" % i)
+    write_pcap(f"{directory}/crawl.pcap", crawl)
+
+    # An honest VM: 5 mails two minutes apart, and a few web pages.
+    honest = []
+    for i in range(5):
+        honest += smtp_session(T0 + i * 120 * SECOND, "10.0.0.5", "10.0.1.2", 41000 + i)
+        honest += web_get(T0 + i * 120 * SECOND + 30 * SECOND, "10.0.0.5", "10.0.1.2",
+                          42000 + i, b"/")
+    write_pcap(f"{directory}/honest.pcap", sorted(honest, key=lambda item: item[0]))
+
+    # The ladder on capture time: a burst (1 h ban), another 2 h later, 1 h
+    # after that ban ended (1 week), a third 1 h later, during that ban.
+    write_pcap(f"{directory}/ladder.pcap",
+               spam_burst(T0) + spam_burst(T0 + 2 * HOUR) + spam_burst(T0 + 3 * HOUR))
+
+    # IPv6, a day later: two addresses of one /64 take turns, 30 SYNs each.
+    write_pcap(f"{directory}/ipv6.pcap",
+               spam_burst(T0 + DAY, sources=("fd00:5::5", "fd00:5::6"),
+                          destination="fd00:1::2"))
+
+    # Damaged captures of the spam burst.
+    write_pcap(f"{directory}/snaplen.pcap", spam, snaplen=34)  # Ethernet + IPv4, no TCP
+    out_of_order = list(spam)
+    out_of_order[9] = (T0 - 5 * SECOND, spam[9][1])  # packet 10: 5 s in the past
+    write_pcap(f"{directory}/out-of-order.pcap", out_of_order)
+    with open(f"{directory}/spam.pcap", "rb") as source:
+        whole = source.read()
+    record = 16 + len(spam[0][1])
+    with open(f"{directory}/truncated.pcap", "wb") as out:
+        out.write(whole[:24 + 44 * record + 16 + len(spam[0][1]) // 2])  # in packet 45
+
+    # Not a capture at all.
+    with open(f"{directory}/garbage.pcap", "wb") as out:
+        out.write(b"this is not a capture\n" + random.Random(7).randbytes(4096))
+
+
+if __name__ == "__main__":
+    main()
