@@ -21,7 +21,7 @@ BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 
 CFLAGS	?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -I$(BUILD) -D_GNU_SOURCE
-LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson
+LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson -lpcap
 SANITIZE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
