@@ -29,7 +29,8 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wer
 
 DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
-	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq
+	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
+	xdp-tools
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -111,3 +112,32 @@ clean:
 
 .PHONY: all tests check deps install format clean
 .SECONDARY:
+
+# Benchmarks (bench/): `make bench` prints one table (about a minute on 2
+# cores); `make bench-smoke` runs every benchmark at tiny sizes.
+BENCH_SRCS  := $(filter-out bench/bench.c %.bpf.c,$(wildcard bench/*.c))
+BENCH_PROGS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+BENCH_SKELETONS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
+
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c | $(BUILD)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bench/%: bench/%.c bench/bench.c bench/bench.h $(HEADERS) $(SKELETONS) \
+		$(BENCH_SKELETONS) $(BUILD)/libabuseguard.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ibench $< bench/bench.c -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
+
+# The lab's smoke test runs the benchmark programs.
+tests: $(BENCH_PROGS)
+
+bench: all $(BENCH_PROGS)
+	bench/run.sh $(BUILD)
+
+bench-smoke: all $(BENCH_PROGS)
+	bench/run.sh --smoke $(BUILD)
+
+.PHONY: bench bench-smoke

@@ -1,0 +1,521 @@
+/*
+ * What the XDP program costs per packet, measured with BPF_PROG_TEST_RUN
+ * (the kernel times the program itself, no traffic is sent).
+ *
+ *   bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID --xdp-filter-rules TEXT |
+ *		   --xdp-filter-missing WHY]
+ *	A mix of frames through abuseguard's program, the empty program and,
+ *	by its id, xdp-filter's program loaded elsewhere with a rule set.
+ *   bench_xdp sources [--sizes 1000,100000,1000000] [--passes P]
+ *	SMTP SYNs from that many distinct sources (bench/source_driver.bpf.c
+ *	feeds them), the LRU maps sized to match as the daemon sizes them, and
+ *	the maps' memory.
+ *
+ * Prints one row (see bench.h). Needs root.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* The skeletons name the shared structs: their definitions come first. */
+#include "abuseguard/abuseguard.h"
+#include "abuseguard.skel.h"
+#include "empty.skel.h"
+#include "bench/source_driver.skel.h"
+#include "bench.h"
+#include "config.h"
+
+#define SIZES_MAX  8
+#define TEXT_BYTES 1024
+#define MIX_COUNT  mix_count
+
+struct built_frame {
+	unsigned char bytes[FRAME_BYTES_MAX];
+	size_t length;
+};
+
+static void __attribute__((noreturn)) usage(void)
+{
+	fprintf(stderr, "usage: bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID "
+	                "--xdp-filter-rules TEXT | --xdp-filter-missing WHY]\n"
+	                "       bench_xdp sources [--sizes N,N,...] [--passes P]\n");
+	exit(2);
+}
+
+static int
+test_run(int prog_fd, const struct built_frame *frame, unsigned repeat, uint32_t *duration_ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame->bytes,
+	            .data_size_in = (uint32_t)frame->length, .repeat = repeat);
+	int error;
+
+	error = bpf_prog_test_run_opts(prog_fd, &options);
+	if (error < 0) {
+		fprintf(stderr, "bench_xdp: BPF_PROG_TEST_RUN: %s\n", strerror(-error));
+		return error;
+	}
+	*duration_ns = options.duration;
+	return 0;
+}
+
+/* Loads abuseguard's program as daemon/capture.c does, with these map sizes. */
+static struct abuseguard_bpf *
+abuseguard_load(const struct config *config)
+{
+	struct abuseguard_bpf *skeleton = abuseguard_bpf__open();
+	struct xdp_thresholds *thresholds;
+
+	if (skeleton == NULL) {
+		fprintf(stderr, "bench_xdp: open abuseguard program: %s\n", strerror(errno));
+		return NULL;
+	}
+	if (bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources) != 0 ||
+	    bpf_map__set_max_entries(skeleton->maps.smtp_pairs, config->limits.max_smtp_pairs) !=
+	        0 ||
+	    bpf_map__set_max_entries(skeleton->maps.events, config->limits.ring_buffer_bytes) != 0)
+		goto fail;
+	thresholds = &skeleton->data->thresholds;
+	thresholds->window_ns = (uint64_t)config->spam.window_ms * 1000000;
+	thresholds->smtp_attempts = config->spam.smtp_attempts;
+	thresholds->smtp_destinations = config->spam.smtp_destinations;
+	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
+	if (abuseguard_bpf__load(skeleton) != 0)
+		goto fail;
+	return skeleton;
+fail:
+	fprintf(stderr, "bench_xdp: load abuseguard program: %s\n", strerror(errno));
+	abuseguard_bpf__destroy(skeleton);
+	return NULL;
+}
+
+static int
+mix_build(struct built_frame *frames)
+{
+	for (size_t i = 0; i < MIX_COUNT; i++)
+		if ((frames[i].length = mix_frame_build(&mix[i], 0, frames[i].bytes)) == 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* The weighted mean cost of the mix, in ns per packet. */
+static int
+mix_run(int prog_fd, const struct built_frame *frames, unsigned repeat, double *out)
+{
+	double weighted = 0, weights = 0;
+	uint32_t duration;
+
+	for (size_t i = 0; i < MIX_COUNT; i++) {
+		if (test_run(prog_fd, &frames[i], repeat, &duration) != 0)
+			return -EIO;
+		weighted += (double)mix[i].weight * duration;
+		weights += mix[i].weight;
+	}
+	*out = weighted / weights;
+	return 0;
+}
+
+static void
+summary_text(const char *name, const struct summary *summary, char *out, size_t size)
+{
+	snprintf(out, size, "%s %.1f ns (%.1f-%.1f)", name, summary->median, summary->minimum,
+	         summary->maximum);
+}
+
+static int
+bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_filter_missing,
+          const char *xdp_filter_rules)
+{
+	struct built_frame frames[MIX_COUNT];
+	struct abuseguard_bpf *abuseguard = NULL;
+	struct empty_bpf *empty = NULL;
+	struct config config;
+	int programs[3], program_count = 2, error = -EIO;
+	double *costs[3] = {NULL, NULL, NULL};
+	struct summary summaries[3];
+	char ratio[TEXT_BYTES], figures[TEXT_BYTES], sizes[TEXT_BYTES], text[3][256];
+	unsigned smtp_weight = 0;
+
+	config_defaults(&config);
+	if (mix_build(frames) != 0)
+		return -EINVAL;
+	abuseguard = abuseguard_load(&config);
+	empty = empty_bpf__open_and_load();
+	if (abuseguard == NULL || empty == NULL) {
+		fprintf(stderr, "bench_xdp: cannot load the programs\n");
+		goto out;
+	}
+	programs[0] = bpf_program__fd(abuseguard->progs.abuseguard_xdp);
+	programs[1] = bpf_program__fd(empty->progs.empty_xdp);
+	if (xdp_filter_id > 0) {
+		programs[2] = bpf_prog_get_fd_by_id((uint32_t)xdp_filter_id);
+		if (programs[2] < 0) {
+			fprintf(stderr, "bench_xdp: xdp-filter program %d: %s\n", xdp_filter_id,
+			        strerror(errno));
+			xdp_filter_missing = "its program id could not be opened";
+		} else {
+			program_count = 3;
+		}
+	}
+	for (int p = 0; p < program_count; p++)
+		if ((costs[p] = calloc(runs, sizeof(double))) == NULL)
+			goto out;
+	/* The programs take turns within each run, so drift hits them alike. */
+	for (unsigned run = 0; run < runs; run++)
+		for (int p = 0; p < program_count; p++)
+			if (mix_run(programs[p], frames, repeat, &costs[p][run]) != 0)
+				goto out;
+	for (int p = 0; p < program_count; p++)
+		summarize(costs[p], runs, &summaries[p]);
+	summary_text("abuseguard", &summaries[0], text[0], sizeof(text[0]));
+	summary_text("empty", &summaries[1], text[1], sizeof(text[1]));
+	if (program_count == 3) {
+		summary_text("xdp-filter", &summaries[2], text[2], sizeof(text[2]));
+		snprintf(ratio, sizeof(ratio),
+		         "%.2fx the empty program; %.2fx xdp-filter (target <= 2x, < 1x)",
+		         summaries[0].median / summaries[1].median,
+		         summaries[0].median / summaries[2].median);
+	} else {
+		snprintf(text[2], sizeof(text[2]), "xdp-filter not measured: %s",
+		         xdp_filter_missing ? xdp_filter_missing : "no program id given");
+		snprintf(ratio, sizeof(ratio), "%.2fx the empty program (target <= 2x)",
+		         summaries[0].median / summaries[1].median);
+	}
+	snprintf(figures, sizeof(figures), "%s; %s; %s", text[0], text[1], text[2]);
+	for (size_t i = 0; i < MIX_COUNT; i++)
+		if (mix[i].protocol == IPPROTO_TCP && mix[i].port == SMTP_PORT)
+			smtp_weight += mix[i].weight;
+	snprintf(sizes, sizeof(sizes),
+	         "%zu-frame mix (IPv4/IPv6, TCP SYN/ACK/data, UDP, VLAN, %u%% SMTP SYNs), "
+	         "weighted ns/packet, repeat %u per frame, %u runs, median (min-max)%s%s",
+	         MIX_COUNT, smtp_weight, repeat, runs, program_count == 3 ? "; xdp-filter: " : "",
+	         program_count == 3 ? xdp_filter_rules : "");
+	row_print("XDP cost per packet", ratio, figures, sizes);
+	error = 0;
+out:
+	for (int p = 0; p < 3; p++)
+		free(costs[p]);
+	if (program_count == 3)
+		close(programs[2]);
+	abuseguard_bpf__destroy(abuseguard);
+	empty_bpf__destroy(empty);
+	return error;
+}
+
+/* Memory the kernel charges for a map, as "bpftool map show" prints it. */
+static long long
+map_memlock(int map_fd)
+{
+	char path[64], line[256];
+	long long bytes = -1;
+	FILE *file;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", map_fd);
+	if ((file = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), file) != NULL)
+		if (sscanf(line, "memlock: %lld", &bytes) == 1)
+			break;
+	fclose(file);
+	return bytes;
+}
+
+static uint64_t
+counter_sum(struct abuseguard_bpf *skeleton, uint32_t counter)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t values[cpus > 0 ? cpus : 1], sum = 0;
+
+	if (cpus <= 0 ||
+	    bpf_map_lookup_elem(bpf_map__fd(skeleton->maps.counters), &counter, values) != 0)
+		return 0;
+	for (int cpu = 0; cpu < cpus; cpu++)
+		sum += values[cpu];
+	return sum;
+}
+
+/*
+ * The frame the driver rewrites: an SMTP SYN whose source number sits in
+ * frame bytes 26 to 29 for both families (IPv4: the last three bytes of
+ * 10.x.y.z; IPv6: bytes 4 to 7 of the address, inside the /64).
+ */
+#define DRIVER_ADDRESS_OFFSET 26
+#define STEADY_PACKETS_MIN    100000
+
+static void
+smtp_syn_frame(int family, struct built_frame *frame)
+{
+	struct frame_spec spec = {
+	    .protocol = IPPROTO_TCP,
+	    .source_port = 40000,
+	    .destination_port = SMTP_PORT,
+	    .tcp_flags = TH_SYN,
+	};
+
+	if (family == AF_INET6)
+		frame_set_addresses(&spec, "fd00::5", "2001:db8::25");
+	else
+		frame_set_addresses(&spec, "10.0.0.5", "192.0.2.25");
+	frame->length = frame_build(&spec, frame->bytes);
+}
+
+/*
+ * Mean ns per packet of repeat packets through target_fd, from count
+ * sources of each family (half the packets each) in the given order.
+ */
+static int
+driven_run(struct source_driver_bpf *driver, int target_fd, uint32_t count, uint32_t stride,
+           uint32_t repeat, double *out)
+{
+	struct built_frame frame;
+	uint32_t key = 0, duration;
+	double total = 0;
+	int families[2] = {AF_INET, AF_INET6};
+
+	if (bpf_map_update_elem(bpf_map__fd(driver->maps.program_under_test), &key, &target_fd,
+	                        BPF_ANY) != 0) {
+		fprintf(stderr, "bench_xdp: program array: %s\n", strerror(errno));
+		return -EIO;
+	}
+	for (int i = 0; i < 2; i++) {
+		smtp_syn_frame(families[i], &frame);
+		driver->bss->next_packet = 0;
+		driver->bss->source_count = count;
+		driver->bss->source_stride = stride;
+		driver->bss->address_offset = DRIVER_ADDRESS_OFFSET;
+		driver->bss->keep_first_byte = families[i] == AF_INET;
+		if (test_run(bpf_program__fd(driver->progs.source_driver), &frame, repeat,
+		             &duration) != 0)
+			return -EIO;
+		total += duration;
+	}
+	*out = total / 2;
+	return 0;
+}
+
+static const char *
+size_text(uint32_t size, char *out, size_t length)
+{
+	if (size >= 1000000 && size % 1000000 == 0)
+		snprintf(out, length, "%uM", size / 1000000);
+	else if (size >= 1000 && size % 1000 == 0)
+		snprintf(out, length, "%uk", size / 1000);
+	else
+		snprintf(out, length, "%u", size);
+	return out;
+}
+
+/* A stride coprime with count, so that i * stride % count visits every source. */
+static uint32_t
+scatter_stride(uint32_t count)
+{
+	uint32_t stride = 2654435761u % count;
+	uint32_t a, b, t;
+
+	for (;; stride++) {
+		for (a = stride, b = count; b != 0; t = a % b, a = b, b = t)
+			;
+		if (a == 1)
+			return stride;
+	}
+}
+
+struct sources_result {
+	uint32_t size;
+	struct summary steady;
+	double fill, floor;
+	long long sources_memlock, pairs_memlock, sources_memlock_loaded;
+	uint64_t reinserted;
+};
+
+static uint32_t
+steady_packets(uint32_t per_family)
+{
+	return per_family > STEADY_PACKETS_MIN ? per_family : STEADY_PACKETS_MIN;
+}
+
+/*
+ * size sources: a first-sight pass inserts each once, then passes go round
+ * them in a scattered order. The empty program driven the same way gives
+ * the floor.
+ */
+static int
+sources_measure(struct source_driver_bpf *driver, int empty_fd, uint32_t size, unsigned passes,
+                struct sources_result *result)
+{
+	struct abuseguard_bpf *skeleton;
+	struct config config;
+	double costs[passes];
+	uint32_t per_family = size / 2, stride = scatter_stride(per_family);
+	int prog_fd, sources_fd, error = -EIO;
+
+	config_defaults(&config);
+	config.limits.max_sources = size;
+	config.limits.max_smtp_pairs = size;
+	if ((skeleton = abuseguard_load(&config)) == NULL)
+		return -EIO;
+	prog_fd = bpf_program__fd(skeleton->progs.abuseguard_xdp);
+	sources_fd = bpf_map__fd(skeleton->maps.sources);
+	result->size = size;
+	result->sources_memlock_loaded = map_memlock(sources_fd);
+	if (driven_run(driver, prog_fd, per_family, 1, per_family, &result->fill) != 0)
+		goto out;
+	for (unsigned pass = 0; pass < passes; pass++)
+		if (driven_run(driver, prog_fd, per_family, stride, steady_packets(per_family),
+		               &costs[pass]) != 0)
+			goto out;
+	summarize(costs, passes, &result->steady);
+	result->reinserted = counter_sum(skeleton, COUNTER_SOURCES_NEW) - size;
+	result->sources_memlock = map_memlock(sources_fd);
+	result->pairs_memlock = map_memlock(bpf_map__fd(skeleton->maps.smtp_pairs));
+	error = driven_run(driver, empty_fd, per_family, stride, steady_packets(per_family),
+	                   &result->floor);
+out:
+	abuseguard_bpf__destroy(skeleton);
+	return error;
+}
+
+static int
+bench_sources(const uint32_t *sizes, size_t size_count, unsigned passes)
+{
+	struct sources_result results[SIZES_MAX], *first = &results[0], *last;
+	char ratio[TEXT_BYTES], figures[4 * TEXT_BYTES], text[TEXT_BYTES], label[16];
+	struct source_driver_bpf *driver = source_driver_bpf__open_and_load();
+	struct empty_bpf *empty = empty_bpf__open_and_load();
+	int error = -EIO;
+	size_t used = 0;
+
+	if (driver == NULL || empty == NULL) {
+		fprintf(stderr, "bench_xdp: cannot load the driver and the empty program\n");
+		goto out;
+	}
+	for (size_t i = 0; i < size_count; i++)
+		if (sources_measure(driver, bpf_program__fd(empty->progs.empty_xdp), sizes[i],
+		                    passes, &results[i]) != 0)
+			goto out;
+	last = &results[size_count - 1];
+	snprintf(ratio, sizeof(ratio), "%s/%s %.2fx; net of the driver %.2fx (target <= 1.5x)",
+	         size_text(last->size, label, sizeof(label)),
+	         size_text(first->size, text, sizeof(text)),
+	         last->steady.median / first->steady.median,
+	         (last->steady.median - last->floor) / (first->steady.median - first->floor));
+	for (size_t i = 0; i < size_count; i++)
+		used +=
+		    (size_t)snprintf(figures + used, sizeof(figures) - used,
+		                     "%s sources %.1f ns (%.1f-%.1f), first sight %.1f ns, "
+		                     "driver+empty %.1f ns; ",
+		                     size_text(results[i].size, label, sizeof(label)),
+		                     results[i].steady.median, results[i].steady.minimum,
+		                     results[i].steady.maximum, results[i].fill, results[i].floor);
+	snprintf(figures + used, sizeof(figures) - used,
+	         "at %s: sources map memlock %.1f MiB for max_sources %u (%.0f B/entry), %s "
+	         "after the passes, %llu re-inserted after LRU eviction; smtp_pairs %.1f MiB",
+	         size_text(last->size, label, sizeof(label)), last->sources_memlock / 1048576.0,
+	         last->size, (double)last->sources_memlock / last->size,
+	         last->sources_memlock == last->sources_memlock_loaded ? "unchanged" : "CHANGED",
+	         (unsigned long long)last->reinserted, last->pairs_memlock / 1048576.0);
+	used = 0;
+	for (size_t i = 0; i < size_count; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i ? "/" : "",
+		                         size_text(results[i].size, label, sizeof(label)));
+	snprintf(text + used, sizeof(text) - used,
+	         " distinct sources (half IPv4, half IPv6 /64), SMTP SYNs, max_sources = "
+	         "max_smtp_pairs = sources; a driver program rewrites the source and tail-calls "
+	         "the program on every repetition; a first-sight pass, then %u passes of "
+	         "max(sources, %u) packets per family in scattered order, median (min-max)",
+	         passes, 2 * STEADY_PACKETS_MIN);
+	row_print("XDP cost as sources grow", ratio, figures, text);
+	error = 0;
+out:
+	source_driver_bpf__destroy(driver);
+	empty_bpf__destroy(empty);
+	return error;
+}
+
+static size_t
+sizes_parse(char *text, uint32_t *sizes)
+{
+	size_t count = 0;
+
+	for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
+		long value = strtol(item, NULL, 10);
+
+		if (count == SIZES_MAX || value < 1 || value > 16777216)
+			return 0;
+		sizes[count++] = (uint32_t)value;
+	}
+	return count;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"runs", required_argument, NULL, 'n'},
+	    {"xdp-filter-id", required_argument, NULL, 'x'},
+	    {"xdp-filter-missing", required_argument, NULL, 'm'},
+	    {"xdp-filter-rules", required_argument, NULL, 'f'},
+	    {"sizes", required_argument, NULL, 's'},
+	    {"passes", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
+	};
+	uint32_t sizes[SIZES_MAX] = {1000, 100000, 1000000};
+	size_t size_count = 3;
+	unsigned repeat = 100000, runs = 5, passes = 3;
+	const char *xdp_filter_missing = NULL, *xdp_filter_rules = "";
+	int xdp_filter_id = 0, option;
+
+	if (argc < 2)
+		usage();
+	optind = 2;
+	while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (option) {
+		case 'r':
+			repeat = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			runs = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'x':
+			xdp_filter_id = atoi(optarg);
+			break;
+		case 'm':
+			xdp_filter_missing = optarg;
+			break;
+		case 'f':
+			xdp_filter_rules = optarg;
+			break;
+		case 's':
+			if ((size_count = sizes_parse(optarg, sizes)) == 0)
+				usage();
+			break;
+		case 'p':
+			passes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (repeat == 0 || runs == 0 || passes == 0 || passes > 100)
+		usage();
+	/* Kernels before 5.11 charge maps to RLIMIT_MEMLOCK. */
+	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});
+	if (strcmp(argv[1], "mix") == 0)
+		return bench_mix(repeat, runs, xdp_filter_id, xdp_filter_missing,
+		                 xdp_filter_rules) == 0
+		           ? 0
+		           : 1;
+	if (strcmp(argv[1], "sources") == 0)
+		return bench_sources(sizes, size_count, passes) == 0 ? 0 : 1;
+	usage();
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Replay throughput: abuseguardd --replay over a generated capture (the XDP
+# benchmark's mix from 10,000 sources, with 20 SMTP bursts), against
+# tcpdump reading the same file and writing nothing (the I/O floor). Both
+# read the file from the page cache after a first read warms it. The
+# replay runs in a private network namespace, though it touches no
+# nftables.
+# Usage: bench/replay.sh BUILD [--smoke]
+set -u
+BUILD=$(realpath "${1:-build}")
+packets=1000000 runs=3
+[ "${2:-}" = --smoke ] && packets=20000 runs=1
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d /tmp/abuseguard-bench-replay.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+capture=$WORK/mix.pcap
+
+"$BUILD/bench/make_pcap" --packets "$packets" --sources 10000 --bursts 20 "$capture" || exit 1
+cat "$capture" >/dev/null
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# timed_runs COMMAND...: prints the elapsed milliseconds of each of $runs runs.
+timed_runs() {
+	local start
+	for _ in $(seq "$runs"); do
+		start=$(now_us)
+		"$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+		echo $((($(now_us) - start) / 1000))
+	done
+}
+# summary MS...: "median min max" of the runs.
+summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'; }
+rate() { awk -v n="$packets" -v ms="$1" 'BEGIN { printf "%.0f", n / (ms / 1000) }'; }
+
+mapfile -t tcpdump_ms < <(timed_runs tcpdump -r "$capture" -w /dev/null)
+[ "${#tcpdump_ms[@]}" -eq "$runs" ] || { echo "bench: tcpdump failed" >&2; exit 1; }
+read -r t_median t_min t_max < <(summary "${tcpdump_ms[@]}")
+tcpdump_text="tcpdump -r FILE -w /dev/null: ${t_median} ms (${t_min}-${t_max}) = $(rate "$t_median") packets/s"
+size_text="${packets} packets ($(($(stat -c %s "$capture") / 1048576)) MiB, pcap) from 10000 sources with 20 SMTP bursts; ${runs} runs, median (min-max)"
+
+if ! "$BUILD/abuseguardd" --help 2>&1 | grep -q -- --replay; then
+	printf 'row\tReplay throughput\t%s\t%s\t%s\n' \
+		"not available yet: abuseguardd has no --replay (issue 10)" \
+		"replay not measured; $tcpdump_text" "$size_text"
+	exit 0
+fi
+mapfile -t replay_ms < <(timed_runs unshare --net "$BUILD/abuseguardd" -c policy/abuseguard.conf \
+	--replay "$capture")
+[ "${#replay_ms[@]}" -eq "$runs" ] || { echo "bench: abuseguardd --replay failed" >&2; exit 1; }
+findings=$(grep -c '^{' "$WORK/out")
+read -r r_median r_min r_max < <(summary "${replay_ms[@]}")
+printf 'row\tReplay throughput\t%s\t%s\t%s\n' \
+	"$(awk -v r="$r_median" -v t="$t_median" 'BEGIN { printf "%.2fx tcpdump'"'"'s packets/s", t / r }')" \
+	"abuseguardd --replay: ${r_median} ms (${r_min}-${r_max}) = $(rate "$r_median") packets/s, ${findings} JSON lines (findings and decisions); $tcpdump_text" \
+	"$size_text"
