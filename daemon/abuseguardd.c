@@ -62,6 +62,29 @@ on_threshold_event(void *arg, const struct threshold_event *event)
 	engine_handle_event(&daemon->engine, event);
 }
 
+/* The abuse desk's view of each decision, in the daemon's log. */
+static void
+log_decision(void *arg, const struct finding *finding, const struct decision *decision,
+    const struct ban *ban)
+{
+	char source[SOURCE_STRLEN], duration[32];
+
+	(void)arg;
+	source_format(&finding->source, source, sizeof(source));
+	duration_format(decision->step.duration_ms, duration, sizeof(duration));
+	if (ban != NULL)
+		log_warnx("%s: banned for %s, scope %s, level %u (%s): %s", source, duration,
+		    scope_name(ban->scope), ban->level + 1, category_name(ban->category),
+		    finding->detail);
+	else if (decision->action == ACTION_ALERT)
+		log_warnx("%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
+		    category_name(finding->category), decision->why, decision->step.level + 1,
+		    duration, scope_name(decision->scope), finding->detail);
+	else
+		log_debug("%s: %s finding ignored (%s): %s", source,
+		    category_name(finding->category), decision->why, finding->detail);
+}
+
 static void
 format_utc(int64_t ms, char *buf, size_t len)
 {
@@ -332,6 +355,7 @@ daemon_start(struct daemon *daemon)
 		fatalx("nftables: cannot set up table inet %s", config->nft_table);
 	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
 		fatalx("cannot set up the engine");
+	daemon->engine.on_decision = log_decision;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)

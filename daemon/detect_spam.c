@@ -44,9 +44,10 @@ detect_spam(const struct config *config, const struct threshold_event *event, in
 	destination_family = event->source.family == SOURCE_FAMILY_IPV4 ? AF_INET : AF_INET6;
 	inet_ntop(destination_family, event->last_destination, destination, sizeof(destination));
 	snprintf(out->detail, sizeof(out->detail),
-	    "%u SMTP connection attempts to %u destinations within %llds (limits %u, %u); "
+	    "%u SMTP connection attempts to %u destination%s within %llds (limits %u, %u); "
 	    "last to %s port %u",
 	    event->smtp_attempts, event->smtp_destinations,
+	    event->smtp_destinations == 1 ? "" : "s",
 	    (long long)(config->spam.window_ms / 1000), config->spam.smtp_attempts,
 	    config->spam.smtp_destinations, destination, event->last_port);
 	return 1;

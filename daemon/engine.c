@@ -67,36 +67,33 @@ offence_from_finding(const struct finding *finding, struct offence *offence)
 	memcpy(offence->detail, finding->detail, sizeof(offence->detail));
 }
 
+/*
+ * Records the decision (durable before anything acts on it or says so) and
+ * installs the ban. Returns -errno if the store refused it: then nothing
+ * happened. A ban the store has but nftables refused is still a decision;
+ * the next start's reconcile installs it.
+ */
 static int
 engine_act(struct engine *engine, const struct finding *finding, const struct decision *decision,
-    int64_t now_ms, struct ban *ban_out)
+    int64_t now_ms, struct ban *ban)
 {
-	char source[SOURCE_STRLEN], duration[32];
 	struct offence offence;
-	struct ban ban;
 	int error;
 
-	source_format(&finding->source, source, sizeof(source));
-	duration_format(decision->step.duration_ms, duration, sizeof(duration));
 	if (decision->action == ACTION_IGNORE) {
 		engine->stats.ignored++;
-		log_debug("%s: %s finding ignored (%s): %s", source,
-		    category_name(finding->category), decision->why, finding->detail);
 		return 0;
 	}
-
 	offence_from_finding(finding, &offence);
-	memset(&ban, 0, sizeof(ban));
-	ban.source = finding->source;
-	ban.category = finding->category;
-	ban.scope = decision->scope;
-	ban.level = decision->step.level;
-	ban.start_ms = now_ms;
-	ban.expires_ms = now_ms + decision->step.duration_ms;
-
-	/* Durable before anything acts on it or says so. */
+	memset(ban, 0, sizeof(*ban));
+	ban->source = finding->source;
+	ban->category = finding->category;
+	ban->scope = decision->scope;
+	ban->level = decision->step.level;
+	ban->start_ms = now_ms;
+	ban->expires_ms = now_ms + decision->step.duration_ms;
 	error = store_record(engine->store, &offence,
-	    decision->action == ACTION_BAN ? &ban : NULL);
+	    decision->action == ACTION_BAN ? ban : NULL);
 	if (error < 0) {
 		engine->stats.errors++;
 		return error;
@@ -106,26 +103,19 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 		engine->stats.alerts++;
 		if (strcmp(decision->why, "safety valve") == 0)
 			engine->stats.valve_trips++;
-		log_warnx("%s: %s, not banned (%s; would be level %u, %s %s): %s", source,
-		    category_name(finding->category), decision->why, decision->step.level + 1,
-		    duration, scope_name(decision->scope), finding->detail);
 		return 0;
 	}
-
 	remember_ban(engine, now_ms);
 	engine->stats.bans++;
-	if (engine->nft != NULL) {
-		error = ban_install(engine->nft, &ban.source, ban.scope, decision->step.duration_ms);
-		if (error < 0) {
-			/* The store has it: the next start's reconcile installs it. */
-			engine->stats.errors++;
-			log_warnx("%s: ban recorded but not installed in nftables", source);
-		}
+	if (engine->nft != NULL &&
+	    ban_install(engine->nft, &ban->source, ban->scope, decision->step.duration_ms) < 0) {
+		char source[SOURCE_STRLEN];
+
+		engine->stats.errors++;
+		log_warnx("%s: ban recorded but not installed in nftables; the next start "
+			  "installs it", source_format(&ban->source, source, sizeof(source)));
 	}
-	log_warnx("%s: banned for %s, scope %s, level %u (%s): %s", source, duration,
-	    scope_name(ban.scope), ban.level + 1, category_name(ban.category), finding->detail);
-	*ban_out = ban;
-	return error;
+	return 0;
 }
 
 int

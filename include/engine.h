@@ -30,7 +30,11 @@ struct engine {
 	struct clock *clock;
 	struct store *store;
 	struct nft *nft; /* NULL: decide and record, but touch no kernel set */
-	/* Called after each decision is durable; may be NULL. ban is NULL unless banned. */
+	/*
+	 * Called after each decision is durable; may be NULL. ban is NULL
+	 * unless banned. The engine itself logs only errors: the daemon logs
+	 * decisions, replay prints them.
+	 */
 	void (*on_decision)(void *arg, const struct finding *finding,
 	    const struct decision *decision, const struct ban *ban);
 	void *arg;

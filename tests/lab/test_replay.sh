@@ -60,7 +60,7 @@ expect "spam burst: exit status 0" "$RC" 0
 expect "spam burst: exactly one decision, a 1-hour smtp ban of 10.0.0.5 at the 30th SYN" \
 	"$(decisions spam)" "$SPAM_BAN"
 check "spam burst: the decision says why, for people" \
-	grep -q '"detail":"30 SMTP connection attempts to 1 destinations within 60s (limits 30, 15); last to 10.0.1.2 port 25"' "$WORK/spam.out"
+	grep -q '"detail":"30 SMTP connection attempts to 1 destination within 60s (limits 30, 15); last to 10.0.1.2 port 25"' "$WORK/spam.out"
 check "spam burst: the decision names the file" \
 	test "$(decisions spam .file)" == "$FIXTURES/spam.pcap"
 check "every line of the output is either JSON or a summary line starting with #" \
