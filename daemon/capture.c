@@ -35,7 +35,8 @@ struct capture {
 	struct loop *loop;
 	struct loop_watch ring_watch;
 	struct loop_watch netlink_watch;
-	struct attachment *attachments; /* CAPTURE_MAX_INTERFACES slots */
+	struct attachment *attachments; /* limits.max_interfaces slots */
+	uint32_t attachment_count;
 	uint64_t attached, detached, attach_failures, interfaces_refused;
 };
 
@@ -83,7 +84,7 @@ interface_wanted(const struct config *config, const char *name)
 static struct attachment *
 attachment_find(struct capture *capture, int ifindex)
 {
-	for (int i = 0; i < CAPTURE_MAX_INTERFACES; i++)
+	for (uint32_t i = 0; i < capture->attachment_count; i++)
 		if (capture->attachments[i].ifindex == ifindex)
 			return &capture->attachments[i];
 	return NULL;
@@ -114,8 +115,8 @@ interface_attach(struct capture *capture, int ifindex, const char *name)
 	slot = attachment_find(capture, 0);
 	if (slot == NULL) {
 		capture->interfaces_refused++;
-		log_warnx("%s: not attached: already on %d interfaces", name,
-		    CAPTURE_MAX_INTERFACES);
+		log_warnx("%s: not attached: already on %u interfaces (limits.max_interfaces)",
+		    name, capture->attachment_count);
 		return;
 	}
 	if (capture->config->xdp_mode != XDP_ATTACH_GENERIC)
@@ -323,7 +324,9 @@ capture_open(struct capture **out, struct loop *loop, const struct config *confi
 	capture->loop = loop;
 	capture->ring_watch.fd = -1;
 	capture->netlink_watch.fd = -1;
-	capture->attachments = calloc(CAPTURE_MAX_INTERFACES, sizeof(struct attachment));
+	/* Replay attaches nowhere. */
+	capture->attachment_count = loop != NULL ? config->limits.max_interfaces : 0;
+	capture->attachments = calloc(capture->attachment_count + 1, sizeof(struct attachment));
 	error = capture->attachments == NULL ? -ENOMEM : program_load(capture, loop == NULL);
 	if (error == 0 && loop != NULL) {
 		capture->ring_watch.fd = ring_buffer__epoll_fd(capture->ring);
@@ -347,7 +350,7 @@ capture_close(struct capture *capture)
 {
 	if (capture == NULL)
 		return;
-	for (int i = 0; capture->attachments != NULL && i < CAPTURE_MAX_INTERFACES; i++)
+	for (uint32_t i = 0; capture->attachments != NULL && i < capture->attachment_count; i++)
 		if (capture->attachments[i].ifindex != 0)
 			attachment_release(capture, &capture->attachments[i], "daemon stopping");
 	if (capture->loop != NULL && capture->ring_watch.fd != -1)
@@ -390,7 +393,7 @@ capture_interfaces(const struct capture *capture, struct capture_interface *out,
 {
 	size_t count = 0;
 
-	for (int i = 0; i < CAPTURE_MAX_INTERFACES; i++) {
+	for (uint32_t i = 0; i < capture->attachment_count; i++) {
 		const struct attachment *slot = &capture->attachments[i];
 
 		if (slot->ifindex == 0)

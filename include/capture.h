@@ -14,9 +14,6 @@
 #include "config.h"
 #include "loop.h"
 
-/* How many interfaces one daemon attaches to at most; more are refused and counted. */
-#define CAPTURE_MAX_INTERFACES 4096
-
 struct capture;
 
 typedef void (*capture_event_fn)(void *arg, const struct threshold_event *event);

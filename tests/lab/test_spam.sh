@@ -102,10 +102,21 @@ refute "no XDP program is left on agvm0 after a clean stop" \
 
 # A fresh store knows no bans: reconcile removes what it does not know.
 # Then a short ladder, a crash (kill -9), and the kernel expiring the ban on time.
-sed -e 's/{ ban = "1h"; }/{ ban = "4s"; }/' "$POLICY" >"$WORK/short.conf"
+sed -e 's/{ ban = "1h"; }/{ ban = "4s"; }/' -e 's/max_interfaces = 4096;/max_interfaces = 1;/' \
+	"$POLICY" >"$WORK/short.conf"
 check "the daemon starts with a short ladder and a fresh store" daemon_start "$WORK/short.conf" "$WORK/state2"
 refute "reconcile with a fresh store removed the old ban from the kernel" \
 	kernel_set_has ban4_smtp 10.0.0.5
+ip link add agvm2 netns "$HV" type veth peer name eth2 netns "$VM"
+refused=
+for _ in $(seq 40); do
+	status_match '.counters.interfaces_refused == 1' && refused=1 && break
+	sleep 0.05
+done
+check "past limits.max_interfaces (1) a new interface is refused and counted" test -n "$refused"
+refute "the refused interface carries no XDP program" \
+	bash -c "ip -n $HV link show agvm2 | grep -q 'prog/xdp'"
+ip -n "$HV" link del agvm2
 vm_smtp_burst 60 8 &
 burst=$!
 check "a burst is banned on the short ladder's first rung (4 s)" \
