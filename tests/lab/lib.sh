@@ -134,13 +134,14 @@ vm_smtp_burst() {
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-# wait_for_bans JQ_FILTER [MS]: polls "abusectl --json bans" until the jq
-# filter holds, up to MS milliseconds (5000); sets WAITED_MS to how long it took.
-wait_for_bans() {
-	local filter=$1 limit=${2:-5000} start
+# wait_until MS COMMAND...: runs COMMAND until it succeeds, up to MS
+# milliseconds; sets WAITED_MS to how long it took.
+wait_until() {
+	local limit=$1 start
+	shift
 	start=$(now_us)
 	while :; do
-		if ctl --json bans 2>/dev/null | jq -e "$filter" >/dev/null 2>&1; then
+		if "$@"; then
 			WAITED_MS=$((($(now_us) - start) / 1000))
 			return 0
 		fi
@@ -148,6 +149,11 @@ wait_for_bans() {
 		sleep 0.01
 	done
 }
+
+# wait_for_bans JQ_FILTER [MS]: until "abusectl --json bans" satisfies the filter (5000 ms).
+wait_for_bans() { wait_until "${2:-5000}" bans_match "$1"; }
+# wait_for_status JQ_FILTER [MS]: the same for "abusectl --json status" (2000 ms).
+wait_for_status() { wait_until "${2:-2000}" status_match "$1"; }
 
 # bans_match JQ_FILTER: does "abusectl --json bans" satisfy the filter?
 bans_match() { ctl --json bans 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }

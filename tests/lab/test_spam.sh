@@ -19,21 +19,13 @@ check "status lists agvm0 as attached" status_match '.interfaces[] | select(.nam
 # A VM that starts after the daemon: its interface is attached as it appears.
 ip link add agvm1 netns "$HV" type veth peer name eth1 netns "$VM"
 ip -n "$HV" link set agvm1 up
-attached=
-for _ in $(seq 40); do
-	status_match '.interfaces[] | select(.name == "agvm1")' && attached=1 && break
-	sleep 0.05
-done
-check "an interface that appears after start is attached within 2 s" test -n "$attached"
+check "an interface that appears after start is attached within 2 s" \
+	wait_for_status '.interfaces[] | select(.name == "agvm1")'
 check "the kernel shows the XDP program on the new interface" \
 	bash -c "ip -n $HV link show agvm1 | grep -q 'prog/xdp'"
 ip -n "$HV" link del agvm1
-detached=
-for _ in $(seq 40); do
-	status_match '[.interfaces[] | select(.name == "agvm1")] == []' && detached=1 && break
-	sleep 0.05
-done
-check "a removed interface leaves the status" test -n "$detached"
+check "a removed interface leaves the status" \
+	wait_for_status '[.interfaces[] | select(.name == "agvm1")] == []'
 refute "an interface outside the patterns is not attached" \
 	bash -c "ip -n $HV link show hvnet0 | grep -q 'prog/xdp'"
 
@@ -108,12 +100,8 @@ check "the daemon starts with a short ladder and a fresh store" daemon_start "$W
 refute "reconcile with a fresh store removed the old ban from the kernel" \
 	kernel_set_has ban4_smtp 10.0.0.5
 ip link add agvm2 netns "$HV" type veth peer name eth2 netns "$VM"
-refused=
-for _ in $(seq 40); do
-	status_match '.counters.interfaces_refused == 1' && refused=1 && break
-	sleep 0.05
-done
-check "past limits.max_interfaces (1) a new interface is refused and counted" test -n "$refused"
+check "past limits.max_interfaces (1) a new interface is refused and counted" \
+	wait_for_status '.counters.interfaces_refused == 1'
 refute "the refused interface carries no XDP program" \
 	bash -c "ip -n $HV link show agvm2 | grep -q 'prog/xdp'"
 ip -n "$HV" link del agvm2
