@@ -454,55 +454,65 @@ all_chars_in(const char *text, const char *extra)
 	return true;
 }
 
+/* A string that must pass valid(); expected says what it must be. */
+static int
+read_string_checked(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+                    void *base, bool (*valid)(const char *), const char *expected)
+{
+	char *field = (char *)base + rule->offset;
+	char shown[VALUE_SHOWN_MAX + 8];
+	int error;
+
+	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
+		return error;
+	if (!valid(field))
+		return fail(parser, setting, "must be %s, not %s", expected,
+		            setting_value(setting, shown, sizeof(shown)));
+	return 0;
+}
+
 /* nftables accepts more, but a plain name keeps the table easy to find and to quote. */
+static bool
+table_name_valid(const char *text)
+{
+	return all_chars_in(text, "_");
+}
+
+/* A group name as useradd(8) accepts it. */
+static bool
+group_name_valid(const char *text)
+{
+	return all_chars_in(text, "_-") && text[0] != '-';
+}
+
+/* The daemon changes directory nowhere, but systemd and operators read these: no guessing. */
+static bool
+path_absolute(const char *text)
+{
+	return text[0] == '/';
+}
+
 static int
 read_table_name(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
                 void *base)
 {
-	char *field = (char *)base + rule->offset;
-	char shown[VALUE_SHOWN_MAX + 8];
-	int error;
-
-	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
-		return error;
-	if (!all_chars_in(field, "_"))
-		return fail(parser, setting, "must be lower-case letters, digits and _, not %s",
-		            setting_value(setting, shown, sizeof(shown)));
-	return 0;
+	return read_string_checked(parser, setting, rule, base, table_name_valid,
+	                           "lower-case letters, digits and _");
 }
 
-/* A group name as useradd(8) accepts it. */
 static int
 read_group_name(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
                 void *base)
 {
-	char *field = (char *)base + rule->offset;
-	char shown[VALUE_SHOWN_MAX + 8];
-	int error;
-
-	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
-		return error;
-	if (!all_chars_in(field, "_-") || field[0] == '-')
-		return fail(parser, setting, "not a group name: %s",
-		            setting_value(setting, shown, sizeof(shown)));
-	return 0;
+	return read_string_checked(parser, setting, rule, base, group_name_valid,
+	                           "a group name (lower-case letters, digits, _ and -)");
 }
 
-/* The daemon changes directory nowhere, but systemd and operators read these: no guessing. */
 static int
 read_absolute_path(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
                    void *base)
 {
-	char *field = (char *)base + rule->offset;
-	char shown[VALUE_SHOWN_MAX + 8];
-	int error;
-
-	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
-		return error;
-	if (field[0] != '/')
-		return fail(parser, setting, "must be an absolute path, not %s",
-		            setting_value(setting, shown, sizeof(shown)));
-	return 0;
+	return read_string_checked(parser, setting, rule, base, path_absolute, "an absolute path");
 }
 
 static int
