@@ -105,7 +105,8 @@ install: all
 	for page in daemon/*.5; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man5/; done
 
 format:
-	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c tests/*/*.c
+	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c tests/*/*.c tests/*.h \
+		bench/*.c bench/*.h
 
 clean:
 	rm -rf $(BUILD)

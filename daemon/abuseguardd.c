@@ -43,13 +43,12 @@ struct daemon {
 	int64_t started_ms;
 };
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: abuseguardd [-dtv] [-c file] [-i interface]... [--state-dir dir]\n"
-	    "                   [--socket path]\n"
-	    "       abuseguardd [-v] [-c file] --replay file [--replay file]...\n");
+	        "usage: abuseguardd [-dtv] [-c file] [-i interface]... [--state-dir dir]\n"
+	        "                   [--socket path]\n"
+	        "       abuseguardd [-v] [-c file] --replay file [--replay file]...\n");
 	exit(status);
 }
 
@@ -65,7 +64,7 @@ on_threshold_event(void *arg, const struct threshold_event *event)
 /* The abuse desk's view of each decision, in the daemon's log. */
 static void
 log_decision(void *arg, const struct finding *finding, const struct decision *decision,
-    const struct ban *ban)
+             const struct ban *ban)
 {
 	char source[SOURCE_STRLEN], duration[32];
 
@@ -74,15 +73,15 @@ log_decision(void *arg, const struct finding *finding, const struct decision *de
 	duration_format(decision->step.duration_ms, duration, sizeof(duration));
 	if (ban != NULL)
 		log_warnx("%s: banned for %s, scope %s, level %u (%s): %s", source, duration,
-		    scope_name(ban->scope), ban->level + 1, category_name(ban->category),
-		    finding->detail);
+		          scope_name(ban->scope), ban->level + 1, category_name(ban->category),
+		          finding->detail);
 	else if (decision->action == ACTION_ALERT)
 		log_warnx("%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
-		    category_name(finding->category), decision->why, decision->step.level + 1,
-		    duration, scope_name(decision->scope), finding->detail);
+		          category_name(finding->category), decision->why, decision->step.level + 1,
+		          duration, scope_name(decision->scope), finding->detail);
 	else
 		log_debug("%s: %s finding ignored (%s): %s", source,
-		    category_name(finding->category), decision->why, finding->detail);
+		          category_name(finding->category), decision->why, finding->detail);
 }
 
 static void
@@ -96,16 +95,16 @@ format_utc(int64_t ms, char *buf, size_t len)
 }
 
 static const char *const counter_names[COUNTER_COUNT] = {
-	[COUNTER_PACKETS] = "packets",
-	[COUNTER_IPV4] = "ipv4",
-	[COUNTER_IPV6] = "ipv6",
-	[COUNTER_VLAN] = "vlan",
-	[COUNTER_OTHER_L3] = "other_l3",
-	[COUNTER_MALFORMED] = "malformed",
-	[COUNTER_SMTP_ATTEMPTS] = "smtp_attempts",
-	[COUNTER_SOURCES_NEW] = "sources_new",
-	[COUNTER_EVENTS] = "events",
-	[COUNTER_EVENTS_LOST] = "events_lost",
+    [COUNTER_PACKETS] = "packets",
+    [COUNTER_IPV4] = "ipv4",
+    [COUNTER_IPV6] = "ipv6",
+    [COUNTER_VLAN] = "vlan",
+    [COUNTER_OTHER_L3] = "other_l3",
+    [COUNTER_MALFORMED] = "malformed",
+    [COUNTER_SMTP_ATTEMPTS] = "smtp_attempts",
+    [COUNTER_SOURCES_NEW] = "sources_new",
+    [COUNTER_EVENTS] = "events",
+    [COUNTER_EVENTS_LOST] = "events_lost",
 };
 
 static int
@@ -117,8 +116,7 @@ count_active(const struct ban *ban, void *arg)
 }
 
 static json_t *
-command_status(void *context, const struct control_peer *peer, json_t *request,
-    const char **error)
+command_status(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
 	struct daemon *daemon = context;
 	struct capture_interface interfaces[64];
@@ -141,7 +139,8 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	list = json_array();
 	for (size_t i = 0; i < count && i < 64; i++)
 		json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "name", interfaces[i].name,
-		    "ifindex", interfaces[i].ifindex, "xdp_mode", interfaces[i].xdp_mode));
+		                                      "ifindex", interfaces[i].ifindex, "xdp_mode",
+		                                      interfaces[i].xdp_mode));
 	counters = json_object();
 	for (int i = 0; i < COUNTER_COUNT; i++)
 		json_object_set_new(counters, counter_names[i], json_integer(stats.counters[i]));
@@ -160,10 +159,11 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
 	json_object_set_new(counters, "control_denied", json_integer(control.denied));
 	json_object_set_new(counters, "control_refused", json_integer(control.refused));
-	reply = json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION,
-	    "mode", daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid",
-	    (int)getpid(), "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000),
-	    "interfaces", list, "bans_active", (json_int_t)active, "counters", counters);
+	reply =
+	    json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION, "mode",
+	              daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid",
+	              (int)getpid(), "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000),
+	              "interfaces", list, "bans_active", (json_int_t)active, "counters", counters);
 	return reply;
 }
 
@@ -174,12 +174,12 @@ ban_json(const struct ban *ban, int64_t now_ms)
 
 	format_utc(ban->start_ms, started, sizeof(started));
 	format_utc(ban_end_ms(ban), expires, sizeof(expires));
-	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id",
-	    (json_int_t)ban->id, "source", source_format(&ban->source, source, sizeof(source)),
-	    "scope", scope_name(ban->scope), "category", category_name(ban->category), "level",
-	    (int)ban->level + 1, "duration_s", (json_int_t)((ban->expires_ms - ban->start_ms) / 1000),
-	    "started", started, "expires", expires, "remaining_s",
-	    (json_int_t)((ban_end_ms(ban) - now_ms) / 1000));
+	return json_pack(
+	    "{s:I, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id", (json_int_t)ban->id, "source",
+	    source_format(&ban->source, source, sizeof(source)), "scope", scope_name(ban->scope),
+	    "category", category_name(ban->category), "level", (int)ban->level + 1, "duration_s",
+	    (json_int_t)((ban->expires_ms - ban->start_ms) / 1000), "started", started, "expires",
+	    expires, "remaining_s", (json_int_t)((ban_end_ms(ban) - now_ms) / 1000));
 }
 
 struct ban_listing {
@@ -199,7 +199,7 @@ static json_t *
 command_bans(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
 	struct daemon *daemon = context;
-	struct ban_listing listing = { json_array(), clock_now_ms(&daemon->clock) };
+	struct ban_listing listing = {json_array(), clock_now_ms(&daemon->clock)};
 
 	(void)peer;
 	(void)request;
@@ -212,8 +212,7 @@ command_bans(void *context, const struct control_peer *peer, json_t *request, co
 }
 
 static json_t *
-command_unban(void *context, const struct control_peer *peer, json_t *request,
-    const char **error)
+command_unban(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
 	struct daemon *daemon = context;
 	const char *text = json_string_value(json_object_get(request, "source"));
@@ -234,7 +233,7 @@ command_unban(void *context, const struct control_peer *peer, json_t *request,
 		return NULL;
 	}
 	result = engine_unban(&daemon->engine, &source, peer->uid, reason, lifted,
-	    sizeof(lifted) / sizeof(lifted[0]), &count);
+	                      sizeof(lifted) / sizeof(lifted[0]), &count);
 	if (result == -ENOENT) {
 		*error = "no active ban for that source";
 		return NULL;
@@ -247,30 +246,32 @@ command_unban(void *context, const struct control_peer *peer, json_t *request,
 	list = json_array();
 	for (size_t i = 0; i < count && i < sizeof(lifted) / sizeof(lifted[0]); i++)
 		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "scope",
-		    scope_name(lifted[i].scope), "category", category_name(lifted[i].category),
-		    "level", (int)lifted[i].level + 1));
-	return json_pack("{s:s, s:o}", "source", source_format(&source, source_text,
-	    sizeof(source_text)), "lifted", list);
+		                                      scope_name(lifted[i].scope), "category",
+		                                      category_name(lifted[i].category), "level",
+		                                      (int)lifted[i].level + 1));
+	return json_pack("{s:s, s:o}", "source",
+	                 source_format(&source, source_text, sizeof(source_text)), "lifted", list);
 }
 
 static const struct control_command commands[] = {
-	{ "status", false, command_status },
-	{ "bans", false, command_bans },
-	{ "unban", true, command_unban },
-	{ NULL, false, NULL },
+    {"status", false, command_status},
+    {"bans", false, command_bans},
+    {"unban", true, command_unban},
+    {NULL, false, NULL},
 };
 
 static void
 signal_ready(struct loop_watch *watch, uint32_t events)
 {
-	struct daemon *daemon = (struct daemon *)((char *)watch -
-	    offsetof(struct daemon, signal_watch));
+	struct daemon *daemon =
+	    (struct daemon *)((char *)watch - offsetof(struct daemon, signal_watch));
 	struct signalfd_siginfo info;
 
 	(void)events;
 	while (read(watch->fd, &info, sizeof(info)) == sizeof(info)) {
 		if (info.ssi_signo == SIGHUP) {
-			log_warnx("SIGHUP: reloading the policy is not supported yet; restart to apply");
+			log_warnx(
+			    "SIGHUP: reloading the policy is not supported yet; restart to apply");
 			continue;
 		}
 		log_info("signal %u: stopping", info.ssi_signo);
@@ -299,7 +300,7 @@ signals_open(struct daemon *daemon)
 
 static void
 apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
-    const char *state_dir, const char *socket_path)
+                const char *state_dir, const char *socket_path)
 {
 	if (interface_count > 0) {
 		if (interface_count > CONFIG_MAX_INTERFACES)
@@ -307,7 +308,7 @@ apply_overrides(struct config *config, char **interfaces, unsigned interface_cou
 		for (unsigned i = 0; i < interface_count; i++) {
 			if (strlen(interfaces[i]) >= CONFIG_MAX_PATTERN)
 				fatalx("-i %s: longer than %d characters", interfaces[i],
-				    CONFIG_MAX_PATTERN - 1);
+				       CONFIG_MAX_PATTERN - 1);
 			strcpy(config->interfaces[i], interfaces[i]);
 		}
 		config->interface_count = interface_count;
@@ -329,18 +330,18 @@ daemon_start(struct daemon *daemon)
 {
 	const struct config *config = &daemon->config;
 	struct nft_options nft_options = {
-		.table = config->nft_table,
-		.ipv6_prefix_len = config->ipv6_prefix_len,
-		.always_allowed = config->always_allowed,
-		.always_allowed_count = config->always_allowed_count,
+	    .table = config->nft_table,
+	    .ipv6_prefix_len = config->ipv6_prefix_len,
+	    .always_allowed = config->always_allowed,
+	    .always_allowed_count = config->always_allowed_count,
 	};
 	struct control_options control_options = {
-		.path = config->control_socket,
-		.group = config->control_group,
-		.max_clients = config->limits.control_clients,
-		.max_line_bytes = config->limits.control_line_bytes,
-		.commands = commands,
-		.context = daemon,
+	    .path = config->control_socket,
+	    .group = config->control_group,
+	    .max_clients = config->limits.control_clients,
+	    .max_line_bytes = config->limits.control_line_bytes,
+	    .commands = commands,
+	    .context = daemon,
 	};
 	char database[PATH_MAX + 32];
 
@@ -363,8 +364,8 @@ daemon_start(struct daemon *daemon)
 	if (capture_open(&daemon->capture, &daemon->loop, config, on_threshold_event, daemon) < 0)
 		fatalx("cannot load or attach the XDP program");
 	log_info("abuseguardd %s running (%s mode), %u interface pattern(s), state in %s",
-	    ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",
-	    config->interface_count, config->state_dir);
+	         ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",
+	         config->interface_count, config->state_dir);
 }
 
 static void
@@ -384,11 +385,11 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option long_options[] = {
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "replay", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"replay", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct daemon daemon;
 	const char *config_path = CONFIG_DEFAULT_PATH, *state_dir = NULL, *socket_path = NULL;

@@ -5,15 +5,15 @@
 #include "ban.h"
 
 static const char *const category_names[CATEGORY_COUNT] = {
-	[CATEGORY_SPAM] = "spam",
-	[CATEGORY_SCAN] = "scan",
-	[CATEGORY_CRAWLER] = "crawler",
+    [CATEGORY_SPAM] = "spam",
+    [CATEGORY_SCAN] = "scan",
+    [CATEGORY_CRAWLER] = "crawler",
 };
 
 static const char *const scope_names[SCOPE_COUNT] = {
-	[SCOPE_SMTP] = "smtp",
-	[SCOPE_WEB] = "web",
-	[SCOPE_ALL] = "all",
+    [SCOPE_SMTP] = "smtp",
+    [SCOPE_WEB] = "web",
+    [SCOPE_ALL] = "all",
 };
 
 static int

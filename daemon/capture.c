@@ -116,7 +116,7 @@ interface_attach(struct capture *capture, int ifindex, const char *name)
 	if (slot == NULL) {
 		capture->interfaces_refused++;
 		log_warnx("%s: not attached: already on %u interfaces (limits.max_interfaces)",
-		    name, capture->attachment_count);
+		          name, capture->attachment_count);
 		return;
 	}
 	if (capture->config->xdp_mode != XDP_ATTACH_GENERIC)
@@ -203,8 +203,8 @@ link_message(const struct nlmsghdr *message, void *data)
 static void
 netlink_ready(struct loop_watch *watch, uint32_t events)
 {
-	struct capture *capture = (struct capture *)((char *)watch -
-	    offsetof(struct capture, netlink_watch));
+	struct capture *capture =
+	    (struct capture *)((char *)watch - offsetof(struct capture, netlink_watch));
 	char buffer[32768];
 
 	(void)events;
@@ -229,8 +229,8 @@ netlink_ready(struct loop_watch *watch, uint32_t events)
 static void
 ring_ready(struct loop_watch *watch, uint32_t events)
 {
-	struct capture *capture = (struct capture *)((char *)watch -
-	    offsetof(struct capture, ring_watch));
+	struct capture *capture =
+	    (struct capture *)((char *)watch - offsetof(struct capture, ring_watch));
 
 	(void)events;
 	if (ring_buffer__consume(capture->ring) < 0)
@@ -240,7 +240,7 @@ ring_ready(struct loop_watch *watch, uint32_t events)
 static int
 netlink_open(struct capture *capture)
 {
-	struct sockaddr_nl address = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	struct sockaddr_nl address = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
 
 	if (fd == -1 || bind(fd, (struct sockaddr *)&address, sizeof(address)) == -1) {
@@ -285,10 +285,10 @@ program_load(struct capture *capture, int replay)
 	error = bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources);
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.smtp_pairs,
-		    config->limits.max_smtp_pairs);
+		                                 config->limits.max_smtp_pairs);
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.events,
-		    config->limits.ring_buffer_bytes);
+		                                 config->limits.ring_buffer_bytes);
 	if (error == 0) {
 		capture_set_thresholds(capture, config);
 		error = abuseguard_bpf__load(skeleton);
@@ -297,8 +297,8 @@ program_load(struct capture *capture, int replay)
 		log_warnx("capture: load BPF program: %s", strerror(-error));
 		return error;
 	}
-	capture->ring = ring_buffer__new(bpf_map__fd(skeleton->maps.events), ring_event, capture,
-	    NULL);
+	capture->ring =
+	    ring_buffer__new(bpf_map__fd(skeleton->maps.events), ring_event, capture, NULL);
 	if (capture->ring == NULL) {
 		error = -errno;
 		log_warnx("capture: ring buffer: %s", strerror(errno));
@@ -309,7 +309,7 @@ program_load(struct capture *capture, int replay)
 
 int
 capture_open(struct capture **out, struct loop *loop, const struct config *config,
-    capture_event_fn on_event, void *arg)
+             capture_event_fn on_event, void *arg)
 {
 	struct capture *capture;
 	int error;
@@ -419,12 +419,12 @@ int
 capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame, .data_size_in = (__u32)length,
-	    .repeat = 1);
+	            .repeat = 1);
 	int error;
 
 	capture->skeleton->bss->replay_now_ns = time_ns;
 	error = bpf_prog_test_run_opts(bpf_program__fd(capture->skeleton->progs.abuseguard_xdp),
-	    &options);
+	                               &options);
 	if (error < 0)
 		return error;
 	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;

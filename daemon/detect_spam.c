@@ -15,14 +15,13 @@ threshold_reached(uint32_t count, uint32_t threshold)
 
 int
 detect_spam(const struct config *config, const struct threshold_event *event, int64_t time_ms,
-    struct finding *out)
+            struct finding *out)
 {
 	char destination[INET6_ADDRSTRLEN];
 	int destination_family;
 
-	if (event->category != CATEGORY_SPAM ||
-	    (event->source.family != SOURCE_FAMILY_IPV4 &&
-		event->source.family != SOURCE_FAMILY_IPV6))
+	if (event->category != CATEGORY_SPAM || (event->source.family != SOURCE_FAMILY_IPV4 &&
+	                                         event->source.family != SOURCE_FAMILY_IPV6))
 		return -EINVAL;
 	if (!config->spam.enabled)
 		return 0;
@@ -44,11 +43,11 @@ detect_spam(const struct config *config, const struct threshold_event *event, in
 	destination_family = event->source.family == SOURCE_FAMILY_IPV4 ? AF_INET : AF_INET6;
 	inet_ntop(destination_family, event->last_destination, destination, sizeof(destination));
 	snprintf(out->detail, sizeof(out->detail),
-	    "%u SMTP connection attempts to %u destination%s within %llds (limits %u, %u); "
-	    "last to %s port %u",
-	    event->smtp_attempts, event->smtp_destinations,
-	    event->smtp_destinations == 1 ? "" : "s",
-	    (long long)(config->spam.window_ms / 1000), config->spam.smtp_attempts,
-	    config->spam.smtp_destinations, destination, event->last_port);
+	         "%u SMTP connection attempts to %u destination%s within %llds (limits %u, %u); "
+	         "last to %s port %u",
+	         event->smtp_attempts, event->smtp_destinations,
+	         event->smtp_destinations == 1 ? "" : "s",
+	         (long long)(config->spam.window_ms / 1000), config->spam.smtp_attempts,
+	         config->spam.smtp_destinations, destination, event->last_port);
 	return 1;
 }

@@ -11,7 +11,7 @@
 
 int
 engine_init(struct engine *engine, const struct config *config, struct clock *clock,
-    struct store *store, struct nft *nft)
+            struct store *store, struct nft *nft)
 {
 	memset(engine, 0, sizeof(*engine));
 	engine->config = config;
@@ -75,7 +75,7 @@ offence_from_finding(const struct finding *finding, struct offence *offence)
  */
 static int
 engine_act(struct engine *engine, const struct finding *finding, const struct decision *decision,
-    int64_t now_ms, struct ban *ban)
+           int64_t now_ms, struct ban *ban)
 {
 	struct offence offence;
 	int error;
@@ -92,8 +92,7 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 	ban->level = decision->step.level;
 	ban->start_ms = now_ms;
 	ban->expires_ms = now_ms + decision->step.duration_ms;
-	error = store_record(engine->store, &offence,
-	    decision->action == ACTION_BAN ? ban : NULL);
+	error = store_record(engine->store, &offence, decision->action == ACTION_BAN ? ban : NULL);
 	if (error < 0) {
 		engine->stats.errors++;
 		return error;
@@ -113,7 +112,8 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 
 		engine->stats.errors++;
 		log_warnx("%s: ban recorded but not installed in nftables; the next start "
-			  "installs it", source_format(&ban->source, source, sizeof(source)));
+		          "installs it",
+		          source_format(&ban->source, source, sizeof(source)));
 	}
 	return 0;
 }
@@ -130,11 +130,11 @@ engine_handle_event(struct engine *engine, const struct threshold_event *event)
 
 	engine->stats.events++;
 	found = detect_spam(engine->config, event,
-	    clock_from_program_ns(engine->clock, event->time_ns), &finding);
+	                    clock_from_program_ns(engine->clock, event->time_ns), &finding);
 	if (found < 0) {
 		engine->stats.errors++;
 		log_warnx("engine: malformed threshold event (category %u, family %u)",
-		    event->category, event->source.family);
+		          event->category, event->source.family);
 		return found;
 	}
 	if (found == 0)
@@ -147,11 +147,11 @@ engine_handle_event(struct engine *engine, const struct threshold_event *event)
 		return error;
 	}
 	policy_decide(engine->config, &finding, history, count, now_ms,
-	    bans_last_minute(engine, now_ms), &decision);
+	              bans_last_minute(engine, now_ms), &decision);
 	error = engine_act(engine, &finding, &decision, now_ms, &ban);
 	if (error == 0 && engine->on_decision != NULL)
 		engine->on_decision(engine->arg, &finding, &decision,
-		    decision.action == ACTION_BAN ? &ban : NULL);
+		                    decision.action == ACTION_BAN ? &ban : NULL);
 	return error;
 }
 
@@ -185,7 +185,7 @@ collect_active(const struct ban *ban, void *arg)
 int
 engine_reconcile(struct engine *engine)
 {
-	struct active_list list = { .now_ms = clock_now_ms(engine->clock) };
+	struct active_list list = {.now_ms = clock_now_ms(engine->clock)};
 	int error;
 
 	if (engine->nft == NULL)
@@ -202,14 +202,14 @@ engine_reconcile(struct engine *engine)
 }
 
 int
-engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
-    const char *reason, struct ban *lifted, size_t max, size_t *count)
+engine_unban(struct engine *engine, const struct source_key *source, uid_t uid, const char *reason,
+             struct ban *lifted, size_t max, size_t *count)
 {
 	char text[SOURCE_STRLEN];
 	int error;
 
-	error = store_lift(engine->store, source, clock_now_ms(engine->clock), uid, reason,
-	    lifted, max, count);
+	error = store_lift(engine->store, source, clock_now_ms(engine->clock), uid, reason, lifted,
+	                   max, count);
 	if (error < 0)
 		return error;
 	engine->stats.lifts++;

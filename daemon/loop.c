@@ -31,7 +31,7 @@ loop_close(struct loop *loop)
 static int
 loop_control(struct loop *loop, int operation, struct loop_watch *watch, uint32_t events)
 {
-	struct epoll_event event = { .events = events, .data.ptr = watch };
+	struct epoll_event event = {.events = events, .data.ptr = watch};
 
 	if (epoll_ctl(loop->epoll_fd, operation, watch->fd, &event) == -1) {
 		int error = errno;

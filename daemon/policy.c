@@ -41,9 +41,8 @@ already_banned(const struct ban *history, size_t count, enum scope scope, int64_
 }
 
 void
-policy_decide(const struct config *config, const struct finding *finding,
-    const struct ban *history, size_t count, int64_t now_ms, unsigned bans_last_minute,
-    struct decision *out)
+policy_decide(const struct config *config, const struct finding *finding, const struct ban *history,
+              size_t count, int64_t now_ms, unsigned bans_last_minute, struct decision *out)
 {
 	out->scope = category_scope(config, finding->category);
 	ladder_next(&config->ladder, history, count, now_ms, &out->step);

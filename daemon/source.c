@@ -138,7 +138,7 @@ prefix_format(const struct prefix *prefix, char *buf, size_t len)
 	char addr[INET6_ADDRSTRLEN];
 
 	inet_ntop(prefix->family == SOURCE_FAMILY_IPV4 ? AF_INET : AF_INET6, prefix->addr, addr,
-	    sizeof(addr));
+	          sizeof(addr));
 	snprintf(buf, len, "%s/%u", addr, prefix->len);
 	return buf;
 }

@@ -36,22 +36,20 @@ struct capture_stats {
  * capture_run_packet with the packets' own time stamps.
  */
 int capture_open(struct capture **out, struct loop *loop, const struct config *config,
-    capture_event_fn on_event, void *arg);
+                 capture_event_fn on_event, void *arg);
 /* Detaches from every interface and unloads the program. */
 void capture_close(struct capture *capture);
 /* Rewrites the program's thresholds (reload) without reloading it. */
 void capture_set_thresholds(struct capture *capture, const struct config *config);
 void capture_stats(struct capture *capture, struct capture_stats *out);
 /* Fills out with up to max attached interfaces; returns how many there are. */
-size_t capture_interfaces(const struct capture *capture, struct capture_interface *out,
-    size_t max);
+size_t capture_interfaces(const struct capture *capture, struct capture_interface *out, size_t max);
 /*
  * Forgets a source's counters, so that after an operator's lift a new burst
  * is seen at once rather than when the program's window ends.
  */
 void capture_forget(struct capture *capture, const struct source_key *source);
 /* Replay: one frame through the program at time_ns; events go to the callback. */
-int capture_run_packet(struct capture *capture, const void *frame, size_t length,
-    uint64_t time_ns);
+int capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns);
 
 #endif

@@ -13,11 +13,11 @@
 #include "ladder.h"
 #include "source.h"
 
-#define CONFIG_DEFAULT_PATH	    "/etc/abuseguard/abuseguard.conf"
-#define CONFIG_MAX_INTERFACES	    32
-#define CONFIG_MAX_PATTERN	    64
-#define CONFIG_MAX_PREFIXES	    256
-#define CONFIG_EXIT_INVALID	    78 /* EX_CONFIG */
+#define CONFIG_DEFAULT_PATH   "/etc/abuseguard/abuseguard.conf"
+#define CONFIG_MAX_INTERFACES 32
+#define CONFIG_MAX_PATTERN    64
+#define CONFIG_MAX_PREFIXES   256
+#define CONFIG_EXIT_INVALID   78 /* EX_CONFIG */
 
 enum mode {
 	MODE_ENFORCE = 0, /* detect, ban and ticket */
@@ -39,11 +39,11 @@ struct config {
 	char state_dir[PATH_MAX];
 	char control_socket[PATH_MAX];
 	char control_group[64]; /* may read and change state besides root */
-	char nft_table[64];	/* inet table owned by the daemon */
+	char nft_table[64];     /* inet table owned by the daemon */
 	unsigned ipv6_prefix_len;
 
 	struct {
-		uint32_t max_sources;	    /* XDP per-source LRU entries */
+		uint32_t max_sources;       /* XDP per-source LRU entries */
 		uint32_t max_smtp_pairs;    /* XDP (source, destination) LRU entries */
 		uint32_t ring_buffer_bytes; /* power of two, >= 4096 */
 		uint32_t max_interfaces;    /* VM-facing interfaces attached at once */
@@ -55,7 +55,7 @@ struct config {
 	struct {
 		int enabled;
 		int64_t window_ms;
-		uint32_t smtp_attempts;	    /* SYNs to 25/465/587 per window */
+		uint32_t smtp_attempts;     /* SYNs to 25/465/587 per window */
 		uint32_t smtp_destinations; /* distinct destinations per window */
 		enum scope scope;
 	} spam;

@@ -30,8 +30,8 @@ struct control_peer {
  * a new reference the module releases (it adds "ok": true unless the
  * handler set "ok"), or NULL with *error set to a message for the client.
  */
-typedef json_t *(*control_handler)(void *context, const struct control_peer *peer,
-    json_t *request, const char **error);
+typedef json_t *(*control_handler)(void *context, const struct control_peer *peer, json_t *request,
+                                   const char **error);
 
 struct control_command {
 	const char *name;
@@ -41,9 +41,9 @@ struct control_command {
 
 struct control_options {
 	const char *path;
-	const char *group;		/* owns the socket; NULL or "" for root only */
-	unsigned max_clients;		/* further clients are refused and counted */
-	unsigned max_line_bytes;	/* a longer request closes the client */
+	const char *group;                      /* owns the socket; NULL or "" for root only */
+	unsigned max_clients;                   /* further clients are refused and counted */
+	unsigned max_line_bytes;                /* a longer request closes the client */
 	const struct control_command *commands; /* ends with a NULL name */
 	void *context;
 };

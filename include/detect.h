@@ -30,7 +30,7 @@ struct finding {
  * *out for a finding, 0 if the event does not make one, -EINVAL for an event
  * that is not a well-formed spam event.
  */
-int detect_spam(const struct config *config, const struct threshold_event *event,
-    int64_t time_ms, struct finding *out);
+int detect_spam(const struct config *config, const struct threshold_event *event, int64_t time_ms,
+                struct finding *out);
 
 #endif

@@ -36,7 +36,7 @@ struct engine {
 	 * decisions, replay prints them.
 	 */
 	void (*on_decision)(void *arg, const struct finding *finding,
-	    const struct decision *decision, const struct ban *ban);
+	                    const struct decision *decision, const struct ban *ban);
 	void *arg;
 	/* Start times of recent bans, a ring of limits.bans_per_minute entries. */
 	int64_t *recent_bans;
@@ -45,7 +45,7 @@ struct engine {
 };
 
 int engine_init(struct engine *engine, const struct config *config, struct clock *clock,
-    struct store *store, struct nft *nft);
+                struct store *store, struct nft *nft);
 void engine_close(struct engine *engine);
 /* Makes the kernel sets match the store's active bans (daemon start). */
 int engine_reconcile(struct engine *engine);
@@ -53,6 +53,6 @@ int engine_reconcile(struct engine *engine);
 int engine_handle_event(struct engine *engine, const struct threshold_event *event);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
 int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
-    const char *reason, struct ban *lifted, size_t max, size_t *count);
+                 const char *reason, struct ban *lifted, size_t max, size_t *count);
 
 #endif

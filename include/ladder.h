@@ -15,7 +15,7 @@
 struct rung {
 	int64_t duration_ms; /* how long a ban on this rung lasts */
 	int64_t within_ms;   /* a repeat this soon after the previous ban ended climbs here;
-				unused on rung 0 */
+	                        unused on rung 0 */
 };
 
 struct ladder {
@@ -24,10 +24,10 @@ struct ladder {
 };
 
 struct ladder_step {
-	unsigned level;      /* rung, 0-based */
+	unsigned level; /* rung, 0-based */
 	int64_t duration_ms;
-	int64_t gap_ms;      /* since the previous ban ended; 0 if it is still active,
-				-1 if there is none */
+	int64_t gap_ms; /* since the previous ban ended; 0 if it is still active,
+	                   -1 if there is none */
 };
 
 /*
@@ -37,6 +37,6 @@ struct ladder_step {
  * gap 0; the top rung repeats itself.
  */
 void ladder_next(const struct ladder *ladder, const struct ban *history, size_t count,
-    int64_t now_ms, struct ladder_step *out);
+                 int64_t now_ms, struct ladder_step *out);
 
 #endif

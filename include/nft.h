@@ -18,8 +18,8 @@
 struct nft;
 
 struct nft_options {
-	const char *table;	 /* "abuseguard" */
-	unsigned ipv6_prefix_len; /* sources in the IPv6 sets are masked to this */
+	const char *table;                   /* "abuseguard" */
+	unsigned ipv6_prefix_len;            /* sources in the IPv6 sets are masked to this */
 	const struct prefix *always_allowed; /* destinations scope "all" never drops */
 	size_t always_allowed_count;
 	/*
@@ -48,7 +48,7 @@ int nft_destroy(struct nft *nft);
 
 /* Adds (or refreshes the timeout of) one ban element. */
 int ban_install(struct nft *nft, const struct source_key *source, enum scope scope,
-    int64_t duration_ms);
+                int64_t duration_ms);
 /* Many bans in as few netlink batches as fit. */
 int ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count);
 /* Removes a ban element; one that is not there is not an error. */

@@ -15,14 +15,15 @@
 #include "ladder.h"
 
 enum action {
-	ACTION_BAN,	/* install a ban on the rung below */
-	ACTION_ALERT,	/* an offence to record, but no ban: observe mode or safety valve */
-	ACTION_IGNORE,	/* not an offence: allowlisted, or the scope is already banned */
+	ACTION_BAN,    /* install a ban on the rung below */
+	ACTION_ALERT,  /* an offence to record, but no ban: observe mode or safety valve */
+	ACTION_IGNORE, /* not an offence: allowlisted, or the scope is already banned */
 };
 
 struct decision {
 	enum action action;
-	const char *why; /* "ladder", "observe mode", "safety valve", "allowlisted", "already banned" */
+	const char
+	    *why; /* "ladder", "observe mode", "safety valve", "allowlisted", "already banned" */
 	enum scope scope;
 	struct ladder_step step; /* for ACTION_BAN and ACTION_ALERT: the rung it would take */
 };
@@ -32,8 +33,8 @@ struct decision {
  * bans_last_minute: bans installed in the minute before now_ms.
  */
 void policy_decide(const struct config *config, const struct finding *finding,
-    const struct ban *history, size_t count, int64_t now_ms, unsigned bans_last_minute,
-    struct decision *out);
+                   const struct ban *history, size_t count, int64_t now_ms,
+                   unsigned bans_last_minute, struct decision *out);
 
 const char *action_name(enum action action);
 

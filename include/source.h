@@ -20,7 +20,7 @@ int source_parse(const char *text, unsigned ipv6_prefix_len, struct source_key *
 const char *source_format(const struct source_key *source, char *buf, size_t len);
 /* Builds a key from a raw address (4 or 16 bytes), masking IPv6. */
 void source_from_addr(int family, const void *addr, unsigned ipv6_prefix_len,
-    struct source_key *out);
+                      struct source_key *out);
 bool source_equal(const struct source_key *a, const struct source_key *b);
 
 /* An address range from the policy: allowlists, always-allowed destinations. */

@@ -41,23 +41,23 @@ int store_record(struct store *store, struct offence *offence, struct ban *ban);
  * bans were active; lifted_bans (may be NULL, room for max) gets them.
  * Returns -ENOENT if none was active.
  */
-int store_lift(struct store *store, const struct source_key *source, int64_t now_ms,
-    uid_t uid, const char *reason, struct ban *lifted_bans, size_t max, size_t *lifted);
+int store_lift(struct store *store, const struct source_key *source, int64_t now_ms, uid_t uid,
+               const char *reason, struct ban *lifted_bans, size_t max, size_t *lifted);
 
 /*
  * The source's bans, most recent first, at most max; *count gets how many
  * were written. Bans whose offence was marked a false positive are left out.
  */
-int store_history(struct store *store, const struct source_key *source, struct ban *out,
-    size_t max, size_t *count);
+int store_history(struct store *store, const struct source_key *source, struct ban *out, size_t max,
+                  size_t *count);
 
 /* Calls fn for every ban still active at now_ms, soonest expiry first; a
  * non-zero return from fn stops the walk and is returned. */
 int store_active_bans(struct store *store, int64_t now_ms,
-    int (*fn)(const struct ban *ban, void *arg), void *arg);
+                      int (*fn)(const struct ban *ban, void *arg), void *arg);
 
 /* One audit row: who changed what and why. */
 int store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action,
-    const char *subject, const char *reason);
+                const char *subject, const char *reason);
 
 #endif

@@ -15,8 +15,7 @@ static int check_count;
 	check_report(!!(condition), __FILE__, __LINE__, #condition, __VA_ARGS__)
 
 static inline void __attribute__((format(printf, 5, 6)))
-check_report(int passed, const char *file, int line, const char *condition, const char *fmt,
-    ...)
+check_report(int passed, const char *file, int line, const char *condition, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -12,12 +12,7 @@
 #define SOURCE_FAMILY_IPV6 10 /* AF_INET6 */
 
 /* Kinds of abuse. Only spam is detected so far; the others keep their slot. */
-enum category {
-	CATEGORY_SPAM = 0,
-	CATEGORY_SCAN = 1,
-	CATEGORY_CRAWLER = 2,
-	CATEGORY_COUNT
-};
+enum category { CATEGORY_SPAM = 0, CATEGORY_SCAN = 1, CATEGORY_CRAWLER = 2, CATEGORY_COUNT };
 
 /* Which threshold a spam event crossed first. */
 enum spam_reason {

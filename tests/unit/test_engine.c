@@ -17,8 +17,8 @@
 #include "log.h"
 
 #define HOUR_MS (3600 * 1000LL)
-#define DAY_MS	(24 * HOUR_MS)
-#define T0_MS	1790000000000LL
+#define DAY_MS  (24 * HOUR_MS)
+#define T0_MS   1790000000000LL
 
 static char directory[] = "/tmp/abuseguard-engine.XXXXXX";
 
@@ -30,7 +30,7 @@ struct recorder {
 
 static void
 record(void *arg, const struct finding *finding, const struct decision *decision,
-    const struct ban *ban)
+       const struct ban *ban)
 {
 	struct recorder *recorder = arg;
 
@@ -46,13 +46,13 @@ static struct threshold_event
 spam_event(const char *address, uint32_t attempts, int64_t time_ms)
 {
 	struct threshold_event event;
-	unsigned char raw[16] = { 0 };
+	unsigned char raw[16] = {0};
 	int family = strchr(address, ':') ? AF_INET6 : AF_INET;
 
 	memset(&event, 0, sizeof(event));
 	inet_pton(family, address, raw);
 	source_from_addr(family == AF_INET ? SOURCE_FAMILY_IPV4 : SOURCE_FAMILY_IPV6, raw, 64,
-	    &event.source);
+	                 &event.source);
 	event.time_ns = (uint64_t)time_ms * 1000000;
 	event.category = CATEGORY_SPAM;
 	event.reason = SPAM_REASON_ATTEMPTS;
@@ -81,8 +81,8 @@ fixture_open(struct fixture *fixture, const char *name)
 	snprintf(path, sizeof(path), "%s/%s.db", directory, name);
 	if (store_open(&fixture->store, path) < 0)
 		return -1;
-	if (engine_init(&fixture->engine, &fixture->config, &fixture->clock, fixture->store,
-		NULL) < 0)
+	if (engine_init(&fixture->engine, &fixture->config, &fixture->clock, fixture->store, NULL) <
+	    0)
 		return -1;
 	fixture->engine.on_decision = record;
 	fixture->engine.arg = &fixture->recorder;
@@ -104,7 +104,7 @@ offend(struct fixture *fixture, const char *address, int64_t time_ms)
 
 	clock_set(&fixture->clock, time_ms);
 	fixture->recorder.banned = 0;
-	fixture->recorder.last.action = (enum action)-1;
+	fixture->recorder.last.action = (enum action) - 1;
 	engine_handle_event(&fixture->engine, &event);
 	return fixture->recorder.last.action;
 }
@@ -120,41 +120,41 @@ test_ladder_through_the_engine(void)
 
 	CHECK(fixture_open(&f, "ladder") == 0, "engine opens on a fresh store");
 	CHECK(offend(&f, "10.0.0.5", t) == ACTION_BAN && f.recorder.ban.level == 0 &&
-		  f.recorder.ban.scope == SCOPE_SMTP &&
-		  f.recorder.ban.expires_ms - f.recorder.ban.start_ms == HOUR_MS,
-	    "a first burst bans for 1 hour, scope smtp");
+	          f.recorder.ban.scope == SCOPE_SMTP &&
+	          f.recorder.ban.expires_ms - f.recorder.ban.start_ms == HOUR_MS,
+	      "a first burst bans for 1 hour, scope smtp");
 	CHECK(offend(&f, "10.0.0.5", t + 10 * 60000) == ACTION_IGNORE &&
-		  strcmp(f.recorder.last.why, "already banned") == 0,
-	    "the banned spammer's retries while port 25 is blocked are no new offence");
+	          strcmp(f.recorder.last.why, "already banned") == 0,
+	      "the banned spammer's retries while port 25 is blocked are no new offence");
 	CHECK(f.engine.stats.bans == 1, "so no second ban is installed (%llu bans)",
-	    (unsigned long long)f.engine.stats.bans);
+	      (unsigned long long)f.engine.stats.bans);
 
 	t += HOUR_MS + 12 * HOUR_MS; /* 12 hours after the first ban ended */
 	CHECK(offend(&f, "10.0.0.5", t) == ACTION_BAN && f.recorder.ban.level == 1 &&
-		  f.recorder.ban.expires_ms - t == 7 * DAY_MS,
-	    "a repeat within a day after the ban ended gets 1 week");
+	          f.recorder.ban.expires_ms - t == 7 * DAY_MS,
+	      "a repeat within a day after the ban ended gets 1 week");
 
 	source_parse("10.0.0.5", 64, &source);
 	clock_set(&f.clock, t + HOUR_MS);
-	CHECK(engine_unban(&f.engine, &source, 0, "customer fixed the relay", lifted, 4,
-		  &count) == 0 &&
-		  count == 1 && lifted[0].level == 1,
-	    "an operator's lift ends the 1-week ban");
+	CHECK(engine_unban(&f.engine, &source, 0, "customer fixed the relay", lifted, 4, &count) ==
+	              0 &&
+	          count == 1 && lifted[0].level == 1,
+	      "an operator's lift ends the 1-week ban");
 	CHECK(engine_unban(&f.engine, &source, 0, "again", lifted, 4, &count) == -ENOENT,
-	    "a second lift finds no active ban");
+	      "a second lift finds no active ban");
 	t += 2 * HOUR_MS;
 	CHECK(offend(&f, "10.0.0.5", t) == ACTION_BAN && f.recorder.ban.level == 2 &&
-		  f.recorder.ban.expires_ms - t == 30 * DAY_MS,
-	    "a repeat an hour after the lift climbs to 1 month");
+	          f.recorder.ban.expires_ms - t == 30 * DAY_MS,
+	      "a repeat an hour after the lift climbs to 1 month");
 	t += 30 * DAY_MS + 29 * DAY_MS;
 	CHECK(offend(&f, "10.0.0.5", t) == ACTION_BAN && f.recorder.ban.level == 3 &&
-		  f.recorder.ban.expires_ms - t == 365 * DAY_MS,
-	    "a repeat 29 days after the month ended gets 1 year");
+	          f.recorder.ban.expires_ms - t == 365 * DAY_MS,
+	      "a repeat 29 days after the month ended gets 1 year");
 	t += 365 * DAY_MS + 40 * DAY_MS;
 	CHECK(offend(&f, "10.0.0.5", t) == ACTION_BAN && f.recorder.ban.level == 0,
-	    "40 clean days after the year ended start again at 1 hour");
+	      "40 clean days after the year ended start again at 1 hour");
 	CHECK(offend(&f, "10.0.0.6", t) == ACTION_BAN && f.recorder.ban.level == 0,
-	    "another source has its own ladder");
+	      "another source has its own ladder");
 	fixture_close(&f);
 }
 
@@ -166,11 +166,11 @@ test_ipv6_prefix(void)
 
 	CHECK(fixture_open(&f, "ipv6") == 0, "engine opens for the IPv6 case");
 	CHECK(offend(&f, "fd00:5::5", T0_MS) == ACTION_BAN &&
-		  strcmp(source_format(&f.recorder.ban.source, text, sizeof(text)),
-		      "fd00:5::/64") == 0,
-	    "an IPv6 source is banned as its /64 (%s)", text);
+	          strcmp(source_format(&f.recorder.ban.source, text, sizeof(text)),
+	                 "fd00:5::/64") == 0,
+	      "an IPv6 source is banned as its /64 (%s)", text);
 	CHECK(offend(&f, "fd00:5::77", T0_MS + 1000) == ACTION_IGNORE,
-	    "another address in the same /64 is already banned");
+	      "another address in the same /64 is already banned");
 	fixture_close(&f);
 }
 
@@ -183,12 +183,12 @@ test_safe_defaults(void)
 	CHECK(fixture_open(&f, "observe") == 0, "engine opens for observe mode");
 	f.config.mode = MODE_OBSERVE;
 	CHECK(offend(&f, "10.0.0.7", T0_MS) == ACTION_ALERT && !f.recorder.banned,
-	    "observe mode records the offence but bans nothing");
+	      "observe mode records the offence but bans nothing");
 	f.config.mode = MODE_ENFORCE;
 	prefix_parse("10.0.9.0/24", &f.config.allowlist[0]);
 	f.config.allowlist_count = 1;
 	CHECK(offend(&f, "10.0.9.9", T0_MS) == ACTION_IGNORE && !f.recorder.banned,
-	    "an allowlisted source is never banned");
+	      "an allowlisted source is never banned");
 	fixture_close(&f);
 
 	CHECK(fixture_open(&f, "valve") == 0, "engine opens for the safety valve");
@@ -203,10 +203,10 @@ test_safe_defaults(void)
 	}
 	CHECK(f.engine.stats.bans == 3, "three bans fit under a valve of 3 per minute");
 	CHECK(offend(&f, "10.1.0.9", T0_MS + 5000) == ACTION_ALERT &&
-		  strcmp(f.recorder.last.why, "safety valve") == 0,
-	    "the fourth within the minute only alerts");
+	          strcmp(f.recorder.last.why, "safety valve") == 0,
+	      "the fourth within the minute only alerts");
 	CHECK(offend(&f, "10.1.0.9", T0_MS + 61000 + 2000) == ACTION_BAN,
-	    "a minute later bans are installed again");
+	      "a minute later bans are installed again");
 	fixture_close(&f);
 }
 
@@ -219,15 +219,15 @@ test_bad_events(void)
 	CHECK(fixture_open(&f, "bad") == 0, "engine opens for bad events");
 	event.source.family = 77;
 	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL && f.engine.stats.errors == 1,
-	    "an event with an unknown family is refused and counted");
+	      "an event with an unknown family is refused and counted");
 	event = spam_event("10.0.0.8", 3, T0_MS);
 	event.smtp_destinations = 1;
 	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
-	    "an event below the policy's thresholds (program not yet reloaded) decides nothing");
+	      "an event below the policy's thresholds (program not yet reloaded) decides nothing");
 	f.config.spam.enabled = 0;
 	event = spam_event("10.0.0.8", 300, T0_MS);
 	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
-	    "with spam detection disabled an event decides nothing");
+	      "with spam detection disabled an event decides nothing");
 	fixture_close(&f);
 }
 
