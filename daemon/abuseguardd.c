@@ -153,6 +153,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "alerts", json_integer(engine->alerts));
 	json_object_set_new(counters, "ignored", json_integer(engine->ignored));
 	json_object_set_new(counters, "safety_valve_trips", json_integer(engine->valve_trips));
+	json_object_set_new(counters, "ban_sets_full", json_integer(engine->sets_full));
 	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "control_requests", json_integer(control.requests));
@@ -334,6 +335,7 @@ daemon_start(struct daemon *daemon)
 	    .ipv6_prefix_len = config->ipv6_prefix_len,
 	    .always_allowed = config->always_allowed,
 	    .always_allowed_count = config->always_allowed_count,
+	    .max_bans_per_set = config->limits.max_bans,
 	};
 	struct control_options control_options = {
 	    .path = config->control_socket,

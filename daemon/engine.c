@@ -102,6 +102,8 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 		engine->stats.alerts++;
 		if (strcmp(decision->why, "safety valve") == 0)
 			engine->stats.valve_trips++;
+		else if (strcmp(decision->why, "ban sets full") == 0)
+			engine->stats.sets_full++;
 		return 0;
 	}
 	remember_ban(engine, now_ms);
@@ -124,7 +126,7 @@ engine_handle_event(struct engine *engine, const struct threshold_event *event)
 	struct ban history[ENGINE_HISTORY], ban;
 	struct decision decision;
 	struct finding finding;
-	size_t count;
+	size_t count, active;
 	int64_t now_ms = clock_now_ms(engine->clock);
 	int error, found;
 
@@ -146,8 +148,13 @@ engine_handle_event(struct engine *engine, const struct threshold_event *event)
 		engine->stats.errors++;
 		return error;
 	}
+	error = store_count_active(engine->store, now_ms, finding.source.family, &active);
+	if (error < 0) {
+		engine->stats.errors++;
+		return error;
+	}
 	policy_decide(engine->config, &finding, history, count, now_ms,
-	              bans_last_minute(engine, now_ms), &decision);
+	              bans_last_minute(engine, now_ms), active, &decision);
 	error = engine_act(engine, &finding, &decision, now_ms, &ban);
 	if (error == 0 && engine->on_decision != NULL)
 		engine->on_decision(engine->arg, &finding, &decision,

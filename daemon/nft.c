@@ -152,6 +152,7 @@ struct nft {
 	uint32_t seq;
 	char table[TABLE_NAME_MAX];
 	unsigned ipv6_prefix_len;
+	uint32_t max_bans_per_set;
 	/* The kernel updates the timeout of an element added again. */
 	bool refresh_by_add;
 	/* The batch being built. */
@@ -361,7 +362,8 @@ batch_report(const struct nft *nft, const struct kernel_error *error)
 	}
 	log_warnx("inet %s: %s%s: %s%s%s", nft->table,
 	          note != NULL ? message_action(note->type) : "commit", what,
-	          strerror(-error->error), error->message[0] ? ": " : "", error->message);
+	          error->error == -ENFILE ? "the set is full" : strerror(-error->error),
+	          error->message[0] ? ": " : "", error->message);
 }
 
 static int
@@ -948,6 +950,9 @@ batch_set(struct nft *nft, uint8_t set_id)
 	                  sets[set_id].ipv6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR);
 	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (uint32_t)set_key_length(set_id));
 	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, sets[set_id].flags);
+	/* Bounds the kernel's memory; the kernel also sizes its hash table by it. */
+	if (set_id < SET_BAN_COUNT && nft->max_bans_per_set > 0)
+		nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, nft->max_bans_per_set);
 	nlh = batch_message(nft, NFT_MSG_NEWSET, NLM_F_CREATE, set_id);
 	nftnl_set_nlmsg_build_payload(nlh, set);
 	batch_message_end(nft, nlh);
@@ -1226,6 +1231,7 @@ nft_open(struct nft **out, const struct nft_options *options)
 	}
 	snprintf(nft->table, sizeof(nft->table), "%s", options->table);
 	nft->ipv6_prefix_len = options->ipv6_prefix_len;
+	nft->max_bans_per_set = options->max_bans_per_set;
 	nft->seq = (uint32_t)time(NULL);
 	if ((r = socket_open(nft)) < 0) {
 		free(allowed);

@@ -42,7 +42,8 @@ already_banned(const struct ban *history, size_t count, enum scope scope, int64_
 
 void
 policy_decide(const struct config *config, const struct finding *finding, const struct ban *history,
-              size_t count, int64_t now_ms, unsigned bans_last_minute, struct decision *out)
+              size_t count, int64_t now_ms, unsigned bans_last_minute, size_t active_bans,
+              struct decision *out)
 {
 	out->scope = category_scope(config, finding->category);
 	ladder_next(&config->ladder, history, count, now_ms, &out->step);
@@ -59,6 +60,10 @@ policy_decide(const struct config *config, const struct finding *finding, const 
 	} else if (bans_last_minute >= config->limits.bans_per_minute) {
 		out->action = ACTION_ALERT;
 		out->why = "safety valve";
+	} else if (active_bans >= config->limits.max_bans) {
+		/* The kernel sets are sized by the same limit: a ban would not fit. */
+		out->action = ACTION_ALERT;
+		out->why = "ban sets full";
 	} else {
 		out->action = ACTION_BAN;
 		out->why = "ladder";

@@ -86,6 +86,7 @@ enum statement_id {
 	STATEMENT_AUDIT_INSERT,
 	STATEMENT_HISTORY,
 	STATEMENT_ACTIVE_PAGE,
+	STATEMENT_ACTIVE_COUNT,
 	STATEMENT_COUNT
 };
 
@@ -128,6 +129,9 @@ static const struct {
          "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_ACTIVE " AND (b.expires_ms > "
          ":after_expires OR (b.expires_ms = :after_expires AND b.id > :after_id)) "
          "ORDER BY b.expires_ms, b.id LIMIT :limit"},
+    [STATEMENT_ACTIVE_COUNT] =
+        {"count active bans",
+         "SELECT count(*) FROM bans b WHERE b.family = :family AND " BAN_ACTIVE},
 };
 
 struct store {
@@ -679,6 +683,24 @@ store_active_bans(struct store *store, int64_t now_ms, int (*fn)(const struct ba
 		}
 	} while (count == STORE_ACTIVE_PAGE);
 	return 0;
+}
+
+int
+store_count_active(struct store *store, int64_t now_ms, unsigned family, size_t *count)
+{
+	enum statement_id id = STATEMENT_ACTIVE_COUNT;
+	int rc = SQLITE_OK, error = 0;
+
+	bind_int64(store, id, ":family", family, &rc);
+	bind_int64(store, id, ":now", now_ms, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(store->statements[id]);
+	if (rc == SQLITE_ROW)
+		*count = (size_t)sqlite3_column_int64(store->statements[id], 0);
+	else
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
 }
 
 int

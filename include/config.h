@@ -47,6 +47,7 @@ struct config {
 		uint32_t max_smtp_pairs;    /* XDP (source, destination) LRU entries */
 		uint32_t ring_buffer_bytes; /* power of two, >= 4096 */
 		uint32_t max_interfaces;    /* VM-facing interfaces attached at once */
+		uint32_t max_bans;          /* active bans per address family; sizes the sets */
 		uint32_t control_clients;
 		uint32_t control_line_bytes;
 		uint32_t bans_per_minute; /* safety valve: past it, alert only */

@@ -22,7 +22,7 @@
 #define ENGINE_HISTORY 64
 
 struct engine_stats {
-	uint64_t events, findings, bans, alerts, ignored, valve_trips, lifts, errors;
+	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
 };
 
 struct engine {

@@ -23,6 +23,11 @@ struct nft_options {
 	const struct prefix *always_allowed; /* destinations scope "all" never drops */
 	size_t always_allowed_count;
 	/*
+	 * Elements each ban set holds at most (0: no limit), fixed when the
+	 * set is created; past it the kernel refuses new elements (-ENFILE).
+	 */
+	uint32_t max_bans_per_set;
+	/*
 	 * Refresh timeouts by deleting and re-adding elements even on kernels
 	 * that update them in place (6.10 on), as older kernels need: for tests.
 	 */

@@ -16,7 +16,7 @@
 
 enum action {
 	ACTION_BAN,    /* install a ban on the rung below */
-	ACTION_ALERT,  /* an offence to record, but no ban: observe mode or safety valve */
+	ACTION_ALERT,  /* an offence to record, but no ban: observe mode, safety valve, sets full */
 	ACTION_IGNORE, /* not an offence: allowlisted, or the scope is already banned */
 };
 
@@ -30,11 +30,12 @@ struct decision {
 
 /*
  * history: the source's bans (any order, false positives left out);
- * bans_last_minute: bans installed in the minute before now_ms.
+ * bans_last_minute: bans installed in the minute before now_ms;
+ * active_bans: bans active now in the source's address family.
  */
 void policy_decide(const struct config *config, const struct finding *finding,
                    const struct ban *history, size_t count, int64_t now_ms,
-                   unsigned bans_last_minute, struct decision *out);
+                   unsigned bans_last_minute, size_t active_bans, struct decision *out);
 
 const char *action_name(enum action action);
 

@@ -56,6 +56,9 @@ int store_history(struct store *store, const struct source_key *source, struct b
 int store_active_bans(struct store *store, int64_t now_ms,
                       int (*fn)(const struct ban *ban, void *arg), void *arg);
 
+/* How many bans of an address family (SOURCE_FAMILY_*) are active at now_ms. */
+int store_count_active(struct store *store, int64_t now_ms, unsigned family, size_t *count);
+
 /* One audit row: who changed what and why. */
 int store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action,
                 const char *subject, const char *reason);

@@ -11,8 +11,12 @@
 static int check_failures;
 static int check_count;
 
+/* The condition runs first, so the message shows the values it left behind. */
 #define CHECK(condition, ...)                                                                      \
-	check_report(!!(condition), __FILE__, __LINE__, #condition, __VA_ARGS__)
+	do {                                                                                       \
+		int check_passed = !!(condition);                                                  \
+		check_report(check_passed, __FILE__, __LINE__, #condition, __VA_ARGS__);           \
+	} while (0)
 
 static inline void __attribute__((format(printf, 5, 6)))
 check_report(int passed, const char *file, int line, const char *condition, const char *fmt, ...)

@@ -111,7 +111,8 @@ test_full_policy(void)
 	CHECK(loaded.ipv6_prefix_len == 56, "ipv6_prefix = 56 is read: %u", loaded.ipv6_prefix_len);
 	CHECK(loaded.limits.max_sources == 1024 && loaded.limits.max_smtp_pairs == 16777216 &&
 	          loaded.limits.ring_buffer_bytes == 4096 &&
-	          loaded.limits.max_interfaces == 65536 && loaded.limits.control_clients == 1024 &&
+	          loaded.limits.max_interfaces == 65536 && loaded.limits.max_bans == 16 &&
+	          loaded.limits.control_clients == 1024 &&
 	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5,
 	      "every limit is read, the range ends included");
 	CHECK(loaded.spam.enabled == 1 && loaded.spam.window_ms == 90000 &&

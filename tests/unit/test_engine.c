@@ -208,6 +208,20 @@ test_safe_defaults(void)
 	CHECK(offend(&f, "10.1.0.9", T0_MS + 61000 + 2000) == ACTION_BAN,
 	      "a minute later bans are installed again");
 	fixture_close(&f);
+
+	CHECK(fixture_open(&f, "full") == 0, "engine opens for full ban sets");
+	f.config.limits.max_bans = 2;
+	offend(&f, "10.2.0.1", T0_MS);
+	offend(&f, "10.2.0.2", T0_MS + 1000);
+	CHECK(offend(&f, "10.2.0.3", T0_MS + 2000) == ACTION_ALERT &&
+	          strcmp(f.recorder.last.why, "ban sets full") == 0 &&
+	          f.engine.stats.sets_full == 1,
+	      "past limits.max_bans active bans a new offence only alerts, and is counted");
+	CHECK(offend(&f, "fd00:2::1", T0_MS + 3000) == ACTION_BAN,
+	      "the limit is per address family: an IPv6 source is still banned");
+	CHECK(offend(&f, "10.2.0.3", T0_MS + HOUR_MS + 5000) == ACTION_BAN,
+	      "once the first bans have expired there is room again");
+	fixture_close(&f);
 }
 
 static void

@@ -471,6 +471,46 @@ check_many(struct nft *nft)
 	      (long long)remaining);
 }
 
+/* limits.max_bans: the kernel holds no more than the set's size, and says why. */
+static void
+check_full_set(void)
+{
+	struct nft_options options = {
+	    .table = "abuseguard_small",
+	    .ipv6_prefix_len = 64,
+	    .max_bans_per_set = 4,
+	};
+	struct nft_ban bans[4];
+	char *listed;
+	struct nft *nft = NULL;
+
+	CHECK(nft_open(&nft, &options) == 0, "nft_open of a table whose sets hold 4 bans");
+	if (nft == NULL)
+		return;
+	listed = command_output("nft list set inet abuseguard_small ban4_smtp");
+	CHECK(listed != NULL && strstr(listed, "size 4") != NULL,
+	      "the kernel set carries the size (nft list set shows \"size 4\")");
+	free(listed);
+	for (int i = 0; i < 4; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "198.51.100.%d", i + 1);
+		bans[i] = (struct nft_ban){source(text), SCOPE_SMTP, 60000};
+	}
+	CHECK(ban_install_many(nft, bans, 4) == 0, "4 bans fit in a set of 4");
+	CHECK(ban_install(nft, key("198.51.100.9"), SCOPE_SMTP, 60000) == -ENFILE,
+	      "a fifth is refused with -ENFILE");
+	CHECK(ban_install(nft, key("198.51.100.9"), SCOPE_WEB, 60000) == 0,
+	      "another scope's set has its own room");
+	CHECK(list_bans(nft) == 5 && listed_remaining("198.51.100.9", SCOPE_SMTP) == -1,
+	      "the refused ban is not in the kernel; the other five are");
+	CHECK(ban_install(nft, key("198.51.100.1"), SCOPE_SMTP, 120000) == 0 &&
+	          list_bans(nft) == 5 && listed_remaining("198.51.100.1", SCOPE_SMTP) > 110000,
+	      "refreshing a ban in a full set still works");
+	nft_destroy(nft);
+	nft_close(nft);
+}
+
 static void
 check_traffic(struct nft *nft)
 {
@@ -596,6 +636,7 @@ main(void)
 	check_reconcile(nft);
 	check_expiry(nft);
 	check_traffic(nft);
+	check_full_set();
 
 	other_after = command_output("nft -j list table inet other");
 	CHECK(other_before && other_after && strstr(other_before, "192.0.2.1") &&

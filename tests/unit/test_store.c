@@ -473,6 +473,33 @@ test_families(struct store *store)
 	CHECK(error == 0 && count == 1, "lifting 10.0.0.1 left a00:1::/64's ban active");
 }
 
+/* limits.max_bans counts a family's active bans: the engine asks before it bans. */
+static void
+test_count_active(void)
+{
+	char path[PATH_MAX + 16];
+	struct store *store = NULL;
+	struct source_key source = key("192.0.2.50", 64);
+	size_t ipv4 = 99, ipv6 = 99;
+
+	snprintf(path, sizeof(path), "%s/count.db", directory);
+	CHECK(store_open(&store, path) == 0, "a store of its own for counting");
+	if (store == NULL)
+		return;
+	record(store, "192.0.2.50", 0, T0_MS, HOUR_MS);
+	record(store, "192.0.2.51", 0, T0_MS, HOUR_MS);
+	record(store, "192.0.2.52", 0, T0_MS - 2 * HOUR_MS, HOUR_MS); /* over */
+	record(store, "2001:db8:50::", 0, T0_MS, HOUR_MS);
+	CHECK(store_count_active(store, T0_MS + 1, SOURCE_FAMILY_IPV4, &ipv4) == 0 && ipv4 == 2 &&
+	          store_count_active(store, T0_MS + 1, SOURCE_FAMILY_IPV6, &ipv6) == 0 && ipv6 == 1,
+	      "active bans are counted per family, expired ones not (IPv4 %zu, IPv6 %zu)", ipv4,
+	      ipv6);
+	store_lift(store, &source, T0_MS + 2, 0, "test", NULL, 0, NULL);
+	CHECK(store_count_active(store, T0_MS + 3, SOURCE_FAMILY_IPV4, &ipv4) == 0 && ipv4 == 1,
+	      "a lifted ban no longer counts (%zu)", ipv4);
+	store_close(store);
+}
+
 static void
 test_active_bans(struct store *store)
 {
@@ -642,6 +669,7 @@ main(void)
 	test_crash(&store);
 	test_history_order(store);
 	test_families(store);
+	test_count_active();
 	test_active_bans(store);
 	test_bad_input(store);
 	test_atomic_record(store);
