@@ -46,7 +46,7 @@ struct daemon {
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: abuseguardd [-dtv] [-c file] [-i interface]... [--state-dir dir]\n"
+	        "usage: abuseguardd [-tv] [-c file] [-i interface]... [--state-dir dir]\n"
 	        "                   [--socket path]\n"
 	        "       abuseguardd [-v] [-c file] --replay file [--replay file]...\n");
 	exit(status);
@@ -401,13 +401,11 @@ main(int argc, char *argv[])
 	int check_only = 0, verbose = 0, option;
 	char error[PATH_MAX + 256];
 
-	while ((option = getopt_long(argc, argv, "c:dhi:tv", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "c:hi:tv", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'c':
 			config_path = optarg;
 			break;
-		case 'd':
-			break; /* always in the foreground; systemd supervises */
 		case 'i':
 			if (interface_count > CONFIG_MAX_INTERFACES)
 				fatalx("-i: at most %d interfaces", CONFIG_MAX_INTERFACES);
