@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +41,14 @@ struct daemon {
 	struct capture *capture;
 	struct control *control;
 	struct loop_watch signal_watch;
+	struct loop_watch timer_watch;
+	struct nft_options nft_options;
+	uint64_t nft_restores;
 	int64_t started_ms;
 };
+
+/* How often the daemon checks that its nftables table is still there. */
+#define NFT_CHECK_INTERVAL_S 5
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -155,6 +162,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "safety_valve_trips", json_integer(engine->valve_trips));
 	json_object_set_new(counters, "ban_sets_full", json_integer(engine->sets_full));
 	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
+	json_object_set_new(counters, "nft_restores", json_integer(daemon->nft_restores));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "control_requests", json_integer(control.requests));
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
@@ -299,6 +307,65 @@ signals_open(struct daemon *daemon)
 	return loop_add(&daemon->loop, &daemon->signal_watch, EPOLLIN);
 }
 
+/*
+ * Another program may flush the whole ruleset (nftables.service does when it
+ * restarts) and take the bans with it. The store still knows them: rebuild
+ * the table and reconcile, as at start.
+ */
+static void
+nft_check(struct daemon *daemon)
+{
+	struct nft *restored;
+	int present = nft_table_present(daemon->nft);
+
+	if (present != 0)
+		return; /* there, or the question failed and was logged */
+	log_warnx("inet %s: the table is gone (was the ruleset flushed?); restoring it and "
+	          "its bans from the store",
+	          daemon->config.nft_table);
+	if (nft_open(&restored, &daemon->nft_options) < 0) {
+		log_warnx("inet %s: cannot restore the table; trying again in %d s",
+		          daemon->config.nft_table, NFT_CHECK_INTERVAL_S);
+		return;
+	}
+	nft_close(daemon->nft);
+	daemon->nft = restored;
+	daemon->engine.nft = restored;
+	daemon->nft_restores++;
+	if (engine_reconcile(&daemon->engine) < 0)
+		log_warnx("inet %s: restored, but the bans could not all be put back",
+		          daemon->config.nft_table);
+}
+
+static void
+timer_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct daemon *daemon =
+	    (struct daemon *)((char *)watch - offsetof(struct daemon, timer_watch));
+	uint64_t expirations;
+
+	(void)events;
+	if (read(watch->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	nft_check(daemon);
+}
+
+static int
+timer_open(struct daemon *daemon)
+{
+	struct itimerspec period = {
+	    .it_interval = {.tv_sec = NFT_CHECK_INTERVAL_S},
+	    .it_value = {.tv_sec = NFT_CHECK_INTERVAL_S},
+	};
+
+	daemon->timer_watch.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (daemon->timer_watch.fd == -1 ||
+	    timerfd_settime(daemon->timer_watch.fd, 0, &period, NULL) == -1)
+		return -errno;
+	daemon->timer_watch.ready = timer_ready;
+	return loop_add(&daemon->loop, &daemon->timer_watch, EPOLLIN);
+}
+
 static void
 apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
                 const char *state_dir, const char *socket_path)
@@ -330,13 +397,6 @@ static void
 daemon_start(struct daemon *daemon)
 {
 	const struct config *config = &daemon->config;
-	struct nft_options nft_options = {
-	    .table = config->nft_table,
-	    .ipv6_prefix_len = config->ipv6_prefix_len,
-	    .always_allowed = config->always_allowed,
-	    .always_allowed_count = config->always_allowed_count,
-	    .max_bans_per_set = config->limits.max_bans,
-	};
 	struct control_options control_options = {
 	    .path = config->control_socket,
 	    .group = config->control_group,
@@ -354,13 +414,22 @@ daemon_start(struct daemon *daemon)
 		fatalx("cannot set up the event loop");
 	if (store_open(&daemon->store, database) < 0)
 		fatalx("%s: cannot open the store", database);
-	if (nft_open(&daemon->nft, &nft_options) < 0)
+	daemon->nft_options = (struct nft_options){
+	    .table = config->nft_table,
+	    .ipv6_prefix_len = config->ipv6_prefix_len,
+	    .always_allowed = config->always_allowed,
+	    .always_allowed_count = config->always_allowed_count,
+	    .max_bans_per_set = config->limits.max_bans,
+	};
+	if (nft_open(&daemon->nft, &daemon->nft_options) < 0)
 		fatalx("nftables: cannot set up table inet %s", config->nft_table);
 	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
 		fatalx("cannot set up the engine");
 	daemon->engine.on_decision = log_decision;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
+	if (timer_open(daemon) < 0)
+		fatal("timerfd");
 	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)
 		fatalx("%s: cannot open the control socket", config->control_socket);
 	if (capture_open(&daemon->capture, &daemon->loop, config, on_threshold_event, daemon) < 0)

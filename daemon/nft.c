@@ -1281,6 +1281,46 @@ nft_close(struct nft *nft)
 }
 
 int
+nft_table_present(struct nft *nft)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_table *table = nftnl_table_alloc();
+	uint32_t seq = nft->seq++;
+	struct nlmsghdr *nlh;
+	ssize_t length;
+	int r;
+
+	if (table == NULL)
+		fatal("nftnl_table_alloc");
+	nftnl_table_set_str(table, NFTNL_TABLE_NAME, nft->table);
+	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, table);
+	nftnl_table_free(table);
+	if (mnl_socket_sendto(nft->socket, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		log_warn("inet %s: ask for the table", nft->table);
+		return r;
+	}
+	do {
+		length = mnl_socket_recvfrom(nft->socket, nft->receive, RECEIVE_BUFFER_SIZE);
+		if (length < 0) {
+			r = -errno;
+			log_warn("inet %s: ask for the table", nft->table);
+			return r;
+		}
+		r = mnl_cb_run(nft->receive, (size_t)length, seq, nft->portid, NULL, NULL);
+	} while (r > MNL_CB_STOP);
+	if (r < 0) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		log_warn("inet %s: ask for the table", nft->table);
+		return r;
+	}
+	return 1;
+}
+
+int
 nft_destroy(struct nft *nft)
 {
 	batch_begin(nft);

@@ -48,6 +48,12 @@ struct nft_ban {
 int nft_open(struct nft **out, const struct nft_options *options);
 /* Closes the netlink socket; the table and its bans stay. */
 void nft_close(struct nft *nft);
+/*
+ * Is the table still there? 1 or 0, or -errno. Other software may flush the
+ * whole ruleset (nftables.service does on restart); the daemon then restores
+ * the table from its store.
+ */
+int nft_table_present(struct nft *nft);
 /* Deletes the whole table: for tests and uninstall only. */
 int nft_destroy(struct nft *nft);
 

@@ -74,6 +74,18 @@ check "the daemon restarts on the same state" daemon_start "$POLICY" "$STATE"
 check "after the restart the level-2 ban is still listed" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2)' 2000
 refute "after the restart the kernel still drops SMTP from the VM" vm_connects 10.0.1.2 25
+
+# Another program flushes the whole ruleset, as nftables.service does when it restarts.
+in_hv nft flush ruleset
+refute "after 'nft flush ruleset' the table is gone" kernel_set_has ban4_smtp 10.0.0.5
+check "within 6 s the daemon restores the table and the ban from its store" \
+	wait_until 6000 kernel_set_has ban4_smtp 10.0.0.5
+check "status counts the restore" status_match '.counters.nft_restores == 1'
+check "the restored kernel element has about a week left" \
+	bash -c "ip netns exec $HV nft list set inet abuseguard ban4_smtp | grep -q 'expires 6d23h'"
+refute "after the restore SMTP from the VM is dropped again" vm_connects 10.0.1.2 25
+check "after the restore the ban keeps its level and about a week left" \
+	bans_match '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .remaining_s > 604000)'
 # IPv6: the ban covers the VM's whole /64.
 ip -n "$VM" addr add fd00:5::6/64 dev eth0 nodad
 check "before the IPv6 burst, fd00:5::6 reaches SMTP over IPv6" vm_connects_from fd00:5::6 fd00:1::2 25

@@ -643,7 +643,9 @@ main(void)
 	          strcmp(other_before, other_after) == 0,
 	      "table inet other is untouched");
 
+	CHECK(nft_table_present(nft) == 1, "nft_table_present says the table is there");
 	CHECK(nft_destroy(nft) == 0, "nft_destroy");
+	CHECK(nft_table_present(nft) == 0, "nft_table_present says it is gone");
 	json_t *json = table_json(TABLE);
 	CHECK(json == NULL, "table inet %s is gone", TABLE);
 	json_decref(json);
