@@ -166,6 +166,8 @@ struct active_list {
 	struct nft_ban *bans;
 	size_t count, size;
 	int64_t now_ms;
+	unsigned ipv6_prefix_len;
+	size_t other_prefix; /* IPv6 bans made under another ipv6_prefix */
 };
 
 static int
@@ -173,6 +175,16 @@ collect_active(const struct ban *ban, void *arg)
 {
 	struct active_list *list = arg;
 
+	/*
+	 * The kernel's IPv6 rules mask sources to today's prefix length: a ban
+	 * keyed on another would never match, and widening it could ban other
+	 * customers. It stays in the store; new offences are keyed anew.
+	 */
+	if (ban->source.family == SOURCE_FAMILY_IPV6 &&
+	    ban->source.prefix_len != list->ipv6_prefix_len) {
+		list->other_prefix++;
+		return 0;
+	}
 	if (list->count == list->size) {
 		size_t size = list->size ? list->size * 2 : 256;
 		struct nft_ban *bans = reallocarray(list->bans, size, sizeof(*bans));
@@ -192,12 +204,19 @@ collect_active(const struct ban *ban, void *arg)
 int
 engine_reconcile(struct engine *engine)
 {
-	struct active_list list = {.now_ms = clock_now_ms(engine->clock)};
+	struct active_list list = {
+	    .now_ms = clock_now_ms(engine->clock),
+	    .ipv6_prefix_len = engine->config->ipv6_prefix_len,
+	};
 	int error;
 
 	if (engine->nft == NULL)
 		return 0;
 	error = store_active_bans(engine->store, list.now_ms, collect_active, &list);
+	if (list.other_prefix > 0)
+		log_warnx("%zu active IPv6 bans were made for another ipv6_prefix than /%u: they "
+		          "stay in the store but not in nftables",
+		          list.other_prefix, list.ipv6_prefix_len);
 	if (error == -ENOMEM)
 		log_warnx("engine: no memory for %zu active bans", list.count);
 	if (error == 0)

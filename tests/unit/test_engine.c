@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -224,6 +225,53 @@ test_safe_defaults(void)
 	fixture_close(&f);
 }
 
+/*
+ * After ipv6_prefix changes, reconcile still puts every other ban back: the
+ * IPv6 bans keyed on the old prefix are left out, not the whole table.
+ * Needs a private network namespace for nftables.
+ */
+static void
+test_reconcile_after_prefix_change(void)
+{
+	struct nft_options options = {.table = "abuseguard_engine", .ipv6_prefix_len = 56};
+	struct fixture f;
+	struct nft *nft = NULL;
+	int found_ipv4 = 0, found_ipv6 = 0;
+	FILE *pipe;
+	char line[512];
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		CHECK(0, "a private network namespace for nftables (unshare: %s)", strerror(errno));
+		return;
+	}
+	CHECK(fixture_open(&f, "prefix") == 0, "engine opens for a prefix change");
+	offend(&f, "10.0.0.9", T0_MS);
+	offend(&f, "fd00:9::9", T0_MS);
+	CHECK(f.engine.stats.bans == 2, "an IPv4 and an IPv6 (/64) ban are recorded");
+	f.config.ipv6_prefix_len = 56;
+	clock_set(&f.clock, T0_MS + 60000);
+	CHECK(nft_open(&nft, &options) == 0, "nftables opens with ipv6_prefix 56");
+	f.engine.nft = nft;
+	CHECK(nft != NULL && engine_reconcile(&f.engine) == 0,
+	      "reconcile succeeds although a ban was keyed on /64");
+	pipe = popen("nft list table inet abuseguard_engine", "r");
+	while (pipe != NULL && fgets(line, sizeof(line), pipe) != NULL) {
+		found_ipv4 |= strstr(line, "10.0.0.9") != NULL;
+		found_ipv6 |= strstr(line, "fd00:9::") != NULL;
+	}
+	if (pipe != NULL)
+		pclose(pipe);
+	CHECK(found_ipv4 && !found_ipv6,
+	      "the IPv4 ban is in the kernel, the /64 one is not (IPv4 %d, IPv6 %d)", found_ipv4,
+	      found_ipv6);
+	f.engine.nft = NULL;
+	if (nft != NULL) {
+		nft_destroy(nft);
+		nft_close(nft);
+	}
+	fixture_close(&f);
+}
+
 static void
 test_bad_events(void)
 {
@@ -259,6 +307,7 @@ main(void)
 	test_ipv6_prefix();
 	test_safe_defaults();
 	test_bad_events();
+	test_reconcile_after_prefix_change();
 	snprintf(command, sizeof(command), "rm -rf %s", directory);
 	if (system(command) != 0)
 		fprintf(stderr, "could not remove %s\n", directory);
