@@ -114,40 +114,41 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_EVENTS_LOST] = "events_lost",
 };
 
-static int
-count_active(const struct ban *ban, void *arg)
-{
-	(void)ban;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 static json_t *
 command_status(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
 	struct daemon *daemon = context;
-	struct capture_interface interfaces[64];
+	struct capture_interface *interfaces;
 	struct capture_stats stats;
 	struct control_stats control;
 	const struct engine_stats *engine = &daemon->engine.stats;
 	int64_t now_ms = clock_now_ms(&daemon->clock);
 	json_t *reply, *list, *counters;
-	size_t count, active = 0;
+	size_t count, active4 = 0, active6 = 0;
 
 	(void)peer;
 	(void)request;
-	if (store_active_bans(daemon->store, now_ms, count_active, &active) < 0) {
+	if (store_count_active(daemon->store, now_ms, SOURCE_FAMILY_IPV4, &active4) < 0 ||
+	    store_count_active(daemon->store, now_ms, SOURCE_FAMILY_IPV6, &active6) < 0) {
 		*error = "cannot read the store";
 		return NULL;
 	}
 	capture_stats(daemon->capture, &stats);
 	control_stats(daemon->control, &control);
-	count = capture_interfaces(daemon->capture, interfaces, 64);
+	/* Every attached interface: at most limits.max_interfaces. */
+	count = capture_interfaces(daemon->capture, NULL, 0);
+	interfaces = calloc(count + 1, sizeof(*interfaces));
+	if (interfaces == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	count = capture_interfaces(daemon->capture, interfaces, count);
 	list = json_array();
-	for (size_t i = 0; i < count && i < 64; i++)
+	for (size_t i = 0; i < count; i++)
 		json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "name", interfaces[i].name,
 		                                      "ifindex", interfaces[i].ifindex, "xdp_mode",
 		                                      interfaces[i].xdp_mode));
+	free(interfaces);
 	counters = json_object();
 	for (int i = 0; i < COUNTER_COUNT; i++)
 		json_object_set_new(counters, counter_names[i], json_integer(stats.counters[i]));
@@ -168,11 +169,11 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
 	json_object_set_new(counters, "control_denied", json_integer(control.denied));
 	json_object_set_new(counters, "control_refused", json_integer(control.refused));
-	reply =
-	    json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION, "mode",
-	              daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid",
-	              (int)getpid(), "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000),
-	              "interfaces", list, "bans_active", (json_int_t)active, "counters", counters);
+	reply = json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION,
+	                  "mode", daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce",
+	                  "pid", (int)getpid(), "uptime_s",
+	                  (json_int_t)((now_ms - daemon->started_ms) / 1000), "interfaces", list,
+	                  "bans_active", (json_int_t)(active4 + active6), "counters", counters);
 	return reply;
 }
 

@@ -6,7 +6,6 @@
 
 /* Messages go to stderr when foreground is set, else to syslog. */
 void log_init(int foreground, int verbose, const char *ident);
-void log_setverbose(int verbose);
 int log_getverbose(void);
 
 /* *_warn appends ": strerror(errno)"; *_warnx does not. */
