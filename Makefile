@@ -39,6 +39,7 @@ SKELETONS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 MAINS	:= daemon/abuseguardd.c daemon/abusectl.c
 MODULES	:= $(filter-out $(MAINS),$(wildcard daemon/*.c))
 HEADERS	:= $(wildcard include/*.h include/abuseguard/*.h)
+BPF_HEADERS := $(wildcard bpf/*.h)
 OBJS	:= $(MODULES:daemon/%.c=$(BUILD)/obj/%.o)
 ASAN_OBJS := $(MODULES:daemon/%.c=$(BUILD)/asan/%.o)
 
@@ -47,7 +48,7 @@ TESTS	  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 
 all: $(BUILD)/abuseguardd $(BUILD)/abusectl $(BPF_OBJS)
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HEADERS) | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(HEADERS) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
@@ -105,7 +106,7 @@ install: all
 	for page in daemon/*.5; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man5/; done
 
 format:
-	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c tests/*/*.c tests/*.h \
+	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
 		bench/*.c bench/*.h
 
 clean:

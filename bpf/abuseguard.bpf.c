@@ -6,64 +6,15 @@
  * through the ring buffer only when a source crosses a threshold, at most
  * once per source and window.
  *
- * The parsing follows xdp-tools' parsing helpers: a cursor walks the packet
- * and each parse_* function checks its header against data_end before it
- * advances.
+ * The parsing lives in parsing.h, shared with the tc egress program.
  */
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
-#include <linux/in.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-
-#include "abuseguard/abuseguard.h"
+#include "parsing.h"
 
 #define NS_PER_SECOND 1000000000ULL
-
-/*
- * Enough for any sane IPv6 packet. A sender stacking more hides its own
- * transport header, which then is not counted: a known limit.
- */
-#define IPV6_EXTENSION_HEADERS_MAX 4
-
-#define IPV4_FRAGMENT_OFFSET 0x1fff /* in iphdr.frag_off, host order */
-#define IPV6_FRAGMENT_OFFSET 0xfff8 /* in the fragment header, host order */
 
 #define SMTP_PORT       25
 #define SMTPS_PORT      465
 #define SUBMISSION_PORT 587
-
-/* What the parse_* functions return besides a protocol number. */
-#define PARSE_MALFORMED    -1 /* truncated or inconsistent header */
-#define PARSE_NO_TRANSPORT -2 /* no transport header to look at (a later fragment) */
-
-/* Not in the uapi headers. */
-struct vlan_header {
-	__be16 tci;
-	__be16 encapsulated_proto;
-};
-
-struct ipv6_fragment_header {
-	__u8 nexthdr;
-	__u8 reserved;
-	__be16 frag_off;
-	__be32 identification;
-};
-
-/*
- * The first eight bytes of ICMP and ICMPv6. <linux/icmp.h> would do for ICMP,
- * but it includes glibc's <sys/socket.h>, which does not build for -target bpf.
- */
-struct icmp_header {
-	__u8 type;
-	__u8 code;
-	__sum16 checksum;
-	__be32 rest;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -104,19 +55,6 @@ struct xdp_thresholds thresholds = {
 const volatile __u8 replay_clock = 0;
 __u64 replay_now_ns;
 
-struct cursor {
-	void *position;
-	void *end;
-};
-
-/* What the SMTP accounting needs from a parsed packet. */
-struct packet {
-	__u8 family; /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
-	__u8 vlan_tags;
-	void *network_header; /* struct iphdr or struct ipv6hdr */
-	struct tcphdr *tcp;
-};
-
 static __always_inline __u64
 clock_now(void)
 {
@@ -131,158 +69,6 @@ count(__u32 counter)
 	value = bpf_map_lookup_elem(&counters, &counter);
 	if (value)
 		*value += 1; /* per-CPU: no other writer */
-}
-
-/* Returns the ethertype after the VLAN tags, in host order. */
-static __always_inline int
-parse_ethernet(struct cursor *cursor, struct packet *packet)
-{
-	struct ethhdr *ethernet = cursor->position;
-	struct vlan_header *vlan;
-	__u16 protocol;
-	int i;
-
-	if ((void *)(ethernet + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position = ethernet + 1;
-	protocol = bpf_ntohs(ethernet->h_proto);
-
-#pragma unroll
-	for (i = 0; i < 2; i++) {
-		if (protocol != ETH_P_8021Q && protocol != ETH_P_8021AD)
-			break;
-		vlan = cursor->position;
-		if ((void *)(vlan + 1) > cursor->end)
-			return PARSE_MALFORMED;
-		cursor->position = vlan + 1;
-		protocol = bpf_ntohs(vlan->encapsulated_proto);
-		packet->vlan_tags++;
-	}
-	return protocol;
-}
-
-/* Returns the transport protocol. */
-static __always_inline int
-parse_ipv4(struct cursor *cursor, struct packet *packet)
-{
-	struct iphdr *ip = cursor->position;
-	__u32 header_length, total_length;
-
-	if ((void *)(ip + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	if (ip->version != 4 || ip->ihl < 5)
-		return PARSE_MALFORMED;
-	header_length = ip->ihl * 4;
-	total_length = bpf_ntohs(ip->tot_len);
-	/* Ethernet padding may follow the datagram; a datagram longer than
-	 * the frame was cut short. */
-	if (total_length < header_length || cursor->position + total_length > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position += header_length;
-	packet->family = SOURCE_FAMILY_IPV4;
-	packet->network_header = ip;
-	if (ip->frag_off & bpf_htons(IPV4_FRAGMENT_OFFSET))
-		return PARSE_NO_TRANSPORT;
-	return ip->protocol;
-}
-
-static __always_inline int
-ipv6_is_extension_header(int next_header)
-{
-	return next_header == IPPROTO_HOPOPTS || next_header == IPPROTO_ROUTING ||
-	       next_header == IPPROTO_DSTOPTS || next_header == IPPROTO_FRAGMENT;
-}
-
-/* Walks the extension headers; returns the transport protocol. */
-static __always_inline int
-parse_ipv6(struct cursor *cursor, struct packet *packet)
-{
-	struct ipv6hdr *ip = cursor->position;
-	struct ipv6_opt_hdr *option;
-	struct ipv6_fragment_header *fragment;
-	__u32 payload_length, option_length;
-	int next_header, i;
-
-	if ((void *)(ip + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	if (ip->version != 6)
-		return PARSE_MALFORMED;
-	cursor->position = ip + 1;
-	/* A payload length of 0 announces a jumbogram: nothing to compare. */
-	payload_length = bpf_ntohs(ip->payload_len);
-	if (payload_length != 0 && cursor->position + payload_length > cursor->end)
-		return PARSE_MALFORMED;
-	packet->family = SOURCE_FAMILY_IPV6;
-	packet->network_header = ip;
-	next_header = ip->nexthdr;
-
-#pragma unroll
-	for (i = 0; i < IPV6_EXTENSION_HEADERS_MAX; i++) {
-		switch (next_header) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-			option = cursor->position;
-			if ((void *)(option + 1) > cursor->end)
-				return PARSE_MALFORMED;
-			option_length = (option->hdrlen + 1) * 8;
-			if (cursor->position + option_length > cursor->end)
-				return PARSE_MALFORMED;
-			next_header = option->nexthdr;
-			cursor->position += option_length;
-			break;
-		case IPPROTO_FRAGMENT:
-			fragment = cursor->position;
-			if ((void *)(fragment + 1) > cursor->end)
-				return PARSE_MALFORMED;
-			if (fragment->frag_off & bpf_htons(IPV6_FRAGMENT_OFFSET))
-				return PARSE_NO_TRANSPORT;
-			next_header = fragment->nexthdr;
-			cursor->position = fragment + 1;
-			break;
-		default:
-			return next_header;
-		}
-	}
-	return ipv6_is_extension_header(next_header) ? PARSE_NO_TRANSPORT : next_header;
-}
-
-static __always_inline int
-parse_tcp(struct cursor *cursor, struct packet *packet)
-{
-	struct tcphdr *tcp = cursor->position;
-	__u32 header_length;
-
-	if ((void *)(tcp + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	header_length = tcp->doff * 4;
-	if (header_length < sizeof(*tcp) || cursor->position + header_length > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position += header_length;
-	packet->tcp = tcp;
-	return 0;
-}
-
-static __always_inline int
-parse_udp(struct cursor *cursor)
-{
-	struct udphdr *udp = cursor->position;
-
-	if ((void *)(udp + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position = udp + 1;
-	return 0;
-}
-
-static __always_inline int
-parse_icmp(struct cursor *cursor)
-{
-	struct icmp_header *icmp = cursor->position;
-
-	if ((void *)(icmp + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position = icmp + 1;
-	return 0;
 }
 
 static __always_inline int
@@ -352,7 +138,7 @@ static __always_inline void
 send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smtp_pair_key *pair,
                 __u16 port, __u64 now, int attempts_reached)
 {
-	struct threshold_event *event;
+	struct abuse_event *event;
 
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
@@ -369,11 +155,14 @@ send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smt
 	event->ifindex = ctx->ingress_ifindex;
 	event->category = CATEGORY_SPAM;
 	event->reason = attempts_reached ? SPAM_REASON_ATTEMPTS : SPAM_REASON_DESTINATIONS;
-	event->last_port = port;
-	event->smtp_attempts = state->smtp_attempts;
-	event->smtp_destinations = state->smtp_destinations;
-	__builtin_memcpy(event->last_destination, pair->destination,
-	                 sizeof(event->last_destination));
+	event->counts.attempts = state->smtp_attempts;
+	event->counts.destinations = state->smtp_destinations;
+	event->sample_count = 1;
+	__builtin_memcpy(event->samples[0].address, pair->destination,
+	                 sizeof(event->samples[0].address));
+	event->samples[0].port = port;
+	event->samples[0].family = pair->source.family;
+	event->samples[0].protocol = IPPROTO_TCP;
 	bpf_ringbuf_submit(event, 0);
 	count(COUNTER_EVENTS);
 }
@@ -425,25 +214,6 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	send_spam_event(ctx, state, pair, port, now, attempts_reached);
 }
 
-/* Returns PARSE_MALFORMED or 0. */
-static __always_inline int
-parse_transport(struct cursor *cursor, struct packet *packet, int protocol)
-{
-	switch (protocol) {
-	case IPPROTO_TCP:
-		return parse_tcp(cursor, packet);
-	case IPPROTO_UDP:
-		return parse_udp(cursor);
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return parse_icmp(cursor);
-	case PARSE_MALFORMED:
-		return PARSE_MALFORMED;
-	default:
-		return 0;
-	}
-}
-
 SEC("xdp")
 int
 abuseguard_xdp(struct xdp_md *ctx)
@@ -454,28 +224,21 @@ abuseguard_xdp(struct xdp_md *ctx)
 	};
 	struct packet packet = {};
 	struct smtp_pair_key pair;
-	int protocol;
+	int parsed;
 
 	count(COUNTER_PACKETS);
-	protocol = parse_ethernet(&cursor, &packet);
+	parsed = parse_packet(&cursor, &packet);
 	if (packet.vlan_tags)
 		count(COUNTER_VLAN);
-	switch (protocol) {
-	case PARSE_MALFORMED:
-		break;
-	case ETH_P_IP:
+	if (packet.ethertype == ETH_P_IP)
 		count(COUNTER_IPV4);
-		protocol = parse_ipv4(&cursor, &packet);
-		break;
-	case ETH_P_IPV6:
+	else if (packet.ethertype == ETH_P_IPV6)
 		count(COUNTER_IPV6);
-		protocol = parse_ipv6(&cursor, &packet);
-		break;
-	default:
+	if (parsed == PARSE_OTHER_L3) {
 		count(COUNTER_OTHER_L3);
 		return XDP_PASS;
 	}
-	if (parse_transport(&cursor, &packet, protocol) == PARSE_MALFORMED) {
+	if (parsed == PARSE_MALFORMED) {
 		count(COUNTER_MALFORMED);
 		return XDP_PASS;
 	}

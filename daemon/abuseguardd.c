@@ -60,7 +60,7 @@ static void __attribute__((noreturn)) usage(int status)
 }
 
 static void
-on_threshold_event(void *arg, const struct threshold_event *event)
+on_abuse_event(void *arg, const struct abuse_event *event)
 {
 	struct daemon *daemon = arg;
 
@@ -84,11 +84,13 @@ log_decision(void *arg, const struct finding *finding, const struct decision *de
 		          finding->detail);
 	else if (decision->action == ACTION_ALERT)
 		log_warnx("%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
-		          category_name(finding->category), decision->why, decision->step.level + 1,
-		          duration, scope_name(decision->scope), finding->detail);
+		          category_name(finding->category), decision_reason_name(decision->why),
+		          decision->step.level + 1, duration, scope_name(decision->scope),
+		          finding->detail);
 	else
 		log_debug("%s: %s finding ignored (%s): %s", source,
-		          category_name(finding->category), decision->why, finding->detail);
+		          category_name(finding->category), decision_reason_name(decision->why),
+		          finding->detail);
 }
 
 static void
@@ -433,7 +435,7 @@ daemon_start(struct daemon *daemon)
 		fatal("timerfd");
 	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)
 		fatalx("%s: cannot open the control socket", config->control_socket);
-	if (capture_open(&daemon->capture, &daemon->loop, config, on_threshold_event, daemon) < 0)
+	if (capture_open(&daemon->capture, &daemon->loop, config, on_abuse_event, daemon) < 0)
 		fatalx("cannot load or attach the XDP program");
 	log_info("abuseguardd %s running (%s mode), %u interface pattern(s), state in %s",
 	         ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",

@@ -64,7 +64,7 @@ ring_event(void *ctx, void *data, size_t size)
 {
 	struct capture *capture = ctx;
 
-	if (size < sizeof(struct threshold_event)) {
+	if (size < sizeof(struct abuse_event)) {
 		log_warnx("capture: short ring-buffer record of %zu bytes", size);
 		return 0;
 	}

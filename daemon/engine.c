@@ -62,8 +62,8 @@ offence_from_finding(const struct finding *finding, struct offence *offence)
 	offence->source = finding->source;
 	offence->category = finding->category;
 	offence->time_ms = finding->time_ms;
-	offence->attempts = finding->attempts;
-	offence->destinations = finding->destinations;
+	offence->attempts = finding->counts.attempts;
+	offence->destinations = finding->counts.destinations;
 	memcpy(offence->detail, finding->detail, sizeof(offence->detail));
 }
 
@@ -100,9 +100,9 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 
 	if (decision->action == ACTION_ALERT) {
 		engine->stats.alerts++;
-		if (strcmp(decision->why, "safety valve") == 0)
+		if (decision->why == REASON_SAFETY_VALVE)
 			engine->stats.valve_trips++;
-		else if (strcmp(decision->why, "ban sets full") == 0)
+		else if (decision->why == REASON_SETS_FULL)
 			engine->stats.sets_full++;
 		return 0;
 	}
@@ -121,22 +121,26 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 }
 
 int
-engine_handle_event(struct engine *engine, const struct threshold_event *event)
+engine_handle_event(struct engine *engine, const struct abuse_event *event)
 {
 	struct ban history[ENGINE_HISTORY], ban;
+	const struct detector *detector;
 	struct decision decision;
 	struct finding finding;
 	size_t count, active;
 	int64_t now_ms = clock_now_ms(engine->clock);
-	int error, found;
+	int error, found = -EINVAL;
 
 	engine->stats.events++;
-	found = detect_spam(engine->config, event,
-	                    clock_from_program_ns(engine->clock, event->time_ns), &finding);
+	detector = detector_for(event->category);
+	if (detector != NULL)
+		found = detector->detect(engine->config, event,
+		                         clock_from_program_ns(engine->clock, event->time_ns),
+		                         &finding);
 	if (found < 0) {
 		engine->stats.errors++;
-		log_warnx("engine: malformed threshold event (category %u, family %u)",
-		          event->category, event->source.family);
+		log_warnx("engine: malformed event (category %u, family %u)", event->category,
+		          event->source.family);
 		return found;
 	}
 	if (found == 0)

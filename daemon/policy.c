@@ -50,23 +50,23 @@ policy_decide(const struct config *config, const struct finding *finding, const 
 
 	if (allowlisted(config, &finding->source)) {
 		out->action = ACTION_IGNORE;
-		out->why = "allowlisted";
+		out->why = REASON_ALLOWLISTED;
 	} else if (already_banned(history, count, out->scope, now_ms)) {
 		out->action = ACTION_IGNORE;
-		out->why = "already banned";
+		out->why = REASON_ALREADY_BANNED;
 	} else if (config->mode == MODE_OBSERVE) {
 		out->action = ACTION_ALERT;
-		out->why = "observe mode";
+		out->why = REASON_OBSERVE_MODE;
 	} else if (bans_last_minute >= config->limits.bans_per_minute) {
 		out->action = ACTION_ALERT;
-		out->why = "safety valve";
+		out->why = REASON_SAFETY_VALVE;
 	} else if (active_bans >= config->limits.max_bans) {
 		/* The kernel sets are sized by the same limit: a ban would not fit. */
 		out->action = ACTION_ALERT;
-		out->why = "ban sets full";
+		out->why = REASON_SETS_FULL;
 	} else {
 		out->action = ACTION_BAN;
-		out->why = "ladder";
+		out->why = REASON_LADDER;
 	}
 }
 
@@ -81,5 +81,25 @@ action_name(enum action action)
 	case ACTION_IGNORE:
 	default:
 		return "ignore";
+	}
+}
+
+const char *
+decision_reason_name(enum decision_reason reason)
+{
+	switch (reason) {
+	case REASON_LADDER:
+		return "ladder";
+	case REASON_OBSERVE_MODE:
+		return "observe mode";
+	case REASON_SAFETY_VALVE:
+		return "safety valve";
+	case REASON_SETS_FULL:
+		return "ban sets full";
+	case REASON_ALLOWLISTED:
+		return "allowlisted";
+	case REASON_ALREADY_BANNED:
+	default:
+		return "already banned";
 	}
 }

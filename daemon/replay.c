@@ -199,15 +199,15 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 	char time[40], source[SOURCE_STRLEN], expires[40], *line;
 	json_t *object;
 
-	object =
-	    json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "time",
-	              time_format_ms(finding->time_ms, time, sizeof(time)), "file",
-	              replay->file->name, "packet", (json_int_t)replay->file->packet, "source",
-	              source_format(&finding->source, source, sizeof(source)), "category",
-	              category_name(finding->category), "attempts", (json_int_t)finding->attempts,
-	              "destinations", (json_int_t)finding->destinations, "action",
-	              action_name(decision->action), "why", decision->why, "scope",
-	              scope_name(decision->scope));
+	object = json_pack(
+	    "{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "time",
+	    time_format_ms(finding->time_ms, time, sizeof(time)), "file", replay->file->name,
+	    "packet", (json_int_t)replay->file->packet, "source",
+	    source_format(&finding->source, source, sizeof(source)), "category",
+	    category_name(finding->category), "attempts", (json_int_t)finding->counts.attempts,
+	    "destinations", (json_int_t)finding->counts.destinations, "action",
+	    action_name(decision->action), "why", decision_reason_name(decision->why), "scope",
+	    scope_name(decision->scope));
 	if (object == NULL) {
 		log_warnx("replay: no memory for a decision line");
 		return;
@@ -241,7 +241,7 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 }
 
 static void
-on_threshold_event(void *arg, const struct threshold_event *event)
+on_abuse_event(void *arg, const struct abuse_event *event)
 {
 	struct replay *replay = arg;
 
@@ -616,7 +616,7 @@ replay_open(struct replay *replay, const struct config *config)
 		return -ENOMEM;
 	replay->engine.on_decision = on_decision;
 	replay->engine.arg = replay;
-	if (capture_open(&replay->capture, NULL, config, on_threshold_event, replay) < 0) {
+	if (capture_open(&replay->capture, NULL, config, on_abuse_event, replay) < 0) {
 		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
 		          "CAP_NET_ADMIN, is needed)");
 		return -EIO;

@@ -1,7 +1,7 @@
 /*
  * Capture: loads the XDP program, attaches it to the VM-facing interfaces
  * the policy names (and to those that appear later, through rtnetlink),
- * and hands each threshold event from the ring buffer to a callback.
+ * and hands each detector event from the ring buffer to a callback.
  */
 #ifndef CAPTURE_H
 #define CAPTURE_H
@@ -16,7 +16,7 @@
 
 struct capture;
 
-typedef void (*capture_event_fn)(void *arg, const struct threshold_event *event);
+typedef void (*capture_event_fn)(void *arg, const struct abuse_event *event);
 
 struct capture_interface {
 	char name[IF_NAMESIZE];

@@ -30,6 +30,15 @@ enum xdp_attach_mode {
 	XDP_ATTACH_GENERIC,
 };
 
+/* The policy's spam section, all the spam detector reads. */
+struct spam_config {
+	int enabled;
+	int64_t window_ms;
+	uint32_t smtp_attempts;     /* SYNs to 25/465/587 per window */
+	uint32_t smtp_destinations; /* distinct destinations per window */
+	enum scope scope;
+};
+
 struct config {
 	char path[PATH_MAX];
 	enum mode mode;
@@ -53,13 +62,7 @@ struct config {
 		uint32_t bans_per_minute; /* safety valve: past it, alert only */
 	} limits;
 
-	struct {
-		int enabled;
-		int64_t window_ms;
-		uint32_t smtp_attempts;     /* SYNs to 25/465/587 per window */
-		uint32_t smtp_destinations; /* distinct destinations per window */
-		enum scope scope;
-	} spam;
+	struct spam_config spam;
 
 	struct ladder ladder;
 

@@ -1,10 +1,13 @@
 /*
  * Detectors: pure functions from observations to findings. No I/O, no clock
- * of their own: the time comes in with the observation.
+ * of their own: the time comes in with the observation. Each detector reads
+ * only its own section of the policy; the engine finds the detector of an
+ * event's category through detector_for().
  */
 #ifndef DETECT_H
 #define DETECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "abuseguard/abuseguard.h"
@@ -15,22 +18,41 @@
 struct finding {
 	struct source_key source;
 	enum category category;
+	unsigned reason; /* the category's reason, as in the event */
 	int64_t time_ms;
-	uint32_t attempts;
-	uint32_t destinations;
-	uint16_t last_port;
-	unsigned char last_destination_family;
-	unsigned char last_destination[16];
+	struct event_counts counts;
+	struct event_sample samples[EVENT_SAMPLES]; /* the latest first */
+	unsigned sample_count;
 	char detail[256]; /* one line for people and the store */
 };
 
 /*
- * A threshold event from the XDP program, checked against the policy's spam
- * thresholds (the program may have run with older ones). Returns 1 and fills
- * *out for a finding, 0 if the event does not make one, -EINVAL for an event
- * that is not a well-formed spam event.
+ * A detector: 1 and *out filled for a finding, 0 if the event does not make
+ * one (the detector is off, or the program ran with older thresholds),
+ * -EINVAL for an event that is not well formed for its category.
  */
-int detect_spam(const struct config *config, const struct threshold_event *event, int64_t time_ms,
+typedef int (*detect_fn)(const struct config *config, const struct abuse_event *event,
+                         int64_t time_ms, struct finding *out);
+
+struct detector {
+	const char *name;
+	detect_fn detect;
+};
+
+/* The detector of a category, or NULL for a category nothing detects. */
+const struct detector *detector_for(unsigned category);
+
+/*
+ * Checks what every event must hold (category, source family, sample count)
+ * and copies it into *out with an empty detail. -EINVAL if it does not hold.
+ */
+int finding_from_event(const struct abuse_event *event, int64_t time_ms, struct finding *out);
+
+/* Formats a sample as "address port N" (or just the address without a port). */
+const char *sample_format(const struct event_sample *sample, char *buf, size_t len);
+
+/* Spam bursts, from the XDP program's SMTP counters. */
+int detect_spam(const struct spam_config *spam, const struct abuse_event *event, int64_t time_ms,
                 struct finding *out);
 
 #endif

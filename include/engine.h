@@ -49,8 +49,8 @@ int engine_init(struct engine *engine, const struct config *config, struct clock
 void engine_close(struct engine *engine);
 /* Makes the kernel sets match the store's active bans (daemon start). */
 int engine_reconcile(struct engine *engine);
-/* One threshold event from the XDP program. */
-int engine_handle_event(struct engine *engine, const struct threshold_event *event);
+/* One event from a BPF detector, handed to its category's detector. */
+int engine_handle_event(struct engine *engine, const struct abuse_event *event);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
 int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
                  const char *reason, struct ban *lifted, size_t max, size_t *count);

@@ -20,10 +20,19 @@ enum action {
 	ACTION_IGNORE, /* not an offence: allowlisted, or the scope is already banned */
 };
 
+/* Why the policy took its action; decision_reason_name() gives the word for output. */
+enum decision_reason {
+	REASON_LADDER,         /* ban on the ladder's next rung */
+	REASON_OBSERVE_MODE,   /* mode = "observe": alert only */
+	REASON_SAFETY_VALVE,   /* limits.bans_per_minute reached: alert only */
+	REASON_SETS_FULL,      /* limits.max_bans reached in the family: alert only */
+	REASON_ALLOWLISTED,    /* the source is on the allowlist */
+	REASON_ALREADY_BANNED, /* an active ban already drops this traffic */
+};
+
 struct decision {
 	enum action action;
-	const char
-	    *why; /* "ladder", "observe mode", "safety valve", "allowlisted", "already banned" */
+	enum decision_reason why;
 	enum scope scope;
 	struct ladder_step step; /* for ACTION_BAN and ACTION_ALERT: the rung it would take */
 };
@@ -38,5 +47,7 @@ void policy_decide(const struct config *config, const struct finding *finding,
                    unsigned bans_last_minute, size_t active_bans, struct decision *out);
 
 const char *action_name(enum action action);
+/* "ladder", "observe mode", "safety valve", "ban sets full", "allowlisted", "already banned" */
+const char *decision_reason_name(enum decision_reason reason);
 
 #endif

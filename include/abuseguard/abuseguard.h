@@ -48,19 +48,45 @@ struct source_state {
 	__u32 pad;
 };
 
-/* Ring-buffer record: a source crossed a threshold. At most one per source,
- * category and window. */
-struct threshold_event {
+#define EVENT_SAMPLES 4
+
+/* One destination a source contacted, as a detector saw it. */
+struct event_sample {
+	__u8 address[16]; /* IPv4 in the first four bytes, network order */
+	__u16 port;       /* host order; 0 where there is none (ICMP) */
+	__u8 family;      /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
+	__u8 protocol;    /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, ... */
+};
+
+/*
+ * What a detector counts in a window. Each category fills what it counts
+ * and leaves the rest zero: spam fills attempts (SMTP connection attempts)
+ * and destinations.
+ */
+struct event_counts {
+	__u32 attempts;     /* what the category counts: SMTP attempts, probes, packets */
+	__u32 destinations; /* distinct destination hosts */
+	__u32 ports;        /* distinct destination ports */
+	__u32 failures;     /* first contacts that failed or were rejected */
+	__u32 successes;    /* first contacts that were answered */
+};
+
+/*
+ * The ring-buffer record every BPF detector fills: a source crossed one of
+ * its category's thresholds. At most one per source, category and window.
+ */
+struct abuse_event {
 	__u64 time_ns; /* program clock: CLOCK_MONOTONIC live, capture time in replay */
 	__u64 window_start_ns;
 	struct source_key source;
 	__u32 ifindex;
-	__u8 category; /* enum category */
-	__u8 reason;   /* enum spam_reason */
-	__u16 last_port;
-	__u32 smtp_attempts;
-	__u32 smtp_destinations;
-	__u8 last_destination[16];
+	__u8 category;     /* enum category */
+	__u8 reason;       /* the category's threshold crossed first: enum spam_reason, ... */
+	__u8 sample_count; /* valid entries in samples, at most EVENT_SAMPLES */
+	__u8 pad;
+	struct event_counts counts;
+	__u32 pad2;
+	struct event_sample samples[EVENT_SAMPLES]; /* the latest first */
 };
 
 /*

@@ -68,7 +68,7 @@ struct harness {
 	const char *name;
 	struct abuseguard_bpf *skel;
 	struct ring_buffer *ring;
-	struct threshold_event events[EVENTS_MAX];
+	struct abuse_event events[EVENTS_MAX];
 	size_t event_count;
 	size_t events_dropped; /* more than EVENTS_MAX: a test bug */
 	int consume;           /* read the ring buffer after every run */
@@ -265,11 +265,11 @@ harness_on_event(void *context, void *data, size_t size)
 {
 	struct harness *harness = context;
 
-	if (size != sizeof(struct threshold_event) || harness->event_count == EVENTS_MAX) {
+	if (size != sizeof(struct abuse_event) || harness->event_count == EVENTS_MAX) {
 		harness->events_dropped++;
 		return 0;
 	}
-	memcpy(&harness->events[harness->event_count++], data, sizeof(struct threshold_event));
+	memcpy(&harness->events[harness->event_count++], data, sizeof(struct abuse_event));
 	return 0;
 }
 
@@ -443,7 +443,7 @@ harness_close(struct harness *harness)
 	CHECK(harness_counter(harness, COUNTER_PACKETS) == harness->runs,
 	      "%s: COUNTER_PACKETS equals the %u frames the program ran on", harness->name,
 	      harness->runs);
-	CHECK(harness->events_dropped == 0, "%s: every event had the size of a threshold_event",
+	CHECK(harness->events_dropped == 0, "%s: every event had the size of an abuse_event",
 	      harness->name);
 	ring_buffer__free(harness->ring);
 	abuseguard_bpf__destroy(harness->skel);
@@ -470,7 +470,7 @@ test_attempts_threshold(void)
 	struct harness harness;
 	struct frame_spec syn = smtp_syn("198.51.100.7", "203.0.113.25", 25);
 	struct source_key expected = source_or_fail("198.51.100.7", 64);
-	struct threshold_event *event = &harness.events[0];
+	struct abuse_event *event = &harness.events[0];
 	struct source_state state;
 	uint64_t second_window = START_NS + WINDOW_NS + NS_PER_SECOND;
 
@@ -496,11 +496,11 @@ test_attempts_threshold(void)
 		CHECK(event->category == CATEGORY_SPAM && event->reason == SPAM_REASON_ATTEMPTS,
 		      "attempts: the event is spam, reason attempts (category %u, reason %u)",
 		      event->category, event->reason);
-		CHECK(event->smtp_attempts == ATTEMPTS_LIMIT && event->smtp_destinations == 1,
+		CHECK(event->counts.attempts == ATTEMPTS_LIMIT && event->counts.destinations == 1,
 		      "attempts: the event counts %d attempts to 1 destination (got %u, %u)",
-		      ATTEMPTS_LIMIT, event->smtp_attempts, event->smtp_destinations);
-		CHECK(event->last_port == 25 &&
-		          address_equal(event->last_destination, AF_INET, "203.0.113.25"),
+		      ATTEMPTS_LIMIT, event->counts.attempts, event->counts.destinations);
+		CHECK(event->samples[0].port == 25 &&
+		          address_equal(event->samples[0].address, AF_INET, "203.0.113.25"),
 		      "attempts: the event carries the last destination 203.0.113.25 port 25");
 		CHECK(event->window_start_ns == START_NS &&
 		          event->time_ns == START_NS + 5 * NS_PER_SECOND,
@@ -529,7 +529,7 @@ test_attempts_threshold(void)
 	      ATTEMPTS_LIMIT - 1);
 	harness_run(&harness, &syn);
 	CHECK(harness.event_count == 1 && harness.events[0].window_start_ns == second_window &&
-	          harness.events[0].smtp_attempts == ATTEMPTS_LIMIT,
+	          harness.events[0].counts.attempts == ATTEMPTS_LIMIT,
 	      "attempts: crossing the threshold again in the new window sends a new event");
 	CHECK(harness_counter(&harness, COUNTER_EVENTS) == 2 &&
 	          harness_counter(&harness, COUNTER_EVENTS_LOST) == 0,
@@ -573,17 +573,17 @@ test_destinations_threshold(void)
 	      "event, before %d attempts",
 	      DESTINATIONS_LIMIT, ATTEMPTS_LIMIT);
 	if (harness.event_count == 1) {
-		struct threshold_event *event = &harness.events[0];
+		struct abuse_event *event = &harness.events[0];
 
 		CHECK(event->reason == SPAM_REASON_DESTINATIONS,
 		      "destinations: the event's reason is destinations (%u)", event->reason);
-		CHECK(event->smtp_destinations == DESTINATIONS_LIMIT &&
-		          event->smtp_attempts == DESTINATIONS_LIMIT + 2,
+		CHECK(event->counts.destinations == DESTINATIONS_LIMIT &&
+		          event->counts.attempts == DESTINATIONS_LIMIT + 2,
 		      "destinations: the event counts %d destinations and %d attempts (got %u, %u)",
-		      DESTINATIONS_LIMIT, DESTINATIONS_LIMIT + 2, event->smtp_destinations,
-		      event->smtp_attempts);
-		CHECK(event->last_port == 587 &&
-		          address_equal(event->last_destination, AF_INET, "203.0.113.4"),
+		      DESTINATIONS_LIMIT, DESTINATIONS_LIMIT + 2, event->counts.destinations,
+		      event->counts.attempts);
+		CHECK(event->samples[0].port == 587 &&
+		          address_equal(event->samples[0].address, AF_INET, "203.0.113.4"),
 		      "destinations: the event carries the last destination and port");
 	}
 	harness.event_count = 0;
@@ -678,17 +678,17 @@ test_ipv6(void)
 	      "(got %zu)",
 	      ATTEMPTS_LIMIT, harness.event_count);
 	if (harness.event_count == 1) {
-		struct threshold_event *event = &harness.events[0];
+		struct abuse_event *event = &harness.events[0];
 
 		CHECK(memcmp(&event->source, &expected, sizeof(expected)) == 0,
 		      "ipv6: the event's source is 2001:db8:1:2::/64, masked, family 10");
 		CHECK(event->source.prefix_len == 64 && event->source.family == SOURCE_FAMILY_IPV6,
 		      "ipv6: the event's prefix_len is 64");
-		CHECK(event->smtp_attempts == ATTEMPTS_LIMIT && event->smtp_destinations == 2,
+		CHECK(event->counts.attempts == ATTEMPTS_LIMIT && event->counts.destinations == 2,
 		      "ipv6: the event combines both addresses' counts (%u attempts, %u "
 		      "destinations)",
-		      event->smtp_attempts, event->smtp_destinations);
-		CHECK(address_equal(event->last_destination, AF_INET6, "2001:db8:ffff::26"),
+		      event->counts.attempts, event->counts.destinations);
+		CHECK(address_equal(event->samples[0].address, AF_INET6, "2001:db8:ffff::26"),
 		      "ipv6: the event's last destination is the full IPv6 address");
 	}
 	CHECK(harness_state_attempts(&harness, "2001:db8:1:3::") == 2,
@@ -992,7 +992,7 @@ test_ring_full(void)
 	harness_run(&harness, &syn);
 	harness_consume(&harness);
 	expected = source_or_fail(last_source, 64);
-	CHECK(harness.event_count == 1 && harness.events[0].smtp_attempts == 2 &&
+	CHECK(harness.event_count == 1 && harness.events[0].counts.attempts == 2 &&
 	          source_equal(&harness.events[0].source, &expected),
 	      "ring: a source whose event was lost is reported by its next attempt (%s)",
 	      last_source);

@@ -43,10 +43,10 @@ record(void *arg, const struct finding *finding, const struct decision *decision
 	recorder->decisions++;
 }
 
-static struct threshold_event
+static struct abuse_event
 spam_event(const char *address, uint32_t attempts, int64_t time_ms)
 {
-	struct threshold_event event;
+	struct abuse_event event;
 	unsigned char raw[16] = {0};
 	int family = strchr(address, ':') ? AF_INET6 : AF_INET;
 
@@ -57,9 +57,12 @@ spam_event(const char *address, uint32_t attempts, int64_t time_ms)
 	event.time_ns = (uint64_t)time_ms * 1000000;
 	event.category = CATEGORY_SPAM;
 	event.reason = SPAM_REASON_ATTEMPTS;
-	event.smtp_attempts = attempts;
-	event.smtp_destinations = 1;
-	event.last_port = 25;
+	event.counts.attempts = attempts;
+	event.counts.destinations = 1;
+	event.sample_count = 1;
+	event.samples[0].family = event.source.family;
+	event.samples[0].protocol = IPPROTO_TCP;
+	event.samples[0].port = 25;
 	return event;
 }
 
@@ -101,7 +104,7 @@ fixture_close(struct fixture *fixture)
 static enum action
 offend(struct fixture *fixture, const char *address, int64_t time_ms)
 {
-	struct threshold_event event = spam_event(address, 30, time_ms);
+	struct abuse_event event = spam_event(address, 30, time_ms);
 
 	clock_set(&fixture->clock, time_ms);
 	fixture->recorder.banned = 0;
@@ -125,7 +128,7 @@ test_ladder_through_the_engine(void)
 	          f.recorder.ban.expires_ms - f.recorder.ban.start_ms == HOUR_MS,
 	      "a first burst bans for 1 hour, scope smtp");
 	CHECK(offend(&f, "10.0.0.5", t + 10 * 60000) == ACTION_IGNORE &&
-	          strcmp(f.recorder.last.why, "already banned") == 0,
+	          f.recorder.last.why == REASON_ALREADY_BANNED,
 	      "the banned spammer's retries while port 25 is blocked are no new offence");
 	CHECK(f.engine.stats.bans == 1, "so no second ban is installed (%llu bans)",
 	      (unsigned long long)f.engine.stats.bans);
@@ -204,7 +207,7 @@ test_safe_defaults(void)
 	}
 	CHECK(f.engine.stats.bans == 3, "three bans fit under a valve of 3 per minute");
 	CHECK(offend(&f, "10.1.0.9", T0_MS + 5000) == ACTION_ALERT &&
-	          strcmp(f.recorder.last.why, "safety valve") == 0,
+	          f.recorder.last.why == REASON_SAFETY_VALVE,
 	      "the fourth within the minute only alerts");
 	CHECK(offend(&f, "10.1.0.9", T0_MS + 61000 + 2000) == ACTION_BAN,
 	      "a minute later bans are installed again");
@@ -215,8 +218,7 @@ test_safe_defaults(void)
 	offend(&f, "10.2.0.1", T0_MS);
 	offend(&f, "10.2.0.2", T0_MS + 1000);
 	CHECK(offend(&f, "10.2.0.3", T0_MS + 2000) == ACTION_ALERT &&
-	          strcmp(f.recorder.last.why, "ban sets full") == 0 &&
-	          f.engine.stats.sets_full == 1,
+	          f.recorder.last.why == REASON_SETS_FULL && f.engine.stats.sets_full == 1,
 	      "past limits.max_bans active bans a new offence only alerts, and is counted");
 	CHECK(offend(&f, "fd00:2::1", T0_MS + 3000) == ACTION_BAN,
 	      "the limit is per address family: an IPv6 source is still banned");
@@ -276,14 +278,22 @@ static void
 test_bad_events(void)
 {
 	struct fixture f;
-	struct threshold_event event = spam_event("10.0.0.8", 30, T0_MS);
+	struct abuse_event event = spam_event("10.0.0.8", 30, T0_MS);
 
 	CHECK(fixture_open(&f, "bad") == 0, "engine opens for bad events");
 	event.source.family = 77;
 	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL && f.engine.stats.errors == 1,
 	      "an event with an unknown family is refused and counted");
+	event = spam_event("10.0.0.8", 30, T0_MS);
+	event.category = CATEGORY_COUNT;
+	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL && f.engine.stats.errors == 2,
+	      "an event of a category no detector handles is refused and counted");
+	event = spam_event("10.0.0.8", 30, T0_MS);
+	event.sample_count = EVENT_SAMPLES + 1;
+	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL && f.recorder.decisions == 0,
+	      "an event claiming more samples than it holds is refused");
 	event = spam_event("10.0.0.8", 3, T0_MS);
-	event.smtp_destinations = 1;
+	event.counts.destinations = 1;
 	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
 	      "an event below the policy's thresholds (program not yet reloaded) decides nothing");
 	f.config.spam.enabled = 0;

@@ -1,0 +1,280 @@
+/*
+ * Packet parsing for the BPF programs, shared by the XDP program (packets
+ * from the VM) and the tc egress program (packets toward it). Modelled on
+ * xdp-tools' parsing helpers: a cursor walks the packet and each parse_*
+ * function checks its header against the end of the data before it
+ * advances. Stricter than the model: IP version, header and total lengths
+ * and fragments are checked, so a forged header is counted as malformed
+ * rather than read past.
+ */
+#ifndef ABUSEGUARD_BPF_PARSING_H
+#define ABUSEGUARD_BPF_PARSING_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "abuseguard/abuseguard.h"
+
+/*
+ * Enough for any sane IPv6 packet. A sender stacking more hides its own
+ * transport header, which then is not counted: a known limit.
+ */
+#define IPV6_EXTENSION_HEADERS_MAX 4
+
+#define IPV4_FRAGMENT_OFFSET 0x1fff /* in iphdr.frag_off, host order */
+#define IPV6_FRAGMENT_OFFSET 0xfff8 /* in the fragment header, host order */
+
+/* What the parse_* functions return besides a protocol number. */
+#define PARSE_MALFORMED    -1 /* truncated or inconsistent header */
+#define PARSE_NO_TRANSPORT -2 /* no transport header to look at (a later fragment) */
+#define PARSE_OTHER_L3     -3 /* not IP: ARP, LLDP, ... */
+
+/* Not in the uapi headers. */
+struct vlan_header {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+struct ipv6_fragment_header {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 identification;
+};
+
+/*
+ * The first eight bytes of ICMP and ICMPv6. <linux/icmp.h> would do for ICMP,
+ * but it includes glibc's <sys/socket.h>, which does not build for -target bpf.
+ */
+struct icmp_header {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 rest;
+};
+
+struct cursor {
+	void *position;
+	void *end;
+};
+
+/* What the parsers found; a header pointer is NULL where there was none. */
+struct packet {
+	__u16 ethertype; /* after the VLAN tags, host order */
+	__u8 family;     /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
+	__u8 vlan_tags;
+	void *network_header; /* struct iphdr or struct ipv6hdr */
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	struct icmp_header *icmp; /* ICMP or ICMPv6, by family */
+};
+
+/* Returns the ethertype after the VLAN tags, in host order. */
+static __always_inline int
+parse_ethernet(struct cursor *cursor, struct packet *packet)
+{
+	struct ethhdr *ethernet = cursor->position;
+	struct vlan_header *vlan;
+	__u16 protocol;
+	int i;
+
+	if ((void *)(ethernet + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	cursor->position = ethernet + 1;
+	protocol = bpf_ntohs(ethernet->h_proto);
+
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (protocol != ETH_P_8021Q && protocol != ETH_P_8021AD)
+			break;
+		vlan = cursor->position;
+		if ((void *)(vlan + 1) > cursor->end)
+			return PARSE_MALFORMED;
+		cursor->position = vlan + 1;
+		protocol = bpf_ntohs(vlan->encapsulated_proto);
+		packet->vlan_tags++;
+	}
+	packet->ethertype = protocol;
+	return protocol;
+}
+
+/* Returns the transport protocol. */
+static __always_inline int
+parse_ipv4(struct cursor *cursor, struct packet *packet)
+{
+	struct iphdr *ip = cursor->position;
+	__u32 header_length, total_length;
+
+	if ((void *)(ip + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	header_length = ip->ihl * 4;
+	total_length = bpf_ntohs(ip->tot_len);
+	/* Ethernet padding may follow the datagram; a datagram longer than
+	 * the frame was cut short. */
+	if (total_length < header_length || cursor->position + total_length > cursor->end)
+		return PARSE_MALFORMED;
+	cursor->position += header_length;
+	packet->family = SOURCE_FAMILY_IPV4;
+	packet->network_header = ip;
+	if (ip->frag_off & bpf_htons(IPV4_FRAGMENT_OFFSET))
+		return PARSE_NO_TRANSPORT;
+	return ip->protocol;
+}
+
+static __always_inline int
+ipv6_is_extension_header(int next_header)
+{
+	return next_header == IPPROTO_HOPOPTS || next_header == IPPROTO_ROUTING ||
+	       next_header == IPPROTO_DSTOPTS || next_header == IPPROTO_FRAGMENT;
+}
+
+/* Walks the extension headers; returns the transport protocol. */
+static __always_inline int
+parse_ipv6(struct cursor *cursor, struct packet *packet)
+{
+	struct ipv6hdr *ip = cursor->position;
+	struct ipv6_opt_hdr *option;
+	struct ipv6_fragment_header *fragment;
+	__u32 payload_length, option_length;
+	int next_header, i;
+
+	if ((void *)(ip + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	if (ip->version != 6)
+		return PARSE_MALFORMED;
+	cursor->position = ip + 1;
+	/* A payload length of 0 announces a jumbogram: nothing to compare. */
+	payload_length = bpf_ntohs(ip->payload_len);
+	if (payload_length != 0 && cursor->position + payload_length > cursor->end)
+		return PARSE_MALFORMED;
+	packet->family = SOURCE_FAMILY_IPV6;
+	packet->network_header = ip;
+	next_header = ip->nexthdr;
+
+#pragma unroll
+	for (i = 0; i < IPV6_EXTENSION_HEADERS_MAX; i++) {
+		switch (next_header) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			option = cursor->position;
+			if ((void *)(option + 1) > cursor->end)
+				return PARSE_MALFORMED;
+			option_length = (option->hdrlen + 1) * 8;
+			if (cursor->position + option_length > cursor->end)
+				return PARSE_MALFORMED;
+			next_header = option->nexthdr;
+			cursor->position += option_length;
+			break;
+		case IPPROTO_FRAGMENT:
+			fragment = cursor->position;
+			if ((void *)(fragment + 1) > cursor->end)
+				return PARSE_MALFORMED;
+			if (fragment->frag_off & bpf_htons(IPV6_FRAGMENT_OFFSET))
+				return PARSE_NO_TRANSPORT;
+			next_header = fragment->nexthdr;
+			cursor->position = fragment + 1;
+			break;
+		default:
+			return next_header;
+		}
+	}
+	return ipv6_is_extension_header(next_header) ? PARSE_NO_TRANSPORT : next_header;
+}
+
+static __always_inline int
+parse_tcp(struct cursor *cursor, struct packet *packet)
+{
+	struct tcphdr *tcp = cursor->position;
+	__u32 header_length;
+
+	if ((void *)(tcp + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	header_length = tcp->doff * 4;
+	if (header_length < sizeof(*tcp) || cursor->position + header_length > cursor->end)
+		return PARSE_MALFORMED;
+	cursor->position += header_length;
+	packet->tcp = tcp;
+	return 0;
+}
+
+static __always_inline int
+parse_udp(struct cursor *cursor, struct packet *packet)
+{
+	struct udphdr *udp = cursor->position;
+
+	if ((void *)(udp + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	cursor->position = udp + 1;
+	packet->udp = udp;
+	return 0;
+}
+
+static __always_inline int
+parse_icmp(struct cursor *cursor, struct packet *packet)
+{
+	struct icmp_header *icmp = cursor->position;
+
+	if ((void *)(icmp + 1) > cursor->end)
+		return PARSE_MALFORMED;
+	cursor->position = icmp + 1;
+	packet->icmp = icmp;
+	return 0;
+}
+
+/* Returns PARSE_MALFORMED or 0. */
+static __always_inline int
+parse_transport(struct cursor *cursor, struct packet *packet, int protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP:
+		return parse_tcp(cursor, packet);
+	case IPPROTO_UDP:
+		return parse_udp(cursor, packet);
+	case IPPROTO_ICMP:
+		return packet->family == SOURCE_FAMILY_IPV4 ? parse_icmp(cursor, packet) : 0;
+	case IPPROTO_ICMPV6:
+		return packet->family == SOURCE_FAMILY_IPV6 ? parse_icmp(cursor, packet) : 0;
+	case PARSE_MALFORMED:
+		return PARSE_MALFORMED;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Ethernet, VLAN tags, IP and the transport header. Returns 0,
+ * PARSE_OTHER_L3 for a frame that is not IP, or PARSE_MALFORMED; the
+ * caller counts what packet->ethertype and vlan_tags say.
+ */
+static __always_inline int
+parse_packet(struct cursor *cursor, struct packet *packet)
+{
+	int protocol;
+
+	protocol = parse_ethernet(cursor, packet);
+	switch (protocol) {
+	case PARSE_MALFORMED:
+		return PARSE_MALFORMED;
+	case ETH_P_IP:
+		protocol = parse_ipv4(cursor, packet);
+		break;
+	case ETH_P_IPV6:
+		protocol = parse_ipv6(cursor, packet);
+		break;
+	default:
+		return PARSE_OTHER_L3;
+	}
+	return parse_transport(cursor, packet, protocol) == PARSE_MALFORMED ? PARSE_MALFORMED : 0;
+}
+
+#endif

@@ -1,0 +1,68 @@
+/* The table of detectors, one per category, and what they share. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "detect.h"
+
+static int
+spam_detector(const struct config *config, const struct abuse_event *event, int64_t time_ms,
+              struct finding *out)
+{
+	return detect_spam(&config->spam, event, time_ms, out);
+}
+
+static const struct detector detectors[CATEGORY_COUNT] = {
+    [CATEGORY_SPAM] = {"spam", spam_detector},
+};
+
+const struct detector *
+detector_for(unsigned category)
+{
+	if (category >= CATEGORY_COUNT || detectors[category].detect == NULL)
+		return NULL;
+	return &detectors[category];
+}
+
+static int
+family_valid(unsigned family)
+{
+	return family == SOURCE_FAMILY_IPV4 || family == SOURCE_FAMILY_IPV6;
+}
+
+int
+finding_from_event(const struct abuse_event *event, int64_t time_ms, struct finding *out)
+{
+	if (event->category >= CATEGORY_COUNT || !family_valid(event->source.family) ||
+	    event->sample_count > EVENT_SAMPLES)
+		return -EINVAL;
+	for (unsigned i = 0; i < event->sample_count; i++)
+		if (!family_valid(event->samples[i].family))
+			return -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	out->source = event->source;
+	out->category = event->category;
+	out->reason = event->reason;
+	out->time_ms = time_ms;
+	out->counts = event->counts;
+	out->sample_count = event->sample_count;
+	memcpy(out->samples, event->samples, sizeof(out->samples));
+	return 0;
+}
+
+const char *
+sample_format(const struct event_sample *sample, char *buf, size_t len)
+{
+	char address[INET6_ADDRSTRLEN];
+	int family = sample->family == SOURCE_FAMILY_IPV4 ? AF_INET : AF_INET6;
+
+	if (inet_ntop(family, sample->address, address, sizeof(address)) == NULL)
+		snprintf(address, sizeof(address), "?");
+	if (sample->port != 0)
+		snprintf(buf, len, "%s port %u", address, sample->port);
+	else
+		snprintf(buf, len, "%s", address);
+	return buf;
+}
