@@ -1,7 +1,8 @@
 # abuseguard: the XDP program, abuseguardd and abusectl.
 #   make          build everything into build/
 #   make deps     install the Debian packages the build and the tests need
-#   make check    build and run every test (unit, BPF, lab); ends "N passed, N failed"
+#   make check    build and run every test (unit, BPF, fuzzers, lab); ends "N passed, N failed"
+#   make fuzz     run every fuzzer for FUZZ_SECONDS (60) each; FUZZ=NAME picks some
 #   make install  honours DESTDIR and PREFIX
 
 PREFIX	   ?= /usr/local
@@ -30,7 +31,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wer
 DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
 	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
-	xdp-tools
+	xdp-tools libclang-rt-14-dev
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -113,6 +114,41 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all tests check deps install format clean
+
+# Fuzzers (tests/fuzz/fuzz_*.c): libFuzzer targets, linked against the modules
+# compiled again by clang with coverage instrumentation, ASan and UBSan. Each
+# has its seeds in tests/fuzz/corpus/NAME/. `make check` runs each for a few
+# seconds (tests/run); `make fuzz` runs them for FUZZ_SECONDS each, keeping what
+# they find in build/fuzz/corpus/NAME/ from one run to the next.
+FUZZ_SANITIZE := -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	-fsanitize=address,undefined
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS	  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_OBJS := $(MODULES:daemon/%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SECONDS ?= 60
+FUZZ	  ?=
+
+$(BUILD)/fuzz/obj/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CLANG) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/libabuseguard.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(HEADERS) $(BUILD)/fuzz/libabuseguard.a
+	$(CLANG) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer $< -o $@ \
+		$(BUILD)/fuzz/libabuseguard.a $(LDLIBS)
+
+tests: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	@failed=0; for fuzzer in $(FUZZERS); do \
+		case $${fuzzer##*/} in *"$(FUZZ)"*) ;; *) continue ;; esac; \
+		corpus=$(BUILD)/fuzz/corpus/$${fuzzer##*/}; mkdir -p $$corpus; \
+		tests/fuzz/run $$fuzzer $(FUZZ_SECONDS) $$corpus || failed=1; \
+	done; exit $$failed
+
+.PHONY: fuzz
 .SECONDARY:
 
 # Benchmarks (bench/): `make bench` prints one table (about a minute on 2

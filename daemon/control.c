@@ -452,7 +452,7 @@ client_send_json(struct control_client *client, json_t *reply)
 static void __attribute__((format(printf, 2, 3)))
 client_send_error(struct control_client *client, const char *fmt, ...)
 {
-	char message[512];
+	char message[CONTROL_ERROR_MAX];
 	json_t *reply;
 	va_list ap;
 
@@ -497,17 +497,7 @@ client_handle_request(struct control_client *client, json_t *request)
 	const char *name, *error = NULL;
 	json_t *reply;
 
-	if (!json_is_object(request)) {
-		control->stats.bad_requests++;
-		client_send_error(client, "request is not a JSON object");
-		return;
-	}
 	name = json_string_value(json_object_get(request, "command"));
-	if (name == NULL) {
-		control->stats.bad_requests++;
-		client_send_error(client, "request has no string \"command\"");
-		return;
-	}
 	command = find_command(control, name);
 	if (command == NULL) {
 		control->stats.bad_requests++;
@@ -543,22 +533,50 @@ client_handle_request(struct control_client *client, json_t *request)
 	json_decref(reply);
 }
 
-static void
-client_handle_line(struct control_client *client, const char *line, size_t len)
+int
+control_request_parse(const char *line, size_t len, json_t **out, char *err, size_t errlen)
 {
 	json_error_t parse_error;
 	json_t *request;
 
+	*out = NULL;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (len == 0)
-		return;
-	client->control->stats.requests++;
+		return -ENODATA;
 	request = json_loadb(line, len, JSON_REJECT_DUPLICATES, &parse_error);
 	if (request == NULL) {
+		snprintf(err, errlen, "bad JSON: %s at column %d", parse_error.text,
+		         parse_error.column);
+		return -EINVAL;
+	}
+	if (!json_is_object(request)) {
+		snprintf(err, errlen, "request is not a JSON object");
+		json_decref(request);
+		return -EINVAL;
+	}
+	if (json_string_value(json_object_get(request, "command")) == NULL) {
+		snprintf(err, errlen, "request has no string \"command\"");
+		json_decref(request);
+		return -EINVAL;
+	}
+	*out = request;
+	return 0;
+}
+
+static void
+client_handle_line(struct control_client *client, const char *line, size_t len)
+{
+	char error[CONTROL_ERROR_MAX];
+	json_t *request;
+	int rc;
+
+	if ((rc = control_request_parse(line, len, &request, error, sizeof(error))) == -ENODATA)
+		return;
+	client->control->stats.requests++;
+	if (rc < 0) {
 		client->control->stats.bad_requests++;
-		client_send_error(client, "bad JSON: %s at column %d", parse_error.text,
-		                  parse_error.column);
+		client_send_error(client, "%s", error);
 		return;
 	}
 	client_handle_request(client, request);

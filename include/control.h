@@ -52,6 +52,17 @@ struct control_stats {
 	unsigned long long accepted, refused, requests, bad_requests, denied;
 };
 
+/* The longest error message a client is sent. */
+#define CONTROL_ERROR_MAX 512
+
+/*
+ * Parses one request line (its newline removed; a trailing CR is dropped
+ * too). Returns 0 and a new reference to a JSON object with a string
+ * "command", -ENODATA for an empty line (ignored, no reply), or -EINVAL with
+ * the message for the client in err. The one parser of what clients send.
+ */
+int control_request_parse(const char *line, size_t len, json_t **request, char *err, size_t errlen);
+
 int control_init(struct control **out, struct loop *loop, const struct control_options *options);
 /* Closes every client and the socket, and unlinks its path. */
 void control_close(struct control *control);
