@@ -25,6 +25,8 @@
 #include "log.h"
 #include "loop.h"
 #include "nft.h"
+#include "notify.h"
+#include "reload.h"
 #include "replay.h"
 #include "source.h"
 #include "store.h"
@@ -43,12 +45,26 @@ struct daemon {
 	struct loop_watch signal_watch;
 	struct loop_watch timer_watch;
 	struct nft_options nft_options;
-	uint64_t nft_restores;
+	struct notify notify;
+	/* The command line's settings, put over every policy read, at start and on reload. */
+	struct {
+		char **interfaces;
+		unsigned interface_count;
+		const char *state_dir, *socket_path;
+	} overrides;
+	uint64_t nft_restores, reloads, reload_failures;
 	int64_t started_ms;
 };
 
 /* How often the daemon checks that its nftables table is still there. */
 #define NFT_CHECK_INTERVAL_S 5
+/* Room for "file:line: message", or the list of settings a reload kept. */
+#define RELOAD_MESSAGE_MAX (PATH_MAX + 1024)
+/* The STATUS= line systemctl status shows. */
+#define STATUS_LINE_MAX (PATH_MAX + 128)
+
+static void apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
+                            const char *state_dir, const char *socket_path);
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -272,6 +288,71 @@ static const struct control_command commands[] = {
     {NULL, false, NULL},
 };
 
+/* One line for the service manager: what runs, on how much. */
+static void
+daemon_status_line(struct daemon *daemon, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s mode, %zu interface(s) attached, policy %s",
+	         daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce",
+	         capture_interfaces(daemon->capture, NULL, 0), daemon->config.path);
+}
+
+struct reload_report {
+	char *message;
+	size_t len, used;
+};
+
+static void
+reload_kept(void *arg, const char *setting)
+{
+	struct reload_report *report = arg;
+
+	if (report->used < report->len)
+		report->used += snprintf(report->message + report->used, report->len - report->used,
+		                         "%s%s", report->used > 0 ? ", " : "", setting);
+}
+
+/*
+ * Re-reads the policy from the file it came from and puts it in place in one
+ * step: a policy that does not parse changes nothing. Thresholds reach the
+ * XDP program without reloading it; restart-only settings keep their running
+ * values and are named. Returns 0 or -errno; message says what happened
+ * ("file:line: message" on error). Logged here, once.
+ */
+static int
+daemon_reload(struct daemon *daemon, char *message, size_t len)
+{
+	struct config next;
+	char status[STATUS_LINE_MAX], kept[1024] = "";
+	struct reload_report report = {kept, sizeof(kept), 0};
+	int error;
+
+	notify_reloading(&daemon->notify, "reloading the policy");
+	error = config_load(daemon->config.path, &next, message, len);
+	if (error < 0) {
+		daemon->reload_failures++;
+		log_warnx("reload: %s; the running policy stays", message);
+	} else {
+		apply_overrides(&next, daemon->overrides.interfaces,
+		                daemon->overrides.interface_count, daemon->overrides.state_dir,
+		                daemon->overrides.socket_path);
+		reload_keep_restart_only(&next, &daemon->config, reload_kept, &report);
+		daemon->config = next; /* the engine and capture read it through a pointer */
+		capture_set_thresholds(daemon->capture, &daemon->config);
+		daemon->reloads++;
+		if (kept[0] != '\0')
+			snprintf(message, len,
+			         "%s: policy reloaded; changed but kept until restart: %s",
+			         daemon->config.path, kept);
+		else
+			snprintf(message, len, "%s: policy reloaded", daemon->config.path);
+		log_info("%s", message);
+	}
+	daemon_status_line(daemon, status, sizeof(status));
+	notify_ready(&daemon->notify, status);
+	return error;
+}
+
 static void
 signal_ready(struct loop_watch *watch, uint32_t events)
 {
@@ -282,8 +363,10 @@ signal_ready(struct loop_watch *watch, uint32_t events)
 	(void)events;
 	while (read(watch->fd, &info, sizeof(info)) == sizeof(info)) {
 		if (info.ssi_signo == SIGHUP) {
-			log_warnx(
-			    "SIGHUP: reloading the policy is not supported yet; restart to apply");
+			char message[RELOAD_MESSAGE_MAX];
+
+			/* daemon_reload logs the outcome; the message is for a caller that asks. */
+			daemon_reload(daemon, message, sizeof(message));
 			continue;
 		}
 		log_info("signal %u: stopping", info.ssi_signo);
@@ -376,6 +459,8 @@ apply_overrides(struct config *config, char **interfaces, unsigned interface_cou
 	if (interface_count > 0) {
 		if (interface_count > CONFIG_MAX_INTERFACES)
 			fatalx("-i: at most %d interfaces", CONFIG_MAX_INTERFACES);
+		/* Zeroed, so that a reload compares the same overrides as equal. */
+		memset(config->interfaces, 0, sizeof(config->interfaces));
 		for (unsigned i = 0; i < interface_count; i++) {
 			if (strlen(interfaces[i]) >= CONFIG_MAX_PATTERN)
 				fatalx("-i %s: longer than %d characters", interfaces[i],
@@ -408,13 +493,15 @@ daemon_start(struct daemon *daemon)
 	    .commands = commands,
 	    .context = daemon,
 	};
-	char database[PATH_MAX + 32];
+	char database[PATH_MAX + 32], status[STATUS_LINE_MAX];
 
 	if (mkdir(config->state_dir, 0750) == -1 && errno != EEXIST)
 		fatal("%s: mkdir", config->state_dir);
 	snprintf(database, sizeof(database), "%s/abuseguard.db", config->state_dir);
 	if (loop_init(&daemon->loop) < 0 || signals_open(daemon) < 0)
 		fatalx("cannot set up the event loop");
+	if (notify_open(&daemon->notify, &daemon->loop) < 0)
+		fatalx("cannot talk to the service manager"); /* the variable was named */
 	if (store_open(&daemon->store, database) < 0)
 		fatalx("%s: cannot open the store", database);
 	daemon->nft_options = (struct nft_options){
@@ -440,17 +527,22 @@ daemon_start(struct daemon *daemon)
 	log_info("abuseguardd %s running (%s mode), %u interface pattern(s), state in %s",
 	         ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",
 	         config->interface_count, config->state_dir);
+	/* The store is open, the table is in place and the programs are attached. */
+	daemon_status_line(daemon, status, sizeof(status));
+	notify_ready(&daemon->notify, status);
 }
 
 static void
 daemon_stop(struct daemon *daemon)
 {
+	notify_stopping(&daemon->notify, "stopping; bans stay in the kernel until they expire");
 	/* Bans stay in the kernel and expire on their own. */
 	capture_close(daemon->capture);
 	control_close(daemon->control);
 	engine_close(&daemon->engine);
 	nft_close(daemon->nft);
 	store_close(daemon->store);
+	notify_close(&daemon->notify);
 	loop_close(&daemon->loop);
 	log_info("abuseguardd stopped");
 }
@@ -516,6 +608,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "abuseguardd: %s\n", error);
 		return CONFIG_EXIT_INVALID;
 	}
+	daemon.overrides.interfaces = interfaces;
+	daemon.overrides.interface_count = interface_count;
+	daemon.overrides.state_dir = state_dir;
+	daemon.overrides.socket_path = socket_path;
 	apply_overrides(&daemon.config, interfaces, interface_count, state_dir, socket_path);
 	if (check_only) {
 		printf("%s: configuration OK\n", config_path);
