@@ -147,16 +147,32 @@ print_field(json_t *reply, const char *key, const char *label, bool duration)
 	                : format_scalar(value, text, sizeof(text)));
 }
 
+/* A flat object as "label:" and one "\tkey value" line per member, keys aligned. */
+static void
+print_object(json_t *object, const char *label)
+{
+	const char *name;
+	json_t *value;
+	char text[256];
+	int width = 0;
+
+	if (!json_is_object(object))
+		return;
+	printf("%s:\n", label);
+	json_object_foreach(object, name, value) if ((int)strlen(name) > width) width =
+	    strlen(name);
+	json_object_foreach(object, name, value)
+	    printf("\t%-*s %s\n", width, name, format_scalar(value, text, sizeof(text)));
+}
+
 static void
 print_status(json_t *reply)
 {
 	json_t *interfaces = json_object_get(reply, "interfaces");
 	json_t *counters = json_object_get(reply, "counters");
-	json_t *interface, *value;
-	const char *name;
+	json_t *interface;
 	char text[3][256];
 	size_t i;
-	int width = 0;
 
 	print_field(reply, "version", "version", false);
 	print_field(reply, "mode", "mode", false);
@@ -176,13 +192,8 @@ print_status(json_t *reply)
 			                     sizeof(text[2])));
 		}
 	}
-	if (json_is_object(counters)) {
-		printf("counters:\n");
-		json_object_foreach(counters, name, value) if ((int)strlen(name) > width) width =
-		    strlen(name);
-		json_object_foreach(counters, name, value) printf(
-		    "\t%-*s %s\n", width, name, format_scalar(value, text[0], sizeof(text[0])));
-	}
+	print_object(json_object_get(reply, "store"), "store");
+	print_object(counters, "counters");
 }
 
 enum ban_column {

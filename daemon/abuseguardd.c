@@ -53,6 +53,7 @@ struct daemon {
 		const char *state_dir, *socket_path;
 	} overrides;
 	uint64_t nft_restores, reloads, reload_failures;
+	uint64_t store_pruned; /* history rows past the retention, deleted */
 	int64_t started_ms;
 };
 
@@ -65,6 +66,10 @@ struct daemon {
 
 static void apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
                             const char *state_dir, const char *socket_path);
+/* Rows of each table the timer prunes at a time: no tick holds the store long. */
+#define STORE_PRUNE_BATCH 500
+/* The store failed its integrity check at start. */
+#define EXIT_STORE_DAMAGED 65 /* EX_DATAERR */
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -132,6 +137,18 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_EVENTS_LOST] = "events_lost",
 };
 
+/* Whether decisions are being recorded: never "healthy" while they are not. */
+static json_t *
+store_status(const struct daemon *daemon)
+{
+	struct store_health health;
+
+	store_health(daemon->store, &health);
+	return json_pack("{s:b, s:I, s:s, s:I}", "healthy", health.healthy, "errors",
+	                 (json_int_t)health.errors, "last_error", health.last_error, "pruned",
+	                 (json_int_t)daemon->store_pruned);
+}
+
 static json_t *
 command_status(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
@@ -141,16 +158,17 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	struct control_stats control;
 	const struct engine_stats *engine = &daemon->engine.stats;
 	int64_t now_ms = clock_now_ms(&daemon->clock);
-	json_t *reply, *list, *counters;
+	json_t *reply, *list, *counters, *bans_active;
 	size_t count, active4 = 0, active6 = 0;
 
 	(void)peer;
 	(void)request;
+	/* A store that cannot be read says so in "store"; status still answers. */
 	if (store_count_active(daemon->store, now_ms, SOURCE_FAMILY_IPV4, &active4) < 0 ||
-	    store_count_active(daemon->store, now_ms, SOURCE_FAMILY_IPV6, &active6) < 0) {
-		*error = "cannot read the store";
-		return NULL;
-	}
+	    store_count_active(daemon->store, now_ms, SOURCE_FAMILY_IPV6, &active6) < 0)
+		bans_active = json_null();
+	else
+		bans_active = json_integer((json_int_t)(active4 + active6));
 	capture_stats(daemon->capture, &stats);
 	control_stats(daemon->control, &control);
 	/* Every attached interface: at most limits.max_interfaces. */
@@ -187,11 +205,14 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
 	json_object_set_new(counters, "control_denied", json_integer(control.denied));
 	json_object_set_new(counters, "control_refused", json_integer(control.refused));
-	reply = json_pack("{s:s, s:s, s:i, s:I, s:o, s:I, s:o}", "version", ABUSEGUARD_VERSION,
-	                  "mode", daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce",
-	                  "pid", (int)getpid(), "uptime_s",
-	                  (json_int_t)((now_ms - daemon->started_ms) / 1000), "interfaces", list,
-	                  "bans_active", (json_int_t)(active4 + active6), "counters", counters);
+	json_object_set_new(counters, "control_refused_for_root",
+	                    json_integer(control.refused_for_root));
+	json_object_set_new(counters, "control_idle_closed", json_integer(control.idle_closed));
+	reply = json_pack(
+	    "{s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "version", ABUSEGUARD_VERSION, "mode",
+	    daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid", (int)getpid(),
+	    "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000), "interfaces", list,
+	    "bans_active", bans_active, "store", store_status(daemon), "counters", counters);
 	return reply;
 }
 
@@ -423,6 +444,17 @@ nft_check(struct daemon *daemon)
 		          daemon->config.nft_table);
 }
 
+/* History past the retention goes, a small batch each tick. */
+static void
+store_maintain(struct daemon *daemon)
+{
+	int64_t before_ms = clock_now_ms(&daemon->clock) - daemon->config.store.retention_ms;
+	size_t deleted;
+
+	if (store_prune(daemon->store, before_ms, STORE_PRUNE_BATCH, &deleted) == 0)
+		daemon->store_pruned += deleted;
+}
+
 static void
 timer_ready(struct loop_watch *watch, uint32_t events)
 {
@@ -434,6 +466,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	if (read(watch->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return;
 	nft_check(daemon);
+	store_maintain(daemon);
 }
 
 static int
@@ -481,6 +514,34 @@ apply_overrides(struct config *config, char **interfaces, unsigned interface_cou
 	}
 }
 
+/*
+ * A damaged store would answer with errors, or worse with half a history:
+ * the daemon does not run on one.
+ */
+static void
+store_start(struct daemon *daemon, const char *database)
+{
+	int error = store_open(&daemon->store, database);
+
+	if (error == 0 &&
+	    (error = store_check(daemon->store, daemon->config.store.check_timeout_ms)) ==
+	        -ETIMEDOUT) {
+		log_warnx("%s: running without a complete integrity check (store.check_timeout)",
+		          database);
+		error = 0;
+	}
+	if (error == -EBADMSG) {
+		log_warnx(
+		    "%s: the store is damaged; not running on it. Stop here, move the "
+		    "database aside with its -wal and -shm files (mv %s %s.damaged) and start "
+		    "again on a new store, or restore it from a backup",
+		    database, database, database);
+		exit(EXIT_STORE_DAMAGED);
+	}
+	if (error < 0)
+		fatalx("%s: cannot open the store", database);
+}
+
 static void
 daemon_start(struct daemon *daemon)
 {
@@ -490,6 +551,7 @@ daemon_start(struct daemon *daemon)
 	    .group = config->control_group,
 	    .max_clients = config->limits.control_clients,
 	    .max_line_bytes = config->limits.control_line_bytes,
+	    .idle_timeout_ms = config->limits.control_idle_ms,
 	    .commands = commands,
 	    .context = daemon,
 	};
@@ -502,8 +564,7 @@ daemon_start(struct daemon *daemon)
 		fatalx("cannot set up the event loop");
 	if (notify_open(&daemon->notify, &daemon->loop) < 0)
 		fatalx("cannot talk to the service manager"); /* the variable was named */
-	if (store_open(&daemon->store, database) < 0)
-		fatalx("%s: cannot open the store", database);
+	store_start(daemon, database);
 	daemon->nft_options = (struct nft_options){
 	    .table = config->nft_table,
 	    .ipv6_prefix_len = config->ipv6_prefix_len,

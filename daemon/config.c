@@ -174,6 +174,10 @@ config_defaults(struct config *config)
 	config->limits.control_clients = 16;
 	config->limits.control_line_bytes = 65536;
 	config->limits.bans_per_minute = 60;
+	config->limits.control_idle_ms = 60 * MS_PER_SECOND;
+
+	config->store.retention_ms = 400 * MS_PER_DAY;
+	config->store.check_timeout_ms = 60 * MS_PER_SECOND;
 
 	config->spam.enabled = 1;
 	config->spam.window_ms = 60 * MS_PER_SECOND;
@@ -783,6 +787,25 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.bans_per_minute),
      .min = 1,
      .max = 100000},
+    {.name = "control_idle",
+     .read = read_duration,
+     .offset = offsetof(struct config, limits.control_idle_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
+    {0},
+};
+
+static const struct rule store_rules[] = {
+    {.name = "retention",
+     .read = read_duration,
+     .offset = offsetof(struct config, store.retention_ms),
+     .min = MS_PER_DAY,
+     .max = DURATION_MAX_MS},
+    {.name = "check_timeout",
+     .read = read_duration,
+     .offset = offsetof(struct config, store.check_timeout_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
     {0},
 };
 
@@ -849,6 +872,7 @@ static const struct rule root_rules[] = {
      .min = 1,
      .max = 128},
     {.name = "limits", .read = read_group, .children = limits_rules},
+    {.name = "store", .read = read_group, .children = store_rules},
     {.name = "spam", .read = read_spam, .children = spam_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},
     {.name = "allowlist",

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -36,15 +39,17 @@ struct control_client {
 	size_t input_len;
 	char *output;
 	size_t output_len, output_size;
-	uint32_t events; /* what the loop watches for now */
-	bool closing;    /* send what is queued, then close */
-	bool failed;     /* close now */
+	uint32_t events;        /* what the loop watches for now */
+	int64_t last_active_ms; /* monotonic: the last byte read or sent */
+	bool closing;           /* send what is queued, then close */
+	bool failed;            /* close now */
 };
 
 TAILQ_HEAD(control_clients, control_client);
 
 struct control {
 	struct loop_watch watch;
+	struct loop_watch idle_watch; /* a timer: closes idle clients */
 	struct loop *loop;
 	struct control_options options;
 	char path[CONTROL_PATH_MAX];
@@ -58,6 +63,16 @@ struct control {
 
 static void control_accept(struct loop_watch *watch, uint32_t events);
 static void client_ready(struct loop_watch *watch, uint32_t events);
+static void control_idle_sweep(struct loop_watch *watch, uint32_t events);
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static int
 socket_address(const char *path, struct sockaddr_un *address)
@@ -212,6 +227,36 @@ control_listen(struct control *control)
 	return 0;
 }
 
+/* The sweep runs a few times per timeout: a client is closed at most a quarter late. */
+static int
+idle_timer_open(struct control *control)
+{
+	int64_t period_ms = control->options.idle_timeout_ms / 4;
+	struct itimerspec period;
+	int error;
+
+	if (period_ms < 1)
+		period_ms = 1;
+	period.it_interval.tv_sec = period_ms / 1000;
+	period.it_interval.tv_nsec = (period_ms % 1000) * 1000000;
+	period.it_value = period.it_interval;
+	control->idle_watch.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (control->idle_watch.fd == -1 ||
+	    timerfd_settime(control->idle_watch.fd, 0, &period, NULL) == -1) {
+		error = errno;
+		log_warn("%s: idle timer", control->path);
+		if (control->idle_watch.fd != -1)
+			close(control->idle_watch.fd);
+		control->idle_watch.fd = -1;
+		return -error;
+	}
+	if ((error = loop_add(control->loop, &control->idle_watch, EPOLLIN)) < 0) {
+		close(control->idle_watch.fd);
+		control->idle_watch.fd = -1;
+	}
+	return error;
+}
+
 int
 control_init(struct control **out, struct loop *loop, const struct control_options *options)
 {
@@ -220,8 +265,9 @@ control_init(struct control **out, struct loop *loop, const struct control_optio
 
 	*out = NULL;
 	if (options->path == NULL || options->max_clients == 0 || options->max_line_bytes == 0 ||
-	    options->commands == NULL) {
-		log_warnx("control: path, clients, line size and commands are required");
+	    options->idle_timeout_ms <= 0 || options->commands == NULL) {
+		log_warnx("control: path, clients, line size, idle timeout and commands are "
+		          "required");
 		return -EINVAL;
 	}
 	control = calloc(1, sizeof(*control));
@@ -233,10 +279,14 @@ control_init(struct control **out, struct loop *loop, const struct control_optio
 	control->options = *options;
 	control->watch.fd = -1;
 	control->watch.ready = control_accept;
+	control->idle_watch.fd = -1;
+	control->idle_watch.ready = control_idle_sweep;
 	TAILQ_INIT(&control->clients);
 	error = control_listen(control);
 	if (error == 0)
 		error = loop_add(loop, &control->watch, EPOLLIN);
+	if (error == 0)
+		error = idle_timer_open(control);
 	if (error < 0) {
 		control_close(control);
 		return error;
@@ -275,6 +325,10 @@ control_close(struct control *control)
 		return;
 	while (!TAILQ_EMPTY(&control->clients))
 		client_free(TAILQ_FIRST(&control->clients));
+	if (control->idle_watch.fd != -1) {
+		loop_remove(control->loop, &control->idle_watch);
+		close(control->idle_watch.fd);
+	}
 	if (control->watch.fd != -1) {
 		loop_remove(control->loop, &control->watch);
 		close(control->watch.fd);
@@ -330,7 +384,7 @@ peer_credentials(const struct control *control, int fd, struct control_peer *pee
 }
 
 static void
-refuse_client(struct control *control, int fd)
+refuse_client(struct control *control, int fd, const struct control_peer *peer)
 {
 	static const char reply[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
 
@@ -339,13 +393,36 @@ refuse_client(struct control *control, int fd)
 		log_debug("%s: refused client: send: %s", control->path, strerror(errno));
 	close(fd);
 	control->stats.refused++;
+	if (control->client_count < control->options.max_clients) {
+		control->stats.refused_for_root++;
+		log_info("%s: client pid %d uid %u refused: the last slot is kept for root",
+		         control->path, (int)peer->pid, (unsigned)peer->uid);
+	}
+}
+
+/* Root may take every slot; anyone else leaves the last one free. */
+static bool
+slot_free(const struct control *control, const struct control_peer *peer)
+{
+	unsigned max = control->options.max_clients;
+
+	return control->client_count < (peer->uid == 0 || max == 1 ? max : max - 1);
 }
 
 static void
 add_client(struct control *control, int fd)
 {
 	struct control_client *client;
+	struct control_peer peer;
 
+	if (peer_credentials(control, fd, &peer) < 0) {
+		close(fd);
+		return;
+	}
+	if (!slot_free(control, &peer)) {
+		refuse_client(control, fd, &peer);
+		return;
+	}
 	client = calloc(1, sizeof(*client));
 	if (client == NULL ||
 	    (client->input = malloc(control->options.max_line_bytes + 1)) == NULL) {
@@ -357,14 +434,15 @@ add_client(struct control *control, int fd)
 	client->control = control;
 	client->watch.fd = fd;
 	client->watch.ready = client_ready;
-	if (peer_credentials(control, fd, &client->peer) < 0 ||
-	    loop_add(control->loop, &client->watch, EPOLLIN) < 0) {
+	client->peer = peer;
+	if (loop_add(control->loop, &client->watch, EPOLLIN) < 0) {
 		free(client->input);
 		free(client);
 		close(fd);
 		return;
 	}
 	client->events = EPOLLIN;
+	client->last_active_ms = monotonic_ms();
 	TAILQ_INSERT_TAIL(&control->clients, client, entry);
 	control->client_count++;
 	control->stats.accepted++;
@@ -383,10 +461,7 @@ control_accept(struct loop_watch *watch, uint32_t events)
 		fd = accept4(watch->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd == -1)
 			break;
-		if (control->client_count >= control->options.max_clients)
-			refuse_client(control, fd);
-		else
-			add_client(control, fd);
+		add_client(control, fd);
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
 		return;
@@ -629,6 +704,7 @@ client_read(struct control_client *client)
 		return;
 	}
 	client->input_len += n;
+	client->last_active_ms = monotonic_ms();
 	client_handle_input(client);
 }
 
@@ -653,6 +729,7 @@ client_flush(struct control_client *client)
 			break;
 		}
 		sent += n;
+		client->last_active_ms = monotonic_ms();
 	}
 	memmove(client->output, client->output + sent, client->output_len - sent);
 	client->output_len -= sent;
@@ -681,5 +758,30 @@ client_ready(struct loop_watch *watch, uint32_t events)
 			return;
 		}
 		client->events = wanted;
+	}
+}
+
+/* Closes the clients that have neither sent nor read for the idle timeout. */
+static void
+control_idle_sweep(struct loop_watch *watch, uint32_t events)
+{
+	struct control *control =
+	    (struct control *)((char *)watch - offsetof(struct control, idle_watch));
+	struct control_client *client, *next;
+	uint64_t expirations;
+	int64_t now_ms = monotonic_ms();
+
+	(void)events;
+	if (read(watch->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	for (client = TAILQ_FIRST(&control->clients); client != NULL; client = next) {
+		next = TAILQ_NEXT(client, entry);
+		if (now_ms - client->last_active_ms < control->options.idle_timeout_ms)
+			continue;
+		log_info("%s: client pid %d uid %u idle for %lld ms, closed", control->path,
+		         (int)client->peer.pid, (unsigned)client->peer.uid,
+		         (long long)(now_ms - client->last_active_ms));
+		control->stats.idle_closed++;
+		client_free(client);
 	}
 }

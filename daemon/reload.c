@@ -31,6 +31,9 @@ static const struct restart_only {
     {"limits.control_clients", FIELD(limits.control_clients), 0, 0},
     {"limits.control_line_bytes", FIELD(limits.control_line_bytes), 0, 0},
     {"limits.bans_per_minute", FIELD(limits.bans_per_minute), 0, 0},
+    {"limits.control_idle", FIELD(limits.control_idle_ms), 0, 0},
+    /* Used once, when the store is opened. */
+    {"store.check_timeout", FIELD(store.check_timeout_ms), 0, 0},
     /* Written into the ruleset's chains when the table is made. */
     {"always_allow", FIELD(always_allowed), FIELD(always_allowed_count)},
 };

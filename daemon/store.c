@@ -6,8 +6,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -19,6 +22,10 @@
 #define STORE_BUSY_TIMEOUT_MS 2000
 /* store_active_bans reads this many rows at a time, so fn may use the store. */
 #define STORE_ACTIVE_PAGE 64
+/* store_check logs at most this many of the problems SQLite reports. */
+#define STORE_CHECK_PROBLEMS 5
+/* SQLite virtual machine steps between looks at the clock during store_check. */
+#define STORE_CHECK_STEPS 10000
 
 /*
  * migrations[i] takes the schema from version i to i + 1 and sets
@@ -87,6 +94,9 @@ enum statement_id {
 	STATEMENT_HISTORY,
 	STATEMENT_ACTIVE_PAGE,
 	STATEMENT_ACTIVE_COUNT,
+	STATEMENT_PRUNE_BANS,
+	STATEMENT_PRUNE_OFFENCES,
+	STATEMENT_PRUNE_AUDIT,
 	STATEMENT_COUNT
 };
 
@@ -132,12 +142,30 @@ static const struct {
     [STATEMENT_ACTIVE_COUNT] =
         {"count active bans",
          "SELECT count(*) FROM bans b WHERE b.family = :family AND " BAN_ACTIVE},
+    /* A ban is history from its planned end: a lifted one is kept as long. */
+    [STATEMENT_PRUNE_BANS] = {"prune bans",
+                              "DELETE FROM bans WHERE id IN (SELECT id FROM bans WHERE "
+                              "expires_ms < :before ORDER BY expires_ms LIMIT :limit)"},
+    /* An offence goes once no kept ban refers to it. */
+    [STATEMENT_PRUNE_OFFENCES] = {"prune offences",
+                                  "DELETE FROM offences WHERE id IN (SELECT o.id FROM "
+                                  "offences o WHERE o.time_ms < :before AND NOT EXISTS "
+                                  "(SELECT 1 FROM bans b WHERE b.offence_id = o.id) "
+                                  "ORDER BY o.time_ms LIMIT :limit)"},
+    [STATEMENT_PRUNE_AUDIT] = {"prune audit rows",
+                               "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE "
+                               "time_ms < :before ORDER BY time_ms LIMIT :limit)"},
 };
 
 struct store {
 	sqlite3 *db;
 	char path[PATH_MAX];
 	sqlite3_stmt *statements[STATEMENT_COUNT];
+	/* Set by every failure, cleared by a commit that wrote something. */
+	bool failing;
+	sqlite3_int64 changes_at_begin; /* of the open transaction */
+	uint64_t errors;
+	char last_error[STORE_ERROR_MAX];
 };
 
 static int
@@ -151,6 +179,11 @@ errno_from_sqlite(int rc)
 		return -EBUSY;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_INTERRUPT:
+		return -ETIMEDOUT;
 	default:
 		return -EIO;
 	}
@@ -168,12 +201,17 @@ store_fail(struct store *store, const char *purpose, int rc)
 	                          : sqlite3_errstr(rc);
 	int system_errno = sqlite3_system_errno(store->db);
 
+	store->failing = true;
+	store->errors++;
 	/* A file that cannot be opened has a better reason than EIO: ENOENT, EACCES, ... */
 	if ((rc & 0xff) == SQLITE_CANTOPEN && system_errno > 0) {
-		log_warnx("%s: %s: %s: %s", store->path, purpose, message, strerror(system_errno));
+		snprintf(store->last_error, sizeof(store->last_error), "%s: %s: %s", purpose,
+		         message, strerror(system_errno));
+		log_warnx("%s: %s", store->path, store->last_error);
 		return -system_errno;
 	}
-	log_warnx("%s: %s: %s", store->path, purpose, message);
+	snprintf(store->last_error, sizeof(store->last_error), "%s: %s", purpose, message);
+	log_warnx("%s: %s", store->path, store->last_error);
 	return errno_from_sqlite(rc);
 }
 
@@ -284,6 +322,7 @@ statement_execute(struct store *store, enum statement_id id, int rc)
 static int
 transaction_begin(struct store *store)
 {
+	store->changes_at_begin = sqlite3_total_changes64(store->db);
 	return statement_execute(store, STATEMENT_BEGIN, SQLITE_OK);
 }
 
@@ -293,6 +332,9 @@ transaction_end(struct store *store, int error)
 {
 	if (error == 0)
 		error = statement_execute(store, STATEMENT_COMMIT, SQLITE_OK);
+	/* A commit that wrote nothing proves nothing about the disk. */
+	if (error == 0 && sqlite3_total_changes64(store->db) > store->changes_at_begin)
+		store->failing = false;
 	/* SQLite may have rolled back on its own already (a full disk, for one). */
 	if (error != 0 && !sqlite3_get_autocommit(store->db))
 		(void)statement_execute(store, STATEMENT_ROLLBACK, SQLITE_OK);
@@ -707,5 +749,110 @@ int
 store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action, const char *subject,
             const char *reason)
 {
-	return audit_insert(store, now_ms, uid, action, subject, reason);
+	int error;
+
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	return transaction_end(store, audit_insert(store, now_ms, uid, action, subject, reason));
+}
+
+void
+store_health(const struct store *store, struct store_health *out)
+{
+	out->healthy = !store->failing;
+	out->errors = store->errors;
+	snprintf(out->last_error, sizeof(out->last_error), "%s", store->last_error);
+}
+
+/* Ends a statement that runs past its deadline: SQLite then fails it with SQLITE_INTERRUPT. */
+static int
+check_deadline_passed(void *arg)
+{
+	const struct timespec *deadline = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+int
+store_check(struct store *store, int64_t timeout_ms)
+{
+	char sql[64];
+	struct timespec deadline;
+	sqlite3_stmt *check;
+	unsigned problems = 0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA integrity_check(%d)", STORE_CHECK_PROBLEMS);
+	if ((rc = sqlite3_prepare_v2(store->db, sql, -1, &check, NULL)) != SQLITE_OK)
+		return store_fail(store, "integrity check", rc);
+	sqlite3_progress_handler(store->db, STORE_CHECK_STEPS, check_deadline_passed, &deadline);
+	while ((rc = sqlite3_step(check)) == SQLITE_ROW) {
+		const char *row = (const char *)sqlite3_column_text(check, 0);
+
+		if (row != NULL && strcmp(row, "ok") == 0)
+			continue;
+		problems++;
+		log_warnx("%s: integrity check: %s", store->path, row != NULL ? row : "(null)");
+	}
+	sqlite3_progress_handler(store->db, 0, NULL, NULL);
+	sqlite3_finalize(check);
+	if (rc == SQLITE_INTERRUPT) {
+		log_warnx("%s: integrity check not finished within %lld ms", store->path,
+		          (long long)timeout_ms);
+		return -ETIMEDOUT;
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(store, "integrity check", rc);
+	if (problems > 0) {
+		store->failing = true;
+		store->errors++;
+		snprintf(store->last_error, sizeof(store->last_error),
+		         "integrity check: the database is damaged");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* One batch of one prune statement; adds the rows deleted to *deleted. */
+static int
+prune_batch(struct store *store, enum statement_id id, int64_t before_ms, unsigned batch,
+            size_t *deleted)
+{
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, id, ":before", before_ms, &rc);
+	bind_int64(store, id, ":limit", batch, &rc);
+	if ((error = statement_execute(store, id, rc)) == 0)
+		*deleted += (size_t)sqlite3_changes(store->db);
+	return error;
+}
+
+int
+store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *deleted)
+{
+	int error;
+
+	*deleted = 0;
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	/* Bans first: an offence is kept while a ban refers to it. */
+	error = prune_batch(store, STATEMENT_PRUNE_BANS, before_ms, batch, deleted);
+	if (error == 0)
+		error = prune_batch(store, STATEMENT_PRUNE_OFFENCES, before_ms, batch, deleted);
+	if (error == 0)
+		error = prune_batch(store, STATEMENT_PRUNE_AUDIT, before_ms, batch, deleted);
+	error = transaction_end(store, error);
+	if (error != 0)
+		*deleted = 0;
+	return error;
 }

@@ -60,7 +60,13 @@ struct config {
 		uint32_t control_clients;
 		uint32_t control_line_bytes;
 		uint32_t bans_per_minute; /* safety valve: past it, alert only */
+		int64_t control_idle_ms;  /* a client silent this long is closed */
 	} limits;
+
+	struct {
+		int64_t retention_ms;     /* history older than this is pruned */
+		int64_t check_timeout_ms; /* the integrity check at start stops after this */
+	} store;
 
 	struct spam_config spam;
 

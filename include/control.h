@@ -41,15 +41,23 @@ struct control_command {
 
 struct control_options {
 	const char *path;
-	const char *group;                      /* owns the socket; NULL or "" for root only */
-	unsigned max_clients;                   /* further clients are refused and counted */
-	unsigned max_line_bytes;                /* a longer request closes the client */
+	const char *group; /* owns the socket; NULL or "" for root only */
+	/*
+	 * Clients at once; further ones are refused and counted. The last slot
+	 * is root's: other users hold at most max_clients - 1, so they cannot
+	 * lock the operators out.
+	 */
+	unsigned max_clients;
+	int64_t idle_timeout_ms; /* a client that neither sends nor reads for this long is closed */
+	unsigned max_line_bytes; /* a longer request closes the client */
 	const struct control_command *commands; /* ends with a NULL name */
 	void *context;
 };
 
 struct control_stats {
 	unsigned long long accepted, refused, requests, bad_requests, denied;
+	unsigned long long idle_closed;      /* clients closed after idle_timeout_ms */
+	unsigned long long refused_for_root; /* of refused: only the root slot was left */
 };
 
 /* The longest error message a client is sent. */

@@ -6,6 +6,7 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,9 +26,35 @@ struct offence {
 	char detail[256]; /* one line for people: thresholds, last destination */
 };
 
-/* Opens or creates the database at path (its directory must exist). */
+/*
+ * Opens or creates the database at path (its directory must exist).
+ * -EBADMSG: the file is damaged, or is no database.
+ */
 int store_open(struct store **out, const char *path);
 void store_close(struct store *store);
+/*
+ * SQLite's integrity check over the whole file, stopped after timeout_ms.
+ * 0: sound; -EBADMSG: damaged (what SQLite found is logged); -ETIMEDOUT: not
+ * finished in time, nothing known.
+ */
+int store_check(struct store *store, int64_t timeout_ms);
+
+#define STORE_ERROR_MAX 256
+
+/* Whether the store can record, for status. */
+struct store_health {
+	bool healthy;                     /* no failure since the last commit that wrote */
+	uint64_t errors;                  /* failed statements since open */
+	char last_error[STORE_ERROR_MAX]; /* what failed last, "" if nothing did */
+};
+void store_health(const struct store *store, struct store_health *out);
+
+/*
+ * Deletes history older than before_ms, at most batch rows of each table
+ * (bans whose planned end is older, then offences no kept ban refers to,
+ * then audit rows), in one transaction. *deleted gets how many rows went.
+ */
+int store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *deleted);
 
 /*
  * Records an offence and, when ban is not NULL, the ban it led to, in one

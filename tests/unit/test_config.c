@@ -83,6 +83,8 @@ test_shipped_policy(void)
 	CHECK(defaults.spam.window_ms == 60000 && defaults.spam.smtp_attempts == 30 &&
 	          defaults.spam.smtp_destinations == 15 && defaults.spam.scope == SCOPE_SMTP,
 	      "the default spam rule is 30 attempts or 15 destinations per 60s, scope smtp");
+	CHECK(defaults.store.retention_ms == 400 * 86400000LL,
+	      "history is kept 400 days by default, longer than the longest window plus ban");
 }
 
 static void
@@ -113,8 +115,12 @@ test_full_policy(void)
 	          loaded.limits.ring_buffer_bytes == 4096 &&
 	          loaded.limits.max_interfaces == 65536 && loaded.limits.max_bans == 16 &&
 	          loaded.limits.control_clients == 1024 &&
-	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5,
+	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5 &&
+	          loaded.limits.control_idle_ms == 86400000,
 	      "every limit is read, the range ends included");
+	CHECK(loaded.store.retention_ms == 3650 * 86400000LL &&
+	          loaded.store.check_timeout_ms == 1000,
+	      "store: retention 3650d and check_timeout 1 s are read");
 	CHECK(loaded.spam.enabled == 1 && loaded.spam.window_ms == 90000 &&
 	          loaded.spam.smtp_attempts == 100 && loaded.spam.smtp_destinations == 0 &&
 	          loaded.spam.scope == SCOPE_ALL,

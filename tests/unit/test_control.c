@@ -31,6 +31,9 @@
 #define NOBODY          65534 /* uid nobody, gid nogroup */
 #define OTHER_GID       1     /* daemon: neither root nor nogroup */
 
+/* The idle timeout of the next stub daemon started. */
+static int64_t stub_idle_ms = 60000;
+
 struct stub {
 	struct loop loop;
 	struct control *control;
@@ -82,10 +85,12 @@ stub_stats(void *context, const struct control_peer *peer, json_t *request, cons
 
 	(void)peer, (void)request, (void)error;
 	control_stats(stub->control, &stats);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "accepted", (json_int_t)stats.accepted,
-	                 "refused", (json_int_t)stats.refused, "requests",
-	                 (json_int_t)stats.requests, "bad_requests", (json_int_t)stats.bad_requests,
-	                 "denied", (json_int_t)stats.denied);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "accepted",
+	                 (json_int_t)stats.accepted, "refused", (json_int_t)stats.refused,
+	                 "requests", (json_int_t)stats.requests, "bad_requests",
+	                 (json_int_t)stats.bad_requests, "denied", (json_int_t)stats.denied,
+	                 "idle_closed", (json_int_t)stats.idle_closed, "refused_for_root",
+	                 (json_int_t)stats.refused_for_root);
 }
 
 static json_t *
@@ -154,6 +159,7 @@ stub_options(const char *path, const char *group, unsigned max_clients)
 	    .group = group,
 	    .max_clients = max_clients,
 	    .max_line_bytes = TEST_LINE_BYTES,
+	    .idle_timeout_ms = stub_idle_ms,
 	    .commands = stub_commands,
 	};
 }
@@ -618,6 +624,91 @@ test_max_clients(const char *path)
 	client_free(second);
 }
 
+/*
+ * As nobody, in a child: takes every slot but root's (2 of 3), is refused a
+ * third, then waits to be closed as idle. Writes one byte per step to
+ * result: '1' for what a user would expect, '0' otherwise.
+ */
+static void
+crowd_as_nobody(const char *path, int result, int go)
+{
+	struct client *first, *second, *third;
+	json_t *a, *b, *refused;
+	char byte;
+
+	if (setgid(NOBODY) == -1 || setuid(NOBODY) == -1)
+		_exit(2);
+	first = client_open(path);
+	second = client_open(path);
+	a = ask(first, "{\"command\":\"echo\"}");
+	b = ask(second, "{\"command\":\"echo\"}");
+	third = client_open(path);
+	refused = third != NULL ? client_reply(third) : NULL;
+	byte = reply_ok(a) && reply_ok(b) ? '1' : '0';
+	(void)!write(result, &byte, 1);
+	byte = refused != NULL && strcmp(reply_error(refused), "too many clients") == 0 ? '1' : '0';
+	(void)!write(result, &byte, 1);
+	if (read(go, &byte, 1) != 1)
+		_exit(2);
+	/* Silent since: the daemon closes both within about a second. */
+	byte = client_closed(first) && client_closed(second) ? '1' : '0';
+	(void)!write(result, &byte, 1);
+	_exit(0);
+}
+
+/* Reads n bytes; the child writes them one at a time. */
+static bool
+read_steps(int fd, char *steps, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, steps + got, n - got);
+
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static void
+test_crowd(const char *path)
+{
+	int result[2], go[2];
+	char steps[3] = {0};
+	struct client *root;
+	json_t *reply, *stats;
+	pid_t child;
+
+	if (pipe(result) == -1 || pipe(go) == -1)
+		return;
+	child = fork();
+	if (child == 0)
+		crowd_as_nobody(path, result[1], go[0]);
+	close(result[1]);
+	close(go[0]);
+	CHECK(read_steps(result[0], steps, 2) && steps[0] == '1',
+	      "another user holds every slot but one (2 of 3)");
+	CHECK(steps[1] == '1', "a third client of that user is told \"too many clients\"");
+	root = client_open(path);
+	reply = ask(root, "{\"command\":\"echo\"}");
+	CHECK(reply_ok(reply), "root still gets the slot kept for it");
+	json_decref(reply);
+	client_free(root);
+	(void)!write(go[1], "g", 1);
+	CHECK(read_steps(result[0], steps + 2, 1) && steps[2] == '1',
+	      "the other user's silent clients are closed after the idle timeout (1 s)");
+	waitpid(child, NULL, 0);
+	close(result[0]);
+	close(go[1]);
+	stats = server_stats(path);
+	CHECK(reply_integer(stats, "idle_closed") == 2 &&
+	          reply_integer(stats, "refused_for_root") == 1,
+	      "both are counted: idle_closed %lld, refused_for_root %lld",
+	      (long long)reply_integer(stats, "idle_closed"),
+	      (long long)reply_integer(stats, "refused_for_root"));
+	json_decref(stats);
+}
+
 static char *
 abusectl_path(void)
 {
@@ -817,6 +908,13 @@ main(void)
 	      (long long)reply_integer(stats, "refused"));
 	json_decref(stats);
 	CHECK(stop_server(stale_path, server), "the second daemon stops cleanly");
+
+	/* A crowded socket: the last slot is root's, idle clients are closed. */
+	stub_idle_ms = 1000;
+	server = start_server(stale_path, "nogroup", 3, &error);
+	CHECK(server > 0, "a daemon with 3 slots and a 1 s idle timeout (%s)", strerror(-error));
+	test_crowd(stale_path);
+	CHECK(stop_server(stale_path, server), "it stops cleanly");
 
 	rmdir(run_directory);
 	rmdir(directory);

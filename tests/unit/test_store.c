@@ -598,6 +598,8 @@ test_busy(struct store *store)
 {
 	struct offence offence = make_offence("192.0.2.88", CATEGORY_SPAM, T0_MS);
 	sqlite3 *writer = direct_open();
+	struct store_health health;
+	uint64_t errors;
 	int error;
 
 	/* Another process (an operator's sqlite3) holds the write lock past the busy timeout. */
@@ -605,10 +607,139 @@ test_busy(struct store *store)
 	error = store_record(store, &offence, NULL);
 	CHECK(error == -EBUSY && offence.id == 0,
 	      "a database locked by another writer answers EBUSY (%s)", strerror(-error));
+	store_health(store, &health);
+	CHECK(!health.healthy && health.errors >= 1 && strstr(health.last_error, "locked") != NULL,
+	      "a store that could not record is not healthy and says what failed: %s",
+	      health.last_error);
 	sqlite3_exec(writer, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(writer);
+	errors = health.errors;
 	error = store_record(store, &offence, NULL);
 	CHECK(error == 0 && offence.id > 0, "once the lock is gone the record goes through");
+	store_health(store, &health);
+	CHECK(health.healthy && health.errors == errors,
+	      "a record that went through makes it healthy again; the count of errors stays");
+}
+
+/* A database of rows row after row, closed: its WAL is checkpointed into the file. */
+static void
+make_database(const char *path, int rows, int64_t start_ms)
+{
+	struct store *store = NULL;
+
+	if (store_open(&store, path) < 0)
+		exit(2);
+	for (int i = 0; i < rows; i++) {
+		char address[32];
+		struct offence offence;
+		struct ban ban;
+
+		snprintf(address, sizeof(address), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255,
+		         i & 255);
+		offence = make_offence(address, CATEGORY_SPAM, start_ms + i);
+		ban = make_ban(&offence, SCOPE_SMTP, 0, HOUR_MS);
+		if (store_record(store, &offence, &ban) < 0)
+			exit(2);
+	}
+	store_close(store);
+}
+
+static void
+test_damaged(void)
+{
+	char path[PATH_MAX + 32];
+	struct store *store = NULL;
+	char garbage[4096];
+	int fd, error;
+
+	snprintf(path, sizeof(path), "%s/damaged.db", directory);
+	make_database(path, 600, T0_MS);
+	error = store_open(&store, path);
+	CHECK(error == 0 && store_check(store, 60000) == 0,
+	      "a sound database passes the integrity check");
+	error = store_check(store, 0);
+	CHECK(error == -ETIMEDOUT,
+	      "a check that cannot finish within its bound stops with ETIMEDOUT (%s)",
+	      strerror(-error));
+	store_close(store);
+
+	/* Pages in the middle overwritten, as a bad disk or a stray write would leave them. */
+	memset(garbage, 0x5a, sizeof(garbage));
+	fd = open(path, O_WRONLY);
+	for (int page = 10; fd >= 0 && page < 14; page++)
+		if (pwrite(fd, garbage, sizeof(garbage), (off_t)page * 4096) != sizeof(garbage))
+			break;
+	if (fd >= 0)
+		close(fd);
+	store = NULL;
+	error = store_open(&store, path);
+	if (error == 0) {
+		error = store_check(store, 60000);
+		store_close(store);
+	}
+	CHECK(error == -EBADMSG, "a database with damaged pages is found damaged at open (%s)",
+	      strerror(-error));
+}
+
+static int64_t
+count_rows(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *statement;
+	int64_t value = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql, -1, &statement, NULL) != SQLITE_OK)
+		exit(2);
+	if (sqlite3_step(statement) == SQLITE_ROW)
+		value = sqlite3_column_int64(statement, 0);
+	sqlite3_finalize(statement);
+	sqlite3_close(db);
+	return value;
+}
+
+static void
+test_prune(void)
+{
+	const int64_t now_ms = T0_MS + 600 * DAY_MS, retention_ms = 400 * DAY_MS;
+	char path[PATH_MAX + 32];
+	struct store *store = NULL;
+	struct offence lone;
+	size_t deleted = 0, total = 0;
+	int calls = 0, error;
+
+	snprintf(path, sizeof(path), "%s/prune.db", directory);
+	make_database(path, 35, T0_MS); /* ended 600 days ago */
+	if (store_open(&store, path) < 0)
+		exit(2);
+	lone = make_offence("192.0.2.1", CATEGORY_SPAM, T0_MS);
+	store_record(store, &lone, NULL);
+	store_audit(store, T0_MS, 0, "unban", "10.0.0.1", "old");
+	for (int i = 0; i < 3; i++) {
+		struct offence offence =
+		    make_offence("198.51.100.1", CATEGORY_SPAM, now_ms - 300 * DAY_MS + i);
+		struct ban ban = make_ban(&offence, SCOPE_SMTP, (unsigned)i, HOUR_MS);
+
+		store_record(store, &offence, &ban);
+	}
+	store_audit(store, now_ms, 0, "unban", "198.51.100.1", "recent");
+
+	error = store_prune(store, now_ms - retention_ms, 10, &deleted);
+	CHECK(error == 0 && deleted <= 30 && count_rows(path, "SELECT count(*) FROM bans") == 28,
+	      "one prune deletes a small batch: 10 of 35 old bans (%zu rows)", deleted);
+	for (total = deleted; calls < 20 && error == 0; calls++) {
+		error = store_prune(store, now_ms - retention_ms, 10, &deleted);
+		total += deleted;
+		if (deleted == 0)
+			break;
+	}
+	CHECK(error == 0 && total == 35 + 36 + 1,
+	      "batch after batch, every row past the retention goes: %zu rows", total);
+	CHECK(count_rows(path, "SELECT count(*) FROM bans") == 3 &&
+	          count_rows(path, "SELECT count(*) FROM offences") == 3 &&
+	          count_rows(path, "SELECT count(*) FROM audit") == 1,
+	      "history within the retention stays: 3 bans, their offences, the recent audit row");
+	store_close(store);
 }
 
 static void
@@ -676,5 +807,7 @@ main(void)
 	test_busy(store);
 	store_close(store);
 	test_open_errors();
+	test_damaged();
+	test_prune();
 	return check_done();
 }
