@@ -143,10 +143,15 @@ store_status(const struct daemon *daemon)
 {
 	struct store_health health;
 
+	const struct pending *pending = &daemon->engine.pending;
+
 	store_health(daemon->store, &health);
-	return json_pack("{s:b, s:I, s:s, s:I}", "healthy", health.healthy, "errors",
-	                 (json_int_t)health.errors, "last_error", health.last_error, "pruned",
-	                 (json_int_t)daemon->store_pruned);
+	return json_pack("{s:b, s:I, s:s, s:i, s:i, s:I, s:I, s:I}", "healthy",
+	                 health.healthy && pending->count == 0, "errors", (json_int_t)health.errors,
+	                 "last_error", health.last_error, "pending", (int)pending->count,
+	                 "pending_max", (int)pending->size, "pending_dropped",
+	                 (json_int_t)pending->dropped, "pending_written",
+	                 (json_int_t)pending->written, "pruned", (json_int_t)daemon->store_pruned);
 }
 
 static json_t *
@@ -200,6 +205,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "ban_sets_full", json_integer(engine->sets_full));
 	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
 	json_object_set_new(counters, "nft_restores", json_integer(daemon->nft_restores));
+	json_object_set_new(counters, "bans_adopted", json_integer(engine->adopted));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "control_requests", json_integer(control.requests));
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
@@ -224,9 +230,10 @@ ban_json(const struct ban *ban, int64_t now_ms)
 	format_utc(ban->start_ms, started, sizeof(started));
 	format_utc(ban_end_ms(ban), expires, sizeof(expires));
 	return json_pack(
-	    "{s:I, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id", (json_int_t)ban->id, "source",
-	    source_format(&ban->source, source, sizeof(source)), "scope", scope_name(ban->scope),
-	    "category", category_name(ban->category), "level", (int)ban->level + 1, "duration_s",
+	    "{s:I, s:b, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id", (json_int_t)ban->id,
+	    "recorded", ban->id != 0, "source", source_format(&ban->source, source, sizeof(source)),
+	    "scope", scope_name(ban->scope), "category", category_name(ban->category), "level",
+	    (int)ban->level + 1, "duration_s",
 	    (json_int_t)((ban->expires_ms - ban->start_ms) / 1000), "started", started, "expires",
 	    expires, "remaining_s", (json_int_t)((ban_end_ms(ban) - now_ms) / 1000));
 }
@@ -252,7 +259,10 @@ command_bans(void *context, const struct control_peer *peer, json_t *request, co
 
 	(void)peer;
 	(void)request;
-	if (store_active_bans(daemon->store, listing.now_ms, append_ban, &listing) < 0) {
+	/* The bans the store has not recorded yet are enforced all the same. */
+	if (store_active_bans(daemon->store, listing.now_ms, append_ban, &listing) < 0 ||
+	    pending_active_bans(&daemon->engine.pending, listing.now_ms, append_ban, &listing) <
+	        0) {
 		json_decref(listing.list);
 		*error = "cannot read the store";
 		return NULL;
@@ -444,13 +454,16 @@ nft_check(struct daemon *daemon)
 		          daemon->config.nft_table);
 }
 
-/* History past the retention goes, a small batch each tick. */
+/* Queued records are written, then history past the retention goes, a small batch each tick. */
 static void
 store_maintain(struct daemon *daemon)
 {
 	int64_t before_ms = clock_now_ms(&daemon->clock) - daemon->config.store.retention_ms;
 	size_t deleted;
 
+	/* What the store refused is tried again first: space may have come back. */
+	if (engine_flush_pending(&daemon->engine) < 0)
+		return;
 	if (store_prune(daemon->store, before_ms, STORE_PRUNE_BATCH, &deleted) == 0)
 		daemon->store_pruned += deleted;
 }

@@ -175,6 +175,7 @@ config_defaults(struct config *config)
 	config->limits.control_line_bytes = 65536;
 	config->limits.bans_per_minute = 60;
 	config->limits.control_idle_ms = 60 * MS_PER_SECOND;
+	config->limits.store_pending = 4096;
 
 	config->store.retention_ms = 400 * MS_PER_DAY;
 	config->store.check_timeout_ms = 60 * MS_PER_SECOND;
@@ -787,6 +788,11 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.bans_per_minute),
      .min = 1,
      .max = 100000},
+    {.name = "store_pending",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.store_pending),
+     .min = 16,
+     .max = 1048576},
     {.name = "control_idle",
      .read = read_duration,
      .offset = offsetof(struct config, limits.control_idle_ms),

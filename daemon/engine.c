@@ -1,10 +1,13 @@
 /* observation -> detector -> policy -> store -> nftables, one source at a time. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "log.h"
+#include "pending.h"
 #include "source.h"
 
 #define MINUTE_MS 60000
@@ -18,6 +21,7 @@ engine_init(struct engine *engine, const struct config *config, struct clock *cl
 	engine->clock = clock;
 	engine->store = store;
 	engine->nft = nft;
+	pending_init(&engine->pending, config->limits.store_pending);
 	engine->recent_bans = calloc(config->limits.bans_per_minute, sizeof(int64_t));
 	if (engine->recent_bans == NULL) {
 		log_warn("engine: safety valve of %u bans", config->limits.bans_per_minute);
@@ -31,6 +35,11 @@ engine_close(struct engine *engine)
 {
 	free(engine->recent_bans);
 	engine->recent_bans = NULL;
+	if (engine->pending.count > 0)
+		log_warnx("store: %u record(s) never written; their bans stay in the kernel, "
+		          "tagged for the next start to adopt",
+		          engine->pending.count);
+	pending_close(&engine->pending);
 }
 
 static unsigned
@@ -67,18 +76,62 @@ offence_from_finding(const struct finding *finding, struct offence *offence)
 	memcpy(offence->detail, finding->detail, sizeof(offence->detail));
 }
 
+/* The ban as nftables keeps it: tagged, so that a restart can adopt it if the store missed it. */
+static struct nft_ban
+ban_for_kernel(const struct ban *ban)
+{
+	return (struct nft_ban){
+	    .source = ban->source,
+	    .scope = ban->scope,
+	    .remaining_ms = ban->expires_ms - ban->start_ms,
+	    .tag = {true, ban->category, ban->level, ban->source.prefix_len, ban->start_ms,
+	            ban->expires_ms - ban->start_ms},
+	};
+}
+
 /*
- * Records the decision (durable before anything acts on it or says so) and
- * installs the ban. Returns -errno if the store refused it: then nothing
- * happened. A ban the store has but nftables refused is still a decision;
- * the next start's reconcile installs it.
+ * Writes the decision to the store, after what waits from before; what the
+ * store refuses is queued (bounded) and written by engine_flush_pending.
+ */
+static void
+engine_record(struct engine *engine, struct offence *offence, struct ban *ban)
+{
+	char source[SOURCE_STRLEN];
+	int error = 0;
+
+	/* Behind records that wait, a new one waits too: the store is failing. */
+	if (engine->pending.count == 0 ||
+	    (error = pending_flush(&engine->pending, engine->store)) >= 0)
+		error =
+		    engine->pending.count > 0 ? -EAGAIN : store_record(engine->store, offence, ban);
+	if (error == 0)
+		return;
+	engine->stats.errors++;
+	source_format(&offence->source, source, sizeof(source));
+	if (pending_push(&engine->pending, offence, ban) < 0)
+		log_warnx("%s: %s not recorded: the store failed and limits.store_pending (%u) is "
+		          "full%s",
+		          source, ban != NULL ? "ban" : "alert", engine->pending.size,
+		          ban != NULL && engine->nft != NULL
+		              ? "; the kernel's element keeps it for the next start"
+		              : "");
+	else
+		log_warnx("%s: %s queued for the store (%u pending): %s", source,
+		          ban != NULL ? "ban" : "alert", engine->pending.count,
+		          error == -EAGAIN ? "earlier records still wait" : strerror(-error));
+}
+
+/*
+ * Installs the ban, then records the decision: enforcement never waits for
+ * the disk. A ban the kernel refused is still a decision (the next start's
+ * reconcile installs it); one the store refused waits in memory, and its
+ * kernel element carries what a restart needs to adopt it.
  */
 static int
 engine_act(struct engine *engine, const struct finding *finding, const struct decision *decision,
            int64_t now_ms, struct ban *ban)
 {
 	struct offence offence;
-	int error;
 
 	if (decision->action == ACTION_IGNORE) {
 		engine->stats.ignored++;
@@ -92,13 +145,9 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 	ban->level = decision->step.level;
 	ban->start_ms = now_ms;
 	ban->expires_ms = now_ms + decision->step.duration_ms;
-	error = store_record(engine->store, &offence, decision->action == ACTION_BAN ? ban : NULL);
-	if (error < 0) {
-		engine->stats.errors++;
-		return error;
-	}
 
 	if (decision->action == ACTION_ALERT) {
+		engine_record(engine, &offence, NULL);
 		engine->stats.alerts++;
 		if (decision->why == REASON_SAFETY_VALVE)
 			engine->stats.valve_trips++;
@@ -108,16 +157,27 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 	}
 	remember_ban(engine, now_ms);
 	engine->stats.bans++;
-	if (engine->nft != NULL &&
-	    ban_install(engine->nft, &ban->source, ban->scope, decision->step.duration_ms) < 0) {
-		char source[SOURCE_STRLEN];
+	if (engine->nft != NULL) {
+		struct nft_ban element = ban_for_kernel(ban);
 
-		engine->stats.errors++;
-		log_warnx("%s: ban recorded but not installed in nftables; the next start "
-		          "installs it",
-		          source_format(&ban->source, source, sizeof(source)));
+		if (ban_install_many(engine->nft, &element, 1) < 0) {
+			char source[SOURCE_STRLEN];
+
+			engine->stats.errors++;
+			log_warnx("%s: ban not installed in nftables; the next start installs it",
+			          source_format(&ban->source, source, sizeof(source)));
+		}
 	}
+	engine_record(engine, &offence, ban);
 	return 0;
+}
+
+int
+engine_flush_pending(struct engine *engine)
+{
+	if (engine->pending.count == 0)
+		return 0;
+	return pending_flush(&engine->pending, engine->store);
 }
 
 int
@@ -127,7 +187,7 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 	const struct detector *detector;
 	struct decision decision;
 	struct finding finding;
-	size_t count, active;
+	size_t count, active, pending;
 	int64_t now_ms = clock_now_ms(engine->clock);
 	int error, found = -EINVAL;
 
@@ -147,11 +207,15 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 		return 0;
 	engine->stats.findings++;
 
-	error = store_history(engine->store, &finding.source, history, ENGINE_HISTORY, &count);
+	/* Queued bans are newer than any in the store: they come first. */
+	pending = pending_history(&engine->pending, &finding.source, history, ENGINE_HISTORY);
+	error = store_history(engine->store, &finding.source, history + pending,
+	                      ENGINE_HISTORY - pending, &count);
 	if (error < 0) {
 		engine->stats.errors++;
 		return error;
 	}
+	count += pending;
 	error = store_count_active(engine->store, now_ms, finding.source.family, &active);
 	if (error < 0) {
 		engine->stats.errors++;
@@ -198,11 +262,70 @@ collect_active(const struct ban *ban, void *arg)
 		list->bans = bans;
 		list->size = size;
 	}
-	list->bans[list->count].source = ban->source;
-	list->bans[list->count].scope = ban->scope;
+	list->bans[list->count] = ban_for_kernel(ban);
 	list->bans[list->count].remaining_ms = ban_end_ms(ban) - list->now_ms;
 	list->count++;
 	return 0;
+}
+
+/* Does the store (or the queue) know this very ban: same scope, same start? */
+static bool
+ban_known(struct engine *engine, const struct nft_ban *element)
+{
+	struct ban history[ENGINE_HISTORY];
+	size_t count = pending_history(&engine->pending, &element->source, history, ENGINE_HISTORY);
+	size_t stored = 0;
+
+	if (store_history(engine->store, &element->source, history + count, ENGINE_HISTORY - count,
+	                  &stored) < 0)
+		return true; /* unknown is not known-absent: never adopt on a failed read */
+	count += stored;
+	for (size_t i = 0; i < count; i++)
+		if (history[i].scope == element->scope &&
+		    history[i].start_ms == element->tag.start_ms)
+			return true;
+	return false;
+}
+
+/*
+ * A kernel element the store does not want but the daemon tagged. A ban the
+ * store never recorded (the disk was full, then a crash) is adopted; one it
+ * knows ended (lifted) or one keyed on another prefix length is removed.
+ */
+static void
+adopt_or_remove(struct engine *engine, const struct nft_ban *element, int64_t now_ms)
+{
+	const struct nft_ban_tag *tag = &element->tag;
+	char source[SOURCE_STRLEN];
+	struct offence offence;
+	struct ban ban;
+
+	source_format(&element->source, source, sizeof(source));
+	if (tag->prefix_len != element->source.prefix_len || tag->start_ms > now_ms ||
+	    ban_known(engine, element)) {
+		if (ban_remove(engine->nft, &element->source, element->scope) == 0)
+			log_info("%s: kernel element for scope %s removed: the store has that ban "
+			         "ended, or it was made for another prefix length",
+			         source, scope_name(element->scope));
+		return;
+	}
+	memset(&offence, 0, sizeof(offence));
+	offence.source = element->source;
+	offence.category = tag->category;
+	offence.time_ms = tag->start_ms;
+	snprintf(offence.detail, sizeof(offence.detail),
+	         "adopted from the kernel's ban set at start: the store had not recorded it");
+	memset(&ban, 0, sizeof(ban));
+	ban.source = element->source;
+	ban.category = tag->category;
+	ban.scope = element->scope;
+	ban.level = tag->level;
+	ban.start_ms = tag->start_ms;
+	ban.expires_ms = tag->start_ms + tag->duration_ms;
+	engine->stats.adopted++;
+	log_warnx("%s: ban in the kernel but not in the store (scope %s, %s, level %u): adopted",
+	          source, scope_name(ban.scope), category_name(ban.category), ban.level + 1);
+	engine_record(engine, &offence, &ban);
 }
 
 int
@@ -212,6 +335,8 @@ engine_reconcile(struct engine *engine)
 	    .now_ms = clock_now_ms(engine->clock),
 	    .ipv6_prefix_len = engine->config->ipv6_prefix_len,
 	};
+	struct nft_ban *tagged = NULL;
+	size_t tagged_count = 0;
 	int error;
 
 	if (engine->nft == NULL)
@@ -224,9 +349,12 @@ engine_reconcile(struct engine *engine)
 	if (error == -ENOMEM)
 		log_warnx("engine: no memory for %zu active bans", list.count);
 	if (error == 0)
-		error = ban_reconcile(engine->nft, list.bans, list.count);
+		error = ban_reconcile(engine->nft, list.bans, list.count, &tagged, &tagged_count);
 	if (error == 0)
 		log_info("reconciled nftables with %zu active bans from the store", list.count);
+	for (size_t i = 0; i < tagged_count; i++)
+		adopt_or_remove(engine, &tagged[i], list.now_ms);
+	free(tagged);
 	free(list.bans);
 	return error;
 }
@@ -238,6 +366,8 @@ engine_unban(struct engine *engine, const struct source_key *source, uid_t uid, 
 	char text[SOURCE_STRLEN];
 	int error;
 
+	/* A ban that waits for the store is lifted there once it is written. */
+	(void)engine_flush_pending(engine);
 	error = store_lift(engine->store, source, clock_now_ms(engine->clock), uid, reason, lifted,
 	                   max, count);
 	if (error < 0)

@@ -35,6 +35,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include "log.h"
 #include "nft.h"
@@ -128,7 +129,18 @@ struct element {
 	uint8_t set;
 	uint8_t interval_end;
 	uint8_t key[16];
+	struct nft_ban_tag tag; /* the comment, when the daemon wrote one */
 };
+
+/*
+ * The comment of a tagged element: fixed widths, so that every tagged
+ * element of a message has the same size (batch_report finds a refused one
+ * by its offset), and "nft list" shows it to people.
+ */
+#define TAG_FORMAT    "abuseguard %-8s level %03u start %013lld ms for %012lld ms prefix %03u"
+#define TAG_SCAN      "abuseguard %15s level %u start %lld ms for %lld ms prefix %u%n"
+#define TAG_BYTES_MAX 128 /* the comment's udata: type, length, text, NUL */
+#define TAG_LEVEL_MAX 999
 
 enum element_op {
 	ELEMENT_ADD,    /* add; one that is there keeps its timeout */
@@ -228,8 +240,10 @@ elements_sort_unique(struct element *elements, size_t count)
 	qsort(elements, count, sizeof(*elements), element_compare);
 	for (size_t i = 0; i < count; i++) {
 		if (kept > 0 && element_compare(&elements[kept - 1], &elements[i]) == 0) {
-			if (elements[i].timeout_ms > elements[kept - 1].timeout_ms)
+			if (elements[i].timeout_ms > elements[kept - 1].timeout_ms) {
 				elements[kept - 1].timeout_ms = elements[i].timeout_ms;
+				elements[kept - 1].tag = elements[i].tag;
+			}
 			continue;
 		}
 		elements[kept++] = elements[i];
@@ -277,6 +291,68 @@ element_to_ban(const struct nft *nft, const struct element *element, struct nft_
 	                 nft->ipv6_prefix_len, &out->source);
 	out->scope = (enum scope)(element->set / 2);
 	out->remaining_ms = element->timeout_ms;
+	out->tag = element->tag;
+}
+
+/*
+ * Writes the tag as nftables writes a comment (libnftnl's udata: type,
+ * length, the text with its NUL) into buf; returns the length, 0 for none.
+ */
+static uint32_t
+tag_to_udata(const struct nft_ban_tag *tag, uint8_t buf[TAG_BYTES_MAX])
+{
+	int length;
+
+	if (!tag->present)
+		return 0;
+	length =
+	    snprintf((char *)buf + 2, TAG_BYTES_MAX - 2, TAG_FORMAT, category_name(tag->category),
+	             tag->level + 1 > TAG_LEVEL_MAX ? TAG_LEVEL_MAX : tag->level + 1,
+	             (long long)tag->start_ms, (long long)tag->duration_ms, tag->prefix_len);
+	if (length < 0 || length + 1 > TAG_BYTES_MAX - 2)
+		return 0;
+	buf[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
+	buf[1] = (uint8_t)(length + 1);
+	return (uint32_t)length + 3;
+}
+
+static int
+comment_attribute(const struct nftnl_udata *attr, void *data)
+{
+	const struct nftnl_udata **comment = data;
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT)
+		*comment = attr;
+	return 0;
+}
+
+/* Reads the daemon's tag back from an element's userdata; anything else is no tag. */
+static void
+tag_from_udata(const void *data, uint32_t length, struct nft_ban_tag *tag)
+{
+	const struct nftnl_udata *comment = NULL;
+	char text[TAG_BYTES_MAX], category[16];
+	long long start_ms, duration_ms;
+	unsigned level, prefix_len;
+	int end = 0;
+
+	memset(tag, 0, sizeof(*tag));
+	if (data == NULL || nftnl_udata_parse(data, length, comment_attribute, &comment) < 0 ||
+	    comment == NULL || nftnl_udata_len(comment) == 0 ||
+	    nftnl_udata_len(comment) >= sizeof(text))
+		return;
+	memcpy(text, nftnl_udata_get(comment), nftnl_udata_len(comment));
+	text[nftnl_udata_len(comment)] = '\0';
+	if (sscanf(text, TAG_SCAN, category, &level, &start_ms, &duration_ms, &prefix_len, &end) !=
+	        5 ||
+	    text[end] != '\0' || category_parse(category, &tag->category) < 0 || level < 1 ||
+	    level > TAG_LEVEL_MAX || start_ms <= 0 || duration_ms <= 0 || prefix_len > 128)
+		return;
+	tag->prefix_len = prefix_len;
+	tag->present = true;
+	tag->level = level - 1; /* written from 1, as people count rungs */
+	tag->start_ms = start_ms;
+	tag->duration_ms = duration_ms;
 }
 
 /* Batches: begin, messages with notes, commit. */
@@ -494,6 +570,14 @@ element_size(uint8_t set, bool with_timeout, bool with_flags)
 	return size;
 }
 
+/* At most what one element of the list takes: tagged ones carry their comment. */
+static size_t
+element_bytes_max(const struct element *element)
+{
+	return element_size(element->set, true, true) +
+	       (element->tag.present ? NLA_HDRLEN + NLA_ALIGN(TAG_BYTES_MAX) : 0);
+}
+
 /* One message with count elements of one set; the caller made sure they fit. */
 static int
 batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct element *elements,
@@ -505,6 +589,8 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 	struct nlmsghdr *nlh;
 	struct nlattr *list;
 	struct batch_note *note;
+	uint8_t udata[TAG_BYTES_MAX];
+	uint32_t udata_length;
 
 	if ((header = nftnl_set_alloc()) == NULL)
 		fatal("nftnl_set_alloc");
@@ -528,6 +614,11 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 			                       (uint64_t)elements[i].timeout_ms);
 		else
 			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_TIMEOUT);
+		/* The tag goes with the timeout: on the element that stays. */
+		if (with_timeout && (udata_length = tag_to_udata(&elements[i].tag, udata)) > 0)
+			nftnl_set_elem_set(scratch, NFTNL_SET_ELEM_USERDATA, udata, udata_length);
+		else
+			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_USERDATA);
 		if (elements[i].interval_end)
 			nftnl_set_elem_set_u32(scratch, NFTNL_SET_ELEM_FLAGS,
 			                       NFT_SET_ELEM_INTERVAL_END);
@@ -561,14 +652,22 @@ batch_element_op(struct nft *nft, const struct element *elements, size_t count, 
 
 	for (size_t i = 0; i < count; i += chunk) {
 		uint8_t set = elements[i].set;
-		size_t per_message = ELEMENT_LIST_MAX / element_size(set, true, true);
+		bool tagged = elements[i].tag.present;
+		size_t bytes = element_bytes_max(&elements[i]);
 
-		for (chunk = 1; i + chunk < count && chunk < per_message; chunk++)
-			if (elements[i + chunk].set != set)
+		/* One set and one element size per message. */
+		for (chunk = 1; i + chunk < count; chunk++) {
+			const struct element *next = &elements[i + chunk];
+
+			if (next->set != set || next->tag.present != tagged ||
+			    bytes + element_bytes_max(next) > ELEMENT_LIST_MAX)
 				break;
+			bytes += element_bytes_max(next);
+		}
 		if ((r = batch_reserve(nft, op == ELEMENT_ADD ? 1 : 3)) < 0)
 			return r;
-		if (op == ELEMENT_ADD || (op == ELEMENT_PUT && nft->refresh_by_add)) {
+		/* Adding again refreshes the timeout but keeps the old comment. */
+		if (op == ELEMENT_ADD || (op == ELEMENT_PUT && nft->refresh_by_add && !tagged)) {
 			r = batch_elements(nft, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &elements[i],
 			                   chunk, true);
 			if (r < 0)
@@ -654,6 +753,13 @@ element_list_append(struct nftnl_set_elem *set_element, void *data)
 	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_EXPIRATION))
 		element->timeout_ms =
 		    (int64_t)nftnl_set_elem_get_u64(set_element, NFTNL_SET_ELEM_EXPIRATION);
+	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_USERDATA)) {
+		uint32_t length;
+		const void *udata =
+		    nftnl_set_elem_get(set_element, NFTNL_SET_ELEM_USERDATA, &length);
+
+		tag_from_udata(udata, length, &element->tag);
+	}
 	return 0;
 }
 
@@ -1384,7 +1490,7 @@ bans_to_elements(struct nft *nft, const struct nft_ban *bans, size_t count, stru
 			free(elements);
 			return r;
 		}
-		kept++;
+		elements[kept++].tag = bans[i].tag;
 	}
 	*out = elements;
 	*out_count = elements_sort_unique(elements, kept);
@@ -1411,13 +1517,28 @@ timers_close(int64_t a, int64_t b)
 	return (a > b ? a - b : b - a) <= RECONCILE_SLACK_MS;
 }
 
+static bool
+same_tag(const struct nft_ban_tag *a, const struct nft_ban_tag *b)
+{
+	return a->present == b->present &&
+	       (!a->present || (a->category == b->category && a->level == b->level &&
+	                        a->start_ms == b->start_ms && a->duration_ms == b->duration_ms));
+}
+
 int
-ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
+ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struct nft_ban **tagged,
+              size_t *tagged_count)
 {
 	struct element *want = NULL, *puts = NULL, *deletes = NULL;
-	size_t want_count, put_count = 0, delete_count = 0, i = 0, j = 0;
+	size_t want_count, put_count = 0, delete_count = 0, kept_count = 0, i = 0, j = 0;
+	struct nft_ban *kept = NULL;
 	struct element_list current;
 	int r;
+
+	if (tagged != NULL) {
+		*tagged = NULL;
+		*tagged_count = 0;
+	}
 
 	if ((r = bans_to_elements(nft, wanted, count, &want, &want_count)) < 0)
 		return r;
@@ -1426,7 +1547,9 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
 		return r;
 	}
 	if ((want_count > 0 && (puts = calloc(want_count, sizeof(*puts))) == NULL) ||
-	    (current.count > 0 && (deletes = calloc(current.count, sizeof(*deletes))) == NULL)) {
+	    (current.count > 0 && (deletes = calloc(current.count, sizeof(*deletes))) == NULL) ||
+	    (current.count > 0 && tagged != NULL &&
+	     (kept = calloc(current.count, sizeof(*kept))) == NULL)) {
 		log_warn("inet %s: reconcile", nft->table);
 		r = -ENOMEM;
 		goto out;
@@ -1442,10 +1565,14 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
 			order = element_compare(&want[i], &current.elements[j]);
 		if (order < 0) {
 			puts[put_count++] = want[i++];
+		} else if (order > 0 && tagged != NULL && current.elements[j].tag.present) {
+			element_to_ban(nft, &current.elements[j++], &kept[kept_count++]);
 		} else if (order > 0) {
 			deletes[delete_count++] = current.elements[j++];
 		} else {
-			if (!timers_close(want[i].timeout_ms, current.elements[j].timeout_ms))
+			/* A new tag is written too: an element from before tags gets one. */
+			if (!timers_close(want[i].timeout_ms, current.elements[j].timeout_ms) ||
+			    !same_tag(&want[i].tag, &current.elements[j].tag))
 				puts[put_count++] = want[i];
 			i++;
 			j++;
@@ -1461,7 +1588,13 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count)
 	if (r == 0 && (put_count > 0 || delete_count > 0))
 		log_info("inet %s: reconciled: %zu added or refreshed, %zu removed", nft->table,
 		         put_count, delete_count);
+	if (r == 0 && tagged != NULL) {
+		*tagged = kept;
+		*tagged_count = kept_count;
+		kept = NULL;
+	}
 out:
+	free(kept);
 	free(want);
 	free(puts);
 	free(deletes);

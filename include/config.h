@@ -61,6 +61,7 @@ struct config {
 		uint32_t control_line_bytes;
 		uint32_t bans_per_minute; /* safety valve: past it, alert only */
 		int64_t control_idle_ms;  /* a client silent this long is closed */
+		uint32_t store_pending;   /* decisions queued while the store cannot write */
 	} limits;
 
 	struct {

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "detect.h"
 #include "nft.h"
+#include "pending.h"
 #include "policy.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@
 
 struct engine_stats {
 	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
+	uint64_t adopted; /* bans taken back from the kernel's tags at reconcile */
 };
 
 struct engine {
@@ -38,6 +40,8 @@ struct engine {
 	void (*on_decision)(void *arg, const struct finding *finding,
 	                    const struct decision *decision, const struct ban *ban);
 	void *arg;
+	/* What the store could not record yet, limits.store_pending at most. */
+	struct pending pending;
 	/* Start times of recent bans, a ring of limits.bans_per_minute entries. */
 	int64_t *recent_bans;
 	unsigned recent_count, recent_next;
@@ -47,8 +51,14 @@ struct engine {
 int engine_init(struct engine *engine, const struct config *config, struct clock *clock,
                 struct store *store, struct nft *nft);
 void engine_close(struct engine *engine);
-/* Makes the kernel sets match the store's active bans (daemon start). */
+/*
+ * Makes the kernel sets match the store's active bans (daemon start, or a
+ * flushed ruleset). A tagged kernel element the store never recorded is
+ * adopted into the store; untagged strangers are removed.
+ */
 int engine_reconcile(struct engine *engine);
+/* Writes what waits for the store (the daemon's timer). How many, or -errno. */
+int engine_flush_pending(struct engine *engine);
 /* One event from a BPF detector, handed to its category's detector. */
 int engine_handle_event(struct engine *engine, const struct abuse_event *event);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */

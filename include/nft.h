@@ -34,11 +34,25 @@ struct nft_options {
 	bool refresh_by_delete;
 };
 
+/*
+ * What the daemon writes into an element's comment, so that a ban the
+ * store never recorded (the disk was full, the daemon crashed) can be
+ * adopted from the kernel at the next start instead of deleted.
+ */
+struct nft_ban_tag {
+	bool present;
+	enum category category;
+	unsigned level;
+	unsigned prefix_len; /* the source's, when the ban was made */
+	int64_t start_ms, duration_ms;
+};
+
 /* One element of a ban set: the source, the scope and the time left. */
 struct nft_ban {
 	struct source_key source;
 	enum scope scope;
 	int64_t remaining_ms;
+	struct nft_ban_tag tag; /* written with the element when present; read back by dumps */
 };
 
 /*
@@ -65,10 +79,14 @@ int ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count);
 /* Removes a ban element; one that is not there is not an error. */
 int ban_remove(struct nft *nft, const struct source_key *source, enum scope scope);
 /*
- * Makes the kernel sets hold exactly wanted: adds what is missing, with its
- * remaining time, and deletes what the store does not know.
+ * Makes the kernel sets hold wanted: adds what is missing, with its
+ * remaining time, and deletes what is not wanted. With tagged not NULL,
+ * elements not wanted that carry the daemon's tag are left in place and
+ * returned in *tagged (*tagged_count of them; the caller frees *tagged), for
+ * the caller to adopt or remove; elements without it are deleted.
  */
-int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count);
+int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count,
+                  struct nft_ban **tagged, size_t *tagged_count);
 /* Calls fn for every element in the kernel sets, with the time it has left. */
 int ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
 

@@ -6,7 +6,11 @@ BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.."
 . tests/lab/lib.sh
 lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
 POLICY=$PWD/policy/abuseguard.conf
+TINY=$WORK/tiny
+# The tmpfs goes after the daemon (it holds the database open) and before $WORK.
+trap 'daemon_stop KILL; umount -l "$TINY" 2>/dev/null; lab_cleanup' EXIT
 
 # A damaged database: the daemon refuses to run on it, says which file and what to do.
 DAMAGED=$WORK/damaged
@@ -32,4 +36,56 @@ check "on a damaged store the daemon exits 65 (got $status)" test "$status" -eq 
 check "the message names the database and says what to do" \
 	grep -q "$DAMAGED/abuseguard.db: the store is damaged; not running on it.*mv " "$WORK/damaged.log"
 refute "it did not set up its nftables table" in_hv nft list table inet abuseguard
+
+# A state directory that fills while the daemon runs: a 1 MiB tmpfs.
+mkdir -p "$TINY" && mount -t tmpfs -o size=1m,mode=0750 abuseguard-test "$TINY"
+check "a 1 MiB tmpfs for the state directory" mountpoint -q "$TINY"
+check "the daemon starts with its store on it" daemon_start "$POLICY" "$TINY"
+check "status says the store is healthy, nothing pending" \
+	status_match '.store.healthy == true and .store.pending == 0'
+fill_disk() { dd if=/dev/zero of="$TINY/fill" bs=4k >/dev/null 2>&1; sync; }
+fill_disk
+check "the tmpfs is full" bash -c "[ \$(df --output=avail '$TINY' | tail -1) -eq 0 ]"
+vm_smtp_burst 60 8 &
+burst=$!
+if wait_until 5000 kernel_set_has ban4_smtp 10.0.0.5; then
+	ok "with the disk full, the burst is still banned in the kernel (after ${WAITED_MS} ms)"
+	check "within its usual time, under a second (${WAITED_MS} ms)" test "$WAITED_MS" -lt 1000
+else
+	not_ok "with the disk full, the burst is still banned in the kernel"
+fi
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
+check "status: the store is not healthy, one decision pending, the error said" \
+	wait_for_status '.store.healthy == false and .store.pending == 1 and .store.errors >= 1 and (.store.last_error | test("full"))'
+check "abusectl bans lists the ban, not yet recorded" \
+	bans_match '.bans[] | select(.source == "10.0.0.5" and .level == 1 and .recorded == false)'
+check "the log names the source whose ban waits" grep -q "10.0.0.5: ban queued for the store" "$WORK/daemon.log"
+rm -f "$TINY/fill"
+check "space back: within 6 s the pending ban is written and the store healthy again" \
+	wait_for_status '.store.healthy == true and .store.pending == 0 and .store.pending_written == 1' 6000
+check "the ban is in the database" \
+	test "$(sqlite3 "$TINY/abuseguard.db" "SELECT count(*) FROM bans WHERE source = '10.0.0.5' AND level = 0")" = 1
+check "abusectl bans shows it recorded" bans_match '.bans[] | select(.source == "10.0.0.5" and .recorded == true)'
+
+# Full again, a repeat, and a crash before space comes back: the ban is adopted from the kernel.
+check "the ban is lifted" ctl unban 10.0.0.5 --reason "test: next offence"
+fill_disk
+vm_smtp_burst 60 8 &
+burst=$!
+check "with the disk full again, the repeat is banned at level 2 (1 week)" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .recorded == false)'
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+check "the kernel element carries the daemon's tag" \
+	bash -c "ip netns exec $HV nft list set inet abuseguard ban4_smtp | grep -q 'comment \"abuseguard spam     level 002 '"
+daemon_stop KILL
+rm -f "$TINY/fill"
+in_hv nft add element inet abuseguard ban4_smtp '{ 10.0.0.99 timeout 1h }'
+check "after kill -9 the daemon starts again on the same store" daemon_start "$POLICY" "$TINY"
+check "the unrecorded level-2 ban is adopted from the kernel into the store" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .duration_s == 604800 and .recorded == true)' 2000
+check "status counts it" status_match '.counters.bans_adopted == 1 and .store.healthy == true'
+check "the kernel keeps dropping the VM's SMTP" kernel_set_has ban4_smtp 10.0.0.5
+refute "a foreign element without the tag is removed" kernel_set_has ban4_smtp 10.0.0.99
+daemon_stop TERM
 exit 0

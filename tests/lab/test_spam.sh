@@ -104,8 +104,12 @@ daemon_stop TERM
 refute "no XDP program is left on agvm0 after a clean stop" \
 	bash -c "ip -n $HV link show agvm0 | grep -q xdp"
 
-# A fresh store knows no bans: reconcile removes what it does not know.
+# A fresh store knows no bans: reconcile removes what it does not know and
+# the daemon did not tag (its own tagged bans are adopted: see test_faults.sh).
 # Then a short ladder, a crash (kill -9), and the kernel expiring the ban on time.
+in_hv nft flush set inet abuseguard ban4_smtp
+in_hv nft flush set inet abuseguard ban6_smtp
+in_hv nft add element inet abuseguard ban4_smtp '{ 10.0.0.5 timeout 1h }'
 sed -e 's/{ ban = "1h"; }/{ ban = "4s"; }/' -e 's/max_interfaces = 4096;/max_interfaces = 1;/' \
 	"$POLICY" >"$WORK/short.conf"
 check "the daemon starts with a short ladder and a fresh store" daemon_start "$WORK/short.conf" "$WORK/state2"

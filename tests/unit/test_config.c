@@ -116,6 +116,7 @@ test_full_policy(void)
 	          loaded.limits.max_interfaces == 65536 && loaded.limits.max_bans == 16 &&
 	          loaded.limits.control_clients == 1024 &&
 	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5 &&
+	          loaded.limits.store_pending == 1048576 &&
 	          loaded.limits.control_idle_ms == 86400000,
 	      "every limit is read, the range ends included");
 	CHECK(loaded.store.retention_ms == 3650 * 86400000LL &&

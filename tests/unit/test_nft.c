@@ -389,15 +389,16 @@ static void
 check_reconcile(struct nft *nft)
 {
 	struct nft_ban wanted[3] = {
-	    {source("192.0.2.11"), SCOPE_SMTP, 60000},  /* B */
-	    {source("2001:db8:c::"), SCOPE_WEB, 90000}, /* C */
-	    {source("192.0.2.99"), SCOPE_WEB, -5},      /* already over */
+	    {source("192.0.2.11"), SCOPE_SMTP, 60000, {0}},  /* B */
+	    {source("2001:db8:c::"), SCOPE_WEB, 90000, {0}}, /* C */
+	    {source("192.0.2.99"), SCOPE_WEB, -5, {0}},      /* already over */
 	};
 	int64_t remaining;
 
 	ban_install(nft, key("192.0.2.10"), SCOPE_SMTP, 60000); /* A */
 	ban_install(nft, key("192.0.2.11"), SCOPE_SMTP, 60000); /* B */
-	CHECK(ban_reconcile(nft, wanted, 3) == 0, "ban_reconcile of {A, B, ...} to {B, C}");
+	CHECK(ban_reconcile(nft, wanted, 3, NULL, NULL) == 0,
+	      "ban_reconcile of {A, B, ...} to {B, C}");
 	CHECK(list_bans(nft) == 2, "exactly two bans are left (%zu)", listing.count);
 	CHECK(listed_remaining("192.0.2.10", SCOPE_SMTP) == -1, "A is gone");
 	remaining = listed_remaining("192.0.2.11", SCOPE_SMTP);
@@ -409,11 +410,65 @@ check_reconcile(struct nft *nft)
 	      "a wanted ban with no time left is not added");
 
 	wanted[0].remaining_ms = 300000;
-	CHECK(ban_reconcile(nft, wanted, 2) == 0, "ban_reconcile with B wanted for 300 s");
+	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL) == 0,
+	      "ban_reconcile with B wanted for 300 s");
 	list_bans(nft);
 	remaining = listed_remaining("192.0.2.11", SCOPE_SMTP);
 	CHECK(remaining > 298000 && remaining <= 300000 && listing.count == 2,
 	      "B's timer is refreshed to 300 s (%lld ms)", (long long)remaining);
+}
+
+/*
+ * The daemon's tag rides in the element's comment: dumps read it back, nft
+ * shows it, and a reconcile that is asked to leaves tagged strangers alone.
+ */
+static void
+check_tags(struct nft *nft)
+{
+	struct nft_ban tagged = {source("198.51.100.7"),
+	                         SCOPE_SMTP,
+	                         3600000,
+	                         {true, CATEGORY_SPAM, 1, 32, 1764637200000LL, 604800000LL}};
+	struct nft_ban *kept = NULL;
+	size_t kept_count = 0;
+	char *shown;
+	const struct nft_ban *found = NULL;
+
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 &&
+	          ban_install_many(nft, &tagged, 1) == 0,
+	      "a tagged ban is installed");
+	list_bans(nft);
+	for (size_t i = 0; i < listing.count; i++)
+		if (listing.bans[i].tag.present)
+			found = &listing.bans[i];
+	CHECK(listing.count == 1 && found != NULL && found->tag.category == CATEGORY_SPAM &&
+	          found->tag.level == 1 && found->tag.start_ms == 1764637200000LL &&
+	          found->tag.duration_ms == 604800000LL && found->tag.prefix_len == 32,
+	      "the dump reads its tag back: category, level, start and duration");
+	shown = command_output("nft list set inet " TABLE " ban4_smtp");
+	CHECK(shown != NULL &&
+	          strstr(shown, "comment \"abuseguard spam     level 002 start "
+	                        "1764637200000 ms for 000604800000 ms prefix 032\"") != NULL,
+	      "nft list shows it as the element's comment");
+	free(shown);
+	tagged.tag.level = 2;
+	CHECK(ban_install_many(nft, &tagged, 1) == 0 && list_bans(nft) == 1 &&
+	          listing.bans[0].tag.level == 2,
+	      "a ban put again carries its new tag (level 2), not the old comment");
+	CHECK(system("nft add element inet " TABLE " ban4_smtp '{ 198.51.100.8 timeout 1h }' && "
+	             "nft add element inet " TABLE
+	             " ban4_smtp '{ 198.51.100.9 timeout 1h comment \"not ours\" }'") == 0,
+	      "two foreign elements, one with a comment of its own");
+	CHECK(ban_reconcile(nft, NULL, 0, &kept, &kept_count) == 0 && kept_count == 1 &&
+	          source_equal(&kept[0].source, key("198.51.100.7")) && kept[0].tag.level == 2,
+	      "a reconcile that adopts returns the tagged element it does not want (%zu)",
+	      kept_count);
+	free(kept);
+	list_bans(nft);
+	CHECK(listing.count == 1 && listed_remaining("198.51.100.7", SCOPE_SMTP) > 0,
+	      "and leaves it in place while removing the foreign ones (%zu left)", listing.count);
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 && list_bans(nft) == 0,
+	      "a reconcile that does not adopt removes it too");
 }
 
 static void
@@ -442,16 +497,17 @@ check_many(struct nft *nft)
 		char text[64];
 
 		snprintf(text, sizeof(text), "10.%d.%d.%d", i / 65536, (i / 256) % 256, i % 256);
-		bans[count++] = (struct nft_ban){source(text), (enum scope)(i % 3), 3600000 + i};
+		bans[count++] =
+		    (struct nft_ban){source(text), (enum scope)(i % 3), 3600000 + i, {0}};
 	}
 	for (int i = 0; i < 2000; i++) {
 		char text[64];
 
 		snprintf(text, sizeof(text), "2001:db8:%x:%x::", i / 256, i % 256);
-		bans[count++] = (struct nft_ban){source(text), (enum scope)(i % 3), 7200000};
+		bans[count++] = (struct nft_ban){source(text), (enum scope)(i % 3), 7200000, {0}};
 	}
 	/* A duplicate: one element, the longer time. */
-	bans[count++] = (struct nft_ban){source("10.0.0.0"), SCOPE_SMTP, 9000000};
+	bans[count++] = (struct nft_ban){source("10.0.0.0"), SCOPE_SMTP, 9000000, {0}};
 	started = monotonic_ms();
 	r = ban_install_many(nft, bans, count);
 	printf("# ban_install_many of %zu bans took %lld ms\n", count,
@@ -495,7 +551,7 @@ check_full_set(void)
 		char text[32];
 
 		snprintf(text, sizeof(text), "198.51.100.%d", i + 1);
-		bans[i] = (struct nft_ban){source(text), SCOPE_SMTP, 60000};
+		bans[i] = (struct nft_ban){source(text), SCOPE_SMTP, 60000, {0}};
 	}
 	CHECK(ban_install_many(nft, bans, 4) == 0, "4 bans fit in a set of 4");
 	CHECK(ban_install(nft, key("198.51.100.9"), SCOPE_SMTP, 60000) == -ENFILE,
@@ -629,11 +685,12 @@ main(void)
 	          listed_remaining("2001:db8:c::/64", SCOPE_WEB) > 0,
 	      "the bans survive the restart with their timers (%zu)", listing.count);
 	check_table(&options);
-	CHECK(ban_reconcile(nft, NULL, 0) == 0 && list_bans(nft) == 0,
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 && list_bans(nft) == 0,
 	      "ban_reconcile to nothing empties the sets");
 	check_bans(nft);
 	check_many(nft);
 	check_reconcile(nft);
+	check_tags(nft);
 	check_expiry(nft);
 	check_traffic(nft);
 	check_full_set();
