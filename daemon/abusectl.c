@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "robots_check.h"
 
 #define EXIT_USAGE      64 /* EX_USAGE */
 #define REPLY_TIMEOUT_S 10
@@ -43,6 +44,19 @@ static const struct command commands[] = {
     {"unban", " SOURCE --reason TEXT", 1, true, print_unban},
 };
 
+/* Commands that need no daemon: they get their arguments and return the exit status. */
+struct offline_command {
+	const char *name;
+	const char *arguments;
+	int (*run)(int argc, char *argv[], bool json);
+};
+
+static int run_robots(int argc, char *argv[], bool json);
+
+static const struct offline_command offline_commands[] = {
+    {"robots", " check ROBOTS_FILE AGENT URL...", run_robots},
+};
+
 static void
 usage(FILE *out)
 {
@@ -50,6 +64,8 @@ usage(FILE *out)
 	             "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "\t%s%s\n", commands[i].name, commands[i].arguments);
+	for (size_t i = 0; i < sizeof(offline_commands) / sizeof(offline_commands[0]); i++)
+		fprintf(out, "\t%s%s\n", offline_commands[i].name, offline_commands[i].arguments);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -309,6 +325,24 @@ find_command(const char *name)
 	return NULL;
 }
 
+static const struct offline_command *
+find_offline_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(offline_commands) / sizeof(offline_commands[0]); i++)
+		if (strcmp(offline_commands[i].name, name) == 0)
+			return &offline_commands[i];
+	return NULL;
+}
+
+/* robots check ROBOTS_FILE AGENT URL...: the detector's parser, offline. */
+static int
+run_robots(int argc, char *argv[], bool json)
+{
+	if (argc < 4 || strcmp(argv[0], "check") != 0)
+		usage_error("robots: expects check ROBOTS_FILE AGENT URL...");
+	return robots_check(stdout, stderr, argv[1], argv[2], argv + 3, argc - 3, json);
+}
+
 static int
 connect_daemon(const char *path)
 {
@@ -416,6 +450,7 @@ main(int argc, char *argv[])
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = CONTROL_DEFAULT_PATH, *reason = NULL;
+	const struct offline_command *offline;
 	const struct command *command;
 	json_t *request, *reply;
 	json_error_t parse_error;
@@ -447,6 +482,11 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage_error("no command given");
+	if ((offline = find_offline_command(argv[0])) != NULL) {
+		if (reason != NULL)
+			usage_error("%s: takes no --reason", offline->name);
+		return offline->run(argc - 1, argv + 1, json_output);
+	}
 	command = find_command(argv[0]);
 	if (command == NULL)
 		usage_error("unknown command: %s", argv[0]);
