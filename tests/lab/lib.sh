@@ -132,6 +132,15 @@ vm_smtp_burst() {
 		>/dev/null 2>&1
 }
 
+# burst_stop PID: ends a background burst. Killing the job's subshell alone
+# leaves its smtp-source running in the vm until its timeout, still sending
+# after a lift; so every process in the vm namespace goes too.
+burst_stop() {
+	kill "$1" 2>/dev/null
+	ip netns pids "$VM" 2>/dev/null | xargs -r kill 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # wait_until MS COMMAND...: runs COMMAND until it succeeds, up to MS

@@ -54,7 +54,7 @@ if wait_until 5000 kernel_set_has ban4_smtp 10.0.0.5; then
 else
 	not_ok "with the disk full, the burst is still banned in the kernel"
 fi
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
 check "status: the store is not healthy, one decision pending, the error said" \
 	wait_for_status '.store.healthy == false and .store.pending == 1 and .store.errors >= 1 and (.store.last_error | test("full"))'
@@ -75,7 +75,7 @@ vm_smtp_burst 60 8 &
 burst=$!
 check "with the disk full again, the repeat is banned at level 2 (1 week)" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .recorded == false)'
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "the kernel element carries the daemon's tag" \
 	bash -c "ip netns exec $HV nft list set inet abuseguard ban4_smtp | grep -q 'comment \"abuseguard spam     level 002 '"
 daemon_stop KILL

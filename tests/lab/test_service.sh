@@ -59,7 +59,7 @@ vm_smtp_burst 12 8 &
 burst=$!
 check "after the reload, 12 SMTP attempts are banned (threshold 8, no program reload)" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp")' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "the XDP program is the same one as before the reload (still one attachment)" \
 	status_match '[.interfaces[] | select(.name == "agvm0")] | length == 1'
 

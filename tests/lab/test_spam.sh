@@ -47,7 +47,7 @@ if wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp" an
 else
 	not_ok "an SMTP burst is banned: 10.0.0.5, scope smtp, level 1, 1 hour"
 fi
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
 refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
 check "the banned VM's web traffic still flows" in_vm curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null
@@ -64,7 +64,7 @@ vm_smtp_burst 60 8 &
 burst=$!
 check "a second burst after the lift gets the 1-week rung" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .level == 2 and .duration_s == 604800)' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 
 # A clean stop leaves bans in the kernel; a restart keeps history.
 daemon_stop TERM
@@ -93,7 +93,7 @@ vm_smtp_burst 60 8 '[fd00:1::2]:25' &
 burst=$!
 check "an IPv6 SMTP burst bans the source's /64" \
 	wait_for_bans '.bans[] | select(.source == "fd00:5::/64" and .scope == "smtp" and .level == 1)' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "the kernel set ban6_smtp holds fd00:5::" kernel_set_has ban6_smtp 'fd00:5::'
 refute "the banned /64 cannot open SMTP connections over IPv6" vm_connects fd00:1::2 25
 refute "another address in the same /64 is blocked too" vm_connects_from fd00:5::6 fd00:1::2 25
@@ -125,7 +125,7 @@ vm_smtp_burst 60 8 &
 burst=$!
 check "a burst is banned on the short ladder's first rung (4 s)" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .duration_s == 4)' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 banned_at=$SECONDS
 daemon_stop KILL
 check "after kill -9 the ban is still in the kernel" kernel_set_has ban4_smtp 10.0.0.5
@@ -142,7 +142,7 @@ never_banned() {
 	vm_smtp_burst 60 8 &
 	burst=$!
 	check "$what: the burst is seen ($filter)" wait_until 5000 status_match "$filter"
-	kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+	burst_stop "$burst"
 	check "$what: nothing is banned" bans_match '.bans == []'
 	refute "$what: the kernel set stays empty" kernel_set_has ban4_smtp 10.0.0.5
 	check "$what: the VM still reaches SMTP" vm_connects 10.0.1.2 25
