@@ -32,6 +32,8 @@ struct command {
 	int sources;           /* positional SOURCE arguments it takes */
 	bool needs_reason;
 	void (*print)(json_t *reply);
+	/* The reply comes in pages: this array is joined across them ("next" asks for more). */
+	const char *pages;
 };
 
 static void print_status(json_t *reply);
@@ -39,9 +41,9 @@ static void print_bans(json_t *reply);
 static void print_unban(json_t *reply);
 
 static const struct command commands[] = {
-    {"status", "", 0, false, print_status},
-    {"bans", "", 0, false, print_bans},
-    {"unban", " SOURCE --reason TEXT", 1, true, print_unban},
+    {"status", "", 0, false, print_status, NULL},
+    {"bans", "", 0, false, print_bans, "bans"},
+    {"unban", " SOURCE --reason TEXT", 1, true, print_unban, NULL},
 };
 
 /* Commands that need no daemon: they get their arguments and return the exit status. */
@@ -425,6 +427,53 @@ read_reply(int fd, const char *path)
 	return line;
 }
 
+/* Sends one request and returns its reply, an object; *line gets the reply as sent. */
+static json_t *
+exchange(int fd, const char *path, json_t *request, char **line)
+{
+	json_error_t parse_error;
+	json_t *reply;
+
+	send_request(fd, path, request);
+	*line = read_reply(fd, path);
+	reply = json_loads(*line, 0, &parse_error);
+	if (!json_is_object(reply))
+		errx(1, "%s: bad reply: %s", path,
+		     reply == NULL ? parse_error.text : "not an object");
+	return reply;
+}
+
+/*
+ * Asks for the pages after the first, on the same connection, and joins
+ * their key arrays into first. A page that fails makes the whole reply fail.
+ */
+static void
+fetch_pages(int fd, const char *path, json_t *request, const char *key, json_t *first)
+{
+	json_t *next;
+
+	while ((next = json_object_get(first, "next")) != NULL) {
+		char *line;
+		json_t *page;
+
+		json_object_set(request, "after", next);
+		page = exchange(fd, path, request, &line);
+		free(line);
+		if (!json_is_true(json_object_get(page, "ok"))) {
+			json_object_update(first, page);
+			json_object_del(first, "next");
+			json_decref(page);
+			return;
+		}
+		json_array_extend(json_object_get(first, key), json_object_get(page, key));
+		if (json_object_get(page, "next") != NULL)
+			json_object_set(first, "next", json_object_get(page, "next"));
+		else
+			json_object_del(first, "next");
+		json_decref(page);
+	}
+}
+
 static json_t *
 build_request(const struct command *command, char **sources, const char *reason)
 {
@@ -453,7 +502,6 @@ main(int argc, char *argv[])
 	const struct offline_command *offline;
 	const struct command *command;
 	json_t *request, *reply;
-	json_error_t parse_error;
 	bool json_output = false, ok;
 	char *line;
 	int option, fd;
@@ -501,15 +549,18 @@ main(int argc, char *argv[])
 
 	request = build_request(command, argv + 1, reason);
 	fd = connect_daemon(path);
-	send_request(fd, path, request);
-	json_decref(request);
-	line = read_reply(fd, path);
+	reply = exchange(fd, path, request, &line);
+	if (command->pages != NULL && json_object_get(reply, "next") != NULL) {
+		/* The joined reply is printed, not the first page's line. */
+		fetch_pages(fd, path, request, command->pages, reply);
+		free(line);
+		line = json_dumps(reply, JSON_COMPACT);
+		if (line == NULL)
+			errx(1, "cannot encode the reply");
+	}
 	close(fd);
+	json_decref(request);
 
-	reply = json_loads(line, 0, &parse_error);
-	if (!json_is_object(reply))
-		errx(1, "%s: bad reply: %s", path,
-		     reply == NULL ? parse_error.text : "not an object");
 	ok = json_is_true(json_object_get(reply, "ok"));
 	if (json_output) {
 		printf("%s\n", line);

@@ -66,6 +66,8 @@ struct daemon {
 
 static void apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
                             const char *state_dir, const char *socket_path);
+/* Bans in one reply of "bans" at most: about 300 KiB of JSON. */
+#define BANS_PAGE_MAX 1000
 /* Rows of each table the timer prunes at a time: no tick holds the store long. */
 #define STORE_PRUNE_BATCH 500
 /* The store failed its integrity check at start. */
@@ -251,23 +253,70 @@ append_ban(const struct ban *ban, void *arg)
 	return json_array_append_new(listing->list, ban_json(ban, listing->now_ms)) ? -ENOMEM : 0;
 }
 
+/*
+ * A page of the active bans, soonest expiry first: {"after": {"expires_ms",
+ * "id"}} from the last page's "next" continues, "limit" asks for fewer.
+ * Pages keep every reply, and every client's memory, bounded however many
+ * bans there are; abusectl reads them all. The bans the store has not
+ * recorded yet are enforced all the same: they come with the last page.
+ */
 static json_t *
 command_bans(void *context, const struct control_peer *peer, json_t *request, const char **error)
 {
 	struct daemon *daemon = context;
 	struct ban_listing listing = {json_array(), clock_now_ms(&daemon->clock)};
+	struct store_cursor cursor = STORE_CURSOR_START;
+	json_t *after = json_object_get(request, "after"),
+	       *limit = json_object_get(request, "limit");
+	json_int_t expires_ms, id, page_size = BANS_PAGE_MAX;
+	struct ban *page;
+	size_t count;
+	json_t *reply;
+	int failed;
 
 	(void)peer;
-	(void)request;
-	/* The bans the store has not recorded yet are enforced all the same. */
-	if (store_active_bans(daemon->store, listing.now_ms, append_ban, &listing) < 0 ||
-	    pending_active_bans(&daemon->engine.pending, listing.now_ms, append_ban, &listing) <
-	        0) {
+	if (after != NULL) {
+		if (json_unpack(after, "{s:I, s:I}", "expires_ms", &expires_ms, "id", &id) < 0) {
+			*error = "\"after\" must be the \"next\" of the previous page";
+			json_decref(listing.list);
+			return NULL;
+		}
+		cursor = (struct store_cursor){expires_ms, id};
+	}
+	if (limit != NULL) {
+		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
+			*error = "\"limit\" must be a positive number";
+			json_decref(listing.list);
+			return NULL;
+		}
+		if (json_integer_value(limit) < page_size)
+			page_size = json_integer_value(limit);
+	}
+	if ((page = calloc((size_t)page_size, sizeof(*page))) == NULL) {
+		*error = "out of memory";
+		json_decref(listing.list);
+		return NULL;
+	}
+	failed = store_active_page(daemon->store, listing.now_ms, &cursor, page, (size_t)page_size,
+	                           &count) < 0;
+	for (size_t i = 0; i < count && !failed; i++)
+		failed = append_ban(&page[i], &listing) < 0;
+	free(page);
+	if (!failed && count < (size_t)page_size)
+		failed = pending_active_bans(&daemon->engine.pending, listing.now_ms, append_ban,
+		                             &listing) < 0;
+	if (failed) {
 		json_decref(listing.list);
 		*error = "cannot read the store";
 		return NULL;
 	}
-	return json_pack("{s:o}", "bans", listing.list);
+	reply = json_pack("{s:o}", "bans", listing.list);
+	if (reply != NULL && count == (size_t)page_size)
+		json_object_set_new(reply, "next",
+		                    json_pack("{s:I, s:I}", "expires_ms",
+		                              (json_int_t)cursor.expires_ms, "id",
+		                              (json_int_t)cursor.id));
+	return reply;
 }
 
 static json_t *

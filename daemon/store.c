@@ -695,11 +695,31 @@ store_history(struct store *store, const struct source_key *source, struct ban *
 }
 
 int
+store_active_page(struct store *store, int64_t now_ms, struct store_cursor *cursor, struct ban *out,
+                  size_t max, size_t *count)
+{
+	enum statement_id id = STATEMENT_ACTIVE_PAGE;
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, id, ":now", now_ms, &rc);
+	bind_int64(store, id, ":after_expires", cursor->expires_ms, &rc);
+	bind_int64(store, id, ":after_id", cursor->id, &rc);
+	bind_int64(store, id, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	if ((error = bans_read(store, id, rc, out, max, count)) < 0)
+		return error;
+	if (*count > 0) {
+		cursor->expires_ms = out[*count - 1].expires_ms;
+		cursor->id = out[*count - 1].id;
+	}
+	return 0;
+}
+
+int
 store_active_bans(struct store *store, int64_t now_ms, int (*fn)(const struct ban *ban, void *arg),
                   void *arg)
 {
 	struct ban page[STORE_ACTIVE_PAGE];
-	int64_t after_expires_ms = INT64_MIN, after_id = 0;
+	struct store_cursor cursor = STORE_CURSOR_START;
 	size_t count;
 
 	/*
@@ -707,22 +727,14 @@ store_active_bans(struct store *store, int64_t now_ms, int (*fn)(const struct ba
 	 * the store, even lift the ban it was handed.
 	 */
 	do {
-		enum statement_id id = STATEMENT_ACTIVE_PAGE;
-		int rc = SQLITE_OK, error;
+		int error =
+		    store_active_page(store, now_ms, &cursor, page, STORE_ACTIVE_PAGE, &count);
 
-		bind_int64(store, id, ":now", now_ms, &rc);
-		bind_int64(store, id, ":after_expires", after_expires_ms, &rc);
-		bind_int64(store, id, ":after_id", after_id, &rc);
-		bind_int64(store, id, ":limit", STORE_ACTIVE_PAGE, &rc);
-		if ((error = bans_read(store, id, rc, page, STORE_ACTIVE_PAGE, &count)) < 0)
+		if (error < 0)
 			return error;
 		for (size_t i = 0; i < count; i++)
 			if ((error = fn(&page[i], arg)) != 0)
 				return error;
-		if (count > 0) {
-			after_expires_ms = page[count - 1].expires_ms;
-			after_id = page[count - 1].id;
-		}
 	} while (count == STORE_ACTIVE_PAGE);
 	return 0;
 }

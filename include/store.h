@@ -78,6 +78,20 @@ int store_lift(struct store *store, const struct source_key *source, int64_t now
 int store_history(struct store *store, const struct source_key *source, struct ban *out, size_t max,
                   size_t *count);
 
+/* Where a walk over the active bans stopped: the last ban it returned. */
+struct store_cursor {
+	int64_t expires_ms;
+	int64_t id;
+};
+#define STORE_CURSOR_START ((struct store_cursor){INT64_MIN, 0})
+
+/*
+ * At most max bans active at now_ms that come after *cursor, soonest expiry
+ * first; *count gets how many, and *cursor moves past them.
+ */
+int store_active_page(struct store *store, int64_t now_ms, struct store_cursor *cursor,
+                      struct ban *out, size_t max, size_t *count);
+
 /* Calls fn for every ban still active at now_ms, soonest expiry first; a
  * non-zero return from fn stops the walk and is returned. */
 int store_active_bans(struct store *store, int64_t now_ms,

@@ -88,4 +88,46 @@ check "status counts it" status_match '.counters.bans_adopted == 1 and .store.he
 check "the kernel keeps dropping the VM's SMTP" kernel_set_has ban4_smtp 10.0.0.5
 refute "a foreign element without the tag is removed" kernel_set_has ban4_smtp 10.0.0.99
 daemon_stop TERM
+
+# Tens of thousands of active bans: abusectl bans reads every page of them.
+MANY=$WORK/many
+in_hv nft delete table inet abuseguard
+check "the daemon starts on a new store for many bans" daemon_start "$POLICY" "$MANY"
+daemon_stop TERM
+python3 - "$MANY/abuseguard.db" <<'PY'
+import sqlite3, sys, time
+now = int(time.time() * 1000)
+db = sqlite3.connect(sys.argv[1])
+rows = []
+for i in range(50000):
+    addr = bytes([100, 64 + (i >> 16), (i >> 8) & 255, i & 255])
+    text = "%d.%d.%d.%d" % tuple(addr)
+    rows.append((text, addr, now - 1000, now + 3600000 + i))
+db.executemany("INSERT INTO bans (source, family, prefix_len, addr, category, scope, level, "
+               "start_ms, expires_ms) VALUES (?, 2, 32, ?, 'spam', 'smtp', 0, ?, ?)", rows)
+db.commit()
+db.close()
+PY
+check "with 50,000 bans in its store the daemon starts" daemon_start "$POLICY" "$MANY"
+check "they are all in the kernel" \
+	test "$(in_hv nft -j list set inet abuseguard ban4_smtp | jq '[.nftables[].set.elem // empty | .[]] | length')" = 50000
+started=$(now_us)
+ctl --json bans >"$WORK/bans.json"
+status=$?
+ms=$((($(now_us) - started) / 1000))
+check "abusectl --json bans lists all 50,000 in one joined reply (${ms} ms)" \
+	jq -e '.ok == true and (.bans | length) == 50000 and (has("next") | not) and
+		([.bans[].source] | unique | length) == 50000' "$WORK/bans.json"
+check "and exits 0" test "$status" -eq 0
+check "soonest expiry first, across pages" \
+	jq -e '.bans[0].source == "100.64.0.0" and .bans[49999].source == "100.64.195.79"' "$WORK/bans.json"
+check "abusectl bans prints a table of 50,000 rows under its heading" \
+	test "$(ctl bans | wc -l)" = 50001
+check "one request is one page of at most 1000 bans, with where to go on" \
+	bash -c "echo '{\"command\":\"bans\"}' | ip netns exec $HV timeout 5 python3 -c '
+import socket, sys, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+f = s.makefile(); r = json.loads(f.readline())
+sys.exit(0 if len(r[\"bans\"]) == 1000 and \"next\" in r else 1)' '$WORK/control.sock'"
+daemon_stop TERM
 exit 0
