@@ -8,6 +8,8 @@
  *
  * The parsing lives in parsing.h, shared with the tc egress program.
  */
+#include <linux/pkt_cls.h>
+
 #include "parsing.h"
 
 #define NS_PER_SECOND 1000000000ULL
@@ -62,13 +64,19 @@ clock_now(void)
 }
 
 static __always_inline void
-count(__u32 counter)
+count_n(__u32 counter, __u64 n)
 {
 	__u64 *value;
 
 	value = bpf_map_lookup_elem(&counters, &counter);
 	if (value)
-		*value += 1; /* per-CPU: no other writer */
+		*value += n; /* per-CPU: no other writer */
+}
+
+static __always_inline void
+count(__u32 counter)
+{
+	count_n(counter, 1);
 }
 
 static __always_inline int
@@ -81,30 +89,28 @@ is_smtp_attempt(const struct tcphdr *tcp)
 	return port == SMTP_PORT || port == SMTPS_PORT || port == SUBMISSION_PORT;
 }
 
-/* The source key is hashed as bytes: everything not set stays zero. */
+/*
+ * A source key from one of the packet's addresses; IPv6 masked to the
+ * policy's prefix. The key is hashed as bytes: everything not set stays zero.
+ */
 static __always_inline void
-smtp_pair_from_packet(const struct packet *packet, struct smtp_pair_key *pair)
+source_key_from_address(struct source_key *key, __u8 family, const __u8 *address)
 {
-	struct iphdr *ipv4;
-	struct ipv6hdr *ipv6;
 	__u32 prefix_length;
 	__u8 mask;
 	int i, bits;
 
-	__builtin_memset(pair, 0, sizeof(*pair));
-	pair->source.family = packet->family;
-	if (packet->family == SOURCE_FAMILY_IPV4) {
-		ipv4 = packet->network_header;
-		pair->source.prefix_len = 32;
-		__builtin_memcpy(pair->source.addr, &ipv4->saddr, sizeof(ipv4->saddr));
-		__builtin_memcpy(pair->destination, &ipv4->daddr, sizeof(ipv4->daddr));
+	__builtin_memset(key, 0, sizeof(*key));
+	key->family = family;
+	if (family == SOURCE_FAMILY_IPV4) {
+		key->prefix_len = 32;
+		__builtin_memcpy(key->addr, address, 4);
 		return;
 	}
-	ipv6 = packet->network_header;
 	prefix_length = thresholds.ipv6_prefix_len;
 	if (prefix_length > 128)
 		prefix_length = 128;
-	pair->source.prefix_len = prefix_length;
+	key->prefix_len = prefix_length;
 #pragma unroll
 	for (i = 0; i < 16; i++) {
 		bits = (int)prefix_length - i * 8;
@@ -114,9 +120,39 @@ smtp_pair_from_packet(const struct packet *packet, struct smtp_pair_key *pair)
 			mask = 0;
 		else
 			mask = 0xff << (8 - bits);
-		pair->source.addr[i] = ipv6->saddr.in6_u.u6_addr8[i] & mask;
+		key->addr[i] = address[i] & mask;
 	}
-	__builtin_memcpy(pair->destination, &ipv6->daddr, sizeof(ipv6->daddr));
+}
+
+/* Where a packet's source and destination addresses start, and their length. */
+static __always_inline __u32
+packet_addresses(const struct packet *packet, __u8 **source, __u8 **destination)
+{
+	struct iphdr *ipv4 = packet->network_header;
+	struct ipv6hdr *ipv6 = packet->network_header;
+
+	if (packet->family == SOURCE_FAMILY_IPV4) {
+		*source = (__u8 *)&ipv4->saddr;
+		*destination = (__u8 *)&ipv4->daddr;
+		return 4;
+	}
+	*source = ipv6->saddr.in6_u.u6_addr8;
+	*destination = ipv6->daddr.in6_u.u6_addr8;
+	return 16;
+}
+
+static __always_inline void
+smtp_pair_from_packet(const struct packet *packet, struct smtp_pair_key *pair)
+{
+	__u8 *source, *destination;
+	__u32 length = packet_addresses(packet, &source, &destination);
+
+	__builtin_memset(pair, 0, sizeof(*pair));
+	source_key_from_address(&pair->source, packet->family, source);
+	if (length == 4)
+		__builtin_memcpy(pair->destination, destination, 4);
+	else
+		__builtin_memcpy(pair->destination, destination, 16);
 }
 
 /* Returns the source's state, inserting a zeroed one for a new source. */
@@ -214,6 +250,140 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	send_spam_event(ctx, state, pair, port, now, attempts_reached);
 }
 
+#include "scan.h"
+
+/* The contact key of a packet; reversed: seen from the far end (a reply). */
+static __always_inline void
+contact_key_from_packet(const struct packet *packet, struct scan_contact_key *key, int reversed,
+                        __u16 port, __u8 protocol)
+{
+	__u8 *source, *destination, *far;
+	__u32 length = packet_addresses(packet, &source, &destination);
+
+	__builtin_memset(key, 0, sizeof(*key));
+	source_key_from_address(&key->source, packet->family, reversed ? destination : source);
+	far = reversed ? source : destination;
+	if (length == 4)
+		__builtin_memcpy(key->destination, far, 4);
+	else
+		__builtin_memcpy(key->destination, far, 16);
+	key->port = port;
+	key->protocol = protocol;
+}
+
+/* 1 and *key filled if the VM's packet is a probe: TCP SYN, UDP, ICMP echo or timestamp. */
+static __always_inline int
+scan_probe_from_packet(const struct packet *packet, struct scan_contact_key *key)
+{
+	__u8 icmp_protocol = packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	__u8 type;
+
+	if (packet->tcp) {
+		if (!packet->tcp->syn || packet->tcp->ack || packet->tcp->rst)
+			return 0;
+		contact_key_from_packet(packet, key, 0, bpf_ntohs(packet->tcp->dest), IPPROTO_TCP);
+		return 1;
+	}
+	if (packet->udp) {
+		contact_key_from_packet(packet, key, 0, bpf_ntohs(packet->udp->dest), IPPROTO_UDP);
+		return 1;
+	}
+	if (!packet->icmp)
+		return 0;
+	type = packet->icmp->type;
+	if (packet->family == SOURCE_FAMILY_IPV4
+	        ? type != ICMP_ECHO_REQUEST && type != ICMP_TIMESTAMP_REQUEST
+	        : type != ICMPV6_ECHO_REQUEST)
+		return 0;
+	contact_key_from_packet(packet, key, 0, 0, icmp_protocol);
+	return 1;
+}
+
+/*
+ * The probe an ICMP error quotes: its IP header and the first eight bytes
+ * after it. The quoted source is the VM. Returns 1 and fills *key.
+ */
+static __always_inline int
+scan_quoted_probe(struct cursor *cursor, __u8 family, struct scan_contact_key *key)
+{
+	struct iphdr *ipv4 = cursor->position;
+	struct ipv6hdr *ipv6 = cursor->position;
+	__u8 *ports, protocol;
+	__u16 port = 0;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	if (family == SOURCE_FAMILY_IPV4) {
+		if ((void *)(ipv4 + 1) > cursor->end || ipv4->version != 4 || ipv4->ihl < 5)
+			return 0;
+		ports = (__u8 *)ipv4 + ipv4->ihl * 4;
+		protocol = ipv4->protocol;
+		source_key_from_address(&key->source, family, (__u8 *)&ipv4->saddr);
+		__builtin_memcpy(key->destination, &ipv4->daddr, 4);
+	} else {
+		if ((void *)(ipv6 + 1) > cursor->end || ipv6->version != 6)
+			return 0;
+		ports = (__u8 *)(ipv6 + 1);
+		protocol = ipv6->nexthdr;
+		source_key_from_address(&key->source, family, ipv6->saddr.in6_u.u6_addr8);
+		__builtin_memcpy(key->destination, ipv6->daddr.in6_u.u6_addr8, 16);
+	}
+	if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
+		if ((void *)(ports + 4) > cursor->end)
+			return 0;
+		port = (__u16)ports[2] << 8 | ports[3];
+	} else if (protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6) {
+		return 0;
+	}
+	key->port = port;
+	key->protocol = protocol;
+	return 1;
+}
+
+/*
+ * The outcome a packet toward the VM reports and the first contact it
+ * answers: SCAN_ANSWERED, SCAN_REJECTED or 0 (not a reply to a probe).
+ * cursor stands after the transport header.
+ */
+static __always_inline int
+scan_reply_from_packet(const struct packet *packet, struct cursor *cursor,
+                       struct scan_contact_key *key)
+{
+	__u8 icmp_protocol = packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	__u8 type;
+
+	if (packet->tcp) {
+		if (!packet->tcp->rst && !(packet->tcp->syn && packet->tcp->ack))
+			return 0;
+		contact_key_from_packet(packet, key, 1, bpf_ntohs(packet->tcp->source),
+		                        IPPROTO_TCP);
+		return packet->tcp->rst ? SCAN_REJECTED : SCAN_ANSWERED;
+	}
+	if (packet->udp) {
+		contact_key_from_packet(packet, key, 1, bpf_ntohs(packet->udp->source),
+		                        IPPROTO_UDP);
+		return SCAN_ANSWERED;
+	}
+	if (!packet->icmp)
+		return 0;
+	type = packet->icmp->type;
+	if (packet->family == SOURCE_FAMILY_IPV4) {
+		if (type == ICMP_ECHO_REPLY || type == ICMP_TIMESTAMP_REPLY) {
+			contact_key_from_packet(packet, key, 1, 0, icmp_protocol);
+			return SCAN_ANSWERED;
+		}
+		if (type != ICMP_DEST_UNREACHABLE)
+			return 0;
+	} else {
+		if (type == ICMPV6_ECHO_REPLY) {
+			contact_key_from_packet(packet, key, 1, 0, icmp_protocol);
+			return SCAN_ANSWERED;
+		}
+		if (type != ICMPV6_DEST_UNREACHABLE)
+			return 0;
+	}
+	return scan_quoted_probe(cursor, packet->family, key) ? SCAN_REJECTED : 0;
+}
+
 SEC("xdp")
 int
 abuseguard_xdp(struct xdp_md *ctx)
@@ -224,6 +394,7 @@ abuseguard_xdp(struct xdp_md *ctx)
 	};
 	struct packet packet = {};
 	struct smtp_pair_key pair;
+	struct scan_contact_key contact;
 	int parsed;
 
 	count(COUNTER_PACKETS);
@@ -247,6 +418,51 @@ abuseguard_xdp(struct xdp_md *ctx)
 		smtp_pair_from_packet(&packet, &pair);
 		record_smtp_attempt(ctx, &pair, bpf_ntohs(packet.tcp->dest));
 	}
+	if (scan_probe_from_packet(&packet, &contact))
+		record_scan_probe(&contact, ctx->ingress_ifindex);
+	return XDP_PASS;
+}
+
+/*
+ * tc (clsact) egress on the same interface: packets toward the VM. It only
+ * watches, like the XDP program, and settles the VM's first contacts.
+ */
+SEC("tc")
+int
+abuseguard_tc(struct __sk_buff *skb)
+{
+	struct cursor cursor = {
+	    .position = (void *)(long)skb->data,
+	    .end = (void *)(long)skb->data_end,
+	};
+	struct packet packet = {};
+	struct scan_contact_key contact;
+	int outcome;
+
+	if (parse_packet(&cursor, &packet) != 0 || packet.family == 0)
+		return TC_ACT_OK;
+	scan_return_path_seen(skb->ifindex);
+	outcome = scan_reply_from_packet(&packet, &cursor, &contact);
+	if (outcome == 0)
+		return TC_ACT_OK;
+	if (!record_scan_reply(&contact, outcome) && packet.udp)
+		record_udp_peer(&contact);
+	return TC_ACT_OK;
+}
+
+/*
+ * Run by the daemon about once a second (BPF_PROG_TEST_RUN, never attached):
+ * turns the probes that timed out into failures for sources that went
+ * quiet, so a scan that stops is still judged.
+ */
+SEC("xdp")
+int
+abuseguard_scan_sweep(struct xdp_md *ctx)
+{
+	__u64 now = clock_now();
+
+	(void)ctx;
+	bpf_for_each_map_elem(&scan_sources, scan_sweep_source, &now, 0);
 	return XDP_PASS;
 }
 

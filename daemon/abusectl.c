@@ -189,7 +189,7 @@ print_status(json_t *reply)
 	json_t *interfaces = json_object_get(reply, "interfaces");
 	json_t *counters = json_object_get(reply, "counters");
 	json_t *interface;
-	char text[3][256];
+	char text[4][256];
 	size_t i;
 
 	print_field(reply, "version", "version", false);
@@ -201,13 +201,17 @@ print_status(json_t *reply)
 		printf("interfaces:%s\n", json_array_size(interfaces) == 0 ? " none" : "");
 		json_array_foreach(interfaces, i, interface)
 		{
-			printf("\t%s (ifindex %s, xdp %s)\n",
+			json_t *tc_mode = json_object_get(interface, "tc_mode");
+
+			printf("\t%s (ifindex %s, xdp %s%s%s)\n",
 			       format_scalar(json_object_get(interface, "name"), text[0],
 			                     sizeof(text[0])),
 			       format_scalar(json_object_get(interface, "ifindex"), text[1],
 			                     sizeof(text[1])),
 			       format_scalar(json_object_get(interface, "xdp_mode"), text[2],
-			                     sizeof(text[2])));
+			                     sizeof(text[2])),
+			       tc_mode ? ", tc " : "",
+			       tc_mode ? format_scalar(tc_mode, text[3], sizeof(text[3])) : "");
 		}
 	}
 	print_object(json_object_get(reply, "store"), "store");

@@ -43,7 +43,8 @@ struct daemon {
 	struct capture *capture;
 	struct control *control;
 	struct loop_watch signal_watch;
-	struct loop_watch timer_watch;
+	struct loop_watch timer_watch; /* every second: scan sweep; every few: nft check */
+	uint64_t ticks;
 	struct nft_options nft_options;
 	struct notify notify;
 	/* The command line's settings, put over every policy read, at start and on reload. */
@@ -137,6 +138,13 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_SOURCES_NEW] = "sources_new",
     [COUNTER_EVENTS] = "events",
     [COUNTER_EVENTS_LOST] = "events_lost",
+    [COUNTER_SCAN_PROBES] = "scan_probes",
+    [COUNTER_SCAN_ANSWERED] = "scan_answered",
+    [COUNTER_SCAN_REJECTED] = "scan_rejected",
+    [COUNTER_SCAN_TIMEOUTS] = "scan_timeouts",
+    [COUNTER_SCAN_NO_RETURN_PATH] = "scan_no_return_path",
+    [COUNTER_SCAN_QUOTA] = "scan_pending_quota_full",
+    [COUNTER_SCAN_SOURCES_NEW] = "scan_sources_new",
 };
 
 /* Whether decisions are being recorded: never "healthy" while they are not. */
@@ -188,9 +196,11 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	count = capture_interfaces(daemon->capture, interfaces, count);
 	list = json_array();
 	for (size_t i = 0; i < count; i++)
-		json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "name", interfaces[i].name,
-		                                      "ifindex", interfaces[i].ifindex, "xdp_mode",
-		                                      interfaces[i].xdp_mode));
+		json_array_append_new(
+		    list,
+		    json_pack("{s:s, s:i, s:s, s:s}", "name", interfaces[i].name, "ifindex",
+		              interfaces[i].ifindex, "xdp_mode", interfaces[i].xdp_mode, "tc_mode",
+		              interfaces[i].tc_mode ? interfaces[i].tc_mode : "none"));
 	free(interfaces);
 	counters = json_object();
 	for (int i = 0; i < COUNTER_COUNT; i++)
@@ -527,16 +537,21 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	(void)events;
 	if (read(watch->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return;
-	nft_check(daemon);
-	store_maintain(daemon);
+	/* Live, the program reads its own clock: the time passed here is not used. */
+	if (capture_sweep(daemon->capture, 0) < 0)
+		log_warnx("capture: scan sweep failed");
+	if (++daemon->ticks % NFT_CHECK_INTERVAL_S == 0) {
+		nft_check(daemon);
+		store_maintain(daemon);
+	}
 }
 
 static int
 timer_open(struct daemon *daemon)
 {
 	struct itimerspec period = {
-	    .it_interval = {.tv_sec = NFT_CHECK_INTERVAL_S},
-	    .it_value = {.tv_sec = NFT_CHECK_INTERVAL_S},
+	    .it_interval = {.tv_sec = 1},
+	    .it_value = {.tv_sec = 1},
 	};
 
 	daemon->timer_watch.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -1,6 +1,11 @@
-/* The XDP program: load, attach to VM-facing interfaces, read its events. */
+/*
+ * The BPF programs: load, attach the XDP program (packets from the VM) and
+ * the tc egress program (packets toward it) to the VM-facing interfaces,
+ * sweep the scan state, read the events.
+ */
 #include <errno.h>
 #include <fnmatch.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -19,11 +24,21 @@
 #include "capture.h"
 #include "log.h"
 
+/*
+ * BPF_TCX_EGRESS (Linux 6.6) is newer than libbpf 1.1's headers; where the
+ * kernel lacks it, the program goes into a clsact qdisc through bpf_tc_attach.
+ */
+#define ATTACH_TCX_EGRESS 47
+#define TC_PRIORITY       0xab0 /* our filter's priority in a clsact qdisc */
+#define TC_HANDLE         1
+
 struct attachment {
 	int ifindex; /* 0: free slot */
 	int link_fd;
+	int tc_link_fd; /* -1: attached through a clsact filter, or not at all */
 	char name[IF_NAMESIZE];
 	const char *xdp_mode;
+	const char *tc_mode; /* "tcx", "clsact" or NULL (replies unseen) */
 };
 
 struct capture {
@@ -99,6 +114,48 @@ xdp_link(int prog_fd, int ifindex, __u32 flags)
 }
 
 /*
+ * The egress program, as a tcx link where the kernel has them (detached by
+ * the kernel if the daemon dies, like the XDP link), else as a clsact filter.
+ */
+static const char *
+tc_attach(struct capture *capture, struct attachment *slot)
+{
+	int prog_fd = bpf_program__fd(capture->skeleton->progs.abuseguard_tc);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = slot->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, options, .prog_fd = prog_fd, .handle = TC_HANDLE,
+	            .priority = TC_PRIORITY, .flags = BPF_TC_F_REPLACE);
+	int fd, error;
+
+	fd = bpf_link_create(prog_fd, slot->ifindex, ATTACH_TCX_EGRESS, NULL);
+	if (fd >= 0) {
+		slot->tc_link_fd = fd;
+		return "tcx";
+	}
+	error = bpf_tc_hook_create(&hook);
+	if (error == 0 || error == -EEXIST)
+		error = bpf_tc_attach(&hook, &options);
+	if (error < 0) {
+		log_warnx("%s: attach tc egress program: %s; scans are not judged here", slot->name,
+		          strerror(-error));
+		return NULL;
+	}
+	return "clsact";
+}
+
+/* Leaves the clsact qdisc: other filters may live in it. */
+static void
+tc_detach(struct attachment *slot)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = slot->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, options, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+
+	if (slot->tc_link_fd >= 0)
+		close(slot->tc_link_fd);
+	else if (slot->tc_mode != NULL)
+		bpf_tc_detach(&hook, &options); /* gone with the interface: nothing to do */
+}
+
+/*
  * A BPF link, not a netlink attachment: it never replaces another program
  * on the interface, and the kernel detaches it if the daemon dies.
  */
@@ -135,17 +192,21 @@ interface_attach(struct capture *capture, int ifindex, const char *name)
 	}
 	slot->ifindex = ifindex;
 	slot->link_fd = fd;
+	slot->tc_link_fd = -1;
 	slot->xdp_mode = mode;
 	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	slot->tc_mode = tc_attach(capture, slot);
 	capture->attached++;
-	log_info("%s: XDP program attached (%s mode)", name, mode);
+	log_info("%s: XDP program attached (%s mode), tc egress %s", name, mode,
+	         slot->tc_mode ? slot->tc_mode : "not attached");
 }
 
 static void
 attachment_release(struct capture *capture, struct attachment *slot, const char *why)
 {
 	close(slot->link_fd);
-	log_info("%s: XDP program detached (%s)", slot->name, why);
+	tc_detach(slot);
+	log_info("%s: XDP and tc programs detached (%s)", slot->name, why);
 	memset(slot, 0, sizeof(*slot));
 	capture->detached++;
 }
@@ -256,6 +317,27 @@ netlink_open(struct capture *capture)
 	return loop_add(capture->loop, &capture->netlink_watch, EPOLLIN);
 }
 
+static void
+capture_set_scan(struct capture *capture, const struct scan_config *scan,
+                 const typeof(((struct config *)0)->limits) *limits)
+{
+	struct scan_settings *settings = &capture->skeleton->data->scan_settings;
+
+	_Static_assert(sizeof(capture->skeleton->bss->scan_ignored_ports) ==
+	                   sizeof(scan->ignored_ports),
+	               "one bitmap of ignored ports");
+	settings->enabled = scan->enabled;
+	settings->window_ns = (__u64)scan->window_ms * 1000000;
+	settings->timeout_ns = (__u64)scan->timeout_ms * 1000000;
+	settings->return_path_ns = (__u64)scan->return_path_ms * 1000000;
+	settings->sequential = scan->sequential;
+	settings->hosts_per_port = scan->hosts_per_port;
+	settings->ports_per_host = scan->ports_per_host;
+	settings->pending_per_interface = limits->scan_pending_per_interface;
+	memcpy(capture->skeleton->bss->scan_ignored_ports, scan->ignored_ports,
+	       sizeof(scan->ignored_ports));
+}
+
 void
 capture_set_thresholds(struct capture *capture, const struct config *config)
 {
@@ -265,6 +347,7 @@ capture_set_thresholds(struct capture *capture, const struct config *config)
 	thresholds->smtp_attempts = config->spam.enabled ? config->spam.smtp_attempts : 0;
 	thresholds->smtp_destinations = config->spam.enabled ? config->spam.smtp_destinations : 0;
 	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
+	capture_set_scan(capture, &config->scan, &config->limits);
 }
 
 static int
@@ -289,6 +372,18 @@ program_load(struct capture *capture, int replay)
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.events,
 		                                 config->limits.ring_buffer_bytes);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.scan_sources,
+		                                 config->limits.max_sources);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.scan_contacts,
+		                                 config->limits.max_scan_contacts);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.scan_udp_peers,
+		                                 config->limits.max_scan_contacts);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.scan_interfaces,
+		                                 config->limits.max_interfaces);
 	if (error == 0) {
 		capture_set_thresholds(capture, config);
 		error = abuseguard_bpf__load(skeleton);
@@ -402,6 +497,7 @@ capture_interfaces(const struct capture *capture, struct capture_interface *out,
 			memcpy(out[count].name, slot->name, sizeof(out[count].name));
 			out[count].ifindex = slot->ifindex;
 			out[count].xdp_mode = slot->xdp_mode;
+			out[count].tc_mode = slot->tc_mode;
 		}
 		count++;
 	}
@@ -415,17 +511,40 @@ capture_forget(struct capture *capture, const struct source_key *source)
 	bpf_map_delete_elem(bpf_map__fd(capture->skeleton->maps.sources), source);
 }
 
-int
-capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns)
+/* Runs one of the programs once over frame (NULL: a minimal frame). */
+static int
+program_run(struct capture *capture, struct bpf_program *program, const void *frame, size_t length,
+            uint64_t time_ns)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame, .data_size_in = (__u32)length,
-	            .repeat = 1);
+	static const unsigned char empty_frame[ETH_HLEN];
+	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame ? frame : empty_frame,
+	            .data_size_in = frame ? (__u32)length : sizeof(empty_frame), .repeat = 1);
 	int error;
 
 	capture->skeleton->bss->replay_now_ns = time_ns;
-	error = bpf_prog_test_run_opts(bpf_program__fd(capture->skeleton->progs.abuseguard_xdp),
-	                               &options);
+	error = bpf_prog_test_run_opts(bpf_program__fd(program), &options);
 	if (error < 0)
 		return error;
 	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;
+}
+
+int
+capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns,
+                   enum capture_direction direction)
+{
+	struct bpf_program *program = direction == CAPTURE_TOWARD_VM
+	                                  ? capture->skeleton->progs.abuseguard_tc
+	                                  : capture->skeleton->progs.abuseguard_xdp;
+
+	/* The tc program reads an Ethernet header: shorter frames are not packets. */
+	if (direction == CAPTURE_TOWARD_VM && length < ETH_HLEN)
+		return 0;
+	return program_run(capture, program, frame, length, time_ns);
+}
+
+int
+capture_sweep(struct capture *capture, uint64_t time_ns)
+{
+	return program_run(capture, capture->skeleton->progs.abuseguard_scan_sweep, NULL, 0,
+	                   time_ns);
 }

@@ -141,6 +141,30 @@ duration_format(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+/* Answered by broadcast or multicast, or from another port: never a first contact. */
+static const unsigned default_ignored_ports[] = {
+    67,   68,       /* DHCP */
+    137,  138, 139, /* NetBIOS */
+    546,  547,      /* DHCPv6 */
+    1900,           /* SSDP */
+    5353,           /* mDNS */
+    5355,           /* LLMNR */
+};
+
+static void
+scan_port_ignore(struct scan_config *scan, unsigned port)
+{
+	if (!scan_port_ignored(scan, port))
+		scan->ignored_port_count++;
+	scan->ignored_ports[port / 64] |= 1ULL << (port % 64);
+}
+
+int
+scan_port_ignored(const struct scan_config *scan, unsigned port)
+{
+	return port < CONFIG_PORT_WORDS * 64 && (scan->ignored_ports[port / 64] >> (port % 64)) & 1;
+}
+
 void
 config_defaults(struct config *config)
 {
@@ -185,6 +209,20 @@ config_defaults(struct config *config)
 	config->spam.smtp_attempts = 30;
 	config->spam.smtp_destinations = 15;
 	config->spam.scope = SCOPE_SMTP;
+
+	config->limits.max_scan_contacts = 262144;
+	config->limits.scan_pending_per_interface = 4096;
+	config->scan.enabled = 1;
+	config->scan.window_ms = 60 * MS_PER_SECOND;
+	config->scan.timeout_ms = 5 * MS_PER_SECOND;
+	config->scan.return_path_ms = 300 * MS_PER_SECOND;
+	config->scan.sequential = 5;
+	config->scan.hosts_per_port = 24;
+	config->scan.ports_per_host = 24;
+	config->scan.scope = SCOPE_ALL;
+	for (unsigned i = 0; i < sizeof(default_ignored_ports) / sizeof(default_ignored_ports[0]);
+	     i++)
+		scan_port_ignore(&config->scan, default_ignored_ports[i]);
 
 	config->ladder.count = sizeof(ladder_ms) / sizeof(ladder_ms[0]);
 	for (unsigned i = 0; i < config->ladder.count; i++) {
@@ -609,6 +647,62 @@ read_prefixes(struct parser *parser, const config_setting_t *setting, const stru
 	return 0;
 }
 
+/* A port as a number, or a range as a string "137-139". */
+static int
+read_port_element(struct parser *parser, const config_setting_t *element, unsigned *first,
+                  unsigned *last)
+{
+	char shown[VALUE_SHOWN_MAX + 8], end;
+	int64_t value = 0;
+	int error;
+
+	if (config_setting_type(element) == CONFIG_TYPE_STRING) {
+		int fields =
+		    sscanf(config_setting_get_string(element), "%u-%u%c", first, last, &end);
+
+		if (fields == 1 && strchr(config_setting_get_string(element), '-') == NULL)
+			*last = *first; /* "67" */
+		else if (fields != 2)
+			*first = 0;
+		if (*first < 1 || *last > 65535 || *first > *last)
+			return fail(parser, element,
+			            "not a port or a range such as \"137-139\" (1 to 65535): %s",
+			            setting_value(element, shown, sizeof(shown)));
+		return 0;
+	}
+	if ((error = read_integer(parser, element, &value)) < 0)
+		return error;
+	if (value < 1 || value > 65535)
+		return fail(parser, element, "must be a port between 1 and 65535, not %" PRId64,
+		            value);
+	*first = *last = (unsigned)value;
+	return 0;
+}
+
+static int
+read_ports(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+           void *base)
+{
+	struct scan_config ports = {0};
+	unsigned first, last;
+	int error;
+
+	if (!config_setting_is_array(setting) && !config_setting_is_list(setting))
+		return fail(parser, setting, "must be a list of ports such as ( 67, \"137-139\" )");
+	if ((error = check_list_length(parser, setting, rule, "ports or ranges")) < 0)
+		return error;
+	for (int i = 0; i < config_setting_length(setting); i++) {
+		if ((error = read_port_element(parser, config_setting_get_elem(setting, i), &first,
+		                               &last)) < 0)
+			return error;
+		for (unsigned port = first; port <= last; port++)
+			scan_port_ignore(&ports, port);
+	}
+	memcpy((char *)base + rule->offset, ports.ignored_ports, sizeof(ports.ignored_ports));
+	*(unsigned *)((char *)base + rule->count_offset) = ports.ignored_port_count;
+	return 0;
+}
+
 /* Edits between two short names, to suggest the setting a typo meant. */
 static unsigned
 edit_distance(const char *a, const char *b)
@@ -684,6 +778,25 @@ read_spam(struct parser *parser, const config_setting_t *setting, const struct r
 		return fail(parser, setting,
 		            "smtp_attempts and smtp_destinations are both 0: "
 		            "set one, or set enabled = false");
+	return 0;
+}
+
+static int
+read_scan(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+          void *base)
+{
+	const struct config *config = base;
+	int error;
+
+	if ((error = read_group(parser, setting, rule, base)) < 0)
+		return error;
+	if (config->scan.enabled && config->scan.sequential == 0 &&
+	    config->scan.hosts_per_port == 0 && config->scan.ports_per_host == 0)
+		return fail(parser, setting,
+		            "sequential, hosts_per_port and ports_per_host are all 0: "
+		            "set one, or set enabled = false");
+	if (config->scan.timeout_ms >= config->scan.window_ms)
+		return fail(parser, setting, "timeout must be shorter than window");
 	return 0;
 }
 
@@ -788,6 +901,16 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.bans_per_minute),
      .min = 1,
      .max = 100000},
+    {.name = "max_scan_contacts",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.max_scan_contacts),
+     .min = 1024,
+     .max = 16777216},
+    {.name = "scan_pending_per_interface",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.scan_pending_per_interface),
+     .min = 16,
+     .max = 1048576},
     {.name = "store_pending",
      .read = read_uint32,
      .offset = offsetof(struct config, limits.store_pending),
@@ -840,6 +963,52 @@ static const struct rule spam_rules[] = {
     {0},
 };
 
+static const struct rule scan_rules[] = {
+    {.name = "enabled", .read = read_bool, .offset = offsetof(struct config, scan.enabled)},
+    {.name = "window",
+     .read = read_duration,
+     .offset = offsetof(struct config, scan.window_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
+    {.name = "timeout",
+     .read = read_duration,
+     .offset = offsetof(struct config, scan.timeout_ms),
+     .min = 100,
+     .max = 600 * MS_PER_SECOND},
+    {.name = "return_path",
+     .read = read_duration,
+     .offset = offsetof(struct config, scan.return_path_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
+    {.name = "sequential",
+     .read = read_uint32,
+     .offset = offsetof(struct config, scan.sequential),
+     .min = 0,
+     .max = 1000000},
+    {.name = "hosts_per_port",
+     .read = read_uint32,
+     .offset = offsetof(struct config, scan.hosts_per_port),
+     .min = 0,
+     .max = 1000000},
+    {.name = "ports_per_host",
+     .read = read_uint32,
+     .offset = offsetof(struct config, scan.ports_per_host),
+     .min = 0,
+     .max = 1000000},
+    {.name = "scope",
+     .read = read_enum,
+     .offset = offsetof(struct config, scan.scope),
+     .max = SCOPE_COUNT - 1,
+     .value_name = scope_value_name},
+    {.name = "ignore_ports",
+     .read = read_ports,
+     .offset = offsetof(struct config, scan.ignored_ports),
+     .count_offset = offsetof(struct config, scan.ignored_port_count),
+     .min = 0,
+     .max = 1024},
+    {0},
+};
+
 static const struct rule root_rules[] = {
     {.name = "mode",
      .read = read_enum,
@@ -880,6 +1049,7 @@ static const struct rule root_rules[] = {
     {.name = "limits", .read = read_group, .children = limits_rules},
     {.name = "store", .read = read_group, .children = store_rules},
     {.name = "spam", .read = read_spam, .children = spam_rules},
+    {.name = "scan", .read = read_scan, .children = scan_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},
     {.name = "allowlist",
      .read = read_prefixes,

@@ -13,8 +13,16 @@ spam_detector(const struct config *config, const struct abuse_event *event, int6
 	return detect_spam(&config->spam, event, time_ms, out);
 }
 
+static int
+scan_detector(const struct config *config, const struct abuse_event *event, int64_t time_ms,
+              struct finding *out)
+{
+	return detect_scan(&config->scan, event, time_ms, out);
+}
+
 static const struct detector detectors[CATEGORY_COUNT] = {
     [CATEGORY_SPAM] = {"spam", spam_detector},
+    [CATEGORY_SCAN] = {"scan", scan_detector},
 };
 
 const struct detector *

@@ -8,7 +8,7 @@ category_scope(const struct config *config, enum category category)
 	case CATEGORY_SPAM:
 		return config->spam.scope;
 	case CATEGORY_SCAN:
-		return SCOPE_ALL;
+		return config->scan.scope;
 	case CATEGORY_CRAWLER:
 	default:
 		return SCOPE_WEB;

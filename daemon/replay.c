@@ -81,6 +81,8 @@ struct replay_file {
 	const char *name; /* for people: "(stdin)" for "-" */
 	enum link_kind link;
 	size_t link_header_length;
+	unsigned char vm_mac[6]; /* Ethernet: the VM's side, once a frame showed it */
+	int vm_mac_known;
 	uint64_t packet; /* the current packet's number in the file, from 1 */
 	uint64_t skipped[SKIP_COUNT];
 };
@@ -108,7 +110,8 @@ struct replay {
 	struct capture *capture;
 	char scratch[PATH_MAX]; /* the scratch store's directory; "" if none */
 	struct replay_file *file;
-	uint64_t latest_ns; /* the clock, in the program's unit */
+	uint64_t latest_ns;     /* the clock, in the program's unit */
+	uint64_t next_sweep_ns; /* the scan sweep runs once a second of capture time */
 	int stdin_read;
 	unsigned char *frame;
 	void *flagged_root; /* tsearch tree of struct flagged */
@@ -295,13 +298,63 @@ link_init(struct replay_file *file, int link_type)
 }
 
 /*
+ * A frame that opens a conversation: TCP SYN without ACK, UDP, ICMP echo
+ * request. The first such frame of an Ethernet capture comes from the VM.
+ */
+static int
+frame_opens_contact(const unsigned char *frame, size_t length)
+{
+	uint16_t ethertype;
+	size_t transport;
+	unsigned protocol;
+
+	if (length < ETHERNET_HEADER_LENGTH + 40)
+		return 0;
+	ethertype = read_be16(frame + 12);
+	if (ethertype == ETHERTYPE_IPV4) {
+		protocol = frame[ETHERNET_HEADER_LENGTH + 9];
+		transport = ETHERNET_HEADER_LENGTH + (frame[ETHERNET_HEADER_LENGTH] & 0x0f) * 4u;
+	} else if (ethertype == ETHERTYPE_IPV6) {
+		protocol = frame[ETHERNET_HEADER_LENGTH + 6];
+		transport = ETHERNET_HEADER_LENGTH + 40;
+	} else {
+		return 0;
+	}
+	if (protocol == 17)
+		return 1;
+	if (transport + 14 > length)
+		return 0;
+	if (protocol == 6)
+		return (frame[transport + 13] & 0x12) == 0x02; /* SYN, no ACK */
+	return (protocol == 1 && frame[transport] == 8) ||
+	       (protocol == 58 && frame[transport] == 128);
+}
+
+/*
+ * Ethernet captures of a VM's interface hold both directions: frames to the
+ * VM's MAC go through the egress program, the rest through XDP.
+ */
+static enum capture_direction
+ethernet_direction(struct replay_file *file, const unsigned char *frame, size_t length)
+{
+	if (file->vm_mac_known)
+		return memcmp(frame, file->vm_mac, sizeof(file->vm_mac)) == 0 ? CAPTURE_TOWARD_VM
+		                                                              : CAPTURE_FROM_VM;
+	if (frame_opens_contact(frame, length)) {
+		memcpy(file->vm_mac, frame + 6, sizeof(file->vm_mac));
+		file->vm_mac_known = 1;
+	}
+	return CAPTURE_FROM_VM;
+}
+
+/*
  * The frame to run: the packet itself for Ethernet, else the payload behind
  * an Ethernet header with zero addresses and the protocol the link layer
  * names. Returns the frame's length, or 0 after counting a skip.
  */
 static size_t
 frame_build(struct replay *replay, const unsigned char *data, size_t length,
-            const unsigned char **frame)
+            const unsigned char **frame, enum capture_direction *direction)
 {
 	const struct replay_file *file = replay->file;
 	size_t payload_length;
@@ -317,6 +370,7 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	switch (file->link) {
 	case LINK_ETHERNET:
 		*frame = data;
+		*direction = ethernet_direction(replay->file, data, length);
 		return length;
 	case LINK_SLL:
 		packet_type = read_be16(data + SLL_PACKET_TYPE);
@@ -349,13 +403,43 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	memcpy(replay->frame + ETHERNET_HEADER_LENGTH, data + file->link_header_length,
 	       payload_length);
 	*frame = replay->frame;
+	*direction = CAPTURE_FROM_VM;
 	return ETHERNET_HEADER_LENGTH + payload_length;
+}
+
+/* As the daemon's timer does live: the scan sweep once a second, on the capture's clock. */
+static void
+replay_sweep(struct replay *replay, uint64_t time_ns)
+{
+	if (time_ns < replay->next_sweep_ns)
+		return;
+	if (replay->next_sweep_ns != 0 && capture_sweep(replay->capture, time_ns) < 0)
+		log_warnx("replay: scan sweep failed");
+	replay->next_sweep_ns = time_ns + NS_PER_MS * 1000;
+}
+
+/*
+ * After the last packet, the clock runs on until every probe has had its
+ * timeout, so a scan at the end of the capture is judged as it would be live.
+ */
+static void
+replay_finish(struct replay *replay)
+{
+	uint64_t end_ns =
+	    replay->latest_ns + 2 * (uint64_t)replay->config->scan.timeout_ms * NS_PER_MS;
+
+	if (replay->latest_ns == 0)
+		return;
+	clock_set(&replay->clock, (int64_t)(end_ns / NS_PER_MS));
+	if (capture_sweep(replay->capture, end_ns) < 0)
+		log_warnx("replay: scan sweep failed");
 }
 
 static void
 replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const unsigned char *data)
 {
 	const unsigned char *frame;
+	enum capture_direction direction = CAPTURE_FROM_VM;
 	char when[40], before[40];
 	uint64_t time_ns = 0;
 	size_t length;
@@ -383,12 +467,13 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 		            header->len);
 		return;
 	}
-	length = frame_build(replay, data, header->caplen, &frame);
+	length = frame_build(replay, data, header->caplen, &frame, &direction);
 	if (length == 0)
 		return;
 
 	clock_set(&replay->clock, (int64_t)(time_ns / NS_PER_MS));
-	error = capture_run_packet(replay->capture, frame, length, time_ns);
+	replay_sweep(replay, time_ns);
+	error = capture_run_packet(replay->capture, frame, length, time_ns, direction);
 	if (error < 0) {
 		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
 		return;
@@ -651,6 +736,8 @@ replay_run(const struct config *config, char *const files[], unsigned count)
 		log_warnx("replay interrupted: the summary covers the packets read so far");
 		status = 1;
 	}
+	if (!replay_interrupted)
+		replay_finish(&replay);
 	/* A run that read no capture at all has nothing to sum up: the errors say it. */
 	if (replay.stats.files_read > 0)
 		replay_summary(&replay);

@@ -22,6 +22,7 @@ struct capture_interface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	const char *xdp_mode; /* "native" or "generic" */
+	const char *tc_mode;  /* "tcx", "clsact" or NULL: replies unseen */
 };
 
 struct capture_stats {
@@ -49,7 +50,19 @@ size_t capture_interfaces(const struct capture *capture, struct capture_interfac
  * is seen at once rather than when the program's window ends.
  */
 void capture_forget(struct capture *capture, const struct source_key *source);
-/* Replay: one frame through the program at time_ns; events go to the callback. */
-int capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns);
+enum capture_direction {
+	CAPTURE_FROM_VM,   /* through the XDP program */
+	CAPTURE_TOWARD_VM, /* through the tc egress program */
+};
+
+/* Replay: one frame through a program at time_ns; events go to the callback. */
+int capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns,
+                       enum capture_direction direction);
+/*
+ * Turns the probes that timed out by time_ns into failures, for every
+ * source (the daemon calls it about once a second, replay on the capture's
+ * clock). time_ns is the program clock; live, it is ignored.
+ */
+int capture_sweep(struct capture *capture, uint64_t time_ns);
 
 #endif

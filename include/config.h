@@ -39,6 +39,22 @@ struct spam_config {
 	enum scope scope;
 };
 
+#define CONFIG_PORT_WORDS 1024 /* 65536 ports, a bit each */
+
+/* The policy's scan section, all the scan detector and the BPF accounting read. */
+struct scan_config {
+	int enabled;
+	int64_t window_ms;
+	int64_t timeout_ms;     /* a first contact with no answer by then failed */
+	int64_t return_path_ms; /* no reply seen on the interface this long: no verdicts */
+	uint32_t sequential;    /* net failed first contacts (TRW); 0 = off */
+	uint32_t hosts_per_port;
+	uint32_t ports_per_host;
+	enum scope scope;
+	uint64_t ignored_ports[CONFIG_PORT_WORDS]; /* destination ports never counted */
+	unsigned ignored_port_count;
+};
+
 struct config {
 	char path[PATH_MAX];
 	enum mode mode;
@@ -59,9 +75,11 @@ struct config {
 		uint32_t max_bans;          /* active bans per address family; sizes the sets */
 		uint32_t control_clients;
 		uint32_t control_line_bytes;
-		uint32_t bans_per_minute; /* safety valve: past it, alert only */
-		int64_t control_idle_ms;  /* a client silent this long is closed */
-		uint32_t store_pending;   /* decisions queued while the store cannot write */
+		uint32_t bans_per_minute;   /* safety valve: past it, alert only */
+		int64_t control_idle_ms;    /* a client silent this long is closed */
+		uint32_t store_pending;     /* decisions queued while the store cannot write */
+		uint32_t max_scan_contacts; /* pending and answered first contacts tracked */
+		uint32_t scan_pending_per_interface; /* probes waiting for an outcome, per VM */
 	} limits;
 
 	struct {
@@ -70,6 +88,7 @@ struct config {
 	} store;
 
 	struct spam_config spam;
+	struct scan_config scan;
 
 	struct ladder ladder;
 
@@ -87,6 +106,8 @@ void config_defaults(struct config *config);
  * "file:line: message" into err and leaves *config untouched.
  */
 int config_load(const char *path, struct config *config, char *err, size_t errlen);
+/* 1 if port is in the scan section's ignored ports. */
+int scan_port_ignored(const struct scan_config *scan, unsigned port);
 /* Parses "90s", "15m", "1h", "7d", "250ms" into milliseconds. 0 or -EINVAL. */
 int duration_parse(const char *text, int64_t *out_ms);
 /* Formats milliseconds as the largest whole unit: "1h", "7d", "90s". */

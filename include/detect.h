@@ -55,4 +55,8 @@ const char *sample_format(const struct event_sample *sample, char *buf, size_t l
 int detect_spam(const struct spam_config *spam, const struct abuse_event *event, int64_t time_ms,
                 struct finding *out);
 
+/* Scans, from the outcomes of first contacts the BPF programs saw. */
+int detect_scan(const struct scan_config *scan, const struct abuse_event *event, int64_t time_ms,
+                struct finding *out);
+
 #endif

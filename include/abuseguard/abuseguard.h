@@ -11,13 +11,20 @@
 #define SOURCE_FAMILY_IPV4 2  /* AF_INET */
 #define SOURCE_FAMILY_IPV6 10 /* AF_INET6 */
 
-/* Kinds of abuse. Only spam is detected so far; the others keep their slot. */
+/* Kinds of abuse. The crawler keeps its slot for the detector to come. */
 enum category { CATEGORY_SPAM = 0, CATEGORY_SCAN = 1, CATEGORY_CRAWLER = 2, CATEGORY_COUNT };
 
 /* Which threshold a spam event crossed first. */
 enum spam_reason {
 	SPAM_REASON_ATTEMPTS = 1,     /* SMTP connection attempts in the window */
 	SPAM_REASON_DESTINATIONS = 2, /* distinct SMTP destinations in the window */
+};
+
+/* Which test a scan event passed first. */
+enum scan_reason {
+	SCAN_REASON_SEQUENTIAL = 1, /* failed first contacts outweigh answered ones (TRW) */
+	SCAN_REASON_HORIZONTAL = 2, /* failed first contacts, most to one port */
+	SCAN_REASON_VERTICAL = 3,   /* failed first contacts, most to one host */
 };
 
 /*
@@ -90,6 +97,86 @@ struct abuse_event {
 };
 
 /*
+ * A first contact: a source's probe of one (destination, port, protocol), port
+ * 0 for ICMP. The tc egress program finds it again from the reply.
+ */
+struct scan_contact_key {
+	struct source_key source;
+	__u8 destination[16];
+	__u16 port; /* host order */
+	__u8 protocol;
+	__u8 pad;
+};
+
+enum scan_contact_state {
+	SCAN_CONTACT_PENDING = 1,  /* sent, no outcome yet */
+	SCAN_CONTACT_ANSWERED = 2, /* answered or rejected: the outcome is counted */
+};
+
+struct scan_contact {
+	__u64 sent_ns;
+	__u32 state; /* enum scan_contact_state */
+	__u32 ifindex;
+};
+
+/*
+ * Probes still waiting for an outcome, by the time they were sent: bucket
+ * i counts the probes sent in [epoch * width, (epoch + 1) * width), width
+ * being a quarter of the timeout. What is left in a bucket once the timeout
+ * has passed for all of it timed out.
+ */
+#define SCAN_BUCKETS 8
+
+struct scan_bucket {
+	__u64 epoch;
+	__u32 outstanding;
+	__u32 pad;
+};
+
+/* Per-source scan state, one window at a time. */
+struct scan_state {
+	__u64 window_start_ns;
+	__u64 last_seen_ns;
+	__u32 ifindex;
+	__s32 score; /* the sequential test: +1 per failed first contact, -1 per answered */
+	__u32 probes, failures, successes, no_outcome;
+	/* Majority votes (Boyer-Moore) over first contacts: the dominant port and host. */
+	__u32 port_votes;
+	__u16 port;
+	__u8 port_protocol;
+	__u8 pad;
+	__u32 host_votes;
+	__u32 reported; /* an event already went out in this window */
+	__u32 sample_next;
+	__u32 pad2;
+	__u8 host[16];
+	struct scan_bucket buckets[SCAN_BUCKETS];
+	struct event_sample samples[EVENT_SAMPLES]; /* a ring: the latest first contacts */
+};
+
+/* Per VM-facing interface: its probes' quota, and whether replies are seen at all. */
+struct scan_interface {
+	__u64 last_reply_ns; /* last IP packet toward the VM; 0: never */
+	struct scan_bucket buckets[SCAN_BUCKETS];
+};
+
+/* Scan settings, in .data like the thresholds; zero thresholds switch a test off. */
+struct scan_settings {
+	__u64 window_ns;
+	__u64 timeout_ns;
+	__u64 return_path_ns; /* replies seen within this long: timeouts count as failures */
+	__u32 enabled;
+	__u32 sequential;     /* net failed first contacts (TRW) */
+	__u32 hosts_per_port; /* failed first contacts, three quarters to one port */
+	__u32 ports_per_host; /* failed first contacts, three quarters to one host */
+	__u32 pending_per_interface;
+	__u32 pad;
+};
+
+/* Ignored destination ports, a bitmap: bit (port % 64) of word (port / 64). */
+#define SCAN_PORT_WORDS 1024
+
+/*
  * Thresholds, in the program's .data section: the daemon writes them before
  * load and may rewrite them on reload without reloading the program.
  */
@@ -107,12 +194,20 @@ enum xdp_counter {
 	COUNTER_IPV4,
 	COUNTER_IPV6,
 	COUNTER_VLAN,
-	COUNTER_OTHER_L3,      /* not IP: ARP, LLDP, ... */
-	COUNTER_MALFORMED,     /* truncated or inconsistent headers */
-	COUNTER_SMTP_ATTEMPTS, /* TCP SYN to 25, 465, 587 */
-	COUNTER_SOURCES_NEW,   /* sources inserted into the LRU map */
-	COUNTER_EVENTS,        /* threshold events written to the ring buffer */
-	COUNTER_EVENTS_LOST,   /* ring buffer full: event dropped */
+	COUNTER_OTHER_L3,            /* not IP: ARP, LLDP, ... */
+	COUNTER_MALFORMED,           /* truncated or inconsistent headers */
+	COUNTER_SMTP_ATTEMPTS,       /* TCP SYN to 25, 465, 587 */
+	COUNTER_SOURCES_NEW,         /* sources inserted into the LRU map */
+	COUNTER_EVENTS,              /* threshold events written to the ring buffer */
+	COUNTER_EVENTS_LOST,         /* ring buffer full: event dropped */
+	COUNTER_SCAN_PROBES,         /* first contacts: TCP SYN, UDP, ICMP echo or timestamp */
+	COUNTER_SCAN_ANSWERED,       /* first contacts answered (SYN-ACK, UDP, echo reply) */
+	COUNTER_SCAN_REJECTED,       /* first contacts rejected (RST, ICMP unreachable) */
+	COUNTER_SCAN_TIMEOUTS,       /* first contacts with no outcome within the timeout */
+	COUNTER_SCAN_NO_RETURN_PATH, /* timeouts on an interface that shows no replies: no verdict
+	                              */
+	COUNTER_SCAN_QUOTA,          /* probes not tracked: the interface's pending quota is full */
+	COUNTER_SCAN_SOURCES_NEW,    /* sources inserted into the scan LRU map */
 	COUNTER_COUNT
 };
 

@@ -64,6 +64,8 @@ test_shipped_policy(void)
 	          loaded.spam.smtp_destinations == defaults.spam.smtp_destinations &&
 	          loaded.spam.scope == defaults.spam.scope,
 	      "shipped spam settings equal the defaults");
+	CHECK(memcmp(&loaded.scan, &defaults.scan, sizeof(loaded.scan)) == 0,
+	      "shipped scan settings equal the defaults");
 	CHECK(memcmp(&loaded.ladder, &defaults.ladder, sizeof(loaded.ladder)) == 0,
 	      "shipped ladder equals the default");
 	CHECK(loaded.allowlist_count == 0 && loaded.always_allowed_count == 0,
@@ -85,6 +87,19 @@ test_shipped_policy(void)
 	      "the default spam rule is 30 attempts or 15 destinations per 60s, scope smtp");
 	CHECK(defaults.store.retention_ms == 400 * 86400000LL,
 	      "history is kept 400 days by default, longer than the longest window plus ban");
+	CHECK(defaults.scan.enabled && defaults.scan.timeout_ms == 5000 &&
+	          defaults.scan.window_ms == 60000 && defaults.scan.sequential == 5 &&
+	          defaults.scan.scope == SCOPE_ALL,
+	      "the default scan rule: 5 s timeout, 5 net failures per 60s, scope all");
+	CHECK(
+	    scan_port_ignored(&defaults.scan, 67) && scan_port_ignored(&defaults.scan, 68) &&
+	        scan_port_ignored(&defaults.scan, 137) && scan_port_ignored(&defaults.scan, 139) &&
+	        scan_port_ignored(&defaults.scan, 1900) &&
+	        scan_port_ignored(&defaults.scan, 5353) &&
+	        scan_port_ignored(&defaults.scan, 5355) && !scan_port_ignored(&defaults.scan, 53) &&
+	        !scan_port_ignored(&defaults.scan, 22) && defaults.scan.ignored_port_count == 10,
+	    "ports never counted by default: DHCP, NetBIOS, DHCPv6, SSDP, mDNS, LLMNR (%u)",
+	    defaults.scan.ignored_port_count);
 }
 
 static void
@@ -122,6 +137,19 @@ test_full_policy(void)
 	CHECK(loaded.store.retention_ms == 3650 * 86400000LL &&
 	          loaded.store.check_timeout_ms == 1000,
 	      "store: retention 3650d and check_timeout 1 s are read");
+	CHECK(loaded.limits.max_scan_contacts == 1024 &&
+	          loaded.limits.scan_pending_per_interface == 1048576,
+	      "the scan limits are read");
+	CHECK(loaded.scan.enabled && loaded.scan.window_ms == 120000 &&
+	          loaded.scan.timeout_ms == 250 && loaded.scan.return_path_ms == 3600000 &&
+	          loaded.scan.sequential == 0 && loaded.scan.hosts_per_port == 10 &&
+	          loaded.scan.ports_per_host == 1000000 && loaded.scan.scope == SCOPE_WEB,
+	      "scan: window, timeout, return_path, the three tests and the scope are read");
+	CHECK(loaded.scan.ignored_port_count == 5 && scan_port_ignored(&loaded.scan, 53) &&
+	          scan_port_ignored(&loaded.scan, 100) && scan_port_ignored(&loaded.scan, 102) &&
+	          scan_port_ignored(&loaded.scan, 8080) && !scan_port_ignored(&loaded.scan, 67),
+	      "scan.ignore_ports replaces the default list: a number, a range, a string (%u)",
+	      loaded.scan.ignored_port_count);
 	CHECK(loaded.spam.enabled == 1 && loaded.spam.window_ms == 90000 &&
 	          loaded.spam.smtp_attempts == 100 && loaded.spam.smtp_destinations == 0 &&
 	          loaded.spam.scope == SCOPE_ALL,
@@ -206,6 +234,12 @@ static const struct bad_policy bad_policies[] = {
      "a ring buffer size that is no power of two"},
     {"bad-spam-both-off.conf", 1, "spam: smtp_attempts and smtp_destinations are both 0",
      "spam enabled with both thresholds off"},
+    {"bad-scan-all-off.conf", 1, "scan: sequential, hosts_per_port and ports_per_host are all 0",
+     "scans enabled with every test off"},
+    {"bad-scan-port.conf", 4, "scan.ignore_ports[1]: not a port or a range such as",
+     "a port range backwards"},
+    {"bad-scan-timeout.conf", 1, "scan: timeout must be shorter than window",
+     "a timeout longer than the window"},
     {"bad-include.conf", 2, "@include is not supported", "an @include"},
     {"bad-open-string.conf", 2, "string not closed", "a string left open at the end"},
 };

@@ -25,6 +25,7 @@ static char directory[] = "/tmp/abuseguard-engine.XXXXXX";
 
 struct recorder {
 	struct decision last;
+	struct finding finding;
 	struct ban ban;
 	int banned, decisions;
 };
@@ -35,7 +36,7 @@ record(void *arg, const struct finding *finding, const struct decision *decision
 {
 	struct recorder *recorder = arg;
 
-	(void)finding;
+	recorder->finding = *finding;
 	recorder->last = *decision;
 	recorder->banned = ban != NULL;
 	if (ban != NULL)
@@ -303,6 +304,69 @@ test_bad_events(void)
 	fixture_close(&f);
 }
 
+/* A scan event as the programs send it: count probes to port on consecutive hosts. */
+static struct abuse_event
+scan_event(const char *address, unsigned reason, uint32_t failures, uint32_t successes,
+           uint16_t port, int64_t time_ms)
+{
+	struct abuse_event event = spam_event(address, 0, time_ms);
+
+	event.category = CATEGORY_SCAN;
+	event.reason = reason;
+	event.counts = (struct event_counts){.attempts = failures + successes,
+	                                     .failures = failures,
+	                                     .successes = successes,
+	                                     .destinations = failures + successes,
+	                                     .ports = 1};
+	event.sample_count = EVENT_SAMPLES;
+	for (unsigned i = 0; i < EVENT_SAMPLES; i++) {
+		event.samples[i].family = SOURCE_FAMILY_IPV4;
+		event.samples[i].protocol = IPPROTO_TCP;
+		event.samples[i].port = port;
+		inet_pton(AF_INET, "203.0.113.0", event.samples[i].address);
+		event.samples[i].address[3] = (unsigned char)(40 - i);
+	}
+	return event;
+}
+
+static void
+test_scan_findings(void)
+{
+	struct fixture f;
+	struct abuse_event event;
+
+	CHECK(fixture_open(&f, "scan") == 0, "engine opens for scans");
+	event = scan_event("10.0.0.20", SCAN_REASON_SEQUENTIAL, 5, 0, 22, T0_MS);
+	clock_set(&f.clock, T0_MS);
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.banned &&
+	          f.recorder.ban.scope == SCOPE_ALL && f.recorder.ban.category == CATEGORY_SCAN &&
+	          f.recorder.ban.expires_ms - f.recorder.ban.start_ms == HOUR_MS,
+	      "a scan event bans for 1 hour with scope all");
+	CHECK(strstr(f.recorder.finding.detail, "TCP horizontal scan port 22 (sequential test)") &&
+	          strstr(f.recorder.finding.detail, "5 failed, 0 answered") &&
+	          strstr(f.recorder.finding.detail, "last to 203.0.113.40 port 22"),
+	      "the finding names the kind, the counts and a destination: %s",
+	      f.recorder.finding.detail);
+	CHECK(f.recorder.finding.counts.failures == 5 && f.recorder.finding.sample_count == 4,
+	      "the finding keeps the event's counts and samples");
+
+	f.config.scan.sequential = 8;
+	f.recorder.decisions = 0;
+	event = scan_event("10.0.0.21", SCAN_REASON_SEQUENTIAL, 5, 0, 22, T0_MS);
+	CHECK(
+	    engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
+	    "an event below a raised policy threshold (program not yet reloaded) decides nothing");
+	f.config.scan.scope = SCOPE_WEB;
+	event = scan_event("10.0.0.22", SCAN_REASON_HORIZONTAL, 30, 10, 80, T0_MS);
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.banned &&
+	          f.recorder.ban.scope == SCOPE_WEB,
+	      "scan.scope is the policy's: web");
+	event = scan_event("10.0.0.23", 9, 30, 10, 80, T0_MS);
+	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL,
+	      "a scan event with an unknown reason is refused");
+	fixture_close(&f);
+}
+
 int
 main(void)
 {
@@ -317,6 +381,7 @@ main(void)
 	test_ipv6_prefix();
 	test_safe_defaults();
 	test_bad_events();
+	test_scan_findings();
 	test_reconcile_after_prefix_change();
 	snprintf(command, sizeof(command), "rm -rf %s", directory);
 	if (system(command) != 0)

@@ -1,0 +1,499 @@
+/*
+ * Scan accounting, judged by outcome. The XDP program records each first
+ * contact of a source (TCP SYN, UDP datagram, ICMP echo or timestamp
+ * request to a (destination, port, protocol) not contacted in the window)
+ * as pending; the tc egress program on the same interface sees the reply
+ * going back to the VM and settles it: SYN-ACK, a UDP datagram or an echo
+ * reply is a success, RST or ICMP unreachable (matched through the quoted
+ * header) a failure. What has no outcome within the timeout failed too, but
+ * only on an interface that has shown replies lately: where the return path
+ * is not visible (asymmetric routing) a missing answer proves nothing.
+ *
+ * Timeouts are decided lazily, without a timer: each source keeps its
+ * outstanding probes in time buckets (struct scan_bucket), and a bucket whose
+ * probes are all older than the timeout turns into failures the next time
+ * the source sends, gets a reply, or the daemon's periodic sweep
+ * (abuseguard_scan_sweep) passes. Replay sweeps on the capture's clock.
+ *
+ * Included by abuseguard.bpf.c after count(), clock_now(), the events ring
+ * buffer and source_key_from_address().
+ */
+#ifndef ABUSEGUARD_BPF_SCAN_H
+#define ABUSEGUARD_BPF_SCAN_H
+
+#define ICMP_ECHO_REPLY         0
+#define ICMP_DEST_UNREACHABLE   3
+#define ICMP_ECHO_REQUEST       8
+#define ICMP_TIMESTAMP_REQUEST  13
+#define ICMP_TIMESTAMP_REPLY    14
+#define ICMPV6_DEST_UNREACHABLE 1
+#define ICMPV6_ECHO_REQUEST     128
+#define ICMPV6_ECHO_REPLY       129
+
+/* The outcome of a first contact, as a reply shows it. */
+#define SCAN_ANSWERED 1
+#define SCAN_REJECTED 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct source_key);
+	__type(value, struct scan_state);
+} scan_sources SEC(".maps");
+
+/* Sized by the daemon to twice the interfaces' pending quotas together. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct scan_contact_key);
+	__type(value, struct scan_contact);
+} scan_contacts SEC(".maps");
+
+/*
+ * UDP flows the other side began (a VM's DNS or game server answering its
+ * clients): the VM's datagrams back are replies, not probes. Apart from
+ * scan_contacts, so that a flood toward one VM cannot evict the probes of
+ * another. Value: when last seen.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct scan_contact_key);
+	__type(value, __u64);
+} scan_udp_peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct scan_interface);
+} scan_interfaces SEC(".maps");
+
+/* In .data: the daemon may rewrite them while the program runs. */
+struct scan_settings scan_settings = {
+    .window_ns = 60 * NS_PER_SECOND,
+    .timeout_ns = 5 * NS_PER_SECOND,
+    .return_path_ns = 300 * NS_PER_SECOND,
+    .enabled = 1,
+    .sequential = 5,
+    .hosts_per_port = 24,
+    .ports_per_host = 24,
+    .pending_per_interface = 4096,
+};
+
+/* Fresh map values, too big for the stack; never written. */
+struct scan_state scan_state_zero;
+struct scan_interface scan_interface_zero;
+
+/* Destination ports never counted (DHCP, NetBIOS, SSDP, mDNS, LLMNR by default), in .bss. */
+__u64 scan_ignored_ports[SCAN_PORT_WORDS];
+
+static __always_inline __u64
+scan_bucket_width(void)
+{
+	__u64 width = scan_settings.timeout_ns / 4;
+
+	return width ? width : 1;
+}
+
+/* A bucket's probes are all older than the timeout. */
+static __always_inline int
+scan_bucket_expired(const struct scan_bucket *bucket, __u64 now, __u64 width)
+{
+	return (bucket->epoch + 1) * width + scan_settings.timeout_ns <= now;
+}
+
+/* Takes one outstanding probe out of its bucket, if the bucket still holds it. */
+static __always_inline void
+scan_bucket_settle(struct scan_bucket *buckets, __u64 sent_ns, __u64 width)
+{
+	__u64 epoch = sent_ns / width;
+	struct scan_bucket *bucket = &buckets[epoch & (SCAN_BUCKETS - 1)];
+	__u32 outstanding;
+
+	if (bucket->epoch != epoch)
+		return;
+	outstanding = bucket->outstanding;
+	/* Once: losing a race to the sweep only leaves one probe to time out. */
+	if (outstanding != 0)
+		__sync_val_compare_and_swap(&bucket->outstanding, outstanding, outstanding - 1);
+}
+
+/* Empties the expired buckets; returns how many probes they held. */
+static __always_inline __u32
+scan_buckets_expire(struct scan_bucket *buckets, __u64 now, __u64 width)
+{
+	__u32 expired = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SCAN_BUCKETS; i++)
+		if (buckets[i].outstanding != 0 && scan_bucket_expired(&buckets[i], now, width))
+			expired += __sync_lock_test_and_set(&buckets[i].outstanding, 0);
+	return expired;
+}
+
+static __always_inline __u32
+scan_buckets_outstanding(const struct scan_bucket *buckets, __u64 now, __u64 width)
+{
+	__u32 outstanding = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SCAN_BUCKETS; i++)
+		if (!scan_bucket_expired(&buckets[i], now, width))
+			outstanding += buckets[i].outstanding;
+	return outstanding;
+}
+
+/* Returns 0, or -1 if the bucket for now still holds probes that have not expired. */
+static __always_inline int
+scan_bucket_add(struct scan_bucket *buckets, __u64 now, __u64 width)
+{
+	__u64 epoch = now / width;
+	struct scan_bucket *bucket = &buckets[epoch & (SCAN_BUCKETS - 1)];
+
+	if (bucket->epoch != epoch) {
+		/* Eight widths back, twice the timeout: expired and emptied first. */
+		if (bucket->outstanding != 0)
+			return -1;
+		bucket->epoch = epoch;
+	}
+	__sync_fetch_and_add(&bucket->outstanding, 1);
+	return 0;
+}
+
+static __always_inline void
+scan_score_add(struct scan_state *state, __s32 step)
+{
+	__s32 floor = -(__s32)scan_settings.sequential;
+	__s32 score = state->score + step;
+
+	/* A long honest history must not hide a scan that starts later. */
+	state->score = score < floor ? floor : score;
+}
+
+/* Counts the source's timed-out probes as failures (or as no verdict). */
+static __always_inline void
+scan_expire(struct scan_state *state, __u64 now)
+{
+	struct scan_interface *interface;
+	__u32 expired, ifindex = state->ifindex;
+
+	expired = scan_buckets_expire(state->buckets, now, scan_bucket_width());
+	if (expired == 0)
+		return;
+	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+	if (!interface || interface->last_reply_ns == 0 ||
+	    now - interface->last_reply_ns > scan_settings.return_path_ns) {
+		__sync_fetch_and_add(&state->no_outcome, expired);
+		count_n(COUNTER_SCAN_NO_RETURN_PATH, expired);
+		return;
+	}
+	count_n(COUNTER_SCAN_TIMEOUTS, expired);
+	__sync_fetch_and_add(&state->failures, expired);
+	scan_score_add(state, (__s32)expired);
+}
+
+/* Returns the reason of the first test the source passes in its window, or 0. */
+static __always_inline int
+scan_reason(const struct scan_state *state)
+{
+	__u32 failures = state->failures, probes = state->probes;
+
+	if (scan_settings.sequential != 0 && state->score >= (__s32)scan_settings.sequential)
+		return SCAN_REASON_SEQUENTIAL;
+	if (scan_settings.hosts_per_port != 0 && failures >= scan_settings.hosts_per_port &&
+	    (__u64)state->port_votes * 4 >= (__u64)probes * 3)
+		return SCAN_REASON_HORIZONTAL;
+	if (scan_settings.ports_per_host != 0 && failures >= scan_settings.ports_per_host &&
+	    (__u64)state->host_votes * 4 >= (__u64)probes * 3)
+		return SCAN_REASON_VERTICAL;
+	return 0;
+}
+
+static __always_inline void
+scan_report(struct scan_state *state, const struct source_key *source, __u64 now)
+{
+	struct abuse_event *event;
+	int reason, i;
+	__u32 slot;
+
+	if (!scan_settings.enabled || state->reported)
+		return;
+	reason = scan_reason(state);
+	if (reason == 0)
+		return;
+	if (__sync_lock_test_and_set(&state->reported, 1))
+		return;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(COUNTER_EVENTS_LOST);
+		state->reported = 0; /* a later outcome tries again */
+		return;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->time_ns = now;
+	event->window_start_ns = state->window_start_ns;
+	event->source = *source;
+	event->ifindex = state->ifindex;
+	event->category = CATEGORY_SCAN;
+	event->reason = reason;
+	event->counts.attempts = state->probes;
+	event->counts.failures = state->failures;
+	event->counts.successes = state->successes;
+	event->counts.destinations = state->port_votes;
+	event->counts.ports = state->host_votes;
+	event->sample_count =
+	    state->sample_next < EVENT_SAMPLES ? state->sample_next : EVENT_SAMPLES;
+#pragma unroll
+	for (i = 0; i < EVENT_SAMPLES; i++) {
+		slot = (state->sample_next - 1 - i) & (EVENT_SAMPLES - 1);
+		event->samples[i] = state->samples[slot];
+	}
+	bpf_ringbuf_submit(event, 0);
+	count(COUNTER_EVENTS);
+}
+
+/* Starts a new window when the current one is over. */
+static __always_inline void
+scan_window(struct scan_state *state, __u64 now)
+{
+	__u64 start = state->window_start_ns;
+
+	if (start != 0 && (now < start || now - start < scan_settings.window_ns))
+		return;
+	state->window_start_ns = now;
+	state->score = 0;
+	state->probes = 0;
+	state->failures = 0;
+	state->successes = 0;
+	state->no_outcome = 0;
+	state->port_votes = 0;
+	state->host_votes = 0;
+	state->reported = 0;
+}
+
+static __always_inline struct scan_state *
+scan_state_get(const struct source_key *source, __u32 ifindex, int create)
+{
+	struct scan_state *state;
+
+	state = bpf_map_lookup_elem(&scan_sources, source);
+	if (state || !create)
+		return state;
+	/* Too big for the stack: the bucket array starts zeroed in a fresh element. */
+	if (bpf_map_update_elem(&scan_sources, source, &scan_state_zero, BPF_NOEXIST) == 0)
+		count(COUNTER_SCAN_SOURCES_NEW);
+	state = bpf_map_lookup_elem(&scan_sources, source);
+	if (state)
+		state->ifindex = ifindex;
+	return state;
+}
+
+static __always_inline int
+scan_port_ignored(__u16 port)
+{
+	return (scan_ignored_ports[(port >> 6) & (SCAN_PORT_WORDS - 1)] >> (port & 63)) & 1;
+}
+
+/* Multicast and broadcast never answer from the address they were sent to. */
+static __always_inline int
+scan_destination_counted(__u8 family, const __u8 *destination)
+{
+	if (family == SOURCE_FAMILY_IPV6)
+		return destination[0] != 0xff;
+	return (destination[0] & 0xf0) != 0xe0 &&
+	       !(destination[0] == 0xff && destination[1] == 0xff && destination[2] == 0xff &&
+	         destination[3] == 0xff);
+}
+
+static __always_inline int
+address_equal(const __u8 *a, const __u8 *b)
+{
+	__u8 difference = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		difference |= a[i] ^ b[i];
+	return difference == 0;
+}
+
+static __always_inline void
+scan_vote(struct scan_state *state, const struct scan_contact_key *key)
+{
+	if (state->port_votes == 0) {
+		state->port = key->port;
+		state->port_protocol = key->protocol;
+	}
+	if (state->port == key->port && state->port_protocol == key->protocol)
+		state->port_votes++;
+	else
+		state->port_votes--;
+	if (state->host_votes == 0)
+		__builtin_memcpy(state->host, key->destination, sizeof(state->host));
+	if (address_equal(state->host, key->destination))
+		state->host_votes++;
+	else
+		state->host_votes--;
+}
+
+static __always_inline void
+scan_sample(struct scan_state *state, const struct scan_contact_key *key)
+{
+	struct event_sample *sample = &state->samples[state->sample_next & (EVENT_SAMPLES - 1)];
+
+	__builtin_memcpy(sample->address, key->destination, sizeof(sample->address));
+	sample->port = key->port;
+	sample->family = key->source.family;
+	sample->protocol = key->protocol;
+	state->sample_next++;
+}
+
+/*
+ * A probe from the VM: key names the source and what it contacts. Only a
+ * first contact in the window counts; a retransmission or a second
+ * connection to the same service does not.
+ */
+static __always_inline void
+record_scan_probe(const struct scan_contact_key *key, __u32 ifindex)
+{
+	struct scan_contact *contact, fresh = {};
+	struct scan_interface *interface;
+	struct scan_state *state;
+	__u64 now = clock_now(), width = scan_bucket_width();
+
+	if (!scan_settings.enabled ||
+	    !scan_destination_counted(key->source.family, key->destination))
+		return;
+	if (key->protocol != IPPROTO_ICMP && key->protocol != IPPROTO_ICMPV6 &&
+	    scan_port_ignored(key->port))
+		return;
+	if (key->protocol == IPPROTO_UDP && bpf_map_lookup_elem(&scan_udp_peers, key))
+		return; /* the other side began this flow */
+	contact = bpf_map_lookup_elem(&scan_contacts, key);
+	if (contact && now >= contact->sent_ns && now - contact->sent_ns < scan_settings.window_ns)
+		return;
+
+	state = scan_state_get(&key->source, ifindex, 1);
+	if (!state)
+		return;
+	count(COUNTER_SCAN_PROBES);
+	scan_window(state, now);
+	state->ifindex = ifindex;
+	state->last_seen_ns = now;
+	scan_expire(state, now);
+	__sync_fetch_and_add(&state->probes, 1);
+	scan_vote(state, key);
+	scan_sample(state, key);
+
+	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+	if (!interface) {
+		bpf_map_update_elem(&scan_interfaces, &ifindex, &scan_interface_zero, BPF_NOEXIST);
+		interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+	}
+	/* Over quota, the probe is not tracked: no outcome, no verdict from it. */
+	if (!interface) {
+		count(COUNTER_SCAN_QUOTA);
+	} else {
+		scan_buckets_expire(interface->buckets, now, width);
+		if (scan_buckets_outstanding(interface->buckets, now, width) >=
+		        scan_settings.pending_per_interface ||
+		    scan_bucket_add(interface->buckets, now, width) < 0) {
+			count(COUNTER_SCAN_QUOTA);
+		} else if (scan_bucket_add(state->buckets, now, width) < 0) {
+			scan_bucket_settle(interface->buckets, now, width);
+			count(COUNTER_SCAN_QUOTA);
+		} else {
+			fresh.sent_ns = now;
+			fresh.state = SCAN_CONTACT_PENDING;
+			fresh.ifindex = ifindex;
+			bpf_map_update_elem(&scan_contacts, key, &fresh, BPF_ANY);
+		}
+	}
+	scan_report(state, &key->source, now);
+}
+
+/* A reply toward the VM settles the pending first contact it answers; 1 if it did. */
+static __always_inline int
+record_scan_reply(const struct scan_contact_key *key, int outcome)
+{
+	struct scan_contact *contact;
+	struct scan_interface *interface;
+	struct scan_state *state;
+	__u64 now = clock_now(), width = scan_bucket_width(), sent;
+
+	contact = bpf_map_lookup_elem(&scan_contacts, key);
+	if (!contact)
+		return 0;
+	if (contact->state != SCAN_CONTACT_PENDING)
+		return 1;
+	/* Late: the timeout counts it as failed, as the probe's bucket says. */
+	sent = contact->sent_ns;
+	if (now < sent || now - sent >= scan_settings.timeout_ns)
+		return 1;
+	if (__sync_val_compare_and_swap(&contact->state, SCAN_CONTACT_PENDING,
+	                                SCAN_CONTACT_ANSWERED) != SCAN_CONTACT_PENDING)
+		return 1;
+	interface = bpf_map_lookup_elem(&scan_interfaces, &contact->ifindex);
+	if (interface)
+		scan_bucket_settle(interface->buckets, sent, width);
+	state = scan_state_get(&key->source, 0, 0);
+	if (!state)
+		return 1;
+	scan_bucket_settle(state->buckets, sent, width);
+	/* An outcome of the previous window still counts, in the current one. */
+	scan_window(state, now);
+	if (outcome == SCAN_ANSWERED) {
+		count(COUNTER_SCAN_ANSWERED);
+		__sync_fetch_and_add(&state->successes, 1);
+		scan_score_add(state, -1);
+	} else {
+		count(COUNTER_SCAN_REJECTED);
+		__sync_fetch_and_add(&state->failures, 1);
+		scan_score_add(state, 1);
+	}
+	scan_expire(state, now);
+	scan_report(state, &key->source, now);
+	return 1;
+}
+
+/* Any IP packet toward the VM shows that the interface carries its return path. */
+static __always_inline void
+scan_return_path_seen(__u32 ifindex)
+{
+	struct scan_interface *interface;
+	__u64 now = clock_now();
+
+	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+	if (!interface) {
+		bpf_map_update_elem(&scan_interfaces, &ifindex, &scan_interface_zero, BPF_NOEXIST);
+		interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+	}
+
+	/* Written about once a second, not per packet: the line is shared by all CPUs. */
+	if (interface &&
+	    (now < interface->last_reply_ns ||
+	     now - interface->last_reply_ns >= NS_PER_SECOND / 4 || interface->last_reply_ns == 0))
+		interface->last_reply_ns = now ? now : 1;
+}
+
+static __always_inline void
+record_udp_peer(const struct scan_contact_key *key)
+{
+	__u64 now = clock_now();
+
+	bpf_map_update_elem(&scan_udp_peers, key, &now, BPF_ANY);
+}
+
+static long
+scan_sweep_source(void *map, const struct source_key *source, struct scan_state *state, __u64 *now)
+{
+	(void)map;
+	scan_expire(state, *now);
+	scan_report(state, source, *now);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,776 @@
+/*
+ * Scan accounting in the real programs under BPF_PROG_TEST_RUN: probes from
+ * the VM through the XDP program, replies toward it through the tc egress
+ * program, timeouts through the sweep program, on the replay clock. What a
+ * user would check: each kind of scan gives exactly one event per source and
+ * window, with its counts; the honest patterns give none; replies are
+ * matched to their probes (ICMP errors through the quoted header); a VM
+ * whose replies are never seen gets no verdict; a probe flood stays inside
+ * its interface's quota and leaves another VM's probes alone.
+ *
+ * Runs in a network namespace of its own with a veth pair, so that two
+ * interfaces (two VMs) exist. Needs root; sends no traffic.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "abuseguard/abuseguard.h"
+#include "abuseguard.skel.h"
+#include "check.h"
+#include "source.h"
+
+#define MS            1000000ULL
+#define SECOND        (1000 * MS)
+#define START         (1000 * SECOND)
+#define TIMEOUT       (5 * SECOND)
+#define WINDOW        (60 * SECOND)
+#define SEQUENTIAL    5
+#define EVENTS_MAX    64
+#define PACKET_MAX    256
+#define QUOTED_LENGTH 8 /* transport bytes an ICMP error quotes, at least */
+
+#define ICMP_UNREACHABLE   3
+#define ICMP_ECHO          8
+#define ICMPV6_UNREACHABLE 1
+#define ICMPV6_ECHO        128
+#define ICMPV6_ECHO_ANSWER 129
+
+/* One packet; addresses as literals, the family follows. */
+struct spec {
+	const char *from, *to;
+	int protocol; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (ICMPv6 over IPv6) */
+	uint16_t sport, dport;
+	uint8_t tcp_flags;
+	uint8_t icmp_type;
+	const struct spec *quoted; /* ICMP errors: the probe they quote */
+};
+
+struct packet {
+	unsigned char bytes[PACKET_MAX];
+	size_t length;
+};
+
+struct harness {
+	struct abuseguard_bpf *skel;
+	struct ring_buffer *ring;
+	struct abuse_event events[EVENTS_MAX];
+	unsigned event_count;
+	uint64_t now;
+};
+
+static int vm_a, vm_b; /* the veth pair's ifindexes: two VMs */
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "test_scan: %s\n", what);
+	exit(1);
+}
+
+static void
+put(struct packet *packet, const void *data, size_t length)
+{
+	if (packet->length + length > sizeof(packet->bytes))
+		die("packet too long");
+	memcpy(packet->bytes + packet->length, data, length);
+	packet->length += length;
+}
+
+static int
+is_ipv6(const struct spec *spec)
+{
+	return strchr(spec->from, ':') != NULL;
+}
+
+/* The IP packet alone (no Ethernet), transport and payload included. */
+static void
+ip_packet(const struct spec *spec, struct packet *out)
+{
+	struct packet transport = {0}, quoted = {0};
+	unsigned char icmp[8] = {0};
+	int ipv6 = is_ipv6(spec), protocol = spec->protocol;
+
+	if (protocol == IPPROTO_TCP) {
+		struct tcphdr tcp = {.th_sport = htons(spec->sport ? spec->sport : 40000),
+		                     .th_dport = htons(spec->dport),
+		                     .th_off = 5,
+		                     .th_flags = spec->tcp_flags,
+		                     .th_win = htons(1024)};
+		put(&transport, &tcp, sizeof(tcp));
+	} else if (protocol == IPPROTO_UDP) {
+		struct udphdr udp = {.uh_sport = htons(spec->sport ? spec->sport : 40000),
+		                     .uh_dport = htons(spec->dport),
+		                     .uh_ulen = htons(sizeof(udp))};
+		put(&transport, &udp, sizeof(udp));
+	} else {
+		icmp[0] = spec->icmp_type;
+		put(&transport, icmp, sizeof(icmp));
+		if (spec->quoted) {
+			ip_packet(spec->quoted, &quoted);
+			put(&transport, quoted.bytes,
+			    (is_ipv6(spec->quoted) ? 40 : 20) + QUOTED_LENGTH);
+		}
+		protocol = ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	}
+	out->length = 0;
+	if (ipv6) {
+		struct ip6_hdr ip = {0};
+
+		/* Fields of one union: set one by one, not by designated initializers. */
+		ip.ip6_flow = htonl(6u << 28);
+		ip.ip6_plen = htons(transport.length);
+		ip.ip6_nxt = protocol;
+		ip.ip6_hlim = 64;
+		if (inet_pton(AF_INET6, spec->from, &ip.ip6_src) != 1 ||
+		    inet_pton(AF_INET6, spec->to, &ip.ip6_dst) != 1)
+			die("bad IPv6 address");
+		put(out, &ip, sizeof(ip));
+	} else {
+		struct iphdr ip = {.version = 4,
+		                   .ihl = 5,
+		                   .tot_len = htons(sizeof(ip) + transport.length),
+		                   .ttl = 64,
+		                   .protocol = protocol};
+		if (inet_pton(AF_INET, spec->from, &ip.saddr) != 1 ||
+		    inet_pton(AF_INET, spec->to, &ip.daddr) != 1)
+			die("bad IPv4 address");
+		put(out, &ip, sizeof(ip));
+	}
+	put(out, transport.bytes, transport.length);
+}
+
+static void
+frame(const struct spec *spec, struct packet *out)
+{
+	unsigned char ethernet[ETH_HLEN] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+	struct packet ip;
+
+	ethernet[12] = is_ipv6(spec) ? 0x86 : 0x08;
+	ethernet[13] = is_ipv6(spec) ? 0xdd : 0x00;
+	ip_packet(spec, &ip);
+	out->length = 0;
+	put(out, ethernet, sizeof(ethernet));
+	put(out, ip.bytes, ip.length);
+}
+
+static int
+on_event(void *context, void *data, size_t size)
+{
+	struct harness *harness = context;
+
+	if (size == sizeof(struct abuse_event) && harness->event_count < EVENTS_MAX)
+		memcpy(&harness->events[harness->event_count++], data, size);
+	return 0;
+}
+
+static void
+harness_open(struct harness *harness, uint32_t pending_quota)
+{
+	memset(harness, 0, sizeof(*harness));
+	harness->skel = abuseguard_bpf__open();
+	if (harness->skel == NULL)
+		die("open the BPF object");
+	harness->skel->rodata->replay_clock = 1;
+	harness->skel->data->thresholds.smtp_attempts = 0; /* spam off: scans only */
+	harness->skel->data->thresholds.smtp_destinations = 0;
+	harness->skel->data->scan_settings.timeout_ns = TIMEOUT;
+	harness->skel->data->scan_settings.window_ns = WINDOW;
+	harness->skel->data->scan_settings.sequential = SEQUENTIAL;
+	if (pending_quota)
+		harness->skel->data->scan_settings.pending_per_interface = pending_quota;
+	/* The daemon's defaults: mDNS and SSDP among the ignored ports. */
+	harness->skel->bss->scan_ignored_ports[5353 / 64] |= 1ULL << (5353 % 64);
+	harness->skel->bss->scan_ignored_ports[1900 / 64] |= 1ULL << (1900 % 64);
+	if (abuseguard_bpf__load(harness->skel) != 0)
+		die("load the BPF object");
+	harness->ring =
+	    ring_buffer__new(bpf_map__fd(harness->skel->maps.events), on_event, harness, NULL);
+	if (harness->ring == NULL)
+		die("ring buffer");
+	harness->now = START;
+}
+
+static void
+harness_close(struct harness *harness)
+{
+	ring_buffer__free(harness->ring);
+	abuseguard_bpf__destroy(harness->skel);
+}
+
+static void
+run(struct harness *harness, struct bpf_program *program, const struct packet *packet,
+    void *context, size_t context_size)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet->bytes,
+	            .data_size_in = (uint32_t)packet->length, .ctx_in = context,
+	            .ctx_size_in = context_size, .repeat = 1);
+
+	harness->skel->bss->replay_now_ns = harness->now;
+	if (bpf_prog_test_run_opts(bpf_program__fd(program), &options) != 0)
+		die("BPF_PROG_TEST_RUN");
+	if (options.retval !=
+	    (program == harness->skel->progs.abuseguard_tc ? TC_ACT_OK : XDP_PASS))
+		die("a program did not let a packet pass");
+	ring_buffer__consume(harness->ring);
+}
+
+/* A packet from the VM on interface ifindex. */
+static void
+from_vm(struct harness *harness, int ifindex, const struct spec *spec)
+{
+	struct xdp_md context = {.ingress_ifindex = (uint32_t)ifindex};
+	struct packet packet;
+
+	frame(spec, &packet);
+	context.data_end = (uint32_t)packet.length;
+	run(harness, harness->skel->progs.abuseguard_xdp, &packet, &context, sizeof(context));
+}
+
+/* A packet toward the VM, leaving on interface ifindex. */
+static void
+toward_vm(struct harness *harness, int ifindex, const struct spec *spec)
+{
+	struct __sk_buff context = {.ifindex = (uint32_t)ifindex};
+	struct packet packet;
+
+	frame(spec, &packet);
+	run(harness, harness->skel->progs.abuseguard_tc, &packet, &context, sizeof(context));
+}
+
+static void
+sweep(struct harness *harness)
+{
+	struct packet packet = {.length = ETH_HLEN};
+
+	run(harness, harness->skel->progs.abuseguard_scan_sweep, &packet, NULL, 0);
+}
+
+static uint64_t
+counter(struct harness *harness, enum xdp_counter which)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t values[cpus > 0 ? cpus : 1], total = 0;
+	uint32_t key = which;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(harness->skel->maps.counters), &key, values) != 0)
+		die("counters");
+	for (int cpu = 0; cpu < cpus; cpu++)
+		total += values[cpu];
+	return total;
+}
+
+static int
+scan_state(struct harness *harness, const char *source, struct scan_state *state)
+{
+	struct source_key key;
+
+	if (source_parse(source, 64, &key) < 0)
+		die("bad source");
+	return bpf_map_lookup_elem(bpf_map__fd(harness->skel->maps.scan_sources), &key, state);
+}
+
+static void
+address(int index, const char *prefix, char *out, size_t size)
+{
+	if (strchr(prefix, ':'))
+		snprintf(out, size, "%s%x", prefix, index);
+	else
+		snprintf(out, size, "%s%d", prefix, index);
+}
+
+/* Any packet toward the VM: its interface shows a return path from now on. */
+static void
+return_path(struct harness *harness, int ifindex, const char *vm)
+{
+	struct spec hello = {.from = strchr(vm, ':') ? "2001:db8:ffff::1" : "192.0.2.250",
+	                     .to = vm,
+	                     .protocol = IPPROTO_TCP,
+	                     .sport = 443,
+	                     .dport = 50000,
+	                     .tcp_flags = TH_ACK};
+
+	toward_vm(harness, ifindex, &hello);
+}
+
+/* A SYN scan of count hosts on port, each answered with a RST. */
+static void
+syn_scan_rejected(struct harness *harness, const char *vm, const char *prefix, uint16_t port,
+                  int count)
+{
+	char target[64];
+
+	for (int i = 1; i <= count; i++) {
+		address(i, prefix, target, sizeof(target));
+		struct spec syn = {.from = vm,
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = port,
+		                   .tcp_flags = TH_SYN};
+		struct spec rst = {.from = target,
+		                   .to = vm,
+		                   .protocol = IPPROTO_TCP,
+		                   .sport = port,
+		                   .dport = 40000,
+		                   .tcp_flags = TH_RST | TH_ACK};
+
+		from_vm(harness, vm_a, &syn);
+		harness->now += 10 * MS;
+		toward_vm(harness, vm_a, &rst);
+		harness->now += 10 * MS;
+	}
+}
+
+static void
+test_horizontal_syn_scan(void)
+{
+	struct harness h;
+	const struct abuse_event *event = &h.events[0];
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.0.5");
+	syn_scan_rejected(&h, "10.0.0.5", "203.0.113.", 22, 40);
+	CHECK(h.event_count == 1, "horizontal SYN scan answered by RSTs: one event (%u)",
+	      h.event_count);
+	if (h.event_count >= 1) {
+		CHECK(event->category == CATEGORY_SCAN && event->reason == SCAN_REASON_SEQUENTIAL,
+		      "the event is a scan, found by the sequential test (reason %u)",
+		      event->reason);
+		CHECK(event->counts.failures == SEQUENTIAL &&
+		          event->counts.attempts == SEQUENTIAL && event->counts.successes == 0,
+		      "it came at the %dth rejected first contact (%u probes, %u failed)",
+		      SEQUENTIAL, event->counts.attempts, event->counts.failures);
+		CHECK(event->counts.destinations == SEQUENTIAL && event->counts.ports == 1,
+		      "breadth: %u hosts on one port, %u port on one host",
+		      event->counts.destinations, event->counts.ports);
+		CHECK(event->sample_count == 4 && event->samples[0].port == 22 &&
+		          event->samples[0].protocol == IPPROTO_TCP &&
+		          event->samples[0].address[3] == SEQUENTIAL,
+		      "samples: the latest probe first, 203.0.113.%u port %u",
+		      event->samples[0].address[3], event->samples[0].port);
+		CHECK(event->ifindex == (uint32_t)vm_a, "the event names the VM's interface");
+	}
+	CHECK(counter(&h, COUNTER_SCAN_REJECTED) == 40 && counter(&h, COUNTER_SCAN_PROBES) == 40,
+	      "every RST was matched to its SYN (%llu of 40)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_REJECTED));
+	h.now += WINDOW;
+	syn_scan_rejected(&h, "10.0.0.5", "203.0.114.", 22, 10);
+	CHECK(h.event_count == 2, "the next window gives the next event (%u)", h.event_count);
+	harness_close(&h);
+}
+
+static void
+test_vertical_scan_times_out(void)
+{
+	struct harness h;
+	struct scan_state state;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.0.6");
+	for (int port = 1; port <= 30; port++) {
+		struct spec syn = {.from = "10.0.0.6",
+		                   .to = "198.51.100.7",
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = (uint16_t)port,
+		                   .tcp_flags = TH_SYN};
+
+		from_vm(&h, vm_a, &syn);
+		h.now += 20 * MS;
+	}
+	sweep(&h);
+	CHECK(h.event_count == 0, "filtered ports: no verdict before the timeout");
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1, "after the timeout the sweep judges the silent ports: one event");
+	if (h.event_count >= 1)
+		CHECK(h.events[0].counts.failures == 30 && h.events[0].counts.ports == 30 &&
+		          h.events[0].counts.destinations <= 2,
+		      "vertical: 30 failed, 30 ports on one host, %u hosts on one port",
+		      h.events[0].counts.destinations);
+	CHECK(counter(&h, COUNTER_SCAN_TIMEOUTS) == 30, "30 timeouts counted (%llu)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_TIMEOUTS));
+	CHECK(scan_state(&h, "10.0.0.6", &state) == 0 && state.score >= SEQUENTIAL,
+	      "the source's score holds the failures (%d)", state.score);
+	harness_close(&h);
+}
+
+static void
+test_udp_scan_unreachable(void)
+{
+	struct harness h;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.0.7");
+	for (int port = 100; port < 120; port++) {
+		struct spec probe = {.from = "10.0.0.7",
+		                     .to = "198.51.100.8",
+		                     .protocol = IPPROTO_UDP,
+		                     .sport = 41000,
+		                     .dport = (uint16_t)port};
+		struct spec wrong = probe;
+		struct spec error = {.from = "198.51.100.8",
+		                     .to = "10.0.0.7",
+		                     .protocol = IPPROTO_ICMP,
+		                     .icmp_type = ICMP_UNREACHABLE,
+		                     .quoted = &wrong};
+
+		wrong.dport = (uint16_t)(port + 1000); /* quotes a probe never sent */
+		from_vm(&h, vm_a, &probe);
+		toward_vm(&h, vm_a, &error);
+		h.now += 10 * MS;
+	}
+	CHECK(counter(&h, COUNTER_SCAN_REJECTED) == 0,
+	      "an ICMP error quoting another port settles nothing");
+	h.now += SECOND;
+	for (int port = 200; port < 220; port++) {
+		struct spec probe = {.from = "10.0.0.7",
+		                     .to = "198.51.100.9",
+		                     .protocol = IPPROTO_UDP,
+		                     .sport = 41000,
+		                     .dport = (uint16_t)port};
+		struct spec error = {.from = "198.51.100.9",
+		                     .to = "10.0.0.7",
+		                     .protocol = IPPROTO_ICMP,
+		                     .icmp_type = ICMP_UNREACHABLE,
+		                     .quoted = &probe};
+
+		from_vm(&h, vm_a, &probe);
+		toward_vm(&h, vm_a, &error);
+		h.now += 10 * MS;
+	}
+	CHECK(counter(&h, COUNTER_SCAN_REJECTED) == 20,
+	      "port unreachable, matched through the quoted header: 20 rejected (%llu)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_REJECTED));
+	CHECK(h.event_count == 1 && h.events[0].samples[0].protocol == IPPROTO_UDP,
+	      "UDP scan: one event (%u)", h.event_count);
+	harness_close(&h);
+}
+
+static void
+test_ping_sweep_and_ipv6(void)
+{
+	struct harness h;
+	char target[64];
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.0.8");
+	for (int i = 1; i <= 50; i++) {
+		address(i, "198.18.0.", target, sizeof(target));
+		struct spec echo = {.from = "10.0.0.8",
+		                    .to = target,
+		                    .protocol = IPPROTO_ICMP,
+		                    .icmp_type = ICMP_ECHO};
+
+		from_vm(&h, vm_a, &echo);
+		h.now += 5 * MS;
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1 && h.events[0].samples[0].protocol == IPPROTO_ICMP &&
+	          h.events[0].counts.failures == 50,
+	      "ping sweep of dark space: one event once the echoes time out (%u)", h.event_count);
+
+	return_path(&h, vm_a, "2001:db8:5::10");
+	syn_scan_rejected(&h, "2001:db8:5::10", "2001:db8:77::", 443, 12);
+	CHECK(h.event_count == 2, "IPv6 SYN scan: one event (%u; %llu probes, %llu rejected)",
+	      h.event_count, (unsigned long long)counter(&h, COUNTER_SCAN_PROBES),
+	      (unsigned long long)counter(&h, COUNTER_SCAN_REJECTED));
+	if (h.event_count == 2) {
+		struct source_key expected;
+
+		source_parse("2001:db8:5::", 64, &expected);
+		CHECK(memcmp(&h.events[1].source, &expected, sizeof(expected)) == 0 &&
+		          h.events[1].samples[0].family == SOURCE_FAMILY_IPV6,
+		      "the IPv6 source is its /64");
+	}
+	harness_close(&h);
+}
+
+static void
+test_honest_patterns(void)
+{
+	struct harness h;
+	struct scan_state state;
+	char target[64];
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.1.1");
+	/* Monitoring: 30 hosts on 443, every 5 s for two minutes, all answer. */
+	for (int round = 0; round < 24; round++) {
+		for (int i = 1; i <= 30; i++) {
+			address(i, "192.0.2.", target, sizeof(target));
+			struct spec syn = {.from = "10.0.1.1",
+			                   .to = target,
+			                   .protocol = IPPROTO_TCP,
+			                   .sport = (uint16_t)(30000 + round),
+			                   .dport = 443,
+			                   .tcp_flags = TH_SYN};
+			struct spec answer = {.from = target,
+			                      .to = "10.0.1.1",
+			                      .protocol = IPPROTO_TCP,
+			                      .sport = 443,
+			                      .dport = syn.sport,
+			                      .tcp_flags = TH_SYN | TH_ACK};
+
+			from_vm(&h, vm_a, &syn);
+			toward_vm(&h, vm_a, &answer);
+		}
+		h.now += 5 * SECOND;
+		sweep(&h);
+	}
+	CHECK(h.event_count == 0, "a monitoring loop over 30 answering hosts: no event");
+	CHECK(scan_state(&h, "10.0.1.1", &state) == 0 && state.successes == 30,
+	      "each host is one first contact per window, answered (%u)", state.successes);
+
+	/* Fan-out: 40 web servers answer, 3 never do. */
+	for (int i = 1; i <= 43; i++) {
+		address(i, "198.51.100.", target, sizeof(target));
+		struct spec syn = {.from = "10.0.1.2",
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = 443,
+		                   .tcp_flags = TH_SYN};
+		struct spec answer = {.from = target,
+		                      .to = "10.0.1.2",
+		                      .protocol = IPPROTO_TCP,
+		                      .sport = 443,
+		                      .dport = 40000,
+		                      .tcp_flags = TH_SYN | TH_ACK};
+
+		from_vm(&h, vm_a, &syn);
+		if (i <= 40)
+			toward_vm(&h, vm_a, &answer);
+		h.now += 50 * MS;
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0, "a fan-out to 43 web servers, 3 of them down: no event");
+
+	/* P2P: UDP to 100 peers, each on its own high port, all answer. */
+	for (int i = 1; i <= 100; i++) {
+		address(i, "203.0.113.", target, sizeof(target));
+		struct spec datagram = {.from = "10.0.1.3",
+		                        .to = target,
+		                        .protocol = IPPROTO_UDP,
+		                        .sport = 6881,
+		                        .dport = (uint16_t)(20000 + i * 37)};
+		struct spec answer = {.from = target,
+		                      .to = "10.0.1.3",
+		                      .protocol = IPPROTO_UDP,
+		                      .sport = datagram.dport,
+		                      .dport = 6881};
+
+		from_vm(&h, vm_a, &datagram);
+		toward_vm(&h, vm_a, &answer);
+		h.now += 10 * MS;
+	}
+	CHECK(h.event_count == 0, "P2P UDP to 100 answering peers: no event");
+
+	/* Backup: 300 connections to one storage host. */
+	for (int i = 0; i < 300; i++) {
+		struct spec syn = {.from = "10.0.1.4",
+		                   .to = "192.0.2.200",
+		                   .protocol = IPPROTO_TCP,
+		                   .sport = (uint16_t)(33000 + i),
+		                   .dport = 873,
+		                   .tcp_flags = TH_SYN};
+		struct spec answer = {.from = "192.0.2.200",
+		                      .to = "10.0.1.4",
+		                      .protocol = IPPROTO_TCP,
+		                      .sport = 873,
+		                      .dport = syn.sport,
+		                      .tcp_flags = TH_SYN | TH_ACK};
+
+		from_vm(&h, vm_a, &syn);
+		toward_vm(&h, vm_a, &answer);
+	}
+	CHECK(scan_state(&h, "10.0.1.4", &state) == 0 && state.probes == 1 && h.event_count == 0,
+	      "a backup job's 300 connections to one host are one first contact (%u)",
+	      state.probes);
+
+	/* A DNS server answering 200 clients: its replies are not probes. */
+	for (int i = 1; i <= 200; i++) {
+		address(i % 250 + 1, "100.64.0.", target, sizeof(target));
+		struct spec query = {.from = target,
+		                     .to = "10.0.1.5",
+		                     .protocol = IPPROTO_UDP,
+		                     .sport = (uint16_t)(10000 + i),
+		                     .dport = 53};
+		struct spec answer = {.from = "10.0.1.5",
+		                      .to = target,
+		                      .protocol = IPPROTO_UDP,
+		                      .sport = 53,
+		                      .dport = query.sport};
+
+		toward_vm(&h, vm_a, &query);
+		from_vm(&h, vm_a, &answer);
+	}
+	CHECK(scan_state(&h, "10.0.1.5", &state) != 0,
+	      "a UDP server answering 200 clients makes no first contacts");
+
+	/* mDNS and SSDP: ignored ports. */
+	for (int i = 0; i < 50; i++) {
+		struct spec mdns = {.from = "10.0.1.6",
+		                    .to = "198.51.100.77",
+		                    .protocol = IPPROTO_UDP,
+		                    .dport = i % 2 ? 5353 : 1900};
+
+		from_vm(&h, vm_a, &mdns);
+	}
+	CHECK(scan_state(&h, "10.0.1.6", &state) != 0, "ignored ports are never counted");
+	harness_close(&h);
+}
+
+static void
+test_late_and_lost_replies(void)
+{
+	struct harness h;
+	struct scan_state state;
+
+	harness_open(&h, 0);
+	/* Never a packet toward this VM: asymmetric routing. */
+	for (int i = 1; i <= 50; i++) {
+		char target[32];
+
+		address(i, "198.51.100.", target, sizeof(target));
+		struct spec syn = {.from = "10.0.2.1",
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = 80,
+		                   .tcp_flags = TH_SYN};
+
+		from_vm(&h, vm_b, &syn);
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_RETURN_PATH) == 50 &&
+	          counter(&h, COUNTER_SCAN_TIMEOUTS) == 0,
+	      "no reply ever seen on the interface: 50 unanswered probes, no failures, no event");
+
+	/* A reply after the timeout is a failure, not a success. */
+	return_path(&h, vm_a, "10.0.2.2");
+	struct spec syn = {.from = "10.0.2.2",
+	                   .to = "192.0.2.9",
+	                   .protocol = IPPROTO_TCP,
+	                   .dport = 8080,
+	                   .tcp_flags = TH_SYN};
+	struct spec late = {.from = "192.0.2.9",
+	                    .to = "10.0.2.2",
+	                    .protocol = IPPROTO_TCP,
+	                    .sport = 8080,
+	                    .dport = 40000,
+	                    .tcp_flags = TH_SYN | TH_ACK};
+
+	from_vm(&h, vm_a, &syn);
+	h.now += TIMEOUT + SECOND;
+	toward_vm(&h, vm_a, &late);
+	h.now += SECOND;
+	sweep(&h);
+	CHECK(scan_state(&h, "10.0.2.2", &state) == 0 && state.successes == 0 &&
+	          state.failures == 1,
+	      "a SYN-ACK after the timeout leaves the probe failed (%u answered, %u failed)",
+	      state.successes, state.failures);
+	harness_close(&h);
+}
+
+static void
+test_quota(void)
+{
+	struct harness h;
+	char target[64];
+	uint64_t quota_hits;
+
+	harness_open(&h, 64);
+	return_path(&h, vm_a, "10.0.3.1");
+	return_path(&h, vm_b, "10.0.3.2");
+	for (int i = 0; i < 1000; i++) {
+		snprintf(target, sizeof(target), "100.%d.%d.%d", 64 + i / 65536, (i / 256) % 256,
+		         i % 256);
+		struct spec syn = {.from = "10.0.3.1",
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = 23,
+		                   .tcp_flags = TH_SYN};
+
+		from_vm(&h, vm_a, &syn);
+	}
+	quota_hits = counter(&h, COUNTER_SCAN_QUOTA);
+	CHECK(quota_hits == 1000 - 64, "a flood of 1000 probes: 64 tracked, %llu refused",
+	      (unsigned long long)quota_hits);
+	/* The other VM's probe is tracked and its answer matched, flood or not. */
+	struct spec syn = {.from = "10.0.3.2",
+	                   .to = "192.0.2.10",
+	                   .protocol = IPPROTO_TCP,
+	                   .dport = 443,
+	                   .tcp_flags = TH_SYN};
+	struct spec answer = {.from = "192.0.2.10",
+	                      .to = "10.0.3.2",
+	                      .protocol = IPPROTO_TCP,
+	                      .sport = 443,
+	                      .dport = 40000,
+	                      .tcp_flags = TH_SYN | TH_ACK};
+
+	from_vm(&h, vm_b, &syn);
+	toward_vm(&h, vm_b, &answer);
+	CHECK(counter(&h, COUNTER_SCAN_QUOTA) == quota_hits &&
+	          counter(&h, COUNTER_SCAN_ANSWERED) == 1,
+	      "another VM's probe is tracked and answered despite the flood");
+	/* After the timeout, the quota frees up again. */
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1, "the flood's tracked probes time out: one scan event (%u)",
+	      h.event_count);
+	struct spec again = {.from = "10.0.3.1",
+	                     .to = "192.0.2.11",
+	                     .protocol = IPPROTO_TCP,
+	                     .dport = 23,
+	                     .tcp_flags = TH_SYN};
+	from_vm(&h, vm_a, &again);
+	CHECK(counter(&h, COUNTER_SCAN_QUOTA) == quota_hits,
+	      "once the probes timed out, the interface's quota is free again");
+	harness_close(&h);
+}
+
+/* Two interfaces of our own, in a namespace of our own. */
+static void
+namespace_open(void)
+{
+	if (unshare(CLONE_NEWNET) != 0)
+		die("unshare(CLONE_NEWNET): root is needed");
+	if (system("ip link set lo up && ip link add scan-a type veth peer name scan-b && "
+	           "ip link set scan-a up && ip link set scan-b up") != 0)
+		die("veth pair");
+	vm_a = (int)if_nametoindex("scan-a");
+	vm_b = (int)if_nametoindex("scan-b");
+	if (vm_a == 0 || vm_b == 0)
+		die("veth ifindex");
+}
+
+int
+main(void)
+{
+	namespace_open();
+	test_horizontal_syn_scan();
+	test_vertical_scan_times_out();
+	test_udp_scan_unreachable();
+	test_ping_sweep_and_ipv6();
+	test_honest_patterns();
+	test_late_and_lost_replies();
+	test_quota();
+	return check_done();
+}
