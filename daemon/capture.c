@@ -509,6 +509,7 @@ capture_forget(struct capture *capture, const struct source_key *source)
 {
 	/* Absent is fine: the LRU may have dropped it already. */
 	bpf_map_delete_elem(bpf_map__fd(capture->skeleton->maps.sources), source);
+	bpf_map_delete_elem(bpf_map__fd(capture->skeleton->maps.scan_sources), source);
 }
 
 /* Runs one of the programs once over frame (NULL: a minimal frame). */

@@ -46,8 +46,9 @@ void capture_stats(struct capture *capture, struct capture_stats *out);
 /* Fills out with up to max attached interfaces; returns how many there are. */
 size_t capture_interfaces(const struct capture *capture, struct capture_interface *out, size_t max);
 /*
- * Forgets a source's counters, so that after an operator's lift a new burst
- * is seen at once rather than when the program's window ends.
+ * Forgets a source's counters (spam and scan), so that after an operator's
+ * lift a new burst or scan is seen at once rather than when the program's
+ * window ends.
  */
 void capture_forget(struct capture *capture, const struct source_key *source);
 enum capture_direction {
