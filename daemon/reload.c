@@ -25,6 +25,8 @@ static const struct restart_only {
     /* Sizes of maps, sets and buffers allocated at start. */
     {"limits.max_sources", FIELD(limits.max_sources), 0, 0},
     {"limits.max_smtp_pairs", FIELD(limits.max_smtp_pairs), 0, 0},
+    {"limits.max_scan_contacts", FIELD(limits.max_scan_contacts), 0, 0},
+    {"limits.scan_pending_per_interface", FIELD(limits.scan_pending_per_interface), 0, 0},
     {"limits.ring_buffer_bytes", FIELD(limits.ring_buffer_bytes), 0, 0},
     {"limits.max_interfaces", FIELD(limits.max_interfaces), 0, 0},
     {"limits.max_bans", FIELD(limits.max_bans), 0, 0},
