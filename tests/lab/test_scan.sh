@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Scans, end to end, with real tools: the daemon's XDP and tc egress programs
+# on the vm-facing veth judge each first contact by its outcome. nmap SYN,
+# connect, UDP, IPv6 SYN and slow scans, a ping sweep of dark routed space
+# and masscan at a bounded rate are each banned with scope "all", while an
+# always_allow destination stays reachable. The honest patterns (monitoring,
+# fan-out, P2P-like UDP, a backup job) are never banned. A tcpdump capture of
+# a live scan replays to the live ban. Every generator is bounded in probes
+# and time; all traffic stays inside the lab's namespaces.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+
+# net answers on 10.0.2.1-40 and fd00:2::1-20 (lo), keeps 10.0.3.53 as the
+# provider's always-allowed resolver, and drops 10.0.9.0/24 silently (dark,
+# but routed).
+for i in $(seq 40); do ip -n "$NET" addr add "10.0.2.$i/32" dev lo; done
+for i in $(seq 20); do ip -n "$NET" addr add "fd00:2::$i/128" dev lo nodad; done
+ip -n "$NET" addr add 10.0.3.53/32 dev lo
+ip -n "$NET" route add blackhole 10.0.9.0/24
+ip -n "$HV" route add 10.0.2.0/24 via 10.0.1.2
+ip -n "$HV" route add 10.0.3.0/24 via 10.0.1.2
+ip -n "$HV" route add 10.0.9.0/24 via 10.0.1.2
+ip -n "$HV" -6 route add fd00:2::/64 via fd00:1::2
+ip netns exec "$NET" smtp-sink -u nobody -c 10.0.3.53:25 64 >"$WORK/resolver.log" 2>&1 &
+# A web server on every address, and 40 UDP peers that answer, each on its own port.
+(cd "$WORK/www" && exec ip netns exec "$NET" python3 -m http.server --bind :: 8080) \
+	>"$WORK/http8080.log" 2>&1 &
+ip netns exec "$NET" timeout 300 python3 -c '
+import select, socket
+socks = []
+for i in range(1, 41):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.0.2.%d" % i, 40000 + i))
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, peer = s.recvfrom(2048)
+        s.sendto(data, peer)
+' >"$WORK/udp-peers.log" 2>&1 &
+check "net's web server answers on every address" \
+	wait_until 15000 in_net bash -c 'exec 3<>/dev/tcp/10.0.2.40/8080 && exec 4<>/dev/tcp/fd00:2::20/8080'
+
+POLICY=$WORK/scan.conf
+sed -e 's|^always_allow = \[ \];|always_allow = [ "10.0.3.53" ];|' policy/abuseguard.conf >"$POLICY"
+check "the policy names 10.0.3.53 in always_allow" grep -q '"10.0.3.53"' "$POLICY"
+check "the daemon starts and attaches XDP and tc egress to agvm0" daemon_start "$POLICY" "$WORK/state"
+check "status shows the tc egress program on agvm0" \
+	status_match '.interfaces[] | select(.name == "agvm0" and .tc_mode != "none")'
+
+# The honest patterns, for real.
+in_vm timeout 30 bash -c '
+for round in 1 2 3; do
+	for i in $(seq 20); do exec 3<>/dev/tcp/10.0.2.$i/8080 && exec 3>&-; done
+	sleep 1
+done' 2>/dev/null
+check "a monitoring loop (3 rounds over 20 answering hosts) is never banned" bans_match '.bans == []'
+in_vm timeout 30 bash -c '
+for i in $(seq 40); do
+	exec 3<>/dev/tcp/10.0.2.$i/8080 && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3 >/dev/null
+	exec 3>&-
+done' 2>/dev/null
+check "a fan-out to 40 answering web servers is never banned" bans_match '.bans == []'
+check "P2P-like UDP: 40 peers, each on its own port, all answer" in_vm timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+answered = 0
+for i in range(1, 41):
+    s.sendto(b"ping", ("10.0.2.%d" % i, 40000 + i))
+    try:
+        s.recvfrom(2048)
+        answered += 1
+    except socket.timeout:
+        pass
+sys.exit(0 if answered == 40 else 1)'
+check "P2P-like UDP to 40 answering peers is never banned" bans_match '.bans == []'
+in_vm timeout 30 bash -c 'for i in $(seq 200); do exec 3<>/dev/tcp/10.0.2.1/8080 && exec 3>&-; done' 2>/dev/null
+sleep 1
+check "a backup job's 200 connections to one host are never banned" bans_match '.bans == []'
+check "status counts the answered first contacts" status_match '.counters.scan_answered >= 60'
+
+# scan_banned WHAT: waits for the scope "all" scan ban of the vm and checks it;
+# then lifts it so the next scan starts clean.
+banned_all='.bans[] | select(.source == "10.0.0.5" and .scope == "all" and .category == "scan")'
+scan_banned() {
+	local failed
+	if wait_for_bans "$banned_all" "${2:-10000}"; then
+		ok "$1 is banned with scope all (after ${WAITED_MS} ms)"
+		# The finding's failed first contacts, from the daemon's log line of the ban.
+		failed=$(grep 'banned for' "$WORK/daemon.log" | tail -1 | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+		check "$1: banned within 10 failed probes (${failed:-?})" test "${failed:-99}" -le 10
+	else
+		not_ok "$1 is banned with scope all"
+	fi
+}
+# scan_run TOOL ARGS...: the scanner in the vm, in the background, 20 s at most.
+SCAN_PID=
+scan_run() {
+	in_vm timeout 20 "$@" >>"$WORK/scanners.log" 2>&1 &
+	SCAN_PID=$!
+}
+# Once banned, the rest of a scan only waits for answers that cannot come.
+scan_stop() { [ -z "$SCAN_PID" ] || burst_stop "$SCAN_PID"; SCAN_PID=; }
+lift() {
+	scan_stop
+	ctl unban 10.0.0.5 --reason "lab: next scan" >/dev/null
+}
+
+# 1. nmap SYN scan of port 23 on 40 hosts (closed: RSTs), captured for replay.
+ip netns exec "$HV" tcpdump -Z root --immediate-mode -U -s 256 -c 20000 -i agvm0 \
+	-w "$WORK/scan.pcap" 2>"$WORK/scan.tcpdump" &
+TCPDUMP=$!
+wait_until 5000 grep -q 'listening on' "$WORK/scan.tcpdump"
+scan_run nmap -n -Pn -sS -p 23 --max-retries 1 10.0.2.1-40
+scan_banned "an nmap SYN scan of 40 hosts"
+LIVE=$(ctl --json bans | jq -c "[$banned_all][0] | {source, scope, category}")
+sleep 0.5
+kill -INT "$TCPDUMP" 2>/dev/null
+wait "$TCPDUMP" 2>/dev/null
+check "the banned VM still reaches the always_allow destination 10.0.3.53" vm_connects 10.0.3.53 25
+refute "the banned VM reaches nothing else (net's web server)" vm_connects 10.0.1.2 80
+check "the kernel set ban4_all holds 10.0.0.5" kernel_set_has ban4_all 10.0.0.5
+check "status counts the rejected first contacts" status_match '.counters.scan_rejected >= 5'
+ip netns add "$LAB-replay"
+ip netns exec "$LAB-replay" "$BUILD/abuseguardd" -c "$POLICY" --replay "$WORK/scan.pcap" \
+	>"$WORK/replay.out" 2>"$WORK/replay.err"
+ip netns del "$LAB-replay"
+REPLAYED=$(jq -c 'select(.action == "ban") | {source, scope, category}' "$WORK/replay.out" | head -1)
+check "the tcpdump capture of the live scan replays to the live ban ($LIVE)" \
+	test -n "$LIVE" -a "$REPLAYED" = "$LIVE"
+[ "$REPLAYED" = "$LIVE" ] || cat "$WORK/replay.out" "$WORK/replay.err"
+lift
+
+# 2. nmap connect scan of 200 ports on one host (vertical).
+scan_run nmap -n -Pn -sT -p 1-200 10.0.1.2
+scan_banned "an nmap connect scan of 200 ports"
+lift
+
+# 3. nmap UDP scan of 30 ports (ICMP port unreachable, rate limited, or silence).
+scan_run nmap -n -Pn -sU -p 1000-1030 --max-retries 1 10.0.1.2
+scan_banned "an nmap UDP scan of 31 ports" 15000
+lift
+
+# 4. IPv6 SYN scan of 100 ports.
+scan_run nmap -6 -n -Pn -sS -p 1-100 fd00:1::2
+if wait_for_bans '.bans[] | select(.source == "fd00:5::/64" and .scope == "all" and .category == "scan")' 10000; then
+	ok "an IPv6 nmap SYN scan is banned with scope all, as its /64 (after ${WAITED_MS} ms)"
+else
+	not_ok "an IPv6 nmap SYN scan is banned with scope all, as its /64"
+fi
+scan_stop
+ctl unban fd00:5::/64 --reason "lab: next scan" >/dev/null
+
+# 5. A slow scan: about three probes a second.
+scan_run nmap -n -Pn -sS --scan-delay 300ms -p 2000-2020 10.0.1.2
+scan_banned "a slow nmap scan (300 ms between probes)"
+lift
+
+# 6. nmap ping sweep of dark, routed space: nothing answers, the timeouts decide.
+scan_run nmap -n -sn --max-retries 0 10.0.9.0/27
+scan_banned "an nmap ping sweep of 32 dark addresses" 15000
+check "status counts the timed-out first contacts" status_match '.counters.scan_timeouts >= 5'
+lift
+
+# 7. masscan, 101 ports at 200 packets a second.
+router_mac=$(ip -n "$HV" link show agvm0 | awk '/link\/ether/ { print $2 }')
+scan_run masscan -p 3000-3100 10.0.1.2 --rate 200 --wait 2 -e eth0 \
+	--adapter-ip 10.0.0.5 --router-mac "$router_mac"
+scan_banned "masscan at 200 packets a second"
+lift
+
+check "after the scans, the honest patterns are still never banned" bash -c "
+	ip netns exec $VM bash -c 'for i in \$(seq 40); do exec 3<>/dev/tcp/10.0.2.\$i/8080 && exec 3>&-; done' 2>/dev/null &&
+	sleep 1 && '$BUILD/abusectl' -s '$WORK/control.sock' --json bans | jq -e '.bans == []' >/dev/null"
+check "no probe ran into the per-VM pending quota" status_match '.counters.scan_pending_quota_full == 0'
+exit 0
