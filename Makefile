@@ -10,6 +10,9 @@ SBINDIR	   ?= $(PREFIX)/sbin
 BINDIR	   ?= $(PREFIX)/bin
 MANDIR	   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR	   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR	   ?=
 
 CC	?= cc
@@ -31,7 +34,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wer
 DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
 	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
-	xdp-tools libclang-rt-14-dev nmap masscan
+	xdp-tools systemd man-db strace libclang-rt-14-dev nmap masscan
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -47,7 +50,7 @@ ASAN_OBJS := $(MODULES:daemon/%.c=$(BUILD)/asan/%.o)
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 TESTS	  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 
-all: $(BUILD)/abuseguardd $(BUILD)/abusectl $(BPF_OBJS)
+all: $(BUILD)/abuseguardd $(BUILD)/abusectl $(BPF_OBJS) $(BUILD)/abuseguard.service
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(HEADERS) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -105,6 +108,15 @@ install: all
 		install -m 644 policy/abuseguard.conf $(DESTDIR)$(SYSCONFDIR)/abuseguard/abuseguard.conf
 	for page in daemon/*.8; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man8/; done
 	for page in daemon/*.5; do install -m 644 $$page $(DESTDIR)$(MANDIR)/man5/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 644 $(BUILD)/abuseguard.service $(DESTDIR)$(UNITDIR)/abuseguard.service
+	install -m 644 systemd/abuseguard.sysusers $(DESTDIR)$(SYSUSERSDIR)/abuseguard.conf
+	install -m 644 systemd/abuseguard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/abuseguard.conf
+
+# The unit names the installed paths, so it is made again on every build.
+$(BUILD)/abuseguard.service: systemd/abuseguard.service.in FORCE | $(BUILD)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@.tmp && mv $@.tmp $@
+FORCE:
 
 format:
 	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
@@ -113,7 +125,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests check deps install format clean
+.PHONY: all tests check deps install format clean FORCE
 
 # Fuzzers (tests/fuzz/fuzz_*.c): libFuzzer targets, linked against the modules
 # compiled again by clang with coverage instrumentation, ASan and UBSan. Each

@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "nft.h"
 #include "notify.h"
+#include "privilege.h"
 #include "reload.h"
 #include "replay.h"
 #include "source.h"
@@ -761,9 +762,11 @@ main(int argc, char *argv[])
 		free(replay_files);
 		return status;
 	}
-	if (geteuid() != 0)
-		fatalx("must run as root (XDP, nftables)");
 
+	if (privilege_check(error, sizeof(error)) < 0)
+		fatalx("missing capabilities: %s; run as root or with %s, as abuseguard.service "
+		       "grants",
+		       error[0] != '\0' ? error : "cannot read them", privilege_needed);
 	clock_init_live(&daemon.clock);
 	daemon.started_ms = clock_now_ms(&daemon.clock);
 	daemon_start(&daemon);

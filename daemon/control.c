@@ -167,8 +167,8 @@ set_socket_access(struct control *control)
 		if (group == NULL) {
 			log_warnx("%s: group %s not found, socket is for root only", control->path,
 			          name);
-		} else if (chown(control->path, 0, group->gr_gid) == -1) {
-			log_warn("%s: chown root:%s, socket is for root only", control->path, name);
+		} else if (chown(control->path, (uid_t)-1, group->gr_gid) == -1) {
+			log_warn("%s: chown :%s, socket is for its owner only", control->path, name);
 		} else {
 			control->have_group = true;
 			control->group = group->gr_gid;

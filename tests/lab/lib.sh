@@ -165,7 +165,8 @@ wait_for_bans() { wait_until "${2:-5000}" bans_match "$1"; }
 wait_for_status() { wait_until "${2:-2000}" status_match "$1"; }
 
 # bans_match JQ_FILTER: does "abusectl --json bans" satisfy the filter?
-bans_match() { ctl --json bans 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
-status_match() { ctl --json status 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
+# (jq -e on no input succeeds: a daemon that does not answer must not match.)
+bans_match() { local reply; reply=$(ctl --json bans 2>/dev/null) && jq -e "$1" >/dev/null 2>&1 <<<"$reply"; }
+status_match() { local reply; reply=$(ctl --json status 2>/dev/null) && jq -e "$1" >/dev/null 2>&1 <<<"$reply"; }
 
 kernel_set_has() { in_hv nft list set inet abuseguard "$1" 2>/dev/null | grep -q -- "$2"; }

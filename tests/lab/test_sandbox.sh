@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# abuseguard.service as systemd would run it: the unit passes
+# `systemd-analyze verify` and rates 4.0 or lower in `systemd-analyze
+# security`; the daemon runs in the lab as an unprivileged user with exactly
+# the unit's capabilities (setpriv), starts, detects an SMTP burst and bans;
+# under strace it makes only system calls the unit's SystemCallFilter allows,
+# opens only the socket families RestrictAddressFamilies allows, reads nothing
+# of /proc (ProcSubset=pid) and writes only to its state and runtime
+# directories (ProtectSystem=strict). With any one capability fewer it
+# refuses to start and names the capability.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+TEMPLATE=systemd/abuseguard.service.in
+
+# unit_value KEY: the unit's setting, from the template.
+unit_value() { sed -n "s/^$1=//p" "$TEMPLATE"; }
+UNIT_CAPS=$(unit_value AmbientCapabilities)
+UNIT_FILTER=$(unit_value SystemCallFilter)
+UNIT_FAMILIES=$(unit_value RestrictAddressFamilies)
+
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+
+# The unit as make installs it, with the build's programs and the repository's man pages.
+mkdir -p "$WORK/unit" "$WORK/man/man5" "$WORK/man/man8"
+sed -e "s|@SBINDIR@|$BUILD|g" -e "s|@SYSCONFDIR@|/etc|g" "$TEMPLATE" >"$WORK/unit/abuseguard.service"
+ln -s "$PWD"/daemon/*.8 "$WORK/man/man8/" && ln -s "$PWD"/daemon/*.5 "$WORK/man/man5/"
+check "systemd-analyze verify accepts the unit (its Documentation= pages included)" \
+	env MANPATH="$WORK/man" systemd-analyze verify "$WORK/unit/abuseguard.service"
+exposure=$(systemd-analyze security --offline=yes "$WORK/unit/abuseguard.service" 2>/dev/null |
+	sed -n 's/.*Overall exposure level for abuseguard.service: \([0-9.]*\).*/\1/p')
+check "systemd-analyze security --offline=yes rates the unit ${exposure:-?} (4.0 or lower)" \
+	awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 4.0) }'
+check "the unit runs the daemon as its own user, not root" test "$(unit_value User)" = abuseguard
+check "the unit grants CAP_NET_ADMIN CAP_BPF CAP_PERFMON and bounds itself to them" \
+	test "$UNIT_CAPS" = "CAP_NET_ADMIN CAP_BPF CAP_PERFMON" -a "$(unit_value CapabilityBoundingSet)" = "$UNIT_CAPS"
+
+# setpriv's form of a capability list: "+net_admin,+bpf,+perfmon".
+setpriv_caps() { for c in "$@"; do printf '+%s,' "$(echo "${c#CAP_}" | tr A-Z a-z)"; done | sed 's/,$//'; }
+
+# run_sandboxed LOG CAPS...: the daemon in hv as nobody:nogroup with only CAPS,
+# as the unit's User= and AmbientCapabilities= would run it, under strace.
+STATE=$WORK/state RUN=$WORK/run TRACE=$WORK/trace
+mkdir -p "$STATE" "$RUN" "$TRACE" && chown 65534:65534 "$STATE" "$RUN" "$TRACE" && chmod 755 "$WORK"
+sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' policy/abuseguard.conf >"$WORK/policy.conf"
+run_sandboxed() {
+	local log=$1 caps
+	shift
+	caps=$(setpriv_caps "$@")
+	ip netns exec "$HV" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=-all${caps:+,$caps} --ambient-caps=-all${caps:+,$caps} \
+		--bounding-set=-all${caps:+,$caps} \
+		strace -f -qq -o "$TRACE/strace.out" \
+		"$BUILD/abuseguardd" -c "$WORK/policy.conf" -i 'agvm*' --state-dir "$STATE" \
+		--socket "$RUN/control.sock" >>"$log" 2>&1 &
+	DAEMON_PID=$!
+}
+sandbox_ctl() { "$BUILD/abusectl" -s "$RUN/control.sock" "$@"; }
+sandbox_up() { sandbox_ctl status >/dev/null 2>&1; }
+sandbox_banned() {
+	sandbox_ctl --json bans 2>/dev/null |
+		jq -e '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp")' >/dev/null
+}
+
+# shellcheck disable=SC2086
+run_sandboxed "$WORK/daemon.log" $UNIT_CAPS
+check "as nobody with exactly the unit's capabilities ($UNIT_CAPS) the daemon starts" \
+	wait_until 10000 sandbox_up
+check "the control socket is the control group's: srw-rw---- nobody nogroup" \
+	bash -c "stat -c '%A %U %G' '$RUN/control.sock' | grep -qx 'srwxrwx--- nobody nogroup\|srw-rw---- nobody nogroup'"
+vm_smtp_burst 60 8 &
+burst=$!
+check "an SMTP burst is banned" wait_until 8000 sandbox_banned
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
+refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
+# Signals go to the daemon itself, not to strace above it.
+daemon=$(sandbox_ctl --json status | jq -r .pid)
+kill -HUP "$daemon"
+check "a reload works with the same capabilities" \
+	wait_until 3000 grep -q 'policy reloaded$' "$WORK/daemon.log"
+kill -TERM "$daemon"
+wait_until 5000 grep -q 'abuseguardd stopped' "$WORK/daemon.log"
+daemon_stop TERM
+check "the daemon stops cleanly" grep -q 'abuseguardd stopped' "$WORK/daemon.log"
+
+# What the daemon did, against what the unit allows.
+# expand_filter SET...: the system calls a SystemCallFilter= list allows,
+# groups (@name) expanded until only names are left.
+expand_filter() {
+	local todo=("$@") item
+	while ((${#todo[@]} > 0)); do
+		item=${todo[0]}
+		todo=("${todo[@]:1}")
+		if [[ $item == @* ]]; then
+			mapfile -t -O "${#todo[@]}" todo < <(systemd-analyze syscall-filter "$item" </dev/null |
+				sed -n 's/^ \{4\}\([@a-z0-9_-]*\)$/\1/p')
+		else
+			echo "$item"
+		fi
+	done
+}
+# shellcheck disable=SC2086
+expand_filter $UNIT_FILTER | sort -u >"$WORK/allowed"
+sed -E 's/^[0-9]+ +//' "$TRACE/strace.out" | grep -oE '^[a-z_0-9]+\(' | tr -d '(' | sort -u >"$WORK/used"
+denied=$(grep -vxF -f "$WORK/allowed" "$WORK/used" | tr '\n' ' ')
+check "every system call the daemon made ($(wc -l <"$WORK/used") of $(wc -l <"$WORK/allowed") allowed) is in SystemCallFilter=$UNIT_FILTER${denied:+; not: $denied}" \
+	test -z "$denied"
+families=$(grep -oE 'socket\(AF_[A-Z0-9]+' "$TRACE/strace.out" | sed 's/socket(//' | sort -u | tr '\n' ' ')
+outside=$(for f in $families; do [[ " $UNIT_FAMILIES " == *" $f "* ]] || echo "$f"; done)
+check "every socket family used ($families) is in RestrictAddressFamilies=$UNIT_FAMILIES" \
+	test -z "$outside"
+proc=$(grep -v ' = -1 ' "$TRACE/strace.out" | grep -oE '"/proc/[^"]*"' | grep -vE '^"/proc/(self|thread-self|[0-9]+)(/|")' | sort -u | tr '\n' ' ')
+check "nothing of /proc beyond the process's own is read (ProcSubset=pid)${proc:+: $proc}" test -z "$proc"
+# Writes: files opened for writing or created, directories made, names removed.
+written=$(grep -E 'openat\(.*O_(WRONLY|RDWR|CREAT)|mkdir(at)?\(|unlink(at)?\(|rename(at)?2?\(|bind\(.*sun_path' \
+	"$TRACE/strace.out" | grep -v ' = -1 ' | grep -oE '"/[^"]*"' | tr -d '"' |
+	grep -vE "^($STATE|$RUN)(/|$)|^/dev/null$" | sort -u | tr '\n' ' ')
+check "the daemon writes only to its state and runtime directories (ProtectSystem=strict)${written:+: $written}" \
+	test -z "$written"
+
+# One capability fewer: a clear refusal naming it, before anything is touched.
+for cap in $UNIT_CAPS; do
+	# shellcheck disable=SC2086
+	run_sandboxed "$WORK/missing-$cap.log" $(echo " $UNIT_CAPS " | sed "s/ $cap / /")
+	wait "$DAEMON_PID"
+	status=$?
+	DAEMON_PID=
+	check "without $cap the daemon exits 1 naming it (status $status)" \
+		bash -c "test $status -eq 1 && grep -q 'missing capabilities: $cap (' '$WORK/missing-$cap.log'"
+done
+refute "no table was left by the refused starts" kernel_set_has ban4_smtp 10.0.0.6
+exit 0
