@@ -39,11 +39,13 @@ struct command {
 static void print_status(json_t *reply);
 static void print_bans(json_t *reply);
 static void print_unban(json_t *reply);
+static void print_metrics(json_t *reply);
 
 static const struct command commands[] = {
     {"status", "", 0, false, print_status, NULL},
     {"bans", "", 0, false, print_bans, "bans"},
     {"unban", " SOURCE --reason TEXT", 1, true, print_unban, NULL},
+    {"metrics", "", 0, false, print_metrics, NULL},
 };
 
 /* Commands that need no daemon: they get their arguments and return the exit status. */
@@ -181,6 +183,16 @@ print_object(json_t *object, const char *label)
 	    strlen(name);
 	json_object_foreach(object, name, value)
 	    printf("\t%-*s %s\n", width, name, format_scalar(value, text, sizeof(text)));
+}
+
+/* Prometheus' text format, as the daemon wrote it: for curl-less scrapes and people. */
+static void
+print_metrics(json_t *reply)
+{
+	const char *text = json_string_value(json_object_get(reply, "text"));
+
+	if (text != NULL)
+		fputs(text, stdout);
 }
 
 static void

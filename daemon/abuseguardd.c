@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "engine.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "nft.h"
 #include "notify.h"
 #include "privilege.h"
@@ -54,6 +56,13 @@ struct daemon {
 		unsigned interface_count;
 		const char *state_dir, *socket_path;
 	} overrides;
+	/* Decisions since start, for the metrics: by category and action, bans by scope. */
+	uint64_t decisions[CATEGORY_COUNT][ACTION_COUNT];
+	uint64_t bans[CATEGORY_COUNT][SCOPE_COUNT];
+	struct loop_watch metrics_watch;
+	int64_t metrics_interval_ms; /* the timer's period now */
+	uint64_t metrics_write_errors;
+	bool metrics_failing; /* said once, until a write works again */
 	uint64_t nft_restores, reloads, reload_failures;
 	uint64_t store_pruned; /* history rows past the retention, deleted */
 	int64_t started_ms;
@@ -68,6 +77,7 @@ struct daemon {
 
 static void apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
                             const char *state_dir, const char *socket_path);
+static int metrics_timer_arm(struct daemon *daemon);
 /* Bans in one reply of "bans" at most: about 300 KiB of JSON. */
 #define BANS_PAGE_MAX 1000
 /* Rows of each table the timer prunes at a time: no tick holds the store long. */
@@ -98,9 +108,12 @@ static void
 log_decision(void *arg, const struct finding *finding, const struct decision *decision,
              const struct ban *ban)
 {
+	struct daemon *daemon = arg;
 	char source[SOURCE_STRLEN], duration[32];
 
-	(void)arg;
+	daemon->decisions[finding->category][decision->action]++;
+	if (ban != NULL)
+		daemon->bans[ban->category][ban->scope]++;
 	source_format(&finding->source, source, sizeof(source));
 	duration_format(decision->step.duration_ms, duration, sizeof(duration));
 	if (ban != NULL)
@@ -232,6 +245,172 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	    daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid", (int)getpid(),
 	    "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000), "interfaces", list,
 	    "bans_active", bans_active, "store", store_status(daemon), "counters", counters);
+	return reply;
+}
+
+/* The XDP program's counters as metrics: one family each, or a label of one family. */
+static const struct {
+	enum xdp_counter counter;
+	const char *name, *kind, *help;
+} xdp_metrics[] = {
+    {COUNTER_PACKETS, "abuseguard_xdp_packets_total", NULL, "Packets the XDP program saw."},
+    {COUNTER_IPV4, "abuseguard_xdp_packets_by_kind_total", "ipv4",
+     "Packets the XDP program saw, by kind."},
+    {COUNTER_IPV6, "abuseguard_xdp_packets_by_kind_total", "ipv6", NULL},
+    {COUNTER_VLAN, "abuseguard_xdp_packets_by_kind_total", "vlan", NULL},
+    {COUNTER_OTHER_L3, "abuseguard_xdp_packets_by_kind_total", "other_l3", NULL},
+    {COUNTER_MALFORMED, "abuseguard_xdp_packets_by_kind_total", "malformed", NULL},
+    {COUNTER_SMTP_ATTEMPTS, "abuseguard_xdp_smtp_attempts_total", NULL,
+     "SMTP connection attempts (TCP SYN to 25, 465, 587)."},
+    {COUNTER_SOURCES_NEW, "abuseguard_xdp_sources_new_total", NULL,
+     "Sources that entered the XDP program's per-source map."},
+    {COUNTER_EVENTS, "abuseguard_xdp_events_total", NULL,
+     "Threshold events the XDP program sent to the daemon."},
+    {COUNTER_EVENTS_LOST, "abuseguard_ringbuf_drops_total", NULL,
+     "Threshold events lost because the ring buffer was full."},
+};
+
+/*
+ * Everything the status counts, and the decisions by category, in
+ * Prometheus' text format: what `abusectl metrics` prints and the policy's
+ * metrics.file holds.
+ */
+static void
+daemon_metrics(struct daemon *daemon, struct metrics *m)
+{
+	const struct engine_stats *engine = &daemon->engine.stats;
+	const struct config *config = &daemon->config;
+	int64_t now_ms = clock_now_ms(&daemon->clock);
+	static const uint8_t families[] = {SOURCE_FAMILY_IPV4, SOURCE_FAMILY_IPV6};
+	struct capture_stats capture;
+	struct control_stats control;
+	struct store_health health;
+	uint64_t sources_new;
+
+	capture_stats(daemon->capture, &capture);
+	control_stats(daemon->control, &control);
+	store_health(daemon->store, &health);
+
+	metrics_family(m, "abuseguard_info", "gauge", "The running daemon's version and mode.");
+	metrics_sample(m, "abuseguard_info", 1, "version", ABUSEGUARD_VERSION, "mode",
+	               config->mode == MODE_OBSERVE ? "observe" : "enforce", NULL);
+	metrics_single(m, "abuseguard_uptime_seconds", "gauge", "Seconds since the daemon started.",
+	               (uint64_t)((now_ms - daemon->started_ms) / 1000));
+	for (size_t i = 0; i < sizeof(xdp_metrics) / sizeof(xdp_metrics[0]); i++) {
+		if (xdp_metrics[i].help != NULL)
+			metrics_family(m, xdp_metrics[i].name, "counter", xdp_metrics[i].help);
+		if (xdp_metrics[i].kind != NULL)
+			metrics_sample(m, xdp_metrics[i].name,
+			               capture.counters[xdp_metrics[i].counter], "kind",
+			               xdp_metrics[i].kind, NULL);
+		else
+			metrics_sample(m, xdp_metrics[i].name,
+			               capture.counters[xdp_metrics[i].counter], NULL);
+	}
+	/* The map is an LRU: every new source past its size pushed an older one out. */
+	sources_new = capture.counters[COUNTER_SOURCES_NEW];
+	metrics_single(m, "abuseguard_xdp_sources_capacity", "gauge",
+	               "Sources the XDP program tracks at once (limits.max_sources).",
+	               config->limits.max_sources);
+	metrics_single(m, "abuseguard_xdp_sources_evicted_min_total", "counter",
+	               "Sources pushed out of the full per-source map, at least.",
+	               sources_new > config->limits.max_sources
+	                   ? sources_new - config->limits.max_sources
+	                   : 0);
+	metrics_single(m, "abuseguard_interfaces_attached", "gauge",
+	               "VM-facing interfaces the XDP program is attached to.",
+	               capture_interfaces(daemon->capture, NULL, 0));
+	metrics_family(m, "abuseguard_interface_events_total", "counter",
+	               "Attachments to VM-facing interfaces, by outcome.");
+	metrics_sample(m, "abuseguard_interface_events_total", capture.attached, "event",
+	               "attached", NULL);
+	metrics_sample(m, "abuseguard_interface_events_total", capture.detached, "event",
+	               "detached", NULL);
+	metrics_sample(m, "abuseguard_interface_events_total", capture.attach_failures, "event",
+	               "failed", NULL);
+	metrics_sample(m, "abuseguard_interface_events_total", capture.interfaces_refused, "event",
+	               "refused", NULL);
+
+	metrics_family(m, "abuseguard_findings_total", "counter",
+	               "Findings of the detectors, by category and the action the policy took.");
+	for (int category = 0; category < CATEGORY_COUNT; category++)
+		for (int action = 0; action < ACTION_COUNT; action++)
+			metrics_sample(m, "abuseguard_findings_total",
+			               daemon->decisions[category][action], "category",
+			               category_name(category), "action", action_name(action),
+			               NULL);
+	metrics_family(m, "abuseguard_bans_total", "counter",
+	               "Bans installed, by category and scope.");
+	for (int category = 0; category < CATEGORY_COUNT; category++)
+		for (int scope = 0; scope < SCOPE_COUNT; scope++)
+			metrics_sample(m, "abuseguard_bans_total", daemon->bans[category][scope],
+			               "category", category_name(category), "scope",
+			               scope_name(scope), NULL);
+	metrics_family(m, "abuseguard_bans_active", "gauge",
+	               "Bans in force now, by address family (from the store).");
+	for (size_t i = 0; i < sizeof(families); i++) {
+		size_t active = 0;
+
+		if (store_count_active(daemon->store, now_ms, families[i], &active) == 0)
+			metrics_sample(m, "abuseguard_bans_active", active, "family",
+			               families[i] == SOURCE_FAMILY_IPV4 ? "ipv4" : "ipv6", NULL);
+	}
+	metrics_single(m, "abuseguard_lifts_total", "counter", "Bans lifted by an operator.",
+	               engine->lifts);
+	metrics_single(m, "abuseguard_safety_valve_trips_total", "counter",
+	               "Times the safety valve (limits.bans_per_minute) turned bans into alerts.",
+	               engine->valve_trips);
+	metrics_single(m, "abuseguard_ban_sets_full_total", "counter",
+	               "Offences not banned because the kernel set was full (limits.max_bans).",
+	               engine->sets_full);
+	metrics_single(m, "abuseguard_engine_errors_total", "counter",
+	               "Errors the engine met applying decisions (store or nftables).",
+	               engine->errors);
+	metrics_single(m, "abuseguard_store_errors_total", "counter",
+	               "Failed store statements since start.", health.errors);
+	metrics_single(m, "abuseguard_store_pending", "gauge",
+	               "Decisions applied but waiting for the store to take them.",
+	               daemon->engine.pending.count);
+	metrics_single(m, "abuseguard_store_pending_dropped_total", "counter",
+	               "Decisions that did not fit the pending queue (limits.store_pending).",
+	               daemon->engine.pending.dropped);
+	metrics_single(m, "abuseguard_nft_restores_total", "counter",
+	               "Times the nftables table was rebuilt after someone removed it.",
+	               daemon->nft_restores);
+	metrics_family(m, "abuseguard_control_requests_total", "counter",
+	               "Control socket requests, by outcome.");
+	metrics_sample(m, "abuseguard_control_requests_total", control.requests, "outcome",
+	               "answered", NULL);
+	metrics_sample(m, "abuseguard_control_requests_total", control.bad_requests, "outcome",
+	               "bad", NULL);
+	metrics_sample(m, "abuseguard_control_requests_total", control.denied, "outcome", "denied",
+	               NULL);
+	metrics_single(m, "abuseguard_control_refused_total", "counter",
+	               "Control clients refused (limits.control_clients).", control.refused);
+	metrics_family(m, "abuseguard_reloads_total", "counter", "Policy reloads, by outcome.");
+	metrics_sample(m, "abuseguard_reloads_total", daemon->reloads, "outcome", "reloaded", NULL);
+	metrics_sample(m, "abuseguard_reloads_total", daemon->reload_failures, "outcome", "refused",
+	               NULL);
+	metrics_single(m, "abuseguard_metrics_file_errors_total", "counter",
+	               "Failed writes of metrics.file.", daemon->metrics_write_errors);
+}
+
+static json_t *
+command_metrics(void *context, const struct control_peer *peer, json_t *request, const char **error)
+{
+	struct metrics metrics;
+	json_t *reply;
+
+	(void)peer;
+	(void)request;
+	metrics_init(&metrics);
+	daemon_metrics(context, &metrics);
+	if (metrics.text == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	reply = json_pack("{s:s}", "text", metrics.text);
+	metrics_free(&metrics);
 	return reply;
 }
 
@@ -374,6 +553,7 @@ command_unban(void *context, const struct control_peer *peer, json_t *request, c
 
 static const struct control_command commands[] = {
     {"status", false, command_status},
+    {"metrics", false, command_metrics},
     {"bans", false, command_bans},
     {"unban", true, command_unban},
     {NULL, false, NULL},
@@ -431,6 +611,8 @@ daemon_reload(struct daemon *daemon, char *message, size_t len)
 		daemon->config = next; /* the engine and capture read it through a pointer */
 		capture_set_thresholds(daemon->capture, &daemon->config);
 		daemon->reloads++;
+		if (metrics_timer_arm(daemon) < 0)
+			log_warn("reload: metrics timer");
 		if (kept[0] != '\0')
 			snprintf(message, len,
 			         "%s: policy reloaded; changed but kept until restart: %s",
@@ -563,6 +745,78 @@ timer_open(struct daemon *daemon)
 	return loop_add(&daemon->loop, &daemon->timer_watch, EPOLLIN);
 }
 
+/* metrics.file: written whole and renamed into place, every metrics.interval. */
+static void
+metrics_file_write(struct daemon *daemon)
+{
+	const char *path = daemon->config.metrics.file;
+	struct metrics metrics;
+	int error;
+
+	if (path[0] == '\0')
+		return;
+	metrics_init(&metrics);
+	daemon_metrics(daemon, &metrics);
+	error = metrics.text == NULL ? -ENOMEM : metrics_write_file(&metrics, path);
+	metrics_free(&metrics);
+	if (error < 0) {
+		daemon->metrics_write_errors++;
+		if (!daemon->metrics_failing)
+			log_warnx("%s: cannot write the metrics: %s (trying every %llds)", path,
+			          strerror(-error),
+			          (long long)(daemon->config.metrics.interval_ms / 1000));
+		daemon->metrics_failing = true;
+	} else if (daemon->metrics_failing) {
+		log_info("%s: metrics written again", path);
+		daemon->metrics_failing = false;
+	}
+}
+
+static void
+metrics_timer_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct daemon *daemon =
+	    (struct daemon *)((char *)watch - offsetof(struct daemon, metrics_watch));
+	uint64_t expirations;
+
+	(void)events;
+	if (read(watch->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	metrics_file_write(daemon);
+}
+
+/* Starts, changes or stops the timer to match the policy (start and reload). */
+static int
+metrics_timer_arm(struct daemon *daemon)
+{
+	int64_t interval_ms = daemon->config.metrics.file[0] != '\0'
+	                          ? daemon->config.metrics.interval_ms
+	                          : 0; /* 0 disarms */
+	struct itimerspec period = {
+	    .it_interval = {.tv_sec = interval_ms / 1000,
+	                    .tv_nsec = (interval_ms % 1000) * 1000000},
+	};
+	int error;
+
+	if (daemon->metrics_watch.fd == -1) {
+		daemon->metrics_watch.fd =
+		    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		daemon->metrics_watch.ready = metrics_timer_ready;
+		if (daemon->metrics_watch.fd == -1 ||
+		    (error = loop_add(&daemon->loop, &daemon->metrics_watch, EPOLLIN)) < 0)
+			return daemon->metrics_watch.fd == -1 ? -errno : error;
+	}
+	if (interval_ms == daemon->metrics_interval_ms)
+		return 0;
+	period.it_value = period.it_interval;
+	if (timerfd_settime(daemon->metrics_watch.fd, 0, &period, NULL) == -1)
+		return -errno;
+	daemon->metrics_interval_ms = interval_ms;
+	/* The first file at once, not an interval after start. */
+	metrics_file_write(daemon);
+	return 0;
+}
+
 static void
 apply_overrides(struct config *config, char **interfaces, unsigned interface_count,
                 const char *state_dir, const char *socket_path)
@@ -638,6 +892,7 @@ daemon_start(struct daemon *daemon)
 	if (mkdir(config->state_dir, 0750) == -1 && errno != EEXIST)
 		fatal("%s: mkdir", config->state_dir);
 	snprintf(database, sizeof(database), "%s/abuseguard.db", config->state_dir);
+	daemon->metrics_watch.fd = -1;
 	if (loop_init(&daemon->loop) < 0 || signals_open(daemon) < 0)
 		fatalx("cannot set up the event loop");
 	if (notify_open(&daemon->notify, &daemon->loop) < 0)
@@ -655,6 +910,7 @@ daemon_start(struct daemon *daemon)
 	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
 		fatalx("cannot set up the engine");
 	daemon->engine.on_decision = log_decision;
+	daemon->engine.arg = daemon;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)
@@ -663,6 +919,8 @@ daemon_start(struct daemon *daemon)
 		fatalx("%s: cannot open the control socket", config->control_socket);
 	if (capture_open(&daemon->capture, &daemon->loop, config, on_abuse_event, daemon) < 0)
 		fatalx("cannot load or attach the XDP program");
+	if (metrics_timer_arm(daemon) < 0)
+		fatal("metrics timer");
 	log_info("abuseguardd %s running (%s mode), %u interface pattern(s), state in %s",
 	         ABUSEGUARD_VERSION, config->mode == MODE_OBSERVE ? "observe" : "enforce",
 	         config->interface_count, config->state_dir);
@@ -682,6 +940,8 @@ daemon_stop(struct daemon *daemon)
 	nft_close(daemon->nft);
 	store_close(daemon->store);
 	notify_close(&daemon->notify);
+	if (daemon->metrics_watch.fd != -1)
+		close(daemon->metrics_watch.fd);
 	loop_close(&daemon->loop);
 	log_info("abuseguardd stopped");
 }

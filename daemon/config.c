@@ -189,6 +189,7 @@ config_defaults(struct config *config)
 	snprintf(config->control_group, sizeof(config->control_group), "abuseguard");
 	snprintf(config->nft_table, sizeof(config->nft_table), "abuseguard");
 	config->ipv6_prefix_len = 64;
+	config->metrics.interval_ms = 15 * MS_PER_SECOND;
 
 	config->limits.max_sources = 262144;
 	config->limits.max_smtp_pairs = 262144;
@@ -557,6 +558,19 @@ read_absolute_path(struct parser *parser, const config_setting_t *setting, const
                    void *base)
 {
 	return read_string_checked(parser, setting, rule, base, path_absolute, "an absolute path");
+}
+
+/* An absolute path, or "" for none. */
+static int
+read_optional_path(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+                   void *base)
+{
+	if (config_setting_type(setting) == CONFIG_TYPE_STRING &&
+	    config_setting_get_string(setting)[0] == '\0') {
+		((char *)base + rule->offset)[0] = '\0';
+		return 0;
+	}
+	return read_absolute_path(parser, setting, rule, base);
 }
 
 static int
@@ -1009,6 +1023,19 @@ static const struct rule scan_rules[] = {
     {0},
 };
 
+static const struct rule metrics_rules[] = {
+    {.name = "file",
+     .read = read_optional_path,
+     .offset = offsetof(struct config, metrics.file),
+     .max = MEMBER_SIZE(metrics.file)},
+    {.name = "interval",
+     .read = read_duration,
+     .offset = offsetof(struct config, metrics.interval_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_HOUR},
+    {0},
+};
+
 static const struct rule root_rules[] = {
     {.name = "mode",
      .read = read_enum,
@@ -1063,6 +1090,7 @@ static const struct rule root_rules[] = {
      .count_offset = offsetof(struct config, always_allowed_count),
      .min = 0,
      .max = CONFIG_MAX_PREFIXES},
+    {.name = "metrics", .read = read_group, .children = metrics_rules},
     {0},
 };
 

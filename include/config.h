@@ -87,6 +87,11 @@ struct config {
 		int64_t check_timeout_ms; /* the integrity check at start stops after this */
 	} store;
 
+	struct {
+		char file[PATH_MAX]; /* "" off; else rewritten every interval, for node_exporter */
+		int64_t interval_ms;
+	} metrics;
+
 	struct spam_config spam;
 	struct scan_config scan;
 

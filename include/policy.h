@@ -18,6 +18,7 @@ enum action {
 	ACTION_BAN,    /* install a ban on the rung below */
 	ACTION_ALERT,  /* an offence to record, but no ban: observe mode, safety valve, sets full */
 	ACTION_IGNORE, /* not an offence: allowlisted, or the scope is already banned */
+	ACTION_COUNT
 };
 
 /* Why the policy took its action; decision_reason_name() gives the word for output. */

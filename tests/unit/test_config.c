@@ -126,14 +126,13 @@ test_full_policy(void)
 	CHECK(strcmp(loaded.nft_table, "ag_test_1") == 0, "nft_table is read: %s",
 	      loaded.nft_table);
 	CHECK(loaded.ipv6_prefix_len == 56, "ipv6_prefix = 56 is read: %u", loaded.ipv6_prefix_len);
-	CHECK(loaded.limits.max_sources == 1024 && loaded.limits.max_smtp_pairs == 16777216 &&
-	          loaded.limits.ring_buffer_bytes == 4096 &&
-	          loaded.limits.max_interfaces == 65536 && loaded.limits.max_bans == 16 &&
-	          loaded.limits.control_clients == 1024 &&
-	          loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5 &&
-	          loaded.limits.store_pending == 1048576 &&
-	          loaded.limits.control_idle_ms == 86400000,
-	      "every limit is read, the range ends included");
+	CHECK(
+	    loaded.limits.max_sources == 1024 && loaded.limits.max_smtp_pairs == 16777216 &&
+	        loaded.limits.ring_buffer_bytes == 4096 && loaded.limits.max_interfaces == 65536 &&
+	        loaded.limits.max_bans == 16 && loaded.limits.control_clients == 1024 &&
+	        loaded.limits.control_line_bytes == 1024 && loaded.limits.bans_per_minute == 5 &&
+	        loaded.limits.store_pending == 1048576 && loaded.limits.control_idle_ms == 86400000,
+	    "every limit is read, the range ends included");
 	CHECK(loaded.store.retention_ms == 3650 * 86400000LL &&
 	          loaded.store.check_timeout_ms == 1000,
 	      "store: retention 3650d and check_timeout 1 s are read");
@@ -224,6 +223,8 @@ static const struct bad_policy bad_policies[] = {
      "too many interface patterns"},
     {"bad-relative-state-dir.conf", 2, "state_dir: must be an absolute path",
      "a relative state_dir"},
+    {"bad-relative-metrics-file.conf", 2, "metrics.file: must be an absolute path",
+     "a relative metrics.file"},
     {"bad-long-table.conf", 1, "nft_table: longer than 63 characters",
      "a table name too long to store, not cut short"},
     {"bad-table-chars.conf", 1, "nft_table: must be lower-case letters, digits and _",
