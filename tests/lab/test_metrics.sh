@@ -13,7 +13,10 @@ lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
 TEXTFILE=$WORK/textfile
 PROM=$TEXTFILE/abuseguard.prom
 mkdir -p "$TEXTFILE"
-sed -e '$a metrics = { file = "'"$PROM"'"; interval = "1s"; };' policy/abuseguard.conf >"$WORK/policy.conf"
+sed -e 's|^\tfile = "";|\tfile = "'"$PROM"'";|' -e 's|^\tinterval = "15s";|\tinterval = "1s";|' \
+	policy/abuseguard.conf >"$WORK/policy.conf"
+check "the lab's policy names the metrics file and a 1 s interval" \
+	bash -c "grep -q 'file = \"$PROM\";' '$WORK/policy.conf' && grep -q 'interval = \"1s\";' '$WORK/policy.conf'"
 
 # metric NAME_AND_LABELS [FILE]: the value of one sample ("" if absent).
 metric() {
