@@ -37,12 +37,6 @@ static const struct restart_only {
     {"limits.store_pending", FIELD(limits.store_pending), 0, 0},
     /* Used once, when the store is opened. */
     {"store.check_timeout", FIELD(store.check_timeout_ms), 0, 0},
-    {"limits.control_idle", FIELD(limits.control_idle_ms), 0, 0},
-    {"limits.store_pending", FIELD(limits.store_pending), 0, 0},
-    /* Used once, when the store is opened. */
-    {"store.check_timeout", FIELD(store.check_timeout_ms), 0, 0},
-    /* Used once, when the store is opened. */
-    {"store.check_timeout", FIELD(store.check_timeout_ms), 0, 0},
     /* Written into the ruleset's chains when the table is made. */
     {"always_allow", FIELD(always_allowed), FIELD(always_allowed_count)},
 };

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plays systemd's side of sd_notify for the lab: binds a datagram socket at
 SOCKET and writes each datagram to LOG as one line (its lines joined by '|').
 On the first READY=1 it runs CHECK (a shell command) at once and writes

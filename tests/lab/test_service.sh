@@ -19,9 +19,10 @@ cp policy/abuseguard.conf "$POLICY"
 
 # What "ready" means, checked by the manager the moment READY=1 arrives.
 ready_check="ip -n $HV link show agvm0 | grep -q prog/xdp && ip netns exec $HV nft list table inet abuseguard >/dev/null"
-python3 tests/lab/notify_manager.py "$WORK/notify.sock" "$NOTIFY_LOG" "$ready_check" 60 &
+# Debian's python3, not a version manager's shim, which can take seconds to start.
+/usr/bin/python3 tests/lab/notify_manager.py "$WORK/notify.sock" "$NOTIFY_LOG" "$ready_check" 60 &
 manager=$!
-wait_until 3000 grep -qs LISTENING "$NOTIFY_LOG"
+wait_until 10000 grep -qs LISTENING "$NOTIFY_LOG"
 
 notified() { grep -c -- "$1" "$NOTIFY_LOG" 2>/dev/null; }
 # notified_after PATTERN LINE: a line matching PATTERN after line number LINE.
