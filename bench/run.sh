@@ -28,10 +28,12 @@ if [ -n "$smoke" ]; then
 	mix_options=(--repeat 1000 --runs 2)
 	sources_options=(--sizes 1000,4000 --passes 1)
 	nft_options=(--bans 2000 --calls 20 --latency 50 --runs 1)
+	scan_options=(--trials 3)
 else
 	mix_options=(--repeat 200000 --runs 9)
 	sources_options=(--sizes 1000,100000,1000000 --passes 3)
 	nft_options=(--bans 100000 --calls 1000 --latency 1000 --runs 3)
+	scan_options=(--trials 101)
 fi
 
 failures=0
@@ -55,6 +57,7 @@ bench() {
 bench xdp_mix bench/xdp_mix.sh "$BUILD" "${mix_options[@]}"
 bench xdp_sources "$BUILD/bench/bench_xdp" sources "${sources_options[@]}"
 bench nft "$BUILD/bench/bench_nft" "${nft_options[@]}"
+bench scan_probes "$BUILD/bench/scan_probes" "${scan_options[@]}"
 bench detect bench/detect.sh "$BUILD" $smoke
 bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke
 bench replay bench/replay.sh "$BUILD" $smoke
