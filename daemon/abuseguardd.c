@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +64,8 @@ struct daemon {
 	struct loop_watch metrics_watch;
 	int64_t metrics_interval_ms; /* the timer's period now */
 	uint64_t metrics_write_errors;
-	bool metrics_failing; /* said once, until a write works again */
+	uint32_t event_ifindex; /* the interface of the event being handled, 0 between events */
+	bool metrics_failing;   /* said once, until a write works again */
 	uint64_t nft_restores, reloads, reload_failures;
 	uint64_t store_pruned; /* history rows past the retention, deleted */
 	int64_t started_ms;
@@ -100,7 +103,9 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 	struct daemon *daemon = arg;
 
 	/* Errors are logged where they happen; the loop goes on. */
+	daemon->event_ifindex = event->ifindex; /* for the decision's INTERFACE= field */
 	engine_handle_event(&daemon->engine, event);
+	daemon->event_ifindex = 0;
 }
 
 /* The abuse desk's view of each decision, in the daemon's log. */
@@ -109,26 +114,42 @@ log_decision(void *arg, const struct finding *finding, const struct decision *de
              const struct ban *ban)
 {
 	struct daemon *daemon = arg;
-	char source[SOURCE_STRLEN], duration[32];
+	char source[SOURCE_STRLEN], duration[32], interface[IF_NAMESIZE] = "";
+	char source_field[SOURCE_STRLEN + 8], category_field[32], scope_field[32];
+	char interface_field[IF_NAMESIZE + 16], action_field[32];
+	const char *fields[6] = {source_field, category_field, scope_field,
+	                         action_field, NULL,           NULL};
 
 	daemon->decisions[finding->category][decision->action]++;
 	if (ban != NULL)
 		daemon->bans[ban->category][ban->scope]++;
 	source_format(&finding->source, source, sizeof(source));
 	duration_format(decision->step.duration_ms, duration, sizeof(duration));
+	/* The journal's fields: journalctl SOURCE=10.0.0.5, CATEGORY=spam, INTERFACE=tap3. */
+	snprintf(source_field, sizeof(source_field), "SOURCE=%s", source);
+	snprintf(category_field, sizeof(category_field), "CATEGORY=%s",
+	         category_name(finding->category));
+	snprintf(scope_field, sizeof(scope_field), "SCOPE=%s", scope_name(decision->scope));
+	snprintf(action_field, sizeof(action_field), "ACTION=%s", action_name(decision->action));
+	if (daemon->event_ifindex != 0 &&
+	    if_indextoname(daemon->event_ifindex, interface) != NULL) {
+		snprintf(interface_field, sizeof(interface_field), "INTERFACE=%s", interface);
+		fields[4] = interface_field;
+	}
 	if (ban != NULL)
-		log_warnx("%s: banned for %s, scope %s, level %u (%s): %s", source, duration,
-		          scope_name(ban->scope), ban->level + 1, category_name(ban->category),
-		          finding->detail);
+		log_fields(LOG_WARNING, fields, "%s: banned for %s, scope %s, level %u (%s): %s",
+		           source, duration, scope_name(ban->scope), ban->level + 1,
+		           category_name(ban->category), finding->detail);
 	else if (decision->action == ACTION_ALERT)
-		log_warnx("%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
-		          category_name(finding->category), decision_reason_name(decision->why),
-		          decision->step.level + 1, duration, scope_name(decision->scope),
-		          finding->detail);
+		log_fields(LOG_WARNING, fields,
+		           "%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
+		           category_name(finding->category), decision_reason_name(decision->why),
+		           decision->step.level + 1, duration, scope_name(decision->scope),
+		           finding->detail);
 	else
-		log_debug("%s: %s finding ignored (%s): %s", source,
-		          category_name(finding->category), decision_reason_name(decision->why),
-		          finding->detail);
+		log_fields(LOG_DEBUG, fields, "%s: %s finding ignored (%s): %s", source,
+		           category_name(finding->category), decision_reason_name(decision->why),
+		           finding->detail);
 }
 
 static void

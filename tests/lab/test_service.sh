@@ -93,4 +93,34 @@ watchdogs=$(notified '^WATCHDOG=1$')
 sleep 0.5
 check "no WATCHDOG=1 after the daemon stopped" test "$(notified '^WATCHDOG=1$')" -eq "$watchdogs"
 kill "$manager" 2>/dev/null; wait "$manager" 2>/dev/null
+# Logs under systemd: the daemon's stderr is the journal's stream
+# ($JOURNAL_STREAM), so it sends each message to journald's socket with its
+# priority and fields. journald here is notify_manager.py on
+# /run/systemd/journal/socket, in a mount namespace of this test's own.
+JOURNAL_LOG=$WORK/journal.log
+cat >"$WORK/journal_run.sh" <<EOF
+set -e
+mount -t tmpfs tmpfs /run/systemd
+mkdir /run/systemd/journal
+/usr/bin/python3 tests/lab/notify_manager.py /run/systemd/journal/socket $JOURNAL_LOG true 30 &
+for _ in \$(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+exec 2>$WORK/journal-stderr.log
+export JOURNAL_STREAM=\$(stat -c %d:%i $WORK/journal-stderr.log)
+exec ip netns exec $HV $BUILD/abuseguardd -c $WORK/good.conf -i 'agvm*' --state-dir $WORK/state3 --socket $WORK/control.sock
+EOF
+unshare -m --propagation private bash "$WORK/journal_run.sh" &
+DAEMON_PID=$!
+check "the daemon starts with its stderr as the journal's stream" wait_until 10000 status_match '.pid > 0'
+# Over IPv6: 10.0.0.5's ban is still in the kernel, so its SYNs are no new offence.
+vm_smtp_burst 12 8 '[fd00:1::2]:25' &
+burst=$!
+wait_for_bans '.bans[] | select(.source == "fd00:5::/64")' 5000
+kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+journal_has() { grep -q -- "$1" "$JOURNAL_LOG" 2>/dev/null; }
+check "the ban reaches the journal as PRIORITY=4 with SOURCE=, CATEGORY=, SCOPE= and INTERFACE=" \
+	wait_until 3000 journal_has 'PRIORITY=4|SYSLOG_IDENTIFIER=abuseguardd|SYSLOG_PID=[0-9]*|SOURCE=fd00:5::/64|CATEGORY=spam|SCOPE=smtp|ACTION=ban|INTERFACE=agvm0|MESSAGE=fd00:5::/64: banned for 1h'
+check "informational messages are PRIORITY=6" journal_has 'PRIORITY=6|.*MESSAGE=abuseguardd .* running'
+refute "what went to the journal is not written to stderr as well" \
+	grep -q 'banned for' "$WORK/journal-stderr.log"
+daemon_stop TERM
 exit 0
