@@ -253,6 +253,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
 	json_object_set_new(counters, "nft_restores", json_integer(daemon->nft_restores));
 	json_object_set_new(counters, "bans_adopted", json_integer(engine->adopted));
+	json_object_set_new(counters, "ban_set_repairs", json_integer(engine->set_repairs));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "control_requests", json_integer(control.requests));
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
@@ -747,6 +748,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	if (++daemon->ticks % NFT_CHECK_INTERVAL_S == 0) {
 		nft_check(daemon);
 		store_maintain(daemon);
+		(void)engine_check_sets(&daemon->engine); /* errors were logged */
 	}
 }
 

@@ -328,8 +328,13 @@ adopt_or_remove(struct engine *engine, const struct nft_ban *element, int64_t no
 	engine_record(engine, &offence, &ban);
 }
 
-int
-engine_reconcile(struct engine *engine)
+/*
+ * Makes the kernel sets hold the active bans of the store and of the queue;
+ * *changed (may be NULL) gets how many elements were added, refreshed or
+ * removed. Quiet: log only what changed, for the periodic check.
+ */
+static int
+reconcile(struct engine *engine, bool quiet, size_t *changed)
 {
 	struct active_list list = {
 	    .now_ms = clock_now_ms(engine->clock),
@@ -339,23 +344,52 @@ engine_reconcile(struct engine *engine)
 	size_t tagged_count = 0;
 	int error;
 
+	if (changed != NULL)
+		*changed = 0;
 	if (engine->nft == NULL)
 		return 0;
+	/* Queued bans are enforced too: a reconcile must not take them out. */
 	error = store_active_bans(engine->store, list.now_ms, collect_active, &list);
-	if (list.other_prefix > 0)
+	if (error == 0)
+		error = pending_active_bans(&engine->pending, list.now_ms, collect_active, &list);
+	if (list.other_prefix > 0 && !quiet)
 		log_warnx("%zu active IPv6 bans were made for another ipv6_prefix than /%u: they "
 		          "stay in the store but not in nftables",
 		          list.other_prefix, list.ipv6_prefix_len);
 	if (error == -ENOMEM)
 		log_warnx("engine: no memory for %zu active bans", list.count);
 	if (error == 0)
-		error = ban_reconcile(engine->nft, list.bans, list.count, &tagged, &tagged_count);
-	if (error == 0)
+		error = ban_reconcile(engine->nft, list.bans, list.count, &tagged, &tagged_count,
+		                      changed);
+	if (error == 0 && !quiet)
 		log_info("reconciled nftables with %zu active bans from the store", list.count);
 	for (size_t i = 0; i < tagged_count; i++)
 		adopt_or_remove(engine, &tagged[i], list.now_ms);
+	if (changed != NULL)
+		*changed += tagged_count;
 	free(tagged);
 	free(list.bans);
+	return error;
+}
+
+int
+engine_reconcile(struct engine *engine)
+{
+	return reconcile(engine, false, NULL);
+}
+
+int
+engine_check_sets(struct engine *engine)
+{
+	size_t changed;
+	int error = reconcile(engine, true, &changed);
+
+	if (error == 0 && changed > 0) {
+		engine->stats.set_repairs += changed;
+		log_warnx("inet %s: %zu ban set element(s) differed from the store (a flushed set, "
+		          "a foreign or deleted element): repaired",
+		          engine->config->nft_table, changed);
+	}
 	return error;
 }
 

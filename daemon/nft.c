@@ -1527,7 +1527,7 @@ same_tag(const struct nft_ban_tag *a, const struct nft_ban_tag *b)
 
 int
 ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struct nft_ban **tagged,
-              size_t *tagged_count)
+              size_t *tagged_count, size_t *changed)
 {
 	struct element *want = NULL, *puts = NULL, *deletes = NULL;
 	size_t want_count, put_count = 0, delete_count = 0, kept_count = 0, i = 0, j = 0;
@@ -1539,6 +1539,8 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struc
 		*tagged = NULL;
 		*tagged_count = 0;
 	}
+	if (changed != NULL)
+		*changed = 0;
 
 	if ((r = bans_to_elements(nft, wanted, count, &want, &want_count)) < 0)
 		return r;
@@ -1588,6 +1590,8 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struc
 	if (r == 0 && (put_count > 0 || delete_count > 0))
 		log_info("inet %s: reconciled: %zu added or refreshed, %zu removed", nft->table,
 		         put_count, delete_count);
+	if (r == 0 && changed != NULL)
+		*changed = put_count + delete_count;
 	if (r == 0 && tagged != NULL) {
 		*tagged = kept;
 		*tagged_count = kept_count;

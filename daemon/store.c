@@ -21,7 +21,7 @@
 /* The daemon's loop waits at most this long for another writer (abusectl, sqlite3). */
 #define STORE_BUSY_TIMEOUT_MS 2000
 /* store_active_bans reads this many rows at a time, so fn may use the store. */
-#define STORE_ACTIVE_PAGE 64
+#define STORE_ACTIVE_PAGE 512
 /* store_check logs at most this many of the problems SQLite reports. */
 #define STORE_CHECK_PROBLEMS 5
 /* SQLite virtual machine steps between looks at the clock during store_check. */

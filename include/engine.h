@@ -24,7 +24,8 @@
 
 struct engine_stats {
 	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
-	uint64_t adopted; /* bans taken back from the kernel's tags at reconcile */
+	uint64_t adopted;     /* bans taken back from the kernel's tags at reconcile */
+	uint64_t set_repairs; /* kernel elements put back or removed by the periodic check */
 };
 
 struct engine {
@@ -57,6 +58,11 @@ void engine_close(struct engine *engine);
  * adopted into the store; untagged strangers are removed.
  */
 int engine_reconcile(struct engine *engine);
+/*
+ * The same, quietly, for the daemon's timer: a ban set flushed or changed by
+ * another program is repaired, counted in stats.set_repairs and logged.
+ */
+int engine_check_sets(struct engine *engine);
 /* Writes what waits for the store (the daemon's timer). How many, or -errno. */
 int engine_flush_pending(struct engine *engine);
 /* One event from a BPF detector, handed to its category's detector. */

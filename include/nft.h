@@ -83,10 +83,11 @@ int ban_remove(struct nft *nft, const struct source_key *source, enum scope scop
  * remaining time, and deletes what is not wanted. With tagged not NULL,
  * elements not wanted that carry the daemon's tag are left in place and
  * returned in *tagged (*tagged_count of them; the caller frees *tagged), for
- * the caller to adopt or remove; elements without it are deleted.
+ * the caller to adopt or remove; elements without it are deleted. *changed
+ * (may be NULL) gets how many elements were added, refreshed or deleted.
  */
 int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count,
-                  struct nft_ban **tagged, size_t *tagged_count);
+                  struct nft_ban **tagged, size_t *tagged_count, size_t *changed);
 /* Calls fn for every element in the kernel sets, with the time it has left. */
 int ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
 

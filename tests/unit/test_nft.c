@@ -397,7 +397,7 @@ check_reconcile(struct nft *nft)
 
 	ban_install(nft, key("192.0.2.10"), SCOPE_SMTP, 60000); /* A */
 	ban_install(nft, key("192.0.2.11"), SCOPE_SMTP, 60000); /* B */
-	CHECK(ban_reconcile(nft, wanted, 3, NULL, NULL) == 0,
+	CHECK(ban_reconcile(nft, wanted, 3, NULL, NULL, NULL) == 0,
 	      "ban_reconcile of {A, B, ...} to {B, C}");
 	CHECK(list_bans(nft) == 2, "exactly two bans are left (%zu)", listing.count);
 	CHECK(listed_remaining("192.0.2.10", SCOPE_SMTP) == -1, "A is gone");
@@ -410,7 +410,7 @@ check_reconcile(struct nft *nft)
 	      "a wanted ban with no time left is not added");
 
 	wanted[0].remaining_ms = 300000;
-	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL) == 0,
+	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL, NULL) == 0,
 	      "ban_reconcile with B wanted for 300 s");
 	list_bans(nft);
 	remaining = listed_remaining("192.0.2.11", SCOPE_SMTP);
@@ -434,7 +434,7 @@ check_tags(struct nft *nft)
 	char *shown;
 	const struct nft_ban *found = NULL;
 
-	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 &&
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0 &&
 	          ban_install_many(nft, &tagged, 1) == 0,
 	      "a tagged ban is installed");
 	list_bans(nft);
@@ -459,7 +459,7 @@ check_tags(struct nft *nft)
 	             "nft add element inet " TABLE
 	             " ban4_smtp '{ 198.51.100.9 timeout 1h comment \"not ours\" }'") == 0,
 	      "two foreign elements, one with a comment of its own");
-	CHECK(ban_reconcile(nft, NULL, 0, &kept, &kept_count) == 0 && kept_count == 1 &&
+	CHECK(ban_reconcile(nft, NULL, 0, &kept, &kept_count, NULL) == 0 && kept_count == 1 &&
 	          source_equal(&kept[0].source, key("198.51.100.7")) && kept[0].tag.level == 2,
 	      "a reconcile that adopts returns the tagged element it does not want (%zu)",
 	      kept_count);
@@ -467,7 +467,7 @@ check_tags(struct nft *nft)
 	list_bans(nft);
 	CHECK(listing.count == 1 && listed_remaining("198.51.100.7", SCOPE_SMTP) > 0,
 	      "and leaves it in place while removing the foreign ones (%zu left)", listing.count);
-	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 && list_bans(nft) == 0,
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0 && list_bans(nft) == 0,
 	      "a reconcile that does not adopt removes it too");
 }
 
@@ -685,7 +685,7 @@ main(void)
 	          listed_remaining("2001:db8:c::/64", SCOPE_WEB) > 0,
 	      "the bans survive the restart with their timers (%zu)", listing.count);
 	check_table(&options);
-	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL) == 0 && list_bans(nft) == 0,
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0 && list_bans(nft) == 0,
 	      "ban_reconcile to nothing empties the sets");
 	check_bans(nft);
 	check_many(nft);

@@ -21,7 +21,7 @@
 #define DAY_MS      (24 * HOUR_MS)
 #define T0_MS       1700000000000LL
 #define HISTORY_MAX 16
-#define MANY_BANS   70 /* more than one page of store_active_bans */
+#define MANY_BANS   600 /* more than one page (512) of store_active_bans */
 
 static char directory[] = "/tmp/test_store.XXXXXX";
 static char db_path[PATH_MAX];
@@ -511,7 +511,7 @@ test_active_bans(struct store *store)
 	for (int i = 0; i < MANY_BANS; i++) {
 		char source[32];
 
-		snprintf(source, sizeof(source), "100.64.0.%d", i + 1);
+		snprintf(source, sizeof(source), "100.64.%d.%d", (i + 1) / 256, (i + 1) % 256);
 		/* Expiries out of order, and some expiring in the same millisecond. */
 		recorded += record(store, source, 0, now_ms - HOUR_MS,
 		                   HOUR_MS + ((i * 37) % 50 + 1) * MINUTE_MS)
