@@ -34,7 +34,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wer
 DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
 	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
-	xdp-tools systemd man-db strace prometheus libclang-rt-14-dev nmap masscan
+	xdp-tools systemd man-db strace prometheus libclang-rt-14-dev nmap masscan hping3
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)

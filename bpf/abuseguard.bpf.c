@@ -1,6 +1,7 @@
 /*
- * The XDP program on the VM-facing interfaces. It only watches: every
- * packet passes, bans are nftables' job. It parses Ethernet, up to two VLAN
+ * The XDP program on the VM-facing interfaces. It watches: bans are
+ * nftables' job, and every packet passes but a forged one on an interface
+ * whose policy drops them (attribution.h). It parses Ethernet, up to two VLAN
  * tags, IPv4 or IPv6 and the transport header, keeps bounded per-source
  * state in LRU maps for SMTP connection attempts, and wakes the daemon
  * through the ring buffer only when a source crosses a threshold, at most
@@ -78,6 +79,8 @@ count(__u32 counter)
 {
 	count_n(counter, 1);
 }
+
+#include "attribution.h"
 
 static __always_inline int
 is_smtp_attempt(const struct tcphdr *tcp)
@@ -157,13 +160,16 @@ smtp_pair_from_packet(const struct packet *packet, struct smtp_pair_key *pair)
 
 /* Returns the source's state, inserting a zeroed one for a new source. */
 static __always_inline struct source_state *
-source_state_get(const struct source_key *source)
+source_state_get(const struct source_key *source, struct interface_state *interface)
 {
 	struct source_state *state, fresh = {};
 
 	state = bpf_map_lookup_elem(&sources, source);
 	if (state)
 		return state;
+	/* A VM flooding new sources fills its own quota, not the shared map. */
+	if (!interface_source_allowed(interface))
+		return NULL;
 	if (bpf_map_update_elem(&sources, source, &fresh, BPF_NOEXIST) == 0)
 		count(COUNTER_SOURCES_NEW);
 	/* Either ours, or another CPU inserted it first. */
@@ -204,7 +210,8 @@ send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smt
 }
 
 static __always_inline void
-record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 port)
+record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 port,
+                    struct interface_state *interface)
 {
 	struct source_state *state;
 	__u64 now = clock_now();
@@ -212,7 +219,7 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	__u32 attempts, destinations, attempts_limit, destinations_limit;
 	int attempts_reached, destinations_reached;
 
-	state = source_state_get(&pair->source);
+	state = source_state_get(&pair->source, interface);
 	if (!state)
 		return;
 	/* A replayed capture may step back a little: that stays in the window. */
@@ -228,7 +235,14 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	__sync_fetch_and_add(&state->smtp_attempts, 1);
 
 	pair_window = bpf_map_lookup_elem(&smtp_pairs, pair);
-	if (!pair_window || *pair_window != window_start) {
+	/*
+	 * Past its destination threshold a source's event is out or going:
+	 * more pairs would only let a flood of destinations push out others'.
+	 */
+	if (!pair_window && thresholds.smtp_destinations != 0 &&
+	    state->smtp_destinations >= thresholds.smtp_destinations) {
+		count(COUNTER_PAIRS_CAPPED);
+	} else if (!pair_window || *pair_window != window_start) {
 		if (pair_window)
 			*pair_window = window_start;
 		else
@@ -393,12 +407,17 @@ abuseguard_xdp(struct xdp_md *ctx)
 	    .end = (void *)(long)ctx->data_end,
 	};
 	struct packet packet = {};
+	struct interface_state *interface;
 	struct smtp_pair_key pair;
 	struct scan_contact_key contact;
+	__u64 now = clock_now();
 	int parsed;
 
 	count(COUNTER_PACKETS);
 	parsed = parse_packet(&cursor, &packet);
+	interface = interface_state_get(ctx->ingress_ifindex, now, thresholds.window_ns);
+	if (parsed != PARSE_MALFORMED && is_learn_frame(&packet))
+		learn_hand_up(ctx, interface, now);
 	if (packet.vlan_tags)
 		count(COUNTER_VLAN);
 	if (packet.ethertype == ETH_P_IP)
@@ -413,10 +432,19 @@ abuseguard_xdp(struct xdp_md *ctx)
 		count(COUNTER_MALFORMED);
 		return XDP_PASS;
 	}
+	/* Before any per-source state: a forged source gets none. */
+	switch (attribute(ctx, &packet, interface, now)) {
+	case ATTRIBUTED:
+		break;
+	case SPOOFED_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
 	if (packet.tcp && is_smtp_attempt(packet.tcp)) {
 		count(COUNTER_SMTP_ATTEMPTS);
 		smtp_pair_from_packet(&packet, &pair);
-		record_smtp_attempt(ctx, &pair, bpf_ntohs(packet.tcp->dest));
+		record_smtp_attempt(ctx, &pair, bpf_ntohs(packet.tcp->dest), interface);
 	}
 	if (scan_probe_from_packet(&packet, &contact))
 		record_scan_probe(&contact, ctx->ingress_ifindex);

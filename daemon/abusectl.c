@@ -27,10 +27,13 @@
 #define REPLY_MAX_BYTES (64u << 20)
 
 struct command {
-	const char *name;
+	const char *name;      /* one or two words on the command line */
+	const char *request;   /* the daemon's name for it */
 	const char *arguments; /* for the usage text */
-	int sources;           /* positional SOURCE arguments it takes */
+	int operands;          /* positional arguments it takes */
+	const char *operand;   /* the request key of the first one */
 	bool needs_reason;
+	bool takes_vm; /* --address, --name, --customer */
 	void (*print)(json_t *reply);
 	/* The reply comes in pages: this array is joined across them ("next" asks for more). */
 	const char *pages;
@@ -40,12 +43,17 @@ static void print_status(json_t *reply);
 static void print_bans(json_t *reply);
 static void print_unban(json_t *reply);
 static void print_metrics(json_t *reply);
+static void print_vms(json_t *reply);
+static void print_vm_set(json_t *reply);
 
 static const struct command commands[] = {
-    {"status", "", 0, false, print_status, NULL},
-    {"bans", "", 0, false, print_bans, "bans"},
-    {"unban", " SOURCE --reason TEXT", 1, true, print_unban, NULL},
-    {"metrics", "", 0, false, print_metrics, NULL},
+    {"status", "status", "", 0, NULL, false, false, print_status, NULL},
+    {"bans", "bans", "", 0, NULL, false, false, print_bans, "bans"},
+    {"unban", "unban", " SOURCE --reason TEXT", 1, "source", true, false, print_unban, NULL},
+    {"metrics", "metrics", "", 0, NULL, false, false, print_metrics, NULL},
+    {"vms", "vms", "", 0, NULL, false, false, print_vms, NULL},
+    {"vm set", "vm_set", " IFACE --address ADDR... [--name NAME] [--customer ID] --reason TEXT", 1,
+     "interface", true, true, print_vm_set, NULL},
 };
 
 /* Commands that need no daemon: they get their arguments and return the exit status. */
@@ -334,12 +342,116 @@ print_unban(json_t *reply)
 	printf("\n");
 }
 
-static const struct command *
-find_command(const char *name)
+/* Matches "vms" or "vm set" at argv; *words gets how many words the name took. */
+/* One row per address: INTERFACE MAC NAME CUSTOMER ADDRESS ORIGIN SINCE. */
+enum vm_column {
+	VM_INTERFACE,
+	VM_MAC,
+	VM_NAME,
+	VM_CUSTOMER,
+	VM_ADDRESS,
+	VM_ORIGIN,
+	VM_SINCE,
+	VM_COLUMNS
+};
+
+static const char *const vm_headings[VM_COLUMNS] = {
+    "INTERFACE", "MAC", "NAME", "CUSTOMER", "ADDRESS", "ORIGIN", "SINCE(UTC)",
+};
+
+typedef char vm_row[VM_COLUMNS][128];
+
+static void
+vm_cells(json_t *vm, json_t *address, vm_row cells)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, name) == 0)
+	static const char *const vm_keys[] = {"interface", "mac", "name", "customer"};
+	static const char *const address_keys[] = {"address", "origin", "since"};
+
+	for (int column = 0; column < VM_ADDRESS; column++) {
+		format_scalar(json_object_get(vm, vm_keys[column]), cells[column],
+		              sizeof(cells[0]));
+		if (cells[column][0] == '\0')
+			snprintf(cells[column], sizeof(cells[0]), "-");
+	}
+	for (int column = VM_ADDRESS; column < VM_COLUMNS; column++)
+		format_scalar(address != NULL
+		                  ? json_object_get(address, address_keys[column - VM_ADDRESS])
+		                  : NULL,
+		              cells[column], sizeof(cells[0]));
+}
+
+static void
+print_vm_rows(json_t *vms)
+{
+	size_t count = 0, row = 0, i, j;
+	int width[VM_COLUMNS];
+	json_t *vm, *address;
+	vm_row *rows;
+
+	json_array_foreach(vms, i, vm) count +=
+	    json_array_size(json_object_get(vm, "addresses")) ?: 1;
+	if (count == 0) {
+		printf("no VMs known\n");
+		return;
+	}
+	if ((rows = calloc(count, sizeof(*rows))) == NULL)
+		err(1, "calloc");
+	json_array_foreach(vms, i, vm)
+	{
+		json_t *addresses = json_object_get(vm, "addresses");
+
+		if (json_array_size(addresses) == 0)
+			vm_cells(vm, NULL, rows[row++]);
+		json_array_foreach(addresses, j, address) vm_cells(vm, address, rows[row++]);
+	}
+	for (int column = 0; column < VM_COLUMNS; column++) {
+		width[column] = (int)strlen(vm_headings[column]);
+		for (i = 0; i < count; i++)
+			if ((int)strlen(rows[i][column]) > width[column])
+				width[column] = (int)strlen(rows[i][column]);
+	}
+	for (int column = 0; column < VM_COLUMNS; column++)
+		printf("%-*s%s", column == VM_COLUMNS - 1 ? 0 : width[column], vm_headings[column],
+		       column == VM_COLUMNS - 1 ? "\n" : "  ");
+	for (i = 0; i < count; i++)
+		for (int column = 0; column < VM_COLUMNS; column++)
+			printf("%-*s%s", column == VM_COLUMNS - 1 ? 0 : width[column],
+			       rows[i][column], column == VM_COLUMNS - 1 ? "\n" : "  ");
+	free(rows);
+}
+
+static void
+print_vms(json_t *reply)
+{
+	print_vm_rows(json_object_get(reply, "vms"));
+}
+
+static void
+print_vm_set(json_t *reply)
+{
+	json_t *one = json_array();
+
+	json_array_append(one, json_object_get(reply, "vm"));
+	print_vm_rows(one);
+	json_decref(one);
+}
+
+static const struct command *
+find_command(int argc, char **argv, int *words)
+{
+	char two[128];
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, argv[0]) == 0) {
+			*words = 1;
 			return &commands[i];
+		}
+		snprintf(two, sizeof(two), "%s %s", argv[0], argc > 1 ? argv[1] : "");
+		if (argc > 1 && strcmp(commands[i].name, two) == 0) {
+			*words = 2;
+			return &commands[i];
+		}
+	}
 	return NULL;
 }
 
@@ -490,17 +602,30 @@ fetch_pages(int fd, const char *path, json_t *request, const char *key, json_t *
 	}
 }
 
+struct vm_options {
+	json_t *addresses; /* --address, repeated */
+	const char *name, *customer;
+};
+
 static json_t *
-build_request(const struct command *command, char **sources, const char *reason)
+build_request(const struct command *command, char **operands, const char *reason,
+              struct vm_options *vm)
 {
-	json_t *request = json_pack("{s:s}", "command", command->name);
+	json_t *request = json_pack("{s:s}", "command", command->request);
 
 	if (request == NULL)
 		errx(1, "cannot build the request");
-	if (command->sources > 0)
-		json_object_set_new(request, "source", json_string(sources[0]));
+	if (command->operands > 0)
+		json_object_set_new(request, command->operand, json_string(operands[0]));
 	if (reason != NULL)
 		json_object_set_new(request, "reason", json_string(reason));
+	if (command->takes_vm) {
+		json_object_set(request, "addresses", vm->addresses);
+		if (vm->name != NULL)
+			json_object_set_new(request, "name", json_string(vm->name));
+		if (vm->customer != NULL)
+			json_object_set_new(request, "customer", json_string(vm->customer));
+	}
 	return request;
 }
 
@@ -508,19 +633,19 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option options[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"reason", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+	    {"reason", required_argument, NULL, 'r'}, {"address", required_argument, NULL, 'a'},
+	    {"name", required_argument, NULL, 'n'},   {"customer", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *path = CONTROL_DEFAULT_PATH, *reason = NULL;
 	const struct offline_command *offline;
 	const struct command *command;
 	json_t *request, *reply;
-	bool json_output = false, ok;
+	struct vm_options vm = {.addresses = json_array()};
+	bool json_output = false, ok, vm_options_given = false;
 	char *line;
-	int option, fd;
+	int option, fd, words;
 
 	/* Options may follow the command: "abusectl unban 10.0.0.5 --reason ...". */
 	while ((option = getopt_long(argc, argv, "s:r:h", options, NULL)) != -1) {
@@ -533,6 +658,18 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			reason = optarg;
+			break;
+		case 'a':
+			json_array_append_new(vm.addresses, json_string(optarg));
+			vm_options_given = true;
+			break;
+		case 'n':
+			vm.name = optarg;
+			vm_options_given = true;
+			break;
+		case 'C':
+			vm.customer = optarg;
+			vm_options_given = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -551,19 +688,24 @@ main(int argc, char *argv[])
 			usage_error("%s: takes no --reason", offline->name);
 		return offline->run(argc - 1, argv + 1, json_output);
 	}
-	command = find_command(argv[0]);
+	command = find_command(argc, argv, &words);
 	if (command == NULL)
 		usage_error("unknown command: %s", argv[0]);
-	if (argc - 1 != command->sources)
+	if (argc - words != command->operands)
 		usage_error("%s: %s%s", command->name,
-		            command->sources == 0 ? "takes no arguments" : "expects",
-		            command->sources == 0 ? "" : command->arguments);
+		            command->operands == 0 ? "takes no arguments" : "expects",
+		            command->operands == 0 ? "" : command->arguments);
+	if (command->takes_vm && json_array_size(vm.addresses) == 0)
+		usage_error("%s: at least one --address ADDR is required", command->name);
+	if (!command->takes_vm && vm_options_given)
+		usage_error("%s: takes no --address, --name or --customer", command->name);
 	if (command->needs_reason && (reason == NULL || reason[0] == '\0'))
 		usage_error("%s: --reason TEXT is required", command->name);
 	if (!command->needs_reason && reason != NULL)
 		usage_error("%s: takes no --reason", command->name);
 
-	request = build_request(command, argv + 1, reason);
+	request = build_request(command, argv + words, reason, &vm);
+	json_decref(vm.addresses);
 	fd = connect_daemon(path);
 	reply = exchange(fd, path, request, &line);
 	if (command->pages != NULL && json_object_get(reply, "next") != NULL) {

@@ -2,6 +2,7 @@
  * abuseguardd: watches what virtual machines send, bans abusive sources in
  * nftables on an escalation ladder, and answers on a control socket.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -25,6 +26,8 @@
 #include "config.h"
 #include "control.h"
 #include "engine.h"
+#include "attribution.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -35,6 +38,7 @@
 #include "replay.h"
 #include "source.h"
 #include "store.h"
+#include "vm.h"
 
 #define ABUSEGUARD_VERSION "0.1"
 
@@ -47,6 +51,7 @@ struct daemon {
 	struct engine engine;
 	struct capture *capture;
 	struct control *control;
+	struct attribution attribution;
 	struct loop_watch signal_watch;
 	struct loop_watch timer_watch; /* every second: scan sweep; every few: nft check */
 	uint64_t ticks;
@@ -101,11 +106,43 @@ static void
 on_abuse_event(void *arg, const struct abuse_event *event)
 {
 	struct daemon *daemon = arg;
+	struct abuse_event attributed;
 
+	/* A spoofing event is an offence of the forging VM's own address. */
+	if (event->category == CATEGORY_SPOOFING) {
+		attributed = *event;
+		if (attribution_event_source(&daemon->attribution, &attributed) < 0) {
+			const struct vm *vm =
+			    attribution_vm(&daemon->attribution, (int)event->ifindex);
+
+			log_warnx("%s: %u packets from forged sources, but no address of its own "
+			          "is known: reported, not recorded",
+			          vm != NULL ? vm->interface : "an interface",
+			          event->counts.attempts);
+			return;
+		}
+		event = &attributed;
+	}
 	/* Errors are logged where they happen; the loop goes on. */
 	daemon->event_ifindex = event->ifindex; /* for the decision's INTERFACE= field */
 	engine_handle_event(&daemon->engine, event);
 	daemon->event_ifindex = 0;
+}
+
+static void
+on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
+{
+	struct daemon *daemon = arg;
+
+	attribution_learn(&daemon->attribution, capture, ifindex, frame, length);
+}
+
+static void
+on_interface(void *arg, struct capture *capture, int ifindex, const char *name, bool attached)
+{
+	struct daemon *daemon = arg;
+
+	attribution_interface(&daemon->attribution, capture, ifindex, name, attached);
 }
 
 /* The abuse desk's view of each decision, in the daemon's log. */
@@ -180,6 +217,12 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_SCAN_NO_RETURN_PATH] = "scan_no_return_path",
     [COUNTER_SCAN_QUOTA] = "scan_pending_quota_full",
     [COUNTER_SCAN_SOURCES_NEW] = "scan_sources_new",
+    [COUNTER_SPOOFED] = "spoofed",
+    [COUNTER_UNVERIFIED] = "unverified",
+    [COUNTER_LEARN_FRAMES] = "learn_frames",
+    [COUNTER_LEARN_DROPPED] = "learn_frames_dropped",
+    [COUNTER_INTERFACE_QUOTA] = "interface_quota_refused",
+    [COUNTER_PAIRS_CAPPED] = "smtp_pairs_capped",
 };
 
 /* Whether decisions are being recorded: never "healthy" while they are not. */
@@ -248,6 +291,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "bans", json_integer(engine->bans));
 	json_object_set_new(counters, "alerts", json_integer(engine->alerts));
 	json_object_set_new(counters, "ignored", json_integer(engine->ignored));
+	json_object_set_new(counters, "never_bannable", json_integer(engine->unownable));
 	json_object_set_new(counters, "safety_valve_trips", json_integer(engine->valve_trips));
 	json_object_set_new(counters, "ban_sets_full", json_integer(engine->sets_full));
 	json_object_set_new(counters, "lifts", json_integer(engine->lifts));
@@ -255,6 +299,24 @@ command_status(void *context, const struct control_peer *peer, json_t *request, 
 	json_object_set_new(counters, "bans_adopted", json_integer(engine->adopted));
 	json_object_set_new(counters, "ban_set_repairs", json_integer(engine->set_repairs));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
+	json_object_set_new(counters, "vm_addresses_learned",
+	                    json_integer(daemon->attribution.vms.stats.learned));
+	json_object_set_new(counters, "vm_address_conflicts",
+	                    json_integer(daemon->attribution.vms.stats.conflicts));
+	json_object_set_new(counters, "vm_address_quota_full",
+	                    json_integer(daemon->attribution.vms.stats.quota_full));
+	json_object_set_new(counters, "vm_registry_full",
+	                    json_integer(daemon->attribution.vms.stats.registry_full));
+	json_object_set_new(counters, "vm_unownable_claims",
+	                    json_integer(daemon->attribution.vms.stats.unownable));
+	json_object_set_new(counters, "learn_malformed",
+	                    json_integer(daemon->attribution.learn_malformed));
+	json_object_set_new(counters, "spoofing_unattached",
+	                    json_integer(daemon->attribution.spoofing_unattached));
+	json_object_set_new(counters, "host_addresses",
+	                    json_integer(daemon->attribution.host.count));
+	json_object_set_new(counters, "host_addresses_dropped",
+	                    json_integer(daemon->attribution.host.dropped));
 	json_object_set_new(counters, "control_requests", json_integer(control.requests));
 	json_object_set_new(counters, "control_bad_requests", json_integer(control.bad_requests));
 	json_object_set_new(counters, "control_denied", json_integer(control.denied));
@@ -573,9 +635,153 @@ command_unban(void *context, const struct control_peer *peer, json_t *request, c
 	                 source_format(&source, source_text, sizeof(source_text)), "lifted", list);
 }
 
+static json_t *
+vm_json(const struct vm *vm)
+{
+	char mac[32], address[SOURCE_STRLEN], since[32];
+	json_t *addresses = json_array();
+
+	for (unsigned i = 0; i < vm->address_count; i++) {
+		const struct vm_address *entry = &vm->addresses[i];
+
+		format_utc(entry->since_ms, since, sizeof(since));
+		json_array_append_new(
+		    addresses, json_pack("{s:s, s:s, s:s}", "address",
+		                         prefix_format(&entry->prefix, address, sizeof(address)),
+		                         "origin", vm_origin_name(entry->origin), "since", since));
+	}
+	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "interface", vm->interface, "ifindex",
+	                 vm->ifindex, "mac", vm_mac_format(vm, mac, sizeof(mac)), "name", vm->name,
+	                 "customer", vm->customer, "addresses", addresses);
+}
+
+static json_t *
+command_vms(void *context, const struct control_peer *peer, json_t *request, const char **error)
+{
+	struct daemon *daemon = context;
+	json_t *list = json_array();
+
+	(void)peer;
+	(void)request;
+	(void)error;
+	for (unsigned i = 0; i < daemon->attribution.vms.count; i++)
+		json_array_append_new(list, vm_json(&daemon->attribution.vms.vms[i]));
+	return json_pack("{s:o}", "vms", list);
+}
+
+/* An optional label: absent is NULL, else printable text under VM_LABEL_MAX. */
+static int
+request_label(json_t *request, const char *key, const char **out)
+{
+	json_t *value = json_object_get(request, key);
+
+	*out = NULL;
+	if (value == NULL)
+		return 0;
+	if (!json_is_string(value) || json_string_length(value) >= VM_LABEL_MAX)
+		return -EINVAL;
+	for (const char *c = json_string_value(value); *c; c++)
+		if (!isprint((unsigned char)*c))
+			return -EINVAL;
+	*out = json_string_value(value);
+	return 0;
+}
+
+static json_t *
+command_vm_set(void *context, const struct control_peer *peer, json_t *request, const char **error)
+{
+	struct daemon *daemon = context;
+	const char *interface = json_string_value(json_object_get(request, "interface"));
+	const char *reason = json_string_value(json_object_get(request, "reason"));
+	json_t *list = json_object_get(request, "addresses"), *element;
+	struct prefix addresses[STORE_VM_ADDRESSES_MAX];
+	struct store_vm record;
+	const char *name, *customer, *conflict;
+	static char message[256];
+	struct vm *vm;
+	size_t i;
+	int result;
+
+	if (interface == NULL || interface[0] == '\0' || strlen(interface) >= IF_NAMESIZE ||
+	    strpbrk(interface, "/: \t\n") != NULL) {
+		*error = "\"interface\" (an interface name) is required";
+		return NULL;
+	}
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > daemon->config.limits.max_vm_addresses) {
+		snprintf(message, sizeof(message),
+		         "\"addresses\" must list 1 to %u addresses (limits.max_vm_addresses)",
+		         daemon->config.limits.max_vm_addresses);
+		*error = message;
+		return NULL;
+	}
+	json_array_foreach(list, i, element)
+	{
+		const char *text = json_string_value(element);
+
+		if (text == NULL || prefix_parse(text, &addresses[i]) < 0) {
+			snprintf(message, sizeof(message), "not an address or prefix: %.64s",
+			         text != NULL ? text : "(not a string)");
+			*error = message;
+			return NULL;
+		}
+	}
+	if (request_label(request, "name", &name) < 0 ||
+	    request_label(request, "customer", &customer) < 0) {
+		*error = "\"name\" and \"customer\" must be printable text under 64 characters";
+		return NULL;
+	}
+	result = vm_configure_check(&daemon->attribution.vms, interface, addresses, (unsigned)i,
+	                            &conflict);
+	if (result == -EADDRINUSE) {
+		snprintf(message, sizeof(message), "an address is configured on interface %s",
+		         conflict);
+		*error = message;
+		return NULL;
+	}
+	if (result == -EADDRNOTAVAIL) {
+		*error = "no VM can own one of these addresses (loopback, multicast, link-local, "
+		         "broadcast, unspecified or the hypervisor's own)";
+		return NULL;
+	}
+	if (result < 0) {
+		*error = "the VM registry is full (limits.max_interfaces)";
+		return NULL;
+	}
+	/* Durable first: the registry changes only once the store has it. */
+	memset(&record, 0, sizeof(record));
+	vm = vm_find(&daemon->attribution.vms, interface);
+	snprintf(record.interface, sizeof(record.interface), "%s", interface);
+	snprintf(record.name, sizeof(record.name), "%s",
+	         name != NULL ? name
+	         : vm != NULL ? vm->name
+	                      : "");
+	snprintf(record.customer, sizeof(record.customer), "%s",
+	         customer != NULL ? customer
+	         : vm != NULL     ? vm->customer
+	                          : "");
+	record.addresses = addresses;
+	record.address_count = (unsigned)i;
+	if (store_vm_set(daemon->store, &record, clock_now_ms(&daemon->clock), peer->uid, reason) <
+	    0) {
+		*error = "the store could not record the VM";
+		return NULL;
+	}
+	result = attribution_configure(&daemon->attribution, interface, addresses, (unsigned)i,
+	                               record.name, record.customer, VM_ORIGIN_OPERATOR, &conflict);
+	if (result < 0 || (vm = vm_find(&daemon->attribution.vms, interface)) == NULL) {
+		*error = "recorded, but the registry refused it; a restart applies it";
+		return NULL;
+	}
+	log_info("%s: addresses set by uid %u: %s", interface, (unsigned)peer->uid, reason);
+	return json_pack("{s:o}", "vm", vm_json(vm));
+}
+
 static const struct control_command commands[] = {
     {"status", false, command_status},
     {"metrics", false, command_metrics},
+    {"vms", false, command_vms},
+    {"vm_set", true, command_vm_set},
     {"bans", false, command_bans},
     {"unban", true, command_unban},
     {NULL, false, NULL},
@@ -910,6 +1116,12 @@ daemon_start(struct daemon *daemon)
 	    .commands = commands,
 	    .context = daemon,
 	};
+	const struct capture_hooks hooks = {
+	    .on_event = on_abuse_event,
+	    .on_learn = on_learn_frame,
+	    .on_interface = on_interface,
+	    .arg = daemon,
+	};
 	char database[PATH_MAX + 32], status[STATUS_LINE_MAX];
 
 	if (mkdir(config->state_dir, 0750) == -1 && errno != EEXIST)
@@ -930,17 +1142,21 @@ daemon_start(struct daemon *daemon)
 	};
 	if (nft_open(&daemon->nft, &daemon->nft_options) < 0)
 		fatalx("nftables: cannot set up table inet %s", config->nft_table);
+	if (attribution_open(&daemon->attribution, &daemon->loop, config, &daemon->clock,
+	                     daemon->store) < 0)
+		fatalx("cannot set up the VM registry");
 	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
 		fatalx("cannot set up the engine");
 	daemon->engine.on_decision = log_decision;
 	daemon->engine.arg = daemon;
+	daemon->engine.host = &daemon->attribution.host;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)
 		fatal("timerfd");
 	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)
 		fatalx("%s: cannot open the control socket", config->control_socket);
-	if (capture_open(&daemon->capture, &daemon->loop, config, on_abuse_event, daemon) < 0)
+	if (capture_open_hooks(&daemon->capture, &daemon->loop, config, &hooks) < 0)
 		fatalx("cannot load or attach the XDP program");
 	if (metrics_timer_arm(daemon) < 0)
 		fatal("metrics timer");
@@ -960,6 +1176,7 @@ daemon_stop(struct daemon *daemon)
 	capture_close(daemon->capture);
 	control_close(daemon->control);
 	engine_close(&daemon->engine);
+	attribution_close(&daemon->attribution);
 	nft_close(daemon->nft);
 	store_close(daemon->store);
 	notify_close(&daemon->notify);

@@ -8,6 +8,7 @@ static const char *const category_names[CATEGORY_COUNT] = {
     [CATEGORY_SPAM] = "spam",
     [CATEGORY_SCAN] = "scan",
     [CATEGORY_CRAWLER] = "crawler",
+    [CATEGORY_SPOOFING] = "spoofing",
 };
 
 static const char *const scope_names[SCOPE_COUNT] = {

@@ -3,6 +3,7 @@
  * the tc egress program (packets toward it) to the VM-facing interfaces,
  * sweep the scan state, read the events.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <linux/if_ether.h>
@@ -23,6 +24,7 @@
 #include "abuseguard.skel.h"
 #include "capture.h"
 #include "log.h"
+#include "vm.h"
 
 /*
  * BPF_TCX_EGRESS (Linux 6.6) is newer than libbpf 1.1's headers; where the
@@ -45,8 +47,7 @@ struct capture {
 	struct abuseguard_bpf *skeleton;
 	struct ring_buffer *ring;
 	const struct config *config;
-	capture_event_fn on_event;
-	void *arg;
+	struct capture_hooks hooks;
 	struct loop *loop;
 	struct loop_watch ring_watch;
 	struct loop_watch netlink_watch;
@@ -83,7 +84,24 @@ ring_event(void *ctx, void *data, size_t size)
 		log_warnx("capture: short ring-buffer record of %zu bytes", size);
 		return 0;
 	}
-	capture->on_event(capture->arg, data);
+	if (capture->hooks.on_event != NULL)
+		capture->hooks.on_event(capture->hooks.arg, data);
+	return 0;
+}
+
+static int
+learn_ready(void *ctx, void *data, size_t size)
+{
+	struct capture *capture = ctx;
+	const struct learn_frame *frame = data;
+
+	if (size < sizeof(*frame) || frame->length > LEARN_FRAME_BYTES) {
+		log_warnx("capture: malformed learning record of %zu bytes", size);
+		return 0;
+	}
+	if (capture->hooks.on_learn != NULL)
+		capture->hooks.on_learn(capture->hooks.arg, capture, (int)frame->ifindex,
+		                        frame->data, frame->length);
 	return 0;
 }
 
@@ -199,11 +217,16 @@ interface_attach(struct capture *capture, int ifindex, const char *name)
 	capture->attached++;
 	log_info("%s: XDP program attached (%s mode), tc egress %s", name, mode,
 	         slot->tc_mode ? slot->tc_mode : "not attached");
+	if (capture->hooks.on_interface != NULL)
+		capture->hooks.on_interface(capture->hooks.arg, capture, ifindex, name, true);
 }
 
 static void
 attachment_release(struct capture *capture, struct attachment *slot, const char *why)
 {
+	if (capture->hooks.on_interface != NULL)
+		capture->hooks.on_interface(capture->hooks.arg, capture, slot->ifindex, slot->name,
+		                            false);
 	close(slot->link_fd);
 	tc_detach(slot);
 	log_info("%s: XDP and tc programs detached (%s)", slot->name, why);
@@ -348,6 +371,9 @@ capture_set_thresholds(struct capture *capture, const struct config *config)
 	thresholds->smtp_destinations = config->spam.enabled ? config->spam.smtp_destinations : 0;
 	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
 	capture_set_scan(capture, &config->scan, &config->limits);
+	capture->skeleton->data->attribution.spoof_packets = config->spoofing.packets;
+	capture->skeleton->data->attribution.learn_frames = config->limits.learn_frames;
+	capture->skeleton->data->attribution.interface_sources = config->limits.interface_sources;
 }
 
 static int
@@ -384,6 +410,18 @@ program_load(struct capture *capture, int replay)
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.scan_interfaces,
 		                                 config->limits.max_interfaces);
+	/* Every interface's addresses twice: under its ifindex and under 0. */
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.vm_addresses,
+		                                 2 * config->limits.max_interfaces *
+		                                     config->limits.max_vm_addresses);
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.interface_policies,
+		                                 config->limits.max_interfaces);
+	/* One more: replay runs every packet on the loopback's ifindex. */
+	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.interface_states,
+		                                 config->limits.max_interfaces + 1);
 	if (error == 0) {
 		capture_set_thresholds(capture, config);
 		error = abuseguard_bpf__load(skeleton);
@@ -394,7 +432,9 @@ program_load(struct capture *capture, int replay)
 	}
 	capture->ring =
 	    ring_buffer__new(bpf_map__fd(skeleton->maps.events), ring_event, capture, NULL);
-	if (capture->ring == NULL) {
+	if (capture->ring == NULL ||
+	    ring_buffer__add(capture->ring, bpf_map__fd(skeleton->maps.learn_frames), learn_ready,
+	                     capture) < 0) {
 		error = -errno;
 		log_warnx("capture: ring buffer: %s", strerror(errno));
 		return error;
@@ -406,6 +446,15 @@ int
 capture_open(struct capture **out, struct loop *loop, const struct config *config,
              capture_event_fn on_event, void *arg)
 {
+	const struct capture_hooks hooks = {.on_event = on_event, .arg = arg};
+
+	return capture_open_hooks(out, loop, config, &hooks);
+}
+
+int
+capture_open_hooks(struct capture **out, struct loop *loop, const struct config *config,
+                   const struct capture_hooks *hooks)
+{
 	struct capture *capture;
 	int error;
 
@@ -414,8 +463,7 @@ capture_open(struct capture **out, struct loop *loop, const struct config *confi
 	if (capture == NULL)
 		return -ENOMEM;
 	capture->config = config;
-	capture->on_event = on_event;
-	capture->arg = arg;
+	capture->hooks = *hooks;
 	capture->loop = loop;
 	capture->ring_watch.fd = -1;
 	capture->netlink_watch.fd = -1;
@@ -548,4 +596,93 @@ capture_sweep(struct capture *capture, uint64_t time_ns)
 {
 	return program_run(capture, capture->skeleton->progs.abuseguard_scan_sweep, NULL, 0,
 	                   time_ns);
+}
+
+void
+capture_address_key(const struct prefix *prefix, int ifindex, struct vm_address_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->ifindex = htonl((uint32_t)ifindex);
+	if (prefix->family == SOURCE_FAMILY_IPV4) {
+		key->addr[10] = 0xff;
+		key->addr[11] = 0xff;
+		memcpy(&key->addr[12], prefix->addr, 4);
+		key->prefixlen = 32 + 96 + prefix->len;
+	} else {
+		memcpy(key->addr, prefix->addr, 16);
+		key->prefixlen = 32 + prefix->len;
+	}
+}
+
+static bool
+vm_wants(const struct vm *vm, int ifindex, const struct vm_address_key *key)
+{
+	struct vm_address_key wanted;
+
+	for (unsigned i = 0; vm != NULL && i < vm->address_count; i++) {
+		capture_address_key(&vm->addresses[i].prefix, ifindex, &wanted);
+		if (memcmp(&wanted, key, sizeof(wanted)) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop)
+{
+	int fd = bpf_map__fd(capture->skeleton->maps.vm_addresses);
+	int policies = bpf_map__fd(capture->skeleton->maps.interface_policies);
+	struct vm_address_key key, next, *previous = NULL;
+	struct interface_policy policy = {0};
+	__u32 index = (__u32)ifindex;
+	int error = 0;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	/* Stale entries of this interface go: under its ifindex, and under 0 as its. */
+	while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+		struct vm_address_value value;
+
+		key = next;
+		previous = &key;
+		if (bpf_map_lookup_elem(fd, &key, &value) != 0 || value.ifindex != index)
+			continue;
+		if (vm_wants(vm, key.ifindex == 0 ? 0 : ifindex, &key))
+			continue;
+		bpf_map_delete_elem(fd, &key);
+		previous = NULL; /* the walk starts again after a deletion */
+	}
+	for (unsigned i = 0; vm != NULL && i < vm->address_count && error == 0; i++) {
+		struct vm_address_value value = {.ifindex = index,
+		                                 .origin = vm->addresses[i].origin};
+
+		for (int copy = 0; copy < 2 && error == 0; copy++) {
+			capture_address_key(&vm->addresses[i].prefix, copy ? 0 : ifindex, &key);
+			if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0)
+				error = -errno;
+		}
+	}
+	if (vm != NULL && vm->address_count > 0)
+		policy.flags = INTERFACE_KNOWN | (vm_configured(vm) ? INTERFACE_CONFIGURED : 0) |
+		               (drop ? INTERFACE_DROP : 0);
+	if (error == 0 && policy.flags != 0 &&
+	    bpf_map_update_elem(policies, &index, &policy, BPF_ANY) != 0)
+		error = -errno;
+	if (error == 0 && policy.flags == 0)
+		bpf_map_delete_elem(policies, &index);
+	if (error < 0)
+		log_warnx("%s: cannot write its addresses into the XDP program: %s",
+		          vm != NULL ? vm->interface : "interface", strerror(-error));
+	return error;
+}
+
+int
+capture_interface_state(struct capture *capture, int ifindex, struct interface_state *out)
+{
+	__u32 index = (__u32)ifindex;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(capture->skeleton->maps.interface_states), &index,
+	                        out) != 0)
+		return -ENOENT;
+	return 0;
 }

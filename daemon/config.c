@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "addrclass.h"
 #include "config.h"
 
 #define MS_PER_SECOND 1000LL
@@ -56,6 +57,8 @@ struct parser {
 };
 
 struct rule;
+static int read_group(struct parser *parser, const config_setting_t *setting,
+                      const struct rule *rule, void *base);
 typedef int (*rule_reader)(struct parser *, const config_setting_t *, const struct rule *,
                            void *base);
 
@@ -75,6 +78,11 @@ static const char *const mode_names[] = {
     [MODE_OBSERVE] = "observe",
 };
 
+static const char *const spoof_action_names[] = {
+    [SPOOF_REPORT] = "report",
+    [SPOOF_DROP] = "drop",
+};
+
 static const char *const xdp_mode_names[] = {
     [XDP_ATTACH_AUTO] = "auto",
     [XDP_ATTACH_NATIVE] = "native",
@@ -85,6 +93,12 @@ static const char *
 mode_value_name(int value)
 {
 	return mode_names[value];
+}
+
+static const char *
+spoof_action_value_name(int value)
+{
+	return spoof_action_names[value];
 }
 
 static const char *
@@ -99,6 +113,7 @@ scope_value_name(int value)
 	return scope_name((enum scope)value);
 }
 
+_Static_assert(sizeof(enum spoof_action) == sizeof(int), "enumerations are stored as int");
 _Static_assert(sizeof(enum mode) == sizeof(int) && sizeof(enum xdp_attach_mode) == sizeof(int) &&
                    sizeof(enum scope) == sizeof(int),
                "enumerations are stored as int");
@@ -201,6 +216,14 @@ config_defaults(struct config *config)
 	config->limits.bans_per_minute = 60;
 	config->limits.control_idle_ms = 60 * MS_PER_SECOND;
 	config->limits.store_pending = 4096;
+	config->limits.max_vm_addresses = 16;
+	config->limits.max_host_addresses = 1024;
+	config->limits.learn_frames = 64;
+	config->limits.interface_sources = 4096;
+
+	config->spoofing.packets = 100;
+	config->spoofing.action = SPOOF_REPORT;
+	config->spoofing.scope = SCOPE_ALL;
 
 	config->store.retention_ms = 400 * MS_PER_DAY;
 	config->store.check_timeout_ms = 60 * MS_PER_SECOND;
@@ -656,7 +679,7 @@ read_prefixes(struct parser *parser, const config_setting_t *setting, const stru
 			return fail(parser, element, "not an address or prefix: %s",
 			            setting_value(element, shown, sizeof(shown)));
 	}
-	memcpy((char *)base + rule->offset, prefixes, sizeof(prefixes));
+	memcpy((char *)base + rule->offset, prefixes, (size_t)rule->max * sizeof(prefixes[0]));
 	*(unsigned *)((char *)base + rule->count_offset) = (unsigned)count;
 	return 0;
 }
@@ -714,6 +737,135 @@ read_ports(struct parser *parser, const config_setting_t *setting, const struct 
 	}
 	memcpy((char *)base + rule->offset, ports.ignored_ports, sizeof(ports.ignored_ports));
 	*(unsigned *)((char *)base + rule->count_offset) = ports.ignored_port_count;
+	return 0;
+}
+
+/* A name a VM's interface may have: what ip-link(8) accepts. */
+static bool
+interface_name_valid(const char *text)
+{
+	for (const char *c = text; *c; c++)
+		if (!isgraph((unsigned char)*c) || *c == '/' || *c == ':')
+			return false;
+	return strlen(text) < IF_NAMESIZE;
+}
+
+static bool
+label_valid(const char *text)
+{
+	for (const char *c = text; *c; c++)
+		if (!isprint((unsigned char)*c))
+			return false;
+	return true;
+}
+
+static int
+read_interface_name(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+                    void *base)
+{
+	return read_string_checked(parser, setting, rule, base, interface_name_valid,
+	                           "an interface name");
+}
+
+static int
+read_label(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+           void *base)
+{
+	return read_string_checked(parser, setting, rule, base, label_valid, "printable text");
+}
+
+#define VM_MEMBER_SIZE(member) sizeof(((struct config_vm *)0)->member)
+
+static const struct rule vm_rules[] = {
+    {.name = "interface",
+     .read = read_interface_name,
+     .offset = offsetof(struct config_vm, interface),
+     .max = VM_MEMBER_SIZE(interface)},
+    {.name = "addresses",
+     .read = read_prefixes,
+     .offset = offsetof(struct config_vm, addresses),
+     .count_offset = offsetof(struct config_vm, address_count),
+     .min = 1,
+     .max = CONFIG_MAX_VM_ADDRESSES},
+    {.name = "name",
+     .read = read_label,
+     .offset = offsetof(struct config_vm, name),
+     .max = VM_MEMBER_SIZE(name)},
+    {.name = "customer",
+     .read = read_label,
+     .offset = offsetof(struct config_vm, customer),
+     .max = VM_MEMBER_SIZE(customer)},
+    {0},
+};
+
+/* A VM's addresses must be ones a VM can own, and nobody else's. */
+static int
+check_vm_addresses(struct parser *parser, const config_setting_t *entry,
+                   const struct config_vm *vms, unsigned index)
+{
+	const config_setting_t *list = config_setting_get_member(entry, "addresses");
+	const struct config_vm *vm = &vms[index];
+	char shown[VALUE_SHOWN_MAX + 8], other[SOURCE_STRLEN];
+
+	for (unsigned i = 0; i < vm->address_count; i++) {
+		const config_setting_t *element = config_setting_get_elem(list, i);
+		enum address_class class = address_classify(&vm->addresses[i], NULL, 0);
+
+		if (class != ADDRESS_ORDINARY)
+			return fail(parser, element, "no VM can own a %s: %s",
+			            address_class_name(class),
+			            setting_value(element, shown, sizeof(shown)));
+		for (unsigned j = 0; j <= index; j++)
+			for (unsigned k = 0; k < vms[j].address_count && (j < index || k < i); k++)
+				if (prefix_overlaps(&vm->addresses[i], &vms[j].addresses[k]))
+					return fail(parser, element,
+					            "%s overlaps %s of interface %s",
+					            setting_value(element, shown, sizeof(shown)),
+					            prefix_format(&vms[j].addresses[k], other,
+					                          sizeof(other)),
+					            vms[j].interface);
+	}
+	return 0;
+}
+
+static int
+read_vms(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+         void *base)
+{
+	const struct rule vm_group = {.read = read_group, .children = vm_rules};
+	static struct config_vm vms[CONFIG_MAX_VMS];
+	char shown[VALUE_SHOWN_MAX + 8];
+	unsigned count;
+	int error;
+
+	memset(vms, 0, sizeof(vms));
+	if (!config_setting_is_list(setting))
+		return fail(parser, setting,
+		            "must be a list of VMs such as ( { interface = \"vnet0\"; addresses = "
+		            "[ \"192.0.2.10\" ]; } ), not %s",
+		            setting_value(setting, shown, sizeof(shown)));
+	count = (unsigned)config_setting_length(setting);
+	if (count > CONFIG_MAX_VMS)
+		return fail(parser, setting, "must hold at most %d VMs, not %u", CONFIG_MAX_VMS,
+		            count);
+	for (unsigned i = 0; i < count; i++) {
+		const config_setting_t *entry = config_setting_get_elem(setting, i);
+
+		if ((error = read_group(parser, entry, &vm_group, &vms[i])) < 0)
+			return error;
+		if (vms[i].interface[0] == '\0')
+			return fail(parser, entry, "a VM needs interface = \"...\"");
+		if (vms[i].address_count == 0)
+			return fail(parser, entry, "a VM needs addresses = [ \"...\" ]");
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(vms[j].interface, vms[i].interface) == 0)
+				return fail(parser, config_setting_get_member(entry, "interface"),
+				            "interface %s is listed twice", vms[i].interface);
+		if ((error = check_vm_addresses(parser, entry, vms, i)) < 0)
+			return error;
+	}
+	memcpy((char *)base + rule->offset, vms, sizeof(vms));
+	*(unsigned *)((char *)base + rule->count_offset) = count;
 	return 0;
 }
 
@@ -935,6 +1087,26 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.control_idle_ms),
      .min = MS_PER_SECOND,
      .max = MS_PER_DAY},
+    {.name = "max_vm_addresses",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.max_vm_addresses),
+     .min = 1,
+     .max = 1024},
+    {.name = "max_host_addresses",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.max_host_addresses),
+     .min = 16,
+     .max = 65536},
+    {.name = "learn_frames",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.learn_frames),
+     .min = 1,
+     .max = 100000},
+    {.name = "interface_sources",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.interface_sources),
+     .min = 16,
+     .max = 16777216},
     {0},
 };
 
@@ -1036,6 +1208,25 @@ static const struct rule metrics_rules[] = {
     {0},
 };
 
+static const struct rule spoofing_rules[] = {
+    {.name = "packets",
+     .read = read_uint32,
+     .offset = offsetof(struct config, spoofing.packets),
+     .min = 0,
+     .max = 1000000},
+    {.name = "action",
+     .read = read_enum,
+     .offset = offsetof(struct config, spoofing.action),
+     .max = SPOOF_DROP,
+     .value_name = spoof_action_value_name},
+    {.name = "scope",
+     .read = read_enum,
+     .offset = offsetof(struct config, spoofing.scope),
+     .max = SCOPE_COUNT - 1,
+     .value_name = scope_value_name},
+    {0},
+};
+
 static const struct rule root_rules[] = {
     {.name = "mode",
      .read = read_enum,
@@ -1077,6 +1268,7 @@ static const struct rule root_rules[] = {
     {.name = "store", .read = read_group, .children = store_rules},
     {.name = "spam", .read = read_spam, .children = spam_rules},
     {.name = "scan", .read = read_scan, .children = scan_rules},
+    {.name = "spoofing", .read = read_group, .children = spoofing_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},
     {.name = "allowlist",
      .read = read_prefixes,
@@ -1091,6 +1283,10 @@ static const struct rule root_rules[] = {
      .min = 0,
      .max = CONFIG_MAX_PREFIXES},
     {.name = "metrics", .read = read_group, .children = metrics_rules},
+    {.name = "vms",
+     .read = read_vms,
+     .offset = offsetof(struct config, vms),
+     .count_offset = offsetof(struct config, vm_count)},
     {0},
 };
 
@@ -1248,6 +1444,22 @@ read_file(struct parser *parser, char **out, size_t *out_length)
 	return 0;
 }
 
+/* Settings may come in any order: limits are checked against the VMs once all is read. */
+static int
+check_vm_limits(struct parser *parser, const config_t *document, const struct config *loaded)
+{
+	const config_setting_t *vms = config_lookup(document, "vms");
+
+	for (unsigned i = 0; i < loaded->vm_count; i++)
+		if (loaded->vms[i].address_count > loaded->limits.max_vm_addresses)
+			return fail(
+			    parser,
+			    config_setting_get_member(config_setting_get_elem(vms, i), "addresses"),
+			    "holds %u addresses, more than limits.max_vm_addresses (%u)",
+			    loaded->vms[i].address_count, loaded->limits.max_vm_addresses);
+	return 0;
+}
+
 int
 config_load(const char *path, struct config *config, char *err, size_t errlen)
 {
@@ -1283,6 +1495,8 @@ config_load(const char *path, struct config *config, char *err, size_t errlen)
 	} else {
 		error = read_group(&parser, config_root_setting(&document), &root, &loaded);
 	}
+	if (error == 0)
+		error = check_vm_limits(&parser, &document, &loaded);
 	if (error == 0 && parser.overflow_line != 0 && !parser.overflow_claimed) {
 		snprintf(err, errlen, "%s:%u: number out of range: %s", path, parser.overflow_line,
 		         parser.overflow_text);

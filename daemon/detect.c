@@ -20,9 +20,17 @@ scan_detector(const struct config *config, const struct abuse_event *event, int6
 	return detect_scan(&config->scan, event, time_ms, out);
 }
 
+static int
+spoofing_detector(const struct config *config, const struct abuse_event *event, int64_t time_ms,
+                  struct finding *out)
+{
+	return detect_spoofing(&config->spoofing, event, time_ms, out);
+}
+
 static const struct detector detectors[CATEGORY_COUNT] = {
     [CATEGORY_SPAM] = {"spam", spam_detector},
     [CATEGORY_SCAN] = {"scan", scan_detector},
+    [CATEGORY_SPOOFING] = {"spoofing", spoofing_detector},
 };
 
 const struct detector *

@@ -188,6 +188,7 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 	struct decision decision;
 	struct finding finding;
 	size_t count, active, pending;
+	enum address_class class;
 	int64_t now_ms = clock_now_ms(engine->clock);
 	int error, found = -EINVAL;
 
@@ -221,7 +222,11 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 		engine->stats.errors++;
 		return error;
 	}
-	policy_decide(engine->config, &finding, history, count, now_ms,
+	class = source_classify(&finding.source, engine->host ? engine->host->addresses : NULL,
+	                        engine->host ? engine->host->count : 0);
+	if (class != ADDRESS_ORDINARY)
+		engine->stats.unownable++;
+	policy_decide(engine->config, &finding, class, history, count, now_ms,
 	              bans_last_minute(engine, now_ms), active, &decision);
 	error = engine_act(engine, &finding, &decision, now_ms, &ban);
 	if (error == 0 && engine->on_decision != NULL)

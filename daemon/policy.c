@@ -9,6 +9,8 @@ category_scope(const struct config *config, enum category category)
 		return config->spam.scope;
 	case CATEGORY_SCAN:
 		return config->scan.scope;
+	case CATEGORY_SPOOFING:
+		return config->spoofing.scope;
 	case CATEGORY_CRAWLER:
 	default:
 		return SCOPE_WEB;
@@ -41,14 +43,18 @@ already_banned(const struct ban *history, size_t count, enum scope scope, int64_
 }
 
 void
-policy_decide(const struct config *config, const struct finding *finding, const struct ban *history,
-              size_t count, int64_t now_ms, unsigned bans_last_minute, size_t active_bans,
-              struct decision *out)
+policy_decide(const struct config *config, const struct finding *finding,
+              enum address_class source_class, const struct ban *history, size_t count,
+              int64_t now_ms, unsigned bans_last_minute, size_t active_bans, struct decision *out)
 {
 	out->scope = category_scope(config, finding->category);
 	ladder_next(&config->ladder, history, count, now_ms, &out->step);
 
-	if (allowlisted(config, &finding->source)) {
+	if (source_class != ADDRESS_ORDINARY) {
+		/* A VM forged it: banning 127.0.0.1 or the uplink cuts the host's own traffic. */
+		out->action = ACTION_IGNORE;
+		out->why = REASON_UNOWNABLE;
+	} else if (allowlisted(config, &finding->source)) {
 		out->action = ACTION_IGNORE;
 		out->why = REASON_ALLOWLISTED;
 	} else if (already_banned(history, count, out->scope, now_ms)) {
@@ -98,6 +104,8 @@ decision_reason_name(enum decision_reason reason)
 		return "ban sets full";
 	case REASON_ALLOWLISTED:
 		return "allowlisted";
+	case REASON_UNOWNABLE:
+		return "no VM owns it";
 	case REASON_ALREADY_BANNED:
 	default:
 		return "already banned";

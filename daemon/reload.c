@@ -35,6 +35,12 @@ static const struct restart_only {
     {"limits.bans_per_minute", FIELD(limits.bans_per_minute), 0, 0},
     {"limits.control_idle", FIELD(limits.control_idle_ms), 0, 0},
     {"limits.store_pending", FIELD(limits.store_pending), 0, 0},
+    {"limits.max_vm_addresses", FIELD(limits.max_vm_addresses), 0, 0},
+    {"limits.max_host_addresses", FIELD(limits.max_host_addresses), 0, 0},
+    /* Written into the ruleset when the table is made. */
+    {"spoofing.action", FIELD(spoofing.action), 0, 0},
+    /* Read into the VM registry at start, with the store's. */
+    {"vms", FIELD(vms), FIELD(vm_count)},
     /* Used once, when the store is opened. */
     {"store.check_timeout", FIELD(store.check_timeout_ms), 0, 0},
     /* Written into the ruleset's chains when the table is made. */

@@ -157,3 +157,15 @@ prefix_contains(const struct prefix *prefix, const struct source_key *source)
 	mask_bytes(masked, source->family == SOURCE_FAMILY_IPV4 ? 4 : 16, prefix->len);
 	return memcmp(masked, prefix->addr, 16) == 0;
 }
+
+bool
+prefix_overlaps(const struct prefix *a, const struct prefix *b)
+{
+	unsigned len = a->len < b->len ? a->len : b->len;
+	unsigned whole = len / 8, rest = len % 8;
+
+	if (a->family != b->family || memcmp(a->addr, b->addr, whole) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a->addr[whole] ^ b->addr[whole]) & (unsigned char)(0xff00u >> rest)) == 0;
+}

@@ -72,6 +72,23 @@ static const char *const migrations[] = {
     "  reason TEXT NOT NULL);"
     "CREATE INDEX audit_time ON audit (time_ms);"
     "PRAGMA user_version = 1;",
+    /* 2: the operator's VMs, and the VM behind each offence and ban. */
+    "CREATE TABLE vms ("
+    "  interface TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  customer TEXT NOT NULL DEFAULT '',"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE vm_addresses ("
+    "  interface TEXT NOT NULL REFERENCES vms (interface) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"
+    "  PRIMARY KEY (interface, address));"
+    "ALTER TABLE offences ADD COLUMN interface TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE offences ADD COLUMN mac TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE offences ADD COLUMN vm_name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE bans ADD COLUMN interface TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE bans ADD COLUMN mac TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE bans ADD COLUMN vm_name TEXT NOT NULL DEFAULT '';"
+    "PRAGMA user_version = 2;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -97,6 +114,10 @@ enum statement_id {
 	STATEMENT_PRUNE_BANS,
 	STATEMENT_PRUNE_OFFENCES,
 	STATEMENT_PRUNE_AUDIT,
+	STATEMENT_VM_UPSERT,
+	STATEMENT_VM_ADDRESSES_DELETE,
+	STATEMENT_VM_ADDRESS_INSERT,
+	STATEMENT_VM_LIST,
 	STATEMENT_COUNT
 };
 
@@ -155,6 +176,20 @@ static const struct {
     [STATEMENT_PRUNE_AUDIT] = {"prune audit rows",
                                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE "
                                "time_ms < :before ORDER BY time_ms LIMIT :limit)"},
+    [STATEMENT_VM_UPSERT] = {"record VM",
+                             "INSERT INTO vms (interface, name, customer, updated_ms) VALUES "
+                             "(:interface, :name, :customer, :now) ON CONFLICT (interface) DO "
+                             "UPDATE SET name = excluded.name, customer = excluded.customer, "
+                             "updated_ms = excluded.updated_ms"},
+    [STATEMENT_VM_ADDRESSES_DELETE] = {"replace VM addresses",
+                                       "DELETE FROM vm_addresses WHERE interface = :interface"},
+    [STATEMENT_VM_ADDRESS_INSERT] = {"record VM address",
+                                     "INSERT OR IGNORE INTO vm_addresses (interface, address) "
+                                     "VALUES (:interface, :address)"},
+    [STATEMENT_VM_LIST] = {"read VMs",
+                           "SELECT v.interface, v.name, v.customer, a.address FROM vms v LEFT "
+                           "JOIN vm_addresses a ON a.interface = v.interface ORDER BY "
+                           "v.interface, a.address"},
 };
 
 struct store {
@@ -866,5 +901,102 @@ store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *dele
 	error = transaction_end(store, error);
 	if (error != 0)
 		*deleted = 0;
+	return error;
+}
+
+int
+store_vm_set(struct store *store, const struct store_vm *vm, int64_t now_ms, uid_t uid,
+             const char *reason)
+{
+	char text[SOURCE_STRLEN];
+	int rc = SQLITE_OK, error;
+
+	if (vm->interface[0] == '\0' || vm->address_count == 0 ||
+	    vm->address_count > STORE_VM_ADDRESSES_MAX) {
+		log_warnx("%s: record VM: no interface, or no or too many addresses", store->path);
+		return -EINVAL;
+	}
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	bind_text(store, STATEMENT_VM_UPSERT, ":interface", vm->interface, SIZE_MAX, &rc);
+	bind_text(store, STATEMENT_VM_UPSERT, ":name", vm->name, SIZE_MAX, &rc);
+	bind_text(store, STATEMENT_VM_UPSERT, ":customer", vm->customer, SIZE_MAX, &rc);
+	bind_int64(store, STATEMENT_VM_UPSERT, ":now", now_ms, &rc);
+	error = statement_execute(store, STATEMENT_VM_UPSERT, rc);
+	if (error == 0) {
+		rc = SQLITE_OK;
+		bind_text(store, STATEMENT_VM_ADDRESSES_DELETE, ":interface", vm->interface,
+		          SIZE_MAX, &rc);
+		error = statement_execute(store, STATEMENT_VM_ADDRESSES_DELETE, rc);
+	}
+	for (unsigned i = 0; i < vm->address_count && error == 0; i++) {
+		rc = SQLITE_OK;
+		bind_text(store, STATEMENT_VM_ADDRESS_INSERT, ":interface", vm->interface, SIZE_MAX,
+		          &rc);
+		bind_text(store, STATEMENT_VM_ADDRESS_INSERT, ":address",
+		          prefix_format(&vm->addresses[i], text, sizeof(text)), sizeof(text), &rc);
+		error = statement_execute(store, STATEMENT_VM_ADDRESS_INSERT, rc);
+	}
+	if (error == 0)
+		error = audit_insert(store, now_ms, uid, "vm set", vm->interface, reason);
+	return transaction_end(store, error);
+}
+
+/* Copies a text column into a buffer; NULL or too long is a row this code did not write. */
+static int
+column_text(sqlite3_stmt *row, int column, char *buf, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(row, column);
+
+	if (text == NULL || strlen((const char *)text) >= size)
+		return -EIO;
+	strcpy(buf, (const char *)text);
+	return 0;
+}
+
+int
+store_vms(struct store *store, int (*fn)(const struct store_vm *vm, void *arg), void *arg)
+{
+	sqlite3_stmt *row = store->statements[STATEMENT_VM_LIST];
+	static struct prefix addresses[STORE_VM_ADDRESSES_MAX];
+	struct store_vm vm = {.addresses = addresses};
+	char interface[sizeof(vm.interface)], address[SOURCE_STRLEN];
+	int rc = SQLITE_OK, error = 0;
+
+	while ((rc = sqlite3_step(row)) == SQLITE_ROW) {
+		if (column_text(row, 0, interface, sizeof(interface)) < 0) {
+			error = -EIO;
+			break;
+		}
+		if (strcmp(interface, vm.interface) != 0) {
+			if (vm.interface[0] != '\0' && (error = fn(&vm, arg)) != 0)
+				break;
+			memset(&vm, 0, sizeof(vm));
+			vm.addresses = addresses;
+			strcpy(vm.interface, interface);
+			if (column_text(row, 1, vm.name, sizeof(vm.name)) < 0 ||
+			    column_text(row, 2, vm.customer, sizeof(vm.customer)) < 0) {
+				error = -EIO;
+				break;
+			}
+		}
+		if (sqlite3_column_type(row, 3) == SQLITE_NULL)
+			continue;
+		if (column_text(row, 3, address, sizeof(address)) < 0 ||
+		    vm.address_count == STORE_VM_ADDRESSES_MAX ||
+		    prefix_parse(address, &addresses[vm.address_count]) < 0) {
+			error = -EIO;
+			break;
+		}
+		vm.address_count++;
+	}
+	if (error == -EIO)
+		log_warnx("%s: %s: VM %s: malformed row", store->path,
+		          statements[STATEMENT_VM_LIST].purpose, interface);
+	else if (error == 0 && rc != SQLITE_DONE)
+		error = statement_fail(store, STATEMENT_VM_LIST, rc);
+	statement_reset(store, STATEMENT_VM_LIST);
+	if (error == 0 && vm.interface[0] != '\0')
+		error = fn(&vm, arg);
 	return error;
 }

@@ -7,16 +7,30 @@
 #define CAPTURE_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "abuseguard/abuseguard.h"
 #include "config.h"
+#include "source.h"
 #include "loop.h"
 
 struct capture;
 
 typedef void (*capture_event_fn)(void *arg, const struct abuse_event *event);
+
+/* What the daemon hears from capture besides events; any may be NULL. */
+struct capture_hooks {
+	capture_event_fn on_event;
+	/* An ARP, NDP or DHCP frame (its start) from a VM, to learn from. */
+	void (*on_learn)(void *arg, struct capture *capture, int ifindex, const void *frame,
+	                 size_t length);
+	/* An interface was attached (attached true) or detached. */
+	void (*on_interface)(void *arg, struct capture *capture, int ifindex, const char *name,
+	                     bool attached);
+	void *arg;
+};
 
 struct capture_interface {
 	char name[IF_NAMESIZE];
@@ -38,6 +52,9 @@ struct capture_stats {
  */
 int capture_open(struct capture **out, struct loop *loop, const struct config *config,
                  capture_event_fn on_event, void *arg);
+/* The same, with every hook. */
+int capture_open_hooks(struct capture **out, struct loop *loop, const struct config *config,
+                       const struct capture_hooks *hooks);
 /* Detaches from every interface and unloads the program. */
 void capture_close(struct capture *capture);
 /* Rewrites the program's thresholds (reload) without reloading it. */
@@ -65,5 +82,17 @@ int capture_run_packet(struct capture *capture, const void *frame, size_t length
  * clock). time_ns is the program clock; live, it is ignored.
  */
 int capture_sweep(struct capture *capture, uint64_t time_ns);
+
+/*
+ * Makes the program's view of an interface match the VM's addresses (vm
+ * NULL: forget the interface): its entries in the address trie, under its
+ * ifindex and under 0, and its policy flags. 0 or -errno (logged).
+ */
+struct vm;
+int capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop);
+/* The address trie's key for an address of ifindex (0: the all-interfaces copy). */
+void capture_address_key(const struct prefix *prefix, int ifindex, struct vm_address_key *key);
+/* The program's state of one interface; -ENOENT if it has none. */
+int capture_interface_state(struct capture *capture, int ifindex, struct interface_state *out);
 
 #endif

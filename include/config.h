@@ -12,12 +12,24 @@
 #include "ban.h"
 #include "ladder.h"
 #include "source.h"
+#include "vm.h"
 
-#define CONFIG_DEFAULT_PATH   "/etc/abuseguard/abuseguard.conf"
-#define CONFIG_MAX_INTERFACES 32
-#define CONFIG_MAX_PATTERN    64
-#define CONFIG_MAX_PREFIXES   256
-#define CONFIG_EXIT_INVALID   78 /* EX_CONFIG */
+#define CONFIG_DEFAULT_PATH     "/etc/abuseguard/abuseguard.conf"
+#define CONFIG_MAX_INTERFACES   32
+#define CONFIG_MAX_PATTERN      64
+#define CONFIG_MAX_PREFIXES     256
+#define CONFIG_MAX_VMS          256 /* static hosts in the policy; the orchestrator has abusectl */
+#define CONFIG_MAX_VM_ADDRESSES 16
+#define CONFIG_EXIT_INVALID     78 /* EX_CONFIG */
+
+/* A static host: an interface and the addresses that belong to it. */
+struct config_vm {
+	char interface[IF_NAMESIZE];
+	char name[VM_LABEL_MAX];     /* "" if not given */
+	char customer[VM_LABEL_MAX]; /* "" if not given */
+	struct prefix addresses[CONFIG_MAX_VM_ADDRESSES];
+	unsigned address_count;
+};
 
 enum mode {
 	MODE_ENFORCE = 0, /* detect, ban and ticket */
@@ -31,6 +43,17 @@ enum xdp_attach_mode {
 };
 
 /* The policy's spam section, all the spam detector reads. */
+enum spoof_action {
+	SPOOF_REPORT = 0, /* count, report, and apply the ladder to the VM */
+	SPOOF_DROP = 1,   /* the same, and drop forged packets at the interface (nftables) */
+};
+
+struct spoofing_config {
+	uint32_t packets; /* forged packets per window and interface that make a finding; 0: none */
+	enum spoof_action action;
+	enum scope scope; /* what a ban of the forging VM's address drops */
+};
+
 struct spam_config {
 	int enabled;
 	int64_t window_ms;
@@ -80,6 +103,10 @@ struct config {
 		uint32_t store_pending;     /* decisions queued while the store cannot write */
 		uint32_t max_scan_contacts; /* pending and answered first contacts tracked */
 		uint32_t scan_pending_per_interface; /* probes waiting for an outcome, per VM */
+		uint32_t max_vm_addresses; /* addresses an interface holds, configured or learned */
+		uint32_t max_host_addresses; /* the hypervisor's own addresses known at once */
+		uint32_t learn_frames; /* ARP/NDP/DHCP frames an interface hands up per window */
+		uint32_t interface_sources; /* new sources an interface may add per window */
 	} limits;
 
 	struct {
@@ -94,6 +121,7 @@ struct config {
 
 	struct spam_config spam;
 	struct scan_config scan;
+	struct spoofing_config spoofing;
 
 	struct ladder ladder;
 
@@ -101,6 +129,9 @@ struct config {
 	unsigned allowlist_count;
 	struct prefix always_allowed[CONFIG_MAX_PREFIXES]; /* destinations scope "all" keeps */
 	unsigned always_allowed_count;
+
+	struct config_vm vms[CONFIG_MAX_VMS];
+	unsigned vm_count;
 };
 
 /* The built-in defaults, equal to policy/abuseguard.conf. */

@@ -59,4 +59,8 @@ int detect_spam(const struct spam_config *spam, const struct abuse_event *event,
 int detect_scan(const struct scan_config *scan, const struct abuse_event *event, int64_t time_ms,
                 struct finding *out);
 
+/* Spoofing, from the XDP program's per-interface count of forged sources. */
+int detect_spoofing(const struct spoofing_config *spoofing, const struct abuse_event *event,
+                    int64_t time_ms, struct finding *out);
+
 #endif

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "detect.h"
+#include "hostaddr.h"
 #include "nft.h"
 #include "pending.h"
 #include "policy.h"
@@ -26,6 +27,7 @@ struct engine_stats {
 	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
 	uint64_t adopted;     /* bans taken back from the kernel's tags at reconcile */
 	uint64_t set_repairs; /* kernel elements put back or removed by the periodic check */
+	uint64_t unownable; /* findings against a source no VM can own, ignored */
 };
 
 struct engine {
@@ -33,6 +35,8 @@ struct engine {
 	struct clock *clock;
 	struct store *store;
 	struct nft *nft; /* NULL: decide and record, but touch no kernel set */
+	/* The hypervisor's own addresses, never banned; NULL (replay): none known. */
+	const struct host_addresses *host;
 	/*
 	 * Called after each decision is durable; may be NULL. ban is NULL
 	 * unless banned. The engine itself logs only errors: the daemon logs

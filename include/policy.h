@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addrclass.h"
 #include "ban.h"
 #include "config.h"
 #include "detect.h"
@@ -29,6 +30,7 @@ enum decision_reason {
 	REASON_SETS_FULL,      /* limits.max_bans reached in the family: alert only */
 	REASON_ALLOWLISTED,    /* the source is on the allowlist */
 	REASON_ALREADY_BANNED, /* an active ban already drops this traffic */
+	REASON_UNOWNABLE,      /* no VM can own the source: loopback, multicast, the host's, ... */
 };
 
 struct decision {
@@ -39,16 +41,20 @@ struct decision {
 };
 
 /*
+ * source_class: what the source is (address_classify); anything but an
+ * ordinary address is never banned, whatever a VM forged;
  * history: the source's bans (any order, false positives left out);
  * bans_last_minute: bans installed in the minute before now_ms;
  * active_bans: bans active now in the source's address family.
  */
 void policy_decide(const struct config *config, const struct finding *finding,
-                   const struct ban *history, size_t count, int64_t now_ms,
-                   unsigned bans_last_minute, size_t active_bans, struct decision *out);
+                   enum address_class source_class, const struct ban *history, size_t count,
+                   int64_t now_ms, unsigned bans_last_minute, size_t active_bans,
+                   struct decision *out);
 
 const char *action_name(enum action action);
-/* "ladder", "observe mode", "safety valve", "ban sets full", "allowlisted", "already banned" */
+/* "ladder", "observe mode", "safety valve", "ban sets full", "allowlisted", "already banned",
+ * "no VM owns it" */
 const char *decision_reason_name(enum decision_reason reason);
 
 #endif

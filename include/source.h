@@ -35,5 +35,7 @@ int prefix_parse(const char *text, struct prefix *out);
 const char *prefix_format(const struct prefix *prefix, char *buf, size_t len);
 /* Does the prefix hold the source (for IPv6: the whole source prefix)? */
 bool prefix_contains(const struct prefix *prefix, const struct source_key *source);
+/* Do two prefixes share an address (the shorter one then holds the longer)? */
+bool prefix_overlaps(const struct prefix *a, const struct prefix *b);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "ban.h"
+#include "vm.h"
 
 struct store;
 
@@ -103,5 +104,27 @@ int store_count_active(struct store *store, int64_t now_ms, unsigned family, siz
 /* One audit row: who changed what and why. */
 int store_audit(struct store *store, int64_t now_ms, uid_t uid, const char *action,
                 const char *subject, const char *reason);
+
+/* An interface's operator-set addresses, as kept in the store. */
+#define STORE_VM_ADDRESSES_MAX 1024 /* limits.max_vm_addresses at most */
+struct store_vm {
+	char interface[IF_NAMESIZE];
+	char name[VM_LABEL_MAX];
+	char customer[VM_LABEL_MAX];
+	const struct prefix *addresses;
+	unsigned address_count;
+};
+
+/*
+ * Records (or replaces) an interface's addresses, name and customer, with
+ * the audit row ("vm set", uid, reason), in one transaction.
+ */
+int store_vm_set(struct store *store, const struct store_vm *vm, int64_t now_ms, uid_t uid,
+                 const char *reason);
+/*
+ * Calls fn for every recorded interface, in name order; fn must not use the
+ * store. A non-zero return from fn stops the walk and is returned.
+ */
+int store_vms(struct store *store, int (*fn)(const struct store_vm *vm, void *arg), void *arg);
 
 #endif

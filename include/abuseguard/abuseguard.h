@@ -12,7 +12,13 @@
 #define SOURCE_FAMILY_IPV6 10 /* AF_INET6 */
 
 /* Kinds of abuse. The crawler keeps its slot for the detector to come. */
-enum category { CATEGORY_SPAM = 0, CATEGORY_SCAN = 1, CATEGORY_CRAWLER = 2, CATEGORY_COUNT };
+enum category {
+	CATEGORY_SPAM = 0,
+	CATEGORY_SCAN = 1,
+	CATEGORY_CRAWLER = 2,
+	CATEGORY_SPOOFING = 3, /* a VM sent packets from sources that are not its own */
+	CATEGORY_COUNT
+};
 
 /* Which threshold a spam event crossed first. */
 enum spam_reason {
@@ -208,7 +214,15 @@ enum xdp_counter {
 	                              */
 	COUNTER_SCAN_QUOTA,          /* probes not tracked: the interface's pending quota is full */
 	COUNTER_SCAN_SOURCES_NEW,    /* sources inserted into the scan LRU map */
+	COUNTER_SPOOFED,             /* packets whose source is not their interface's */
+	COUNTER_UNVERIFIED,          /* IP packets on an interface with no known address */
+	COUNTER_LEARN_FRAMES,        /* ARP/NDP/DHCP frames handed up to learn from */
+	COUNTER_LEARN_DROPPED,       /* such frames past an interface's quota or the full ring */
+	COUNTER_INTERFACE_QUOTA, /* new sources refused: their interface's quota in the window */
+	COUNTER_PAIRS_CAPPED,    /* SMTP pairs not tracked: the source is past its threshold */
 	COUNTER_COUNT
 };
+
+#include "abuseguard/attribution.h"
 
 #endif

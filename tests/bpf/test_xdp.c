@@ -16,6 +16,7 @@
 #include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@
 /* The skeleton names the shared structs: their definitions come first. */
 #include "abuseguard/abuseguard.h"
 #include "abuseguard.skel.h"
+#include "capture.h"
 #include "check.h"
 #include "source.h"
 
@@ -1005,6 +1007,251 @@ test_ring_full(void)
 	harness_close(&harness);
 }
 
+/* Writes an interface's addresses as the daemon does: under ifindex and under 0. */
+static void
+harness_own(struct harness *harness, int ifindex, const char *prefix_text)
+{
+	struct vm_address_value value = {.ifindex = (uint32_t)ifindex};
+	struct interface_policy policy = {.flags = INTERFACE_KNOWN};
+	uint32_t index = (uint32_t)ifindex;
+	struct vm_address_key key;
+	struct prefix prefix;
+
+	if (prefix_parse(prefix_text, &prefix) < 0)
+		fail("bad prefix in a test");
+	for (int copy = 0; copy < 2; copy++) {
+		capture_address_key(&prefix, copy ? 0 : ifindex, &key);
+		if (bpf_map__update_elem(harness->skel->maps.vm_addresses, &key, sizeof(key),
+		                         &value, sizeof(value), BPF_ANY) != 0)
+			fail("vm_addresses update");
+	}
+	if (bpf_map__update_elem(harness->skel->maps.interface_policies, &index, sizeof(index),
+	                         &policy, sizeof(policy), BPF_ANY) != 0)
+		fail("interface_policies update");
+}
+
+static int
+harness_interface(struct harness *harness, int ifindex, struct interface_state *state)
+{
+	uint32_t index = (uint32_t)ifindex;
+
+	return bpf_map__lookup_elem(harness->skel->maps.interface_states, &index, sizeof(index),
+	                            state, sizeof(*state), 0);
+}
+
+static size_t
+spoofing_events(const struct harness *harness, int ifindex)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < harness->event_count; i++)
+		count += harness->events[i].category == CATEGORY_SPOOFING &&
+		         harness->events[i].ifindex == (uint32_t)ifindex;
+	return count;
+}
+
+static int
+learn_record(void *context, void *data, size_t size)
+{
+	int *last_ifindex = context;
+
+	if (size == sizeof(struct learn_frame))
+		*last_ifindex = (int)((struct learn_frame *)data)->ifindex;
+	return 0;
+}
+
+/* An ARP request from the VM (sender 10.0.0.5), as the learning path sees it. */
+static void
+arp_frame(struct frame *frame)
+{
+	static const unsigned char arp[28] = {0,  1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0,  0, 0, 5,
+	                                      10, 0, 0, 5, 0, 0, 0, 0, 0,    0,    10, 0, 0, 1};
+
+	frame->length = 0;
+	ethernet_build(frame, 0, ETH_P_ARP);
+	frame_put(frame, arp, sizeof(arp));
+}
+
+/*
+ * Owned, forged, learned and unlearned sources on two interfaces (lo and
+ * a veth in a private namespace): a forged source gets no per-source
+ * state and is reported once per window against its interface.
+ */
+static void
+test_attribution(void)
+{
+	static const struct harness_options options = {
+	    .smtp_attempts = ATTEMPTS_LIMIT,
+	    .smtp_destinations = DESTINATIONS_LIMIT,
+	};
+	struct frame_spec syn = smtp_syn("10.0.0.5", "203.0.113.1", 25);
+	struct interface_state state_a, state_b;
+	struct source_state source_state;
+	struct ring_buffer *learn = NULL;
+	struct harness harness;
+	struct frame arp;
+	int a, b, learned_on = 0, not_passed;
+
+	if (unshare(CLONE_NEWNET) != 0 ||
+	    system("ip link add agt0 type veth peer name agt1 && ip link set agt0 up") != 0) {
+		CHECK(0, "attribution: a private namespace with a veth pair");
+		return;
+	}
+	a = (int)if_nametoindex("lo");
+	b = (int)if_nametoindex("agt0");
+	if (harness_open(&harness, "attribution", &options) < 0) {
+		CHECK(0, "attribution: the XDP program loads");
+		return;
+	}
+	harness.skel->data->attribution.spoof_packets = 5;
+	harness.skel->data->attribution.learn_frames = 3;
+
+	/* Unlearned: an interface with no known address is trusted, as before. */
+	harness.ifindex = a;
+	CHECK(harness_run_times(&harness, &syn, 2) == 0 &&
+	          harness_state_attempts(&harness, "10.0.0.5") == 2 &&
+	          harness_counter(&harness, COUNTER_UNVERIFIED) == 2,
+	      "attribution: with no known address, lo's sources are counted, as unverified");
+
+	/* Owned and forged. */
+	harness_own(&harness, a, "10.0.0.5");
+	harness_own(&harness, a, "2001:db8:5::/64");
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state_attempts(&harness, "10.0.0.5") == 3,
+	      "attribution: lo's own 10.0.0.5 is counted");
+	syn.source = "2001:db8:5::99";
+	syn.destination = "2001:db8:ff::1";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state_attempts(&harness, "2001:db8:5::99") == 1,
+	      "attribution: an address inside lo's own /64 is counted");
+	syn.source = "10.0.0.6";
+	syn.destination = "203.0.113.1";
+	not_passed = harness_run_times(&harness, &syn, 12);
+	CHECK(not_passed == 0 && harness_state(&harness, "10.0.0.6", &source_state) == -ENOENT,
+	      "attribution: 12 SYNs forging 10.0.0.6 pass and get no per-source state");
+	CHECK(harness_counter(&harness, COUNTER_SPOOFED) == 12 &&
+	          harness_interface(&harness, a, &state_a) == 0 && state_a.spoofed == 12,
+	      "attribution: they are counted as spoofed, on lo");
+	CHECK(spoofing_events(&harness, a) == 1,
+	      "attribution: one spoofing event for lo in the window, not one per packet (%zu)",
+	      spoofing_events(&harness, a));
+	CHECK(harness.event_count > 0 &&
+	          harness.events[harness.event_count - 1].sample_count == 1 &&
+	          address_equal(harness.events[harness.event_count - 1].samples[0].address, AF_INET,
+	                        "10.0.0.6"),
+	      "attribution: the event carries the forged source as a sample");
+	syn.source = "2001:db8:6::1";
+	syn.destination = "2001:db8:ff::1";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "2001:db8:6::1", &source_state) == -ENOENT,
+	      "attribution: an IPv6 source outside lo's /64 is spoofed");
+	{
+		struct interface_policy drop = {.flags = INTERFACE_KNOWN | INTERFACE_DROP};
+		uint32_t index = (uint32_t)a;
+
+		bpf_map__update_elem(harness.skel->maps.interface_policies, &index, sizeof(index),
+		                     &drop, sizeof(drop), BPF_ANY);
+		syn.source = "10.0.0.6";
+		syn.destination = "203.0.113.1";
+		CHECK(harness_run(&harness, &syn) == XDP_DROP,
+		      "attribution: with the drop policy a forged packet is dropped");
+		syn.source = "10.0.0.5";
+		CHECK(harness_run(&harness, &syn) == XDP_PASS,
+		      "attribution: with the drop policy lo's own packet passes");
+		drop.flags = INTERFACE_KNOWN;
+		bpf_map__update_elem(harness.skel->maps.interface_policies, &index, sizeof(index),
+		                     &drop, sizeof(drop), BPF_ANY);
+	}
+	harness.skel->bss->replay_now_ns = START_NS + WINDOW_NS;
+	syn.source = "10.0.0.7";
+	syn.destination = "203.0.113.1";
+	harness_run_times(&harness, &syn, 5);
+	CHECK(spoofing_events(&harness, a) == 2, "attribution: the next window reports again");
+
+	/* Another interface, with nothing known yet, cannot use lo's address. */
+	harness.ifindex = b;
+	syn.source = "10.0.0.5";
+	CHECK(harness_run_times(&harness, &syn, 3) == 0 &&
+	          harness_state_attempts(&harness, "10.0.0.5") == 4 &&
+	          harness_interface(&harness, b, &state_b) == 0 && state_b.spoofed == 3,
+	      "attribution: agt0 claiming lo's 10.0.0.5 is spoofed; lo's count stays 4");
+
+	/* Learning: ARP is handed up, within the interface's quota. */
+	learn = ring_buffer__new(bpf_map__fd(harness.skel->maps.learn_frames), learn_record,
+	                         &learned_on, NULL);
+	arp_frame(&arp);
+	for (int i = 0; i < 5; i++)
+		harness_run_bytes(&harness, arp.bytes, arp.length);
+	if (learn != NULL)
+		ring_buffer__consume(learn);
+	CHECK(learned_on == b && harness_counter(&harness, COUNTER_LEARN_FRAMES) == 3 &&
+	          harness_counter(&harness, COUNTER_LEARN_DROPPED) == 2,
+	      "attribution: agt0's ARP is handed up to learn, 3 a window, 2 counted dropped");
+	ring_buffer__free(learn);
+
+	/* Learned: once the daemon writes it, agt0's own address is counted. */
+	harness_own(&harness, b, "10.0.0.8");
+	syn.source = "10.0.0.8";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state_attempts(&harness, "10.0.0.8") == 1,
+	      "attribution: agt0's learned 10.0.0.8 is counted");
+	harness_close(&harness);
+}
+
+/*
+ * A VM flooding random sources: on an interface with known addresses none
+ * gets state; on one without, at most its quota per window, and another
+ * interface's sources stay.
+ */
+static void
+test_random_source_flood(void)
+{
+	static const struct harness_options options = {
+	    .smtp_attempts = 1000,
+	    .smtp_destinations = 1000,
+	};
+	struct frame_spec syn = smtp_syn("10.0.0.5", "203.0.113.1", 25);
+	char source[INET_ADDRSTRLEN];
+	struct harness harness;
+	unsigned before, after;
+	int a, b;
+
+	a = (int)if_nametoindex("lo");
+	b = (int)if_nametoindex("agt0");
+	if (b == 0 || harness_open(&harness, "flood", &options) < 0) {
+		CHECK(0, "flood: the XDP program loads, agt0 exists");
+		return;
+	}
+	harness.skel->data->attribution.interface_sources = 100;
+	harness.ifindex = a;
+	harness_run_times(&harness, &syn, 3);
+	harness_own(&harness, a, "10.0.0.5");
+	before = harness_source_count(&harness);
+	syn.source = source;
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(source, sizeof(source), "10.%u.%u.%u", 64 + i / 65536, (i / 256) % 256,
+		         i % 256);
+		harness_run(&harness, &syn);
+	}
+	CHECK(harness_source_count(&harness) == before &&
+	          harness_counter(&harness, COUNTER_SPOOFED) == 5000,
+	      "flood: 5000 random sources on lo, which has its address, add no state");
+	harness.ifindex = b;
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(source, sizeof(source), "10.%u.%u.%u", 128 + i / 65536, (i / 256) % 256,
+		         i % 256);
+		harness_run(&harness, &syn);
+	}
+	after = harness_source_count(&harness);
+	CHECK(after - before == 100 && harness_counter(&harness, COUNTER_INTERFACE_QUOTA) == 4900,
+	      "flood: on agt0, with no known address, 100 of 5000 sources get state (the "
+	      "quota), 4900 refused and counted (%u)",
+	      after - before);
+	CHECK(harness_state_attempts(&harness, "10.0.0.5") == 3,
+	      "flood: lo's own source keeps its state and count");
+	harness_close(&harness);
+}
+
 int
 main(void)
 {
@@ -1016,5 +1263,8 @@ main(void)
 	test_malformed();
 	test_lru_bound();
 	test_ring_full();
+	/* Last: these move the process into a private network namespace. */
+	test_attribution();
+	test_random_source_flood();
 	return check_done();
 }

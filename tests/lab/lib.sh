@@ -176,3 +176,40 @@ bans_match() { local reply; reply=$(ctl --json bans 2>/dev/null) && jq -e "$1" >
 status_match() { local reply; reply=$(ctl --json status 2>/dev/null) && jq -e "$1" >/dev/null 2>&1 <<<"$reply"; }
 
 kernel_set_has() { in_hv nft list set inet abuseguard "$1" 2>/dev/null | grep -q -- "$2"; }
+
+# vm_forged_syns [-i IFACE PEER] SOURCE DESTINATION COUNT [PORT] [INTERVAL_S]: COUNT
+# TCP SYNs claiming SOURCE, written as raw frames on the vm's IFACE (eth0) to the
+# MAC of PEER (agvm0) in hv, so they are routed as real packets would be.
+# Bounded by COUNT. With MARK=N, prints the epoch milliseconds at which the
+# Nth SYN went out.
+vm_forged_syns() {
+	local iface=eth0 peer=agvm0
+	if [ "$1" = -i ]; then iface=$2 peer=$3; shift 3; fi
+	local mac
+	mac=$(ip -n "$HV" -j link show "$peer" | jq -r '.[0].address')
+	in_vm timeout 30 python3 - "$iface" "$mac" "$@" <<'PY'
+import os, socket, struct, sys, time
+iface, mac, source, destination, count = sys.argv[1:6]
+port = int(sys.argv[6]) if len(sys.argv) > 6 else 25
+interval = float(sys.argv[7]) if len(sys.argv) > 7 else 0.005
+mark = int(os.environ.get("MARK", "0"))
+def checksum(data):
+    if len(data) % 2: data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16: total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+own = s.getsockname()[4]
+src, dst = socket.inet_aton(source), socket.inet_aton(destination)
+for i in range(int(count)):
+    tcp = struct.pack("!HHIIBBHHH", 40000 + i % 20000, port, i, 0, 5 << 4, 0x02, 64240, 0, 0)
+    tcp = tcp[:16] + struct.pack("!H", checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    if i + 1 == mark:
+        print(int(time.time() * 1000), flush=True)
+    s.send(bytes.fromhex(mac.replace(":", "")) + own + b"\x08\x00" + ip + tcp)
+    time.sleep(interval)
+PY
+}

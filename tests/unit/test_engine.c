@@ -367,6 +367,34 @@ test_scan_findings(void)
 	fixture_close(&f);
 }
 
+/* A VM forging 127.0.0.1, multicast or the host's own uplink gets none of them banned. */
+static void
+test_never_bannable(void)
+{
+	static const char *const forged[] = {"127.0.0.1",       "0.0.0.0",     "224.0.0.5",
+	                                     "255.255.255.255", "169.254.0.9", "::1",
+	                                     "fe80::1",         "ff02::1",     "203.0.113.1"};
+	struct host_addresses host = {0};
+	struct prefix uplink;
+	struct fixture f;
+
+	CHECK(fixture_open(&f, "never") == 0, "engine opens on a fresh store");
+	prefix_parse("203.0.113.1", &uplink);
+	host.addresses = &uplink;
+	host.count = 1;
+	f.engine.host = &host;
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++)
+		CHECK(offend(&f, forged[i], T0_MS + (int64_t)i) == ACTION_IGNORE &&
+		          f.recorder.last.why == REASON_UNOWNABLE,
+		      "a burst claiming %s is ignored: %s", forged[i],
+		      decision_reason_name(f.recorder.last.why));
+	CHECK(f.engine.stats.bans == 0 && f.engine.stats.unownable == 9,
+	      "nothing is banned and the 9 findings are counted as never bannable");
+	CHECK(offend(&f, "192.0.2.77", T0_MS + 100) == ACTION_BAN,
+	      "a documentation address is banned as any VM's would be");
+	fixture_close(&f);
+}
+
 int
 main(void)
 {
@@ -382,6 +410,7 @@ main(void)
 	test_safe_defaults();
 	test_bad_events();
 	test_scan_findings();
+	test_never_bannable();
 	test_reconcile_after_prefix_change();
 	snprintf(command, sizeof(command), "rm -rf %s", directory);
 	if (system(command) != 0)

@@ -1,0 +1,290 @@
+/*
+ * Attribution in the XDP program: every packet belongs to the interface it
+ * arrived on. Before any per-source accounting, the source is looked up
+ * among the interface's addresses (the daemon writes them); a source that
+ * is not the interface's is spoofed: counted on the interface, sampled, and
+ * reported at most once per window, and never given per-source state.
+ * ARP, NDP and DHCP frames are handed up, a bounded number per interface
+ * and window, for the daemon to learn the addresses from. With
+ * spoofing.action = "drop" a forged packet stops here, after it is counted.
+ *
+ * An interface with no known address yet is trusted as before (its packets
+ * are counted as unverified), except for sources another interface holds.
+ */
+#ifndef BPF_ATTRIBUTION_H
+#define BPF_ATTRIBUTION_H
+
+#include "abuseguard/abuseguard.h"
+#include "parsing.h"
+
+#define ICMPV6_ROUTER_SOLICITATION    133
+#define ICMPV6_NEIGHBOR_SOLICITATION  135
+#define ICMPV6_NEIGHBOR_ADVERTISEMENT 136
+#define DHCP_CLIENT_PORT              68
+#define DHCP_SERVER_PORT              67
+
+enum attribution {
+	ATTRIBUTED = 0,   /* the interface's own source, or an unverified one: account it */
+	NOT_ATTRIBUTABLE, /* unspecified or link-local: never anyone's offence, not spoofing */
+	SPOOFED,
+	SPOOFED_DROP, /* spoofed on an interface whose policy drops forged packets */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vm_address_key);
+	__type(value, struct vm_address_value);
+} vm_addresses SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct interface_policy);
+} interface_policies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct interface_state);
+} interface_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} learn_frames SEC(".maps");
+
+struct attribution_settings attribution = {
+    .spoof_packets = 100,
+    .learn_frames = 64,
+    .interface_sources = 4096,
+};
+
+/* The interface's state, its window renewed; NULL only if the map refuses it. */
+static __always_inline struct interface_state *
+interface_state_get(__u32 ifindex, __u64 now, __u64 window_ns)
+{
+	struct interface_state *state, fresh = {};
+
+	state = bpf_map_lookup_elem(&interface_states, &ifindex);
+	if (!state) {
+		bpf_map_update_elem(&interface_states, &ifindex, &fresh, BPF_NOEXIST);
+		state = bpf_map_lookup_elem(&interface_states, &ifindex);
+		if (!state)
+			return NULL;
+	}
+	if (state->window_start_ns == 0 ||
+	    (now >= state->window_start_ns && now - state->window_start_ns >= window_ns)) {
+		state->window_start_ns = now;
+		state->window_spoofed = 0;
+		state->window_learn = 0;
+		state->window_sources = 0;
+		state->reported = 0;
+		state->sample_count = 0;
+	}
+	return state;
+}
+
+/* May the interface add one more source in this window? Counts a refusal. */
+static __always_inline int
+interface_source_allowed(struct interface_state *state)
+{
+	if (!state)
+		return 1;
+	if (__sync_fetch_and_add(&state->window_sources, 1) < attribution.interface_sources)
+		return 1;
+	__sync_fetch_and_add(&state->sources_refused, 1);
+	count(COUNTER_INTERFACE_QUOTA);
+	return 0;
+}
+
+static __always_inline int
+is_learn_frame(const struct packet *packet)
+{
+	if (packet->ethertype == ETH_P_ARP)
+		return 1;
+	if (packet->family == SOURCE_FAMILY_IPV6 && packet->icmp)
+		return packet->icmp->type == ICMPV6_ROUTER_SOLICITATION ||
+		       packet->icmp->type == ICMPV6_NEIGHBOR_SOLICITATION ||
+		       packet->icmp->type == ICMPV6_NEIGHBOR_ADVERTISEMENT;
+	if (packet->family == SOURCE_FAMILY_IPV4 && packet->udp)
+		return bpf_ntohs(packet->udp->source) == DHCP_CLIENT_PORT &&
+		       bpf_ntohs(packet->udp->dest) == DHCP_SERVER_PORT;
+	return 0;
+}
+
+/* Hands the frame's start to the daemon, within the interface's quota. */
+static __always_inline void
+learn_hand_up(struct xdp_md *ctx, struct interface_state *state, __u64 now)
+{
+	__u32 length = ctx->data_end - ctx->data;
+	struct learn_frame *frame;
+
+	if (state && __sync_fetch_and_add(&state->window_learn, 1) >= attribution.learn_frames)
+		goto dropped;
+	frame = bpf_ringbuf_reserve(&learn_frames, sizeof(*frame), 0);
+	if (!frame)
+		goto dropped;
+	if (length > LEARN_FRAME_BYTES)
+		length = LEARN_FRAME_BYTES;
+	if (length == 0 || bpf_xdp_load_bytes(ctx, 0, frame->data, length) < 0) {
+		bpf_ringbuf_discard(frame, 0);
+		goto dropped;
+	}
+	frame->time_ns = now;
+	frame->ifindex = ctx->ingress_ifindex;
+	frame->length = length;
+	bpf_ringbuf_submit(frame, 0);
+	count(COUNTER_LEARN_FRAMES);
+	if (state)
+		__sync_fetch_and_add(&state->learn_sent, 1);
+	return;
+dropped:
+	count(COUNTER_LEARN_DROPPED);
+	if (state)
+		__sync_fetch_and_add(&state->learn_dropped, 1);
+}
+
+/* The packet's source as a trie key of ifindex; 0 if it can belong to no one. */
+static __always_inline int
+source_address_key(const struct packet *packet, __u32 ifindex, struct vm_address_key *key)
+{
+	struct iphdr *ipv4;
+	struct ipv6hdr *ipv6;
+	__u32 address;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	key->prefixlen = 32 + 128;
+	key->ifindex = bpf_htonl(ifindex);
+	if (packet->family == SOURCE_FAMILY_IPV4) {
+		ipv4 = packet->network_header;
+		address = bpf_ntohl(ipv4->saddr);
+		/* 0.0.0.0/8 (a DHCP client) and 169.254.0.0/16 never leave the link. */
+		if ((address >> 24) == 0 || (address >> 16) == 0xa9fe)
+			return 0;
+		key->addr[10] = 0xff;
+		key->addr[11] = 0xff;
+		__builtin_memcpy(&key->addr[12], &ipv4->saddr, 4);
+		return 1;
+	}
+	ipv6 = packet->network_header;
+	__builtin_memcpy(key->addr, &ipv6->saddr, 16);
+	/* :: (duplicate address detection) and fe80::/10 never leave the link. */
+	if (key->addr[0] == 0xfe && (key->addr[1] & 0xc0) == 0x80)
+		return 0;
+	if (ipv6->saddr.in6_u.u6_addr32[0] == 0 && ipv6->saddr.in6_u.u6_addr32[1] == 0 &&
+	    ipv6->saddr.in6_u.u6_addr32[2] == 0 && ipv6->saddr.in6_u.u6_addr32[3] == 0)
+		return 0;
+	return 1;
+}
+
+static __always_inline void
+send_spoof_event(struct xdp_md *ctx, struct interface_state *state, __u64 now)
+{
+	struct abuse_event *event;
+	__u32 samples = state->sample_count;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(COUNTER_EVENTS_LOST);
+		__sync_fetch_and_and(&state->reported, 0);
+		return;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->time_ns = now;
+	event->window_start_ns = state->window_start_ns;
+	/* The source is the VM's own address, which the daemon fills in. */
+	event->ifindex = ctx->ingress_ifindex;
+	event->category = CATEGORY_SPOOFING;
+	event->reason = SPOOF_REASON_PACKETS;
+	event->counts.attempts = state->window_spoofed;
+	if (samples > EVENT_SAMPLES)
+		samples = EVENT_SAMPLES;
+	event->sample_count = samples;
+	__builtin_memcpy(event->samples, state->samples, sizeof(event->samples));
+	bpf_ringbuf_submit(event, 0);
+	count(COUNTER_EVENTS);
+}
+
+/* Keeps a few distinct forged sources as evidence. */
+static __always_inline void
+spoof_sample(struct interface_state *state, const struct vm_address_key *key,
+             const struct packet *packet)
+{
+	__u32 index = state->sample_count;
+	struct event_sample sample = {};
+	int i, j, same;
+
+	if (index >= EVENT_SAMPLES)
+		return;
+	if (packet->family == SOURCE_FAMILY_IPV4)
+		__builtin_memcpy(sample.address, &key->addr[12], 4);
+	else
+		__builtin_memcpy(sample.address, key->addr, 16);
+	sample.family = packet->family;
+	sample.protocol = packet->tcp ? IPPROTO_TCP : packet->udp ? IPPROTO_UDP : 0;
+	for (i = 0; i < EVENT_SAMPLES && i < index; i++) {
+		same = state->samples[i].family == sample.family;
+#pragma unroll
+		for (j = 0; j < 16; j++)
+			same &= state->samples[i].address[j] == sample.address[j];
+		if (same)
+			return;
+	}
+	state->samples[index & (EVENT_SAMPLES - 1)] = sample;
+	state->sample_count = index + 1;
+}
+
+static __always_inline void
+record_spoofed(struct xdp_md *ctx, struct interface_state *state, const struct vm_address_key *key,
+               const struct packet *packet, __u64 now)
+{
+	__u32 spoofed;
+
+	count(COUNTER_SPOOFED);
+	if (!state)
+		return;
+	__sync_fetch_and_add(&state->spoofed, 1);
+	spoofed = __sync_fetch_and_add(&state->window_spoofed, 1) + 1;
+	spoof_sample(state, key, packet);
+	if (attribution.spoof_packets == 0 || spoofed < attribution.spoof_packets)
+		return;
+	if (__sync_fetch_and_or(&state->reported, 1))
+		return;
+	send_spoof_event(ctx, state, now);
+}
+
+/* Whose is the packet's source? Counts and reports what is spoofed. */
+static __always_inline enum attribution
+attribute(struct xdp_md *ctx, const struct packet *packet, struct interface_state *state, __u64 now)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct interface_policy *policy;
+	struct vm_address_value *holder;
+	struct vm_address_key key;
+
+	if (!source_address_key(packet, ifindex, &key))
+		return NOT_ATTRIBUTABLE;
+	policy = bpf_map_lookup_elem(&interface_policies, &ifindex);
+	if (policy && (policy->flags & INTERFACE_KNOWN)) {
+		if (bpf_map_lookup_elem(&vm_addresses, &key))
+			return ATTRIBUTED;
+		record_spoofed(ctx, state, &key, packet, now);
+		return (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;
+	}
+	key.ifindex = 0;
+	holder = bpf_map_lookup_elem(&vm_addresses, &key);
+	if (holder && holder->ifindex != ifindex) {
+		record_spoofed(ctx, state, &key, packet, now);
+		return policy && (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;
+	}
+	count(COUNTER_UNVERIFIED);
+	if (state)
+		__sync_fetch_and_add(&state->unverified, 1);
+	return ATTRIBUTED;
+}
+
+#endif

@@ -1,0 +1,177 @@
+/* The daemon's side of attribution: registry, learning, and the program's maps. */
+#include <errno.h>
+#include <string.h>
+
+#include "attribution.h"
+#include "learn.h"
+#include "log.h"
+
+static int
+load_stored_vm(const struct store_vm *record, void *arg)
+{
+	struct attribution *attribution = arg;
+	const char *conflict;
+	int error;
+
+	error = vm_configure(&attribution->vms, record->interface, record->addresses,
+	                     record->address_count, record->name, record->customer,
+	                     VM_ORIGIN_OPERATOR, clock_now_ms(attribution->clock), &conflict);
+	if (error < 0)
+		log_warnx("%s: the addresses the store holds are not applied: %s%s",
+		          record->interface,
+		          error == -EADDRINUSE ? "configured on interface "
+		          : error == -ENOSPC   ? "limits.max_vm_addresses or max_interfaces"
+		                               : "an address no VM can own",
+		          error == -EADDRINUSE ? conflict : "");
+	return 0;
+}
+
+int
+attribution_open(struct attribution *attribution, struct loop *loop, const struct config *config,
+                 struct clock *clock, struct store *store)
+{
+	const char *conflict;
+	int error;
+
+	memset(attribution, 0, sizeof(*attribution));
+	attribution->config = config;
+	attribution->clock = clock;
+	if ((error = host_addresses_open(&attribution->host, loop, config)) < 0)
+		return error;
+	if ((error = vm_registry_init(&attribution->vms, config->limits.max_interfaces,
+	                              config->limits.max_vm_addresses)) < 0) {
+		host_addresses_close(&attribution->host);
+		return error;
+	}
+	attribution->vms.host = &attribution->host;
+	/* The policy's static hosts, then the operator's, which override them. */
+	for (unsigned i = 0; i < config->vm_count; i++) {
+		const struct config_vm *vm = &config->vms[i];
+
+		if (vm_configure(&attribution->vms, vm->interface, vm->addresses, vm->address_count,
+		                 vm->name, vm->customer, VM_ORIGIN_POLICY, clock_now_ms(clock),
+		                 &conflict) < 0)
+			log_warnx("%s: the policy's addresses are not applied (one is the "
+			          "hypervisor's own, or limits refuse them)",
+			          vm->interface);
+	}
+	if (store != NULL && store_vms(store, load_stored_vm, attribution) < 0)
+		log_warnx("the store's VMs could not all be read");
+	return 0;
+}
+
+void
+attribution_close(struct attribution *attribution)
+{
+	vm_registry_free(&attribution->vms);
+	host_addresses_close(&attribution->host);
+}
+
+/* Writes every attached interface into the program: after a change that may move addresses. */
+static void
+sync_all(struct attribution *attribution)
+{
+	bool drop = attribution->config->spoofing.action == SPOOF_DROP;
+
+	if (attribution->capture == NULL)
+		return;
+	for (unsigned i = 0; i < attribution->vms.count; i++) {
+		const struct vm *vm = &attribution->vms.vms[i];
+
+		if (vm->ifindex > 0)
+			(void)capture_vm_sync(attribution->capture, vm->ifindex, vm, drop);
+	}
+}
+
+void
+attribution_interface(void *arg, struct capture *capture, int ifindex, const char *name,
+                      bool attached)
+{
+	struct attribution *attribution = arg;
+	struct vm *vm;
+
+	attribution->capture = capture;
+	if (!attached) {
+		vm_interface_gone(&attribution->vms, name);
+		(void)capture_vm_sync(capture, ifindex, NULL, false);
+		return;
+	}
+	if ((vm = vm_get(&attribution->vms, name)) == NULL) {
+		log_warnx("%s: not in the VM registry (limits.max_interfaces): its sources are "
+		          "unverified",
+		          name);
+		return;
+	}
+	vm->ifindex = ifindex;
+	(void)capture_vm_sync(capture, ifindex, vm,
+	                      attribution->config->spoofing.action == SPOOF_DROP);
+}
+
+void
+attribution_learn(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
+{
+	struct attribution *attribution = arg;
+	char address[SOURCE_STRLEN];
+	const struct vm *holder;
+	struct learned learned;
+	struct vm *vm;
+	int result;
+
+	attribution->capture = capture;
+	vm = vm_find_ifindex(&attribution->vms, ifindex);
+	result = learn_parse(frame, length, &learned);
+	if (result < 0)
+		attribution->learn_malformed++;
+	/* A DHCPACK toward a VM is not what this interface sends: only its own frames teach. */
+	if (vm == NULL || result <= 0 || learned.toward_vm)
+		return;
+	result = vm_learn(&attribution->vms, vm->interface, &learned.address, learned.origin,
+	                  learned.mac, clock_now_ms(attribution->clock), &holder);
+	prefix_format(&learned.address, address, sizeof(address));
+	if (result == -EADDRINUSE)
+		log_warnx("%s: claims %s (%s), which interface %s holds: not learned",
+		          vm->interface, address, vm_origin_name(learned.origin),
+		          holder->interface);
+	else if (result == -ENOSPC)
+		log_warnx("%s: claims %s (%s), past limits.max_vm_addresses: not learned",
+		          vm->interface, address, vm_origin_name(learned.origin));
+	else if (result == 1) {
+		log_info("%s: learned %s from its %s", vm->interface, address,
+		         vm_origin_name(learned.origin));
+		(void)capture_vm_sync(capture, ifindex, vm,
+		                      attribution->config->spoofing.action == SPOOF_DROP);
+	}
+}
+
+int
+attribution_configure(struct attribution *attribution, const char *interface,
+                      const struct prefix *addresses, unsigned count, const char *name,
+                      const char *customer, enum vm_origin origin, const char **conflict)
+{
+	int error = vm_configure(&attribution->vms, interface, addresses, count, name, customer,
+	                         origin, clock_now_ms(attribution->clock), conflict);
+
+	if (error == 0)
+		sync_all(attribution);
+	return error;
+}
+
+int
+attribution_event_source(struct attribution *attribution, struct abuse_event *event)
+{
+	const struct vm *vm = vm_find_ifindex(&attribution->vms, (int)event->ifindex);
+
+	if (vm == NULL || vm->address_count == 0) {
+		attribution->spoofing_unattached++;
+		return -ENOENT;
+	}
+	source_from_addr(vm->addresses[0].prefix.family, vm->addresses[0].prefix.addr,
+	                 attribution->config->ipv6_prefix_len, &event->source);
+	return 0;
+}
+
+const struct vm *
+attribution_vm(struct attribution *attribution, int ifindex)
+{
+	return vm_find_ifindex(&attribution->vms, ifindex);
+}

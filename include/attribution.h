@@ -1,0 +1,61 @@
+/*
+ * Attribution in the daemon: the VM registry and the hypervisor's own
+ * addresses, kept in step with the XDP program's view. It learns from the
+ * frames the program hands up, follows interfaces as they come and go,
+ * applies the policy's and the operator's VMs, and names the VM behind an
+ * event (a spoofing event's source is the forging VM's own address).
+ */
+#ifndef ATTRIBUTION_H
+#define ATTRIBUTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "abuseguard/abuseguard.h"
+#include "capture.h"
+#include "clock.h"
+#include "config.h"
+#include "hostaddr.h"
+#include "loop.h"
+#include "store.h"
+#include "vm.h"
+
+struct attribution {
+	const struct config *config;
+	struct clock *clock;
+	struct vm_registry vms;
+	struct host_addresses host;
+	struct capture *capture;      /* NULL until capture is open */
+	uint64_t learn_malformed;     /* handed-up frames the parser refused */
+	uint64_t spoofing_unattached; /* spoofing events from an interface with no address */
+};
+
+/* Reads the host's addresses, the policy's VMs and then the store's. */
+int attribution_open(struct attribution *attribution, struct loop *loop,
+                     const struct config *config, struct clock *clock, struct store *store);
+void attribution_close(struct attribution *attribution);
+
+/* Capture hooks: pass &attribution as their arg. */
+void attribution_learn(void *arg, struct capture *capture, int ifindex, const void *frame,
+                       size_t length);
+void attribution_interface(void *arg, struct capture *capture, int ifindex, const char *name,
+                           bool attached);
+
+/*
+ * Configures an interface's addresses (the operator's vm set, once stored)
+ * and writes every interface that changed into the program.
+ */
+int attribution_configure(struct attribution *attribution, const char *interface,
+                          const struct prefix *addresses, unsigned count, const char *name,
+                          const char *customer, enum vm_origin origin, const char **conflict);
+
+/*
+ * Fills a spoofing event's source with the forging VM's own address (its
+ * first, IPv6 masked to ipv6_prefix). -ENOENT, counted, if it has none.
+ */
+int attribution_event_source(struct attribution *attribution, struct abuse_event *event);
+
+/* The VM behind an interface, or NULL. */
+const struct vm *attribution_vm(struct attribution *attribution, int ifindex);
+
+#endif

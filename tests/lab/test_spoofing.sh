@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Two VMs on two interfaces. The first forges the second's address for an
+# SMTP burst, before and after the second has sent anything: the second
+# keeps SMTP and web, nothing is banned or recorded for its address, the
+# first's spoofing is reported (and its own address takes the ladder). The
+# first then floods SYNs from 4,000,000 random sources while the second
+# really spams: the second is banned as fast as without the flood and the
+# daemon's memory does not move. Learning and abusectl vm set are exercised.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+VM2=$LAB-vm2
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+trap 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null; lab_cleanup' EXIT
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+
+# vm2 (10.0.2.6) -- agvm1 [hv 10.0.2.1]
+ip netns add "$VM2"
+ip link add agvm1 netns "$HV" type veth peer name eth0 netns "$VM2"
+ip -n "$VM2" link set lo up
+ip -n "$VM2" addr add 10.0.2.6/24 dev eth0
+ip -n "$VM2" link set eth0 up
+ip -n "$VM2" route add default via 10.0.2.1
+ip -n "$HV" addr add 10.0.2.1/24 dev agvm1
+ip -n "$HV" link set agvm1 up
+# No reverse-path filter in hv: forged packets are forwarded unless abuseguard drops them.
+in_hv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+	net.ipv4.conf.agvm0.rp_filter=0 net.ipv4.conf.agvm1.rp_filter=0
+in_vm2() { ip netns exec "$VM2" "$@"; }
+vm2_connects() { in_vm2 timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+vm2_web() { in_vm2 curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null; }
+vms_json() { ctl --json vms 2>/dev/null; }
+recorded_for() {
+	sqlite3 "$STATE/abuseguard.db" "SELECT count(*) FROM offences WHERE source = '$1'"
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
+# hv_forwarded: IPv4 datagrams the hypervisor has forwarded so far.
+hv_forwarded() {
+	in_hv awk '/^Ip:/ { if (!column) { for (i = 1; i <= NF; i++) if ($i == "ForwDatagrams") column = i }
+		else print $column }' /proc/net/snmp
+}
+# forged_forwarded: are 30 SYNs forged by the first VM as 10.0.2.6 forwarded by the hypervisor?
+forged_forwarded() {
+	local before after
+	before=$(hv_forwarded)
+	vm_forged_syns 10.0.2.6 10.0.1.2 30
+	sleep 0.2
+	after=$(hv_forwarded)
+	echo "# forwarded $((after - before)) of 30 forged SYNs"
+	[ $((after - before)) -ge 30 ]
+}
+
+STATE=$WORK/state
+sed -e 's/^\tpackets = 100;/\tpackets = 20;/' policy/abuseguard.conf >"$WORK/policy.conf"
+check "the test policy reports 20 forged packets a window" grep -q '^	packets = 20;' "$WORK/policy.conf"
+check "daemon starts with two VM interfaces" daemon_start "$WORK/policy.conf" "$STATE"
+check "both interfaces are attached" \
+	wait_for_status '[.interfaces[].name] | contains(["agvm0", "agvm1"])'
+
+# Learning: the first VM's ARP for its gateway teaches the daemon its address.
+in_vm ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1
+check "agvm0 learns 10.0.0.5 from its VM's ARP, with the VM's MAC" \
+	wait_until 3000 bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm0\" and .mac != \"\") | .addresses[] | select(.address == \"10.0.0.5/32\" and .origin == \"arp\")' >/dev/null"
+
+# The first VM forges the second's address before the second has sent anything.
+check "reported, not dropped: the hypervisor forwards the forged SYNs" forged_forwarded
+vm_forged_syns 10.0.2.6 10.0.1.2 30
+check "the 60 forged SYNs are counted as spoofed" wait_for_status '.counters.spoofed >= 60' 3000
+check "the first VM's spoofing is reported against its own address" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .category == "spoofing")' 3000
+check "nothing is banned for the forged 10.0.2.6" bans_match '[.bans[] | select(.source == "10.0.2.6")] == []'
+check "nothing is recorded for 10.0.2.6" test "$(recorded_for 10.0.2.6)" = 0
+check "the daemon logs the forged sources as evidence" \
+	grep -q 'spoofing.*forged: 10.0.2.6' "$WORK/daemon.log"
+check "the second VM reaches SMTP" vm2_connects 10.0.1.2 25
+check "the second VM reaches the web" vm2_web
+
+# The second VM speaks: agvm1 learns its address; forging it again changes nothing.
+in_vm2 ping -c 1 -W 2 10.0.2.1 >/dev/null 2>&1
+check "agvm1 learns 10.0.2.6 from its VM's ARP" \
+	wait_until 3000 bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm1\") | .addresses[] | select(.address == \"10.0.2.6/32\")' >/dev/null"
+vm_forged_syns 10.0.2.6 10.0.1.2 60
+check "forged again, 10.0.2.6 is still neither banned nor recorded" \
+	bash -c "[ \"\$(sqlite3 '$STATE/abuseguard.db' \"SELECT count(*) FROM offences WHERE source = '10.0.2.6'\")\" = 0 ]"
+check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25
+check "the second VM still reaches the web" vm2_web
+check "agvm0 claiming agvm1's address is never learned" \
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '[.vms[] | select(.interface == \"agvm0\") | .addresses[].address] == [\"10.0.0.5/32\"]' >/dev/null"
+
+# The operator names the second VM.
+check "vm set names agvm1's VM and configures its address" \
+	ctl vm set agvm1 --address 10.0.2.6 --name vm2 --customer C-2 --reason "provisioned"
+check "vms shows agvm1's address as the operator's" \
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm1\" and .name == \"vm2\") | .addresses == [.addresses[] | select(.origin == \"operator\")]' >/dev/null"
+
+# A real spam burst from the second VM, without and then during a flood of
+# random sources from the first.
+# spam_ban_ms SOURCE: 100 SMTP SYNs from the second VM's own SOURCE, 2 ms apart;
+# prints the milliseconds from the 30th (the one that crosses the threshold)
+# to the ban's start in the store, or -1 without a ban.
+spam_ban_ms() {
+	local source=$1 crossed started
+	MARK=30 VM=$VM2 vm_forged_syns -i eth0 agvm1 "$source" 10.0.1.2 100 25 0.002 \
+		>"$WORK/crossed" &
+	local burst=$!
+	if wait_for_bans ".bans[] | select(.source == \"$source\" and .category == \"spam\")" 10000; then
+		wait "$burst"
+		crossed=$(cat "$WORK/crossed")
+		started=$(sqlite3 "$STATE/abuseguard.db" \
+			"SELECT max(start_ms) FROM bans WHERE source = '$source' AND category = 'spam'")
+		echo $((started - crossed))
+	else
+		kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+		echo -1
+	fi
+}
+# Two fresh addresses of the second VM, so that no earlier SYN counts.
+ip -n "$VM2" addr add 10.0.2.7/24 dev eth0
+ip -n "$VM2" addr add 10.0.2.8/24 dev eth0
+ctl vm set agvm1 --address 10.0.2.6 --address 10.0.2.7 --address 10.0.2.8 \
+	--reason "two more addresses" >/dev/null
+quiet_ms=$(spam_ban_ms 10.0.2.7)
+check "without a flood the second VM's burst is banned, ${quiet_ms} ms after the crossing SYN" \
+	test "$quiet_ms" -ge 0
+check "the ban is the second VM's: 10.0.2.7, scope smtp" \
+	bans_match '.bans[] | select(.source == "10.0.2.7" and .scope == "smtp")'
+rss_before=$(rss_kb)
+in_vm timeout 60 "$BUILD/bench/syn_flood" --sources 4000000 --time-limit 30 >"$WORK/flood.out" 2>&1 &
+flood=$!
+wait_until 3000 status_match '.counters.spoofed > 100000'
+flood_ms=$(spam_ban_ms 10.0.2.8)
+kill -0 "$flood" 2>/dev/null && flooding=yes || flooding=no
+wait "$flood"
+rss_after=$(rss_kb)
+check "during the flood it is banned, ${flood_ms} ms after the crossing SYN" \
+	test "$flood_ms" -ge 0
+check "as fast as without it: within 100 ms of the quiet case (${flood_ms} ms vs ${quiet_ms} ms)" \
+	test "$flood_ms" -ge 0 -a "$flood_ms" -le $((quiet_ms + 100))
+check "the flood was still running when the ban came" test "$flooding" = yes
+check "the flood's 4,000,000 sources were counted as spoofed" \
+	status_match '.counters.spoofed >= 4000000'
+check "the flood created no per-source state: no source was added for it" \
+	status_match '.counters.sources_new < 100'
+check "the daemon's RSS did not move with the flood (${rss_before} kB, then ${rss_after} kB)" \
+	test "$rss_after" -le $((rss_before + 1024))
+echo "# flood: $(cat "$WORK/flood.out" | tr '\n' ' ')"
+daemon_stop TERM
+
+# With spoofing.action = "drop" the forged packets stop at the hypervisor.
+sed -e 's/^\taction = "report";/\taction = "drop";/' "$WORK/policy.conf" >"$WORK/drop.conf"
+check "the drop policy says so" grep -q '^	action = "drop";' "$WORK/drop.conf"
+check "the daemon restarts on the drop policy" daemon_start "$WORK/drop.conf" "$STATE"
+in_vm ip neigh flush dev eth0
+in_vm ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1
+check "agvm0 learns its address again from a fresh ARP" \
+	wait_until 3000 bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm0\") | .addresses[] | select(.address == \"10.0.0.5/32\")' >/dev/null"
+refute "dropped: the forged SYNs stop at the hypervisor, none forwarded" forged_forwarded
+check "they are still counted as spoofed" wait_for_status '.counters.spoofed >= 30' 3000
+check "the first VM's own traffic still flows (ping to its gateway)" \
+	in_vm ping -c 1 -W 2 10.0.0.1
+check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25
+daemon_stop TERM
+exit 0
