@@ -246,6 +246,8 @@ enum ban_column {
 	BAN_DURATION,
 	BAN_EXPIRES,
 	BAN_REMAINING,
+	BAN_INTERFACE,
+	BAN_VM_NAME,
 	BAN_COLUMNS
 };
 
@@ -261,6 +263,8 @@ static const struct {
     [BAN_DURATION] = {"DURATION", "duration_s", true},
     [BAN_EXPIRES] = {"EXPIRES(UTC)", "expires", false},
     [BAN_REMAINING] = {"REMAINING", "remaining_s", true},
+    [BAN_INTERFACE] = {"INTERFACE", "interface", false},
+    [BAN_VM_NAME] = {"VM", "vm_name", false},
 };
 
 typedef char ban_row[BAN_COLUMNS][128];
@@ -308,6 +312,8 @@ print_bans(json_t *reply)
 				format_seconds(value, cell, sizeof(rows[i][column]));
 			else
 				format_scalar(value, cell, sizeof(rows[i][column]));
+			if (cell[0] == '\0')
+				snprintf(cell, sizeof(rows[i][column]), "-");
 			if ((int)strlen(cell) > width[column])
 				width[column] = strlen(cell);
 		}

@@ -174,9 +174,13 @@ log_decision(void *arg, const struct finding *finding, const struct decision *de
 		fields[4] = interface_field;
 	}
 	if (ban != NULL)
-		log_fields(LOG_WARNING, fields, "%s: banned for %s, scope %s, level %u (%s): %s",
-		           source, duration, scope_name(ban->scope), ban->level + 1,
-		           category_name(ban->category), finding->detail);
+		log_fields(LOG_WARNING, fields,
+		           "%s: banned for %s, scope %s, level %u (%s): %s%s%s%s%s%s%s", source,
+		           duration, scope_name(ban->scope), ban->level + 1,
+		           category_name(ban->category), finding->detail,
+		           ban->vm.interface[0] ? "; VM on " : "", ban->vm.interface,
+		           ban->vm.mac[0] ? " " : "", ban->vm.mac, ban->vm.name[0] ? " named " : "",
+		           ban->vm.name);
 	else if (decision->action == ACTION_ALERT)
 		log_fields(LOG_WARNING, fields,
 		           "%s: %s, not banned (%s; would be level %u, %s, scope %s): %s", source,
@@ -506,12 +510,13 @@ ban_json(const struct ban *ban, int64_t now_ms)
 	format_utc(ban->start_ms, started, sizeof(started));
 	format_utc(ban_end_ms(ban), expires, sizeof(expires));
 	return json_pack(
-	    "{s:I, s:b, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I}", "id", (json_int_t)ban->id,
-	    "recorded", ban->id != 0, "source", source_format(&ban->source, source, sizeof(source)),
-	    "scope", scope_name(ban->scope), "category", category_name(ban->category), "level",
-	    (int)ban->level + 1, "duration_s",
+	    "{s:I, s:b, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I, s:s, s:s, s:s}", "id",
+	    (json_int_t)ban->id, "recorded", ban->id != 0, "source",
+	    source_format(&ban->source, source, sizeof(source)), "scope", scope_name(ban->scope),
+	    "category", category_name(ban->category), "level", (int)ban->level + 1, "duration_s",
 	    (json_int_t)((ban->expires_ms - ban->start_ms) / 1000), "started", started, "expires",
-	    expires, "remaining_s", (json_int_t)((ban_end_ms(ban) - now_ms) / 1000));
+	    expires, "remaining_s", (json_int_t)((ban_end_ms(ban) - now_ms) / 1000), "interface",
+	    ban->vm.interface, "mac", ban->vm.mac, "vm_name", ban->vm.name);
 }
 
 struct ban_listing {
@@ -1150,6 +1155,7 @@ daemon_start(struct daemon *daemon)
 	daemon->engine.on_decision = log_decision;
 	daemon->engine.arg = daemon;
 	daemon->engine.host = &daemon->attribution.host;
+	daemon->engine.vms = &daemon->attribution.vms;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)

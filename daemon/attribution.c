@@ -125,6 +125,9 @@ attribution_learn(void *arg, struct capture *capture, int ifindex, const void *f
 	/* A DHCPACK toward a VM is not what this interface sends: only its own frames teach. */
 	if (vm == NULL || result <= 0 || learned.toward_vm)
 		return;
+	/* An IPv6 customer holds a whole prefix, as the ladder counts it. */
+	if (learned.address.family == SOURCE_FAMILY_IPV6)
+		prefix_mask(&learned.address, attribution->config->ipv6_prefix_len);
 	result = vm_learn(&attribution->vms, vm->interface, &learned.address, learned.origin,
 	                  learned.mac, clock_now_ms(attribution->clock), &holder);
 	prefix_format(&learned.address, address, sizeof(address));

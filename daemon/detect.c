@@ -59,6 +59,7 @@ finding_from_event(const struct abuse_event *event, int64_t time_ms, struct find
 
 	memset(out, 0, sizeof(*out));
 	out->source = event->source;
+	out->ifindex = event->ifindex;
 	out->category = event->category;
 	out->reason = event->reason;
 	out->time_ms = time_ms;

@@ -76,6 +76,20 @@ offence_from_finding(const struct finding *finding, struct offence *offence)
 	memcpy(offence->detail, finding->detail, sizeof(offence->detail));
 }
 
+/* The VM behind an interface: the history stays keyed by address, this is for people. */
+static void
+vm_identity_of(const struct engine *engine, unsigned ifindex, struct vm_identity *out)
+{
+	const struct vm *vm;
+
+	memset(out, 0, sizeof(*out));
+	if (engine->vms == NULL || (vm = vm_find_ifindex(engine->vms, (int)ifindex)) == NULL)
+		return;
+	snprintf(out->interface, sizeof(out->interface), "%s", vm->interface);
+	vm_mac_format(vm, out->mac, sizeof(out->mac));
+	snprintf(out->name, sizeof(out->name), "%s", vm->name);
+}
+
 /* The ban as nftables keeps it: tagged, so that a restart can adopt it if the store missed it. */
 static struct nft_ban
 ban_for_kernel(const struct ban *ban)
@@ -138,7 +152,9 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 		return 0;
 	}
 	offence_from_finding(finding, &offence);
+	vm_identity_of(engine, finding->ifindex, &offence.vm);
 	memset(ban, 0, sizeof(*ban));
+	ban->vm = offence.vm;
 	ban->source = finding->source;
 	ban->category = finding->category;
 	ban->scope = decision->scope;

@@ -169,3 +169,12 @@ prefix_overlaps(const struct prefix *a, const struct prefix *b)
 	return rest == 0 ||
 	       ((a->addr[whole] ^ b->addr[whole]) & (unsigned char)(0xff00u >> rest)) == 0;
 }
+
+void
+prefix_mask(struct prefix *prefix, unsigned len)
+{
+	if (len >= prefix->len)
+		return;
+	prefix->len = (unsigned char)len;
+	mask_bytes(prefix->addr, prefix->family == SOURCE_FAMILY_IPV4 ? 4 : 16, len);
+}

@@ -95,7 +95,7 @@ static const char *const migrations[] = {
 /* The columns ban_from_row reads, in its order. */
 #define BAN_COLUMNS                                                                                \
 	"b.id, b.family, b.prefix_len, b.addr, b.category, b.scope, b.level, b.start_ms, "         \
-	"b.expires_ms, b.lifted_ms"
+	"b.expires_ms, b.lifted_ms, b.interface, b.mac, b.vm_name"
 #define BAN_OF_SOURCE "b.addr = :addr AND b.family = :family AND b.prefix_len = :prefix_len"
 #define BAN_ACTIVE    "b.lifted_ms = 0 AND b.start_ms <= :now AND b.expires_ms > :now"
 
@@ -131,14 +131,15 @@ static const struct {
     [STATEMENT_OFFENCE_INSERT] =
         {"record offence",
          "INSERT INTO offences (source, family, prefix_len, addr, category, time_ms, "
-         "attempts, destinations, detail) VALUES (:source, :family, :prefix_len, :addr, "
-         ":category, :time_ms, :attempts, :destinations, :detail)"},
+         "attempts, destinations, detail, interface, mac, vm_name) VALUES (:source, :family, "
+         ":prefix_len, :addr, "
+         ":category, :time_ms, :attempts, :destinations, :detail, :interface, :mac, :vm_name)"},
     [STATEMENT_BAN_INSERT] =
         {"record ban",
          "INSERT INTO bans (offence_id, source, family, prefix_len, addr, category, scope, "
-         "level, start_ms, expires_ms, lifted_ms) VALUES (:offence_id, :source, :family, "
-         ":prefix_len, :addr, :category, :scope, :level, :start_ms, :expires_ms, "
-         ":lifted_ms)"},
+         "level, start_ms, expires_ms, lifted_ms, interface, mac, vm_name) VALUES (:offence_id, "
+         ":source, :family, :prefix_len, :addr, :category, :scope, :level, :start_ms, "
+         ":expires_ms, :lifted_ms, :interface, :mac, :vm_name)"},
     [STATEMENT_SOURCE_ACTIVE] = {"find active bans of source",
                                  "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_OF_SOURCE
                                  " AND " BAN_ACTIVE " ORDER BY b.expires_ms, b.id"},
@@ -330,6 +331,15 @@ bind_key(struct store *store, enum statement_id id, const struct source_key *key
 	                                     (int)key_address_size(key->family), SQLITE_TRANSIENT);
 }
 
+/* Binds :interface, :mac and :vm_name. */
+static void
+bind_vm(struct store *store, enum statement_id id, const struct vm_identity *vm, int *rc)
+{
+	bind_text(store, id, ":interface", vm->interface, sizeof(vm->interface), rc);
+	bind_text(store, id, ":mac", vm->mac, sizeof(vm->mac), rc);
+	bind_text(store, id, ":vm_name", vm->name, sizeof(vm->name), rc);
+}
+
 /* Binds the key and its text, for the rows that keep both. */
 static void
 bind_source(struct store *store, enum statement_id id, const struct source_key *key, int *rc)
@@ -376,6 +386,15 @@ transaction_end(struct store *store, int error)
 	return error;
 }
 
+/* The VM behind a record, for people: text cut to its field, NULL as "". */
+static void
+column_label(sqlite3_stmt *row, int column, char *buf, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(row, column);
+
+	snprintf(buf, size, "%s", text != NULL ? (const char *)text : "");
+}
+
 /* Reads one row of BAN_COLUMNS; a row this code could not have written is an error. */
 static int
 ban_from_row(struct store *store, enum statement_id id, struct ban *out)
@@ -407,6 +426,9 @@ ban_from_row(struct store *store, enum statement_id id, struct ban *out)
 	out->start_ms = sqlite3_column_int64(row, 7);
 	out->expires_ms = sqlite3_column_int64(row, 8);
 	out->lifted_ms = sqlite3_column_int64(row, 9);
+	column_label(row, 10, out->vm.interface, sizeof(out->vm.interface));
+	column_label(row, 11, out->vm.mac, sizeof(out->vm.mac));
+	column_label(row, 12, out->vm.name, sizeof(out->vm.name));
 	return 0;
 }
 
@@ -597,6 +619,7 @@ offence_insert(struct store *store, struct offence *offence)
 	bind_int64(store, id, ":attempts", offence->attempts, &rc);
 	bind_int64(store, id, ":destinations", offence->destinations, &rc);
 	bind_text(store, id, ":detail", offence->detail, sizeof(offence->detail), &rc);
+	bind_vm(store, id, &offence->vm, &rc);
 	if ((error = statement_execute(store, id, rc)) == 0)
 		offence->id = sqlite3_last_insert_rowid(store->db);
 	return error;
@@ -616,6 +639,7 @@ ban_insert(struct store *store, int64_t offence_id, struct ban *ban)
 	bind_int64(store, id, ":start_ms", ban->start_ms, &rc);
 	bind_int64(store, id, ":expires_ms", ban->expires_ms, &rc);
 	bind_int64(store, id, ":lifted_ms", ban->lifted_ms, &rc);
+	bind_vm(store, id, &ban->vm, &rc);
 	if ((error = statement_execute(store, id, rc)) == 0)
 		ban->id = sqlite3_last_insert_rowid(store->db);
 	return error;

@@ -14,6 +14,13 @@ enum scope {
 	SCOPE_COUNT
 };
 
+/* The VM behind an offence or a ban, as the abuse desk sees it: "" where unknown. */
+struct vm_identity {
+	char interface[16]; /* IF_NAMESIZE */
+	char mac[18];       /* "52:54:00:12:34:56" */
+	char name[64];
+};
+
 struct ban {
 	int64_t id; /* store row; 0 before it is stored */
 	struct source_key source;
@@ -23,6 +30,7 @@ struct ban {
 	int64_t start_ms;   /* epoch milliseconds */
 	int64_t expires_ms; /* planned end */
 	int64_t lifted_ms;  /* when an operator lifted it; 0 if never */
+	struct vm_identity vm;
 };
 
 /* When the ban really ended, or will end: the lift if it came first. */

@@ -24,6 +24,7 @@ struct finding {
 	struct event_sample samples[EVENT_SAMPLES]; /* the latest first */
 	unsigned sample_count;
 	char detail[256]; /* one line for people and the store */
+	unsigned ifindex; /* the interface it came from, as the event says */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "detect.h"
 #include "hostaddr.h"
+#include "vm.h"
 #include "nft.h"
 #include "pending.h"
 #include "policy.h"
@@ -37,6 +38,8 @@ struct engine {
 	struct nft *nft; /* NULL: decide and record, but touch no kernel set */
 	/* The hypervisor's own addresses, never banned; NULL (replay): none known. */
 	const struct host_addresses *host;
+	/* Who is behind each interface, for the records; NULL (replay): nobody known. */
+	struct vm_registry *vms;
 	/*
 	 * Called after each decision is durable; may be NULL. ban is NULL
 	 * unless banned. The engine itself logs only errors: the daemon logs

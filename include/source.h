@@ -35,6 +35,8 @@ int prefix_parse(const char *text, struct prefix *out);
 const char *prefix_format(const struct prefix *prefix, char *buf, size_t len);
 /* Does the prefix hold the source (for IPv6: the whole source prefix)? */
 bool prefix_contains(const struct prefix *prefix, const struct source_key *source);
+/* Shortens a prefix to len bits (no longer than it is), clearing the rest. */
+void prefix_mask(struct prefix *prefix, unsigned len);
 /* Do two prefixes share an address (the shorter one then holds the longer)? */
 bool prefix_overlaps(const struct prefix *a, const struct prefix *b);
 

@@ -25,6 +25,7 @@ struct offence {
 	uint32_t attempts;
 	uint32_t destinations;
 	char detail[256]; /* one line for people: thresholds, last destination */
+	struct vm_identity vm;
 };
 
 /*

@@ -69,6 +69,8 @@ vm_forged_syns 10.0.2.6 10.0.1.2 30
 check "the 60 forged SYNs are counted as spoofed" wait_for_status '.counters.spoofed >= 60' 3000
 check "the first VM's spoofing is reported against its own address" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .category == "spoofing")' 3000
+check "the spoofing ban names the VM: interface agvm0 and its MAC" \
+	bans_match '.bans[] | select(.source == "10.0.0.5" and .category == "spoofing" and .interface == "agvm0" and .mac != "")'
 check "nothing is banned for the forged 10.0.2.6" bans_match '[.bans[] | select(.source == "10.0.2.6")] == []'
 check "nothing is recorded for 10.0.2.6" test "$(recorded_for 10.0.2.6)" = 0
 check "the daemon logs the forged sources as evidence" \
@@ -123,8 +125,12 @@ ctl vm set agvm1 --address 10.0.2.6 --address 10.0.2.7 --address 10.0.2.8 \
 quiet_ms=$(spam_ban_ms 10.0.2.7)
 check "without a flood the second VM's burst is banned, ${quiet_ms} ms after the crossing SYN" \
 	test "$quiet_ms" -ge 0
-check "the ban is the second VM's: 10.0.2.7, scope smtp" \
-	bans_match '.bans[] | select(.source == "10.0.2.7" and .scope == "smtp")'
+check "the ban is the second VM's: 10.0.2.7, scope smtp, on agvm1, VM vm2" \
+	bans_match '.bans[] | select(.source == "10.0.2.7" and .scope == "smtp" and .interface == "agvm1" and .vm_name == "vm2")'
+check "the store keeps the VM with the offence" \
+	test "$(sqlite3 "$STATE/abuseguard.db" "SELECT interface || ' ' || vm_name FROM offences WHERE source = '10.0.2.7'")" = "agvm1 vm2"
+check "abusectl bans shows the interface and the VM" \
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' bans | grep -E '^10\.0\.2\.7 .* agvm1 +vm2\$'"
 rss_before=$(rss_kb)
 in_vm timeout 60 "$BUILD/bench/syn_flood" --sources 4000000 --time-limit 30 >"$WORK/flood.out" 2>&1 &
 flood=$!

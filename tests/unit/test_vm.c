@@ -205,6 +205,26 @@ test_store(void)
 	          strcmp(loaded.first.customer, "C-17") == 0 && loaded.first.address_count == 1 &&
 	          memcmp(&loaded.addresses[0], &addresses[0], sizeof(addresses[0])) == 0,
 	      "after the restart vnet0 has its last addresses, name and customer");
+	struct offence offence = {.category = CATEGORY_SPAM, .time_ms = T0_MS};
+	struct ban ban = {.category = CATEGORY_SPAM,
+	                  .scope = SCOPE_SMTP,
+	                  .start_ms = T0_MS,
+	                  .expires_ms = T0_MS + 3600000};
+	struct ban history[2];
+	size_t count = 0;
+
+	offence.source = source("192.0.2.10");
+	ban.source = offence.source;
+	snprintf(offence.vm.interface, sizeof(offence.vm.interface), "vnet0");
+	snprintf(offence.vm.mac, sizeof(offence.vm.mac), "52:54:00:00:00:0a");
+	snprintf(offence.vm.name, sizeof(offence.vm.name), "web1");
+	ban.vm = offence.vm;
+	CHECK(store_record(store, &offence, &ban) == 0 &&
+	          store_history(store, &offence.source, history, 2, &count) == 0 && count == 1 &&
+	          strcmp(history[0].vm.interface, "vnet0") == 0 &&
+	          strcmp(history[0].vm.mac, "52:54:00:00:00:0a") == 0 &&
+	          strcmp(history[0].vm.name, "web1") == 0,
+	      "a ban keeps the VM behind it (interface, MAC, name) through the store");
 	store_close(store);
 }
 
