@@ -16,7 +16,12 @@ lab_setup || { echo "bench: lab namespaces could not be created" >&2; exit 1; }
 for i in $(seq 0 $((bursts - 1))); do
 	echo "address add 10.0.0.$((100 + i))/24 dev eth0"
 done | ip -n "$VM" -batch - || exit 1
-daemon_start "$PWD/policy/abuseguard.conf" "$WORK/state" || { echo "bench: daemon did not start" >&2; exit 1; }
+# The vm's addresses are configured, as an orchestrator would: every burst's
+# source is the VM's own from its first SYN, not learned from its ARP later.
+{ cat policy/abuseguard.conf; echo 'vms = ( { interface = "agvm0";
+	addresses = [ "10.0.0.5", "10.0.0.96/27", "10.0.0.128/27", "fd00:5::/64" ]; } );'; } |
+	sed -e 's/^vms = ( );$//' >"$WORK/policy.conf"
+daemon_start "$WORK/policy.conf" "$WORK/state" || { echo "bench: daemon did not start" >&2; exit 1; }
 # The hypervisor knows net's MAC before the first burst.
 in_hv ping -c 1 -W 1 10.0.1.2 >/dev/null
 gateway=$(ip -n "$HV" -j link show agvm0 | jq -r '.[0].address')
