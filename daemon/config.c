@@ -248,6 +248,17 @@ config_defaults(struct config *config)
 	     i++)
 		scan_port_ignore(&config->scan, default_ignored_ports[i]);
 
+	config->crawler.enabled = 1;
+	config->crawler.window_ms = 10 * MS_PER_MINUTE;
+	config->crawler.disallowed_requests = 10;
+	config->crawler.scope = SCOPE_WEB;
+	config->crawler.http_ports[0] = 80;
+	config->crawler.http_ports[1] = 8080;
+	config->crawler.http_port_count = 2;
+	config->crawler.fetch_robots = 1;
+	config->crawler.max_sources = 1024;
+	config->crawler.max_sites_per_source = 16;
+
 	config->ladder.count = sizeof(ladder_ms) / sizeof(ladder_ms[0]);
 	for (unsigned i = 0; i < config->ladder.count; i++) {
 		config->ladder.rungs[i].duration_ms = ladder_ms[i][0];
@@ -653,6 +664,33 @@ read_interfaces(struct parser *parser, const config_setting_t *setting, const st
 				            setting_value(element, shown, sizeof(shown)));
 	}
 	memcpy((char *)base + rule->offset, patterns, sizeof(patterns));
+	*(unsigned *)((char *)base + rule->count_offset) = (unsigned)count;
+	return 0;
+}
+
+static int
+read_port_list(struct parser *parser, const config_setting_t *setting,
+               const struct rule *rule, void *base)
+{
+	uint16_t ports[CONFIG_MAX_HTTP_PORTS];
+	int error, count;
+
+	memset(ports, 0, sizeof(ports));
+	if ((error = check_list_length(parser, setting, rule, "ports")) < 0)
+		return error;
+	count = config_setting_length(setting);
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *element = config_setting_get_elem(setting, i);
+		int64_t port = 0;
+
+		if ((error = read_integer(parser, element, &port)) < 0)
+			return error;
+		if (port < 1 || port > 65535)
+			return fail(parser, element,
+			            "must be a TCP port from 1 to 65535, not %" PRId64, port);
+		ports[i] = (uint16_t)port;
+	}
+	memcpy((char *)base + rule->offset, ports, sizeof(ports));
 	*(unsigned *)((char *)base + rule->count_offset) = (unsigned)count;
 	return 0;
 }
@@ -1227,6 +1265,45 @@ static const struct rule spoofing_rules[] = {
     {0},
 };
 
+static const struct rule crawler_rules[] = {
+    {.name = "enabled", .read = read_bool, .offset = offsetof(struct config, crawler.enabled)},
+    {.name = "window",
+     .read = read_duration,
+     .offset = offsetof(struct config, crawler.window_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
+    {.name = "disallowed_requests",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.disallowed_requests),
+     .min = 1,
+     .max = 1000},
+    {.name = "scope",
+     .read = read_enum,
+     .offset = offsetof(struct config, crawler.scope),
+     .max = SCOPE_COUNT - 1,
+     .value_name = scope_value_name},
+    {.name = "http_ports",
+     .read = read_port_list,
+     .offset = offsetof(struct config, crawler.http_ports),
+     .count_offset = offsetof(struct config, crawler.http_port_count),
+     .min = 1,
+     .max = CONFIG_MAX_HTTP_PORTS},
+    {.name = "fetch_robots",
+     .read = read_bool,
+     .offset = offsetof(struct config, crawler.fetch_robots)},
+    {.name = "max_sources",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.max_sources),
+     .min = 1,
+     .max = 1000000},
+    {.name = "max_sites_per_source",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.max_sites_per_source),
+     .min = 1,
+     .max = 1024},
+    {0},
+};
+
 static const struct rule root_rules[] = {
     {.name = "mode",
      .read = read_enum,
@@ -1269,6 +1346,7 @@ static const struct rule root_rules[] = {
     {.name = "spam", .read = read_spam, .children = spam_rules},
     {.name = "scan", .read = read_scan, .children = scan_rules},
     {.name = "spoofing", .read = read_group, .children = spoofing_rules},
+    {.name = "crawler", .read = read_group, .children = crawler_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},
     {.name = "allowlist",
      .read = read_prefixes,

@@ -20,6 +20,7 @@
 #define CONFIG_MAX_PREFIXES     256
 #define CONFIG_MAX_VMS          256 /* static hosts in the policy; the orchestrator has abusectl */
 #define CONFIG_MAX_VM_ADDRESSES 16
+#define CONFIG_MAX_HTTP_PORTS   16
 #define CONFIG_EXIT_INVALID     78 /* EX_CONFIG */
 
 /* A static host: an interface and the addresses that belong to it. */
@@ -78,6 +79,19 @@ struct scan_config {
 	unsigned ignored_port_count;
 };
 
+/* Crawlers that break robots.txt (daemon/detect_crawler.c). */
+struct crawler_config {
+	int enabled;
+	int64_t window_ms;
+	uint32_t disallowed_requests; /* to one site within the window */
+	enum scope scope;
+	uint16_t http_ports[CONFIG_MAX_HTTP_PORTS]; /* where HTTP requests are read */
+	unsigned http_port_count;
+	int fetch_robots;              /* fetch a site's robots.txt when the VM did not */
+	uint32_t max_sources;          /* sources with violations tracked */
+	uint32_t max_sites_per_source; /* sites tracked for each */
+};
+
 struct config {
 	char path[PATH_MAX];
 	enum mode mode;
@@ -122,6 +136,7 @@ struct config {
 	struct spam_config spam;
 	struct scan_config scan;
 	struct spoofing_config spoofing;
+	struct crawler_config crawler;
 
 	struct ladder ladder;
 

@@ -66,6 +66,12 @@ test_shipped_policy(void)
 	      "shipped spam settings equal the defaults");
 	CHECK(memcmp(&loaded.scan, &defaults.scan, sizeof(loaded.scan)) == 0,
 	      "shipped scan settings equal the defaults");
+	CHECK(memcmp(&loaded.crawler, &defaults.crawler, sizeof(loaded.crawler)) == 0 &&
+	          defaults.crawler.window_ms == 10 * 60 * 1000 &&
+	          defaults.crawler.disallowed_requests == 10 &&
+	          defaults.crawler.scope == SCOPE_WEB && defaults.crawler.http_port_count == 2 &&
+	          defaults.crawler.http_ports[0] == 80 && defaults.crawler.http_ports[1] == 8080,
+	      "shipped crawler settings equal the defaults: 10 in 10m, scope web, ports 80, 8080");
 	CHECK(memcmp(&loaded.ladder, &defaults.ladder, sizeof(loaded.ladder)) == 0,
 	      "shipped ladder equals the default");
 	CHECK(loaded.allowlist_count == 0 && loaded.always_allowed_count == 0,
@@ -242,6 +248,10 @@ static const struct bad_policy bad_policies[] = {
     {"bad-scan-timeout.conf", 1, "scan: timeout must be shorter than window",
      "a timeout longer than the window"},
     {"bad-include.conf", 2, "@include is not supported", "an @include"},
+    {"bad-crawler-port.conf", 2, "crawler.http_ports[1]: must be a TCP port from 1 to 65535",
+     "an HTTP port out of range"},
+    {"bad-crawler-threshold.conf", 2,
+     "crawler.disallowed_requests: must be between 1 and 1000, not 0", "a crawler threshold of 0"},
     {"bad-open-string.conf", 2, "string not closed", "a string left open at the end"},
 };
 
@@ -360,12 +370,27 @@ test_durations(void)
 	CHECK(strcmp(buf, "1h") == 0, "duration_format respects the buffer length");
 }
 
+static void
+test_crawler_policy(void)
+{
+	char err[512];
+	int error = config_load(POLICIES "good-full.conf", &loaded, err, sizeof(err));
+
+	CHECK(error == 0 && loaded.crawler.enabled == 0 && loaded.crawler.window_ms == 3600000 &&
+	          loaded.crawler.disallowed_requests == 50 && loaded.crawler.scope == SCOPE_ALL &&
+	          loaded.crawler.http_port_count == 3 && loaded.crawler.http_ports[2] == 8000 &&
+	          loaded.crawler.fetch_robots == 0 && loaded.crawler.max_sources == 10 &&
+	          loaded.crawler.max_sites_per_source == 2,
+	      "every crawler setting is read: %s", error == 0 ? "ok" : err);
+}
+
 int
 main(void)
 {
 	test_shipped_policy();
 	test_full_policy();
 	test_bad_policies();
+	test_crawler_policy();
 	test_unreadable();
 	test_durations();
 	return check_done();
