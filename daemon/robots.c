@@ -5,6 +5,7 @@
  * rules of the groups that apply, so a judgement costs no allocation unless
  * the path is very long.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,14 @@
 
 #include "robots.h"
 
+/* A crawler's product token is put in lower case on the stack up to this length. */
+#define ROBOTS_TOKEN_STACK 256
 /* Paths normalised on the stack up to this many bytes, longer ones on the heap. */
 #define ROBOTS_PATH_STACK 4096
 
 struct robots_agent {
 	size_t token, token_len; /* in strings: the product token, or "*" */
+	size_t lower;            /* in strings: the token in lower case, for matching */
 	bool star;
 };
 
@@ -302,9 +306,12 @@ add_agent(struct robots_parser *parser, unsigned line, const char *value, size_t
 	} else {
 		token = robots_product_token(value, value_len, &agent.token_len);
 	}
+	for (size_t i = 0; i < agent.token_len; i++)
+		parser->scratch[i] = (char)tolower((unsigned char)token[i]);
 	if (grow((void **)&robots->agents, &robots->agent_size, sizeof(*robots->agents),
 	         robots->agent_count + 1) < 0 ||
-	    add_string(robots, token, agent.token_len, &agent.token) < 0)
+	    add_string(robots, token, agent.token_len, &agent.token) < 0 ||
+	    add_string(robots, parser->scratch, agent.token_len, &agent.lower) < 0)
 		return -ENOMEM;
 	robots->agents[robots->agent_count++] = agent;
 	robots->stats.agents++;
@@ -571,12 +578,21 @@ rule_matches(const struct robots *robots, const struct robots_rule *rule, const 
 	return pattern_len == 0 || memmem(path + pos, len - pos, pattern, pattern_len) != NULL;
 }
 
+/* token is the crawler's, already in lower case: one memcmp per agent of its length. */
 static bool
 agent_matches(const struct robots *robots, const struct robots_agent *agent, const char *token,
               size_t token_len)
 {
-	return !agent->star && token_len > 0 && agent->token_len == token_len &&
-	       strncasecmp(robots->strings + agent->token, token, token_len) == 0;
+	const char *lower;
+
+	if (agent->star || token_len == 0 || agent->token_len != token_len)
+		return false;
+	lower = robots->strings + agent->lower; /* not NULL: the token has bytes */
+	/* Tokens are short and differ early: a loop beats a call. */
+	for (size_t i = 0; i < token_len; i++)
+		if (lower[i] != token[i])
+			return false;
+	return true;
 }
 
 /* The agent of group that selects it for token: the first naming it, or its "*". */
@@ -665,19 +681,29 @@ robots_judge(const struct robots *robots, const char *agent, size_t agent_len, c
 {
 	static const char robots_txt[] = "/robots.txt";
 	char stack[ROBOTS_PATH_STACK], *normalised = stack;
+	char token_stack[ROBOTS_TOKEN_STACK], *token = token_stack;
 	size_t len;
 
 	*out = (struct robots_verdict){.allowed = true, .crawl_delay_ms = -1, .group_agent = ""};
 	if (path_len > SIZE_MAX / 3)
 		return -ENOMEM;
-	if (3 * path_len > sizeof(stack) && (normalised = malloc(3 * path_len)) == NULL)
+	if (agent_len > sizeof(token_stack) && (token = malloc(agent_len)) == NULL)
 		return -ENOMEM;
+	for (size_t i = 0; i < agent_len; i++)
+		token[i] = (char)tolower((unsigned char)agent[i]);
+	if (3 * path_len > sizeof(stack) && (normalised = malloc(3 * path_len)) == NULL) {
+		if (token != token_stack)
+			free(token);
+		return -ENOMEM;
+	}
 	len = robots_normalise(path, path_len, normalised);
 	if (len == sizeof(robots_txt) - 1 && memcmp(normalised, robots_txt, len) == 0)
 		out->reason = ROBOTS_IMPLICIT;
 	else
-		judge_normalised(robots, agent, agent_len, normalised, len, out);
+		judge_normalised(robots, token, agent_len, normalised, len, out);
 	if (normalised != stack)
 		free(normalised);
+	if (token != token_stack)
+		free(token);
 	return 0;
 }
