@@ -432,6 +432,8 @@ abuseguard_xdp(struct xdp_md *ctx)
 		count(COUNTER_MALFORMED);
 		return XDP_PASS;
 	}
+	if (packet.tiny_fragment)
+		count(COUNTER_TINY_FRAGMENTS);
 	/* Before any per-source state: a forged source gets none. */
 	switch (attribute(ctx, &packet, interface, now)) {
 	case ATTRIBUTED:

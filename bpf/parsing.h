@@ -6,6 +6,13 @@
  * advances. Stricter than the model: IP version, header and total lengths
  * and fragments are checked, so a forged header is counted as malformed
  * rather than read past.
+ *
+ * A first fragment (offset 0, more to come) may hold only part of its
+ * transport header; real servers still answer it once reassembled, so it
+ * counts for what it shows: TCP ports and flags sit in the first 14 bytes
+ * (RFC 793), UDP ports and ICMP type and code in the first 8. One too short
+ * to show them is RFC 1858's tiny-fragment attack: flagged, not counted.
+ * Later fragments have no transport header to look at.
  */
 #ifndef ABUSEGUARD_BPF_PARSING_H
 #define ABUSEGUARD_BPF_PARSING_H
@@ -29,7 +36,16 @@
 #define IPV6_EXTENSION_HEADERS_MAX 4
 
 #define IPV4_FRAGMENT_OFFSET 0x1fff /* in iphdr.frag_off, host order */
+#define IPV4_MORE_FRAGMENTS  0x2000
 #define IPV6_FRAGMENT_OFFSET 0xfff8 /* in the fragment header, host order */
+#define IPV6_MORE_FRAGMENTS  0x0001
+
+/* The transport bytes a first fragment must hold to be counted. */
+#define TCP_FRAGMENT_MINIMUM 14 /* ports 0-3, flags at 13 */
+#define UDP_FRAGMENT_MINIMUM sizeof(struct udphdr)
+
+/* A jumbogram's payload length is elsewhere: only the frame bounds it. */
+#define TRANSPORT_LENGTH_UNKNOWN 0xffffffff
 
 /* What the parse_* functions return besides a protocol number. */
 #define PARSE_MALFORMED    -1 /* truncated or inconsistent header */
@@ -70,7 +86,11 @@ struct packet {
 	__u16 ethertype; /* after the VLAN tags, host order */
 	__u8 family;     /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
 	__u8 vlan_tags;
-	void *network_header; /* struct iphdr or struct ipv6hdr */
+	__u8 first_fragment;    /* offset 0, more fragments follow */
+	__u8 tiny_fragment;     /* a first fragment too short to show ports and flags */
+	__u32 transport_length; /* datagram bytes after the network headers */
+	void *network_header;   /* struct iphdr or struct ipv6hdr */
+	/* In a first fragment only the bytes TCP_FRAGMENT_MINIMUM names are read. */
 	struct tcphdr *tcp;
 	struct udphdr *udp;
 	struct icmp_header *icmp; /* ICMP or ICMPv6, by family */
@@ -125,8 +145,10 @@ parse_ipv4(struct cursor *cursor, struct packet *packet)
 	cursor->position += header_length;
 	packet->family = SOURCE_FAMILY_IPV4;
 	packet->network_header = ip;
+	packet->transport_length = total_length - header_length;
 	if (ip->frag_off & bpf_htons(IPV4_FRAGMENT_OFFSET))
 		return PARSE_NO_TRANSPORT;
+	packet->first_fragment = !!(ip->frag_off & bpf_htons(IPV4_MORE_FRAGMENTS));
 	return ip->protocol;
 }
 
@@ -158,6 +180,7 @@ parse_ipv6(struct cursor *cursor, struct packet *packet)
 		return PARSE_MALFORMED;
 	packet->family = SOURCE_FAMILY_IPV6;
 	packet->network_header = ip;
+	packet->transport_length = payload_length ? payload_length : TRANSPORT_LENGTH_UNKNOWN;
 	next_header = ip->nexthdr;
 
 #pragma unroll
@@ -170,19 +193,25 @@ parse_ipv6(struct cursor *cursor, struct packet *packet)
 			if ((void *)(option + 1) > cursor->end)
 				return PARSE_MALFORMED;
 			option_length = (option->hdrlen + 1) * 8;
-			if (cursor->position + option_length > cursor->end)
+			if (option_length > packet->transport_length ||
+			    cursor->position + option_length > cursor->end)
 				return PARSE_MALFORMED;
 			next_header = option->nexthdr;
 			cursor->position += option_length;
+			packet->transport_length -= option_length;
 			break;
 		case IPPROTO_FRAGMENT:
 			fragment = cursor->position;
-			if ((void *)(fragment + 1) > cursor->end)
+			if (sizeof(*fragment) > packet->transport_length ||
+			    (void *)(fragment + 1) > cursor->end)
 				return PARSE_MALFORMED;
 			if (fragment->frag_off & bpf_htons(IPV6_FRAGMENT_OFFSET))
 				return PARSE_NO_TRANSPORT;
+			packet->first_fragment =
+			    !!(fragment->frag_off & bpf_htons(IPV6_MORE_FRAGMENTS));
 			next_header = fragment->nexthdr;
 			cursor->position = fragment + 1;
+			packet->transport_length -= sizeof(*fragment);
 			break;
 		default:
 			return next_header;
@@ -191,18 +220,49 @@ parse_ipv6(struct cursor *cursor, struct packet *packet)
 	return ipv6_is_extension_header(next_header) ? PARSE_NO_TRANSPORT : next_header;
 }
 
+/*
+ * Whether both the datagram and the frame hold length bytes at the cursor.
+ * Ethernet may pad a short frame: the datagram's length says where it ends.
+ */
+static __always_inline int
+transport_holds(const struct cursor *cursor, const struct packet *packet, __u32 length)
+{
+	return length <= packet->transport_length && cursor->position + length <= cursor->end;
+}
+
+/*
+ * A transport header cut short: in a first fragment, flagged as tiny (0,
+ * nothing to count); anywhere else malformed.
+ */
+static __always_inline int
+transport_cut_short(struct packet *packet)
+{
+	if (!packet->first_fragment)
+		return PARSE_MALFORMED;
+	packet->tiny_fragment = 1;
+	return 0;
+}
+
 static __always_inline int
 parse_tcp(struct cursor *cursor, struct packet *packet)
 {
 	struct tcphdr *tcp = cursor->position;
 	__u32 header_length;
 
-	if ((void *)(tcp + 1) > cursor->end)
-		return PARSE_MALFORMED;
-	header_length = tcp->doff * 4;
-	if (header_length < sizeof(*tcp) || cursor->position + header_length > cursor->end)
-		return PARSE_MALFORMED;
-	cursor->position += header_length;
+	if (transport_holds(cursor, packet, sizeof(*tcp))) {
+		header_length = tcp->doff * 4;
+		if (header_length < sizeof(*tcp))
+			return PARSE_MALFORMED;
+		if (transport_holds(cursor, packet, header_length)) {
+			cursor->position += header_length;
+			packet->tcp = tcp;
+			return 0;
+		}
+	}
+	/* In a first fragment the rest of the header may be in the next one. */
+	if (!packet->first_fragment || !transport_holds(cursor, packet, TCP_FRAGMENT_MINIMUM))
+		return transport_cut_short(packet);
+	cursor->position += TCP_FRAGMENT_MINIMUM;
 	packet->tcp = tcp;
 	return 0;
 }
@@ -212,8 +272,9 @@ parse_udp(struct cursor *cursor, struct packet *packet)
 {
 	struct udphdr *udp = cursor->position;
 
-	if ((void *)(udp + 1) > cursor->end)
-		return PARSE_MALFORMED;
+	if (!transport_holds(cursor, packet, UDP_FRAGMENT_MINIMUM) ||
+	    (void *)(udp + 1) > cursor->end)
+		return transport_cut_short(packet);
 	cursor->position = udp + 1;
 	packet->udp = udp;
 	return 0;
@@ -224,8 +285,8 @@ parse_icmp(struct cursor *cursor, struct packet *packet)
 {
 	struct icmp_header *icmp = cursor->position;
 
-	if ((void *)(icmp + 1) > cursor->end)
-		return PARSE_MALFORMED;
+	if (!transport_holds(cursor, packet, sizeof(*icmp)) || (void *)(icmp + 1) > cursor->end)
+		return transport_cut_short(packet);
 	cursor->position = icmp + 1;
 	packet->icmp = icmp;
 	return 0;

@@ -227,6 +227,7 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_LEARN_DROPPED] = "learn_frames_dropped",
     [COUNTER_INTERFACE_QUOTA] = "interface_quota_refused",
     [COUNTER_PAIRS_CAPPED] = "smtp_pairs_capped",
+    [COUNTER_TINY_FRAGMENTS] = "tiny_fragments",
 };
 
 /* Whether decisions are being recorded: never "healthy" while they are not. */
@@ -348,6 +349,7 @@ static const struct {
     {COUNTER_VLAN, "abuseguard_xdp_packets_by_kind_total", "vlan", NULL},
     {COUNTER_OTHER_L3, "abuseguard_xdp_packets_by_kind_total", "other_l3", NULL},
     {COUNTER_MALFORMED, "abuseguard_xdp_packets_by_kind_total", "malformed", NULL},
+    {COUNTER_TINY_FRAGMENTS, "abuseguard_xdp_packets_by_kind_total", "tiny_fragment", NULL},
     {COUNTER_SMTP_ATTEMPTS, "abuseguard_xdp_smtp_attempts_total", NULL,
      "SMTP connection attempts (TCP SYN to 25, 465, 587)."},
     {COUNTER_SOURCES_NEW, "abuseguard_xdp_sources_new_total", NULL,

@@ -220,6 +220,7 @@ enum xdp_counter {
 	COUNTER_LEARN_DROPPED,       /* such frames past an interface's quota or the full ring */
 	COUNTER_INTERFACE_QUOTA, /* new sources refused: their interface's quota in the window */
 	COUNTER_PAIRS_CAPPED,    /* SMTP pairs not tracked: the source is past its threshold */
+	COUNTER_TINY_FRAGMENTS,  /* first fragments too short to show ports and flags */
 	COUNTER_COUNT
 };
 

@@ -921,6 +921,115 @@ test_malformed(void)
 	harness_close(&harness);
 }
 
+/*
+ * A frame built whole, then cut after transport_bytes of its transport
+ * header, with the IP length fields saying so: a fragment as a sender that
+ * splits its datagrams (hping3 -f --mtu 16) puts it on the wire.
+ */
+static void
+fragment_build(const struct frame_spec *spec, size_t transport_bytes, struct frame *frame)
+{
+	int ipv6 = strchr(spec->source, ':') != NULL;
+	size_t network =
+	    ipv6 ? sizeof(struct ip6_hdr) + sizeof(struct ip6_frag) : sizeof(struct iphdr);
+
+	frame_build(spec, frame);
+	if (ETH_HLEN + network + transport_bytes > frame->length)
+		fail("fragment longer than its frame");
+	frame->length = ETH_HLEN + network + transport_bytes;
+	if (ipv6)
+		frame_patch16(frame, IPV6_PAYLOAD_LENGTH_OFFSET,
+		              network - sizeof(struct ip6_hdr) + transport_bytes);
+	else
+		frame_patch16(frame, IPV4_TOTAL_LENGTH_OFFSET, network + transport_bytes);
+}
+
+static void
+test_fragments(void)
+{
+	static const struct harness_options options = {.smtp_attempts = 1};
+	static const unsigned char padding[16];
+	struct harness harness;
+	struct frame_spec spec = smtp_syn("192.0.2.80", "203.0.113.80", 25);
+	struct frame_spec spec6 = smtp_syn("2001:db8:80::1", "2001:db8:ffff::25", 25);
+	struct frame frame;
+	int not_passed = 0;
+
+	if (harness_open(&harness, "fragments", &options) < 0) {
+		CHECK(0, "fragments: the XDP program loads");
+		return;
+	}
+	spec.ipv4_frag_off = IPV4_MORE_FRAGMENTS;
+	fragment_build(&spec, 16, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_state_attempts(&harness, "192.0.2.80") == 1 && harness.event_count == 1 &&
+	          harness_counter(&harness, COUNTER_SMTP_ATTEMPTS) == 1 &&
+	          harness_counter(&harness, COUNTER_MALFORMED) == 0,
+	      "fragments: an IPv4 SYN to 25 whose first fragment holds 16 TCP bytes is an SMTP "
+	      "attempt with an event, not malformed");
+	CHECK(harness_counter(&harness, COUNTER_SCAN_PROBES) == 1,
+	      "fragments: that first fragment is also a scan probe (%llu)",
+	      (unsigned long long)harness_counter(&harness, COUNTER_SCAN_PROBES));
+
+	spec.source = "192.0.2.81";
+	fragment_build(&spec, 14, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_state_attempts(&harness, "192.0.2.81") == 1,
+	      "fragments: 14 TCP bytes (ports and flags) are enough to count");
+
+	spec.source = "192.0.2.82";
+	fragment_build(&spec, 8, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	/* Ethernet padding behind it must not be read as the rest of the header. */
+	frame_put(&frame, padding, sizeof(padding));
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 2 &&
+	          harness_state_attempts(&harness, "192.0.2.82") == 0 &&
+	          harness_counter(&harness, COUNTER_SMTP_ATTEMPTS) == 2 &&
+	          harness_counter(&harness, COUNTER_MALFORMED) == 0,
+	      "fragments: a first fragment of 8 TCP bytes, bare or padded, counts "
+	      "COUNTER_TINY_FRAGMENTS (%llu), not an attempt, not malformed",
+	      (unsigned long long)harness_counter(&harness, COUNTER_TINY_FRAGMENTS));
+
+	spec.source = "192.0.2.83";
+	spec.ipv4_frag_off = IPV4_MORE_FRAGMENTS | 2; /* offset 16 bytes: the rest of the header */
+	fragment_build(&spec, 8, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	spec.ipv4_frag_off = 0; /* not a fragment: 16 bytes are a broken TCP header */
+	fragment_build(&spec, 16, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_state_attempts(&harness, "192.0.2.83") == 0 &&
+	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 2 &&
+	          harness_counter(&harness, COUNTER_MALFORMED) == 1,
+	      "fragments: a later fragment is not counted; an unfragmented 16-byte TCP header "
+	      "is malformed");
+
+	spec.protocol = IPPROTO_UDP;
+	spec.ipv4_frag_off = IPV4_MORE_FRAGMENTS;
+	fragment_build(&spec, 0, &frame);
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 3,
+	      "fragments: a first UDP fragment without its 8 header bytes is tiny");
+
+	spec6.ipv6_extension = IPPROTO_FRAGMENT;
+	spec6.ipv6_fragment_offset = 0;
+	fragment_build(&spec6, 16, &frame);
+	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr) + 3] |= 1; /* more fragments */
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_state_attempts(&harness, "2001:db8:80::") == 1,
+	      "fragments: an IPv6 first fragment with 16 TCP bytes is an SMTP attempt");
+	spec6.source = "2001:db8:81::1";
+	fragment_build(&spec6, 8, &frame);
+	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr) + 3] |= 1;
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_state_attempts(&harness, "2001:db8:81::") == 0 &&
+	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 4 &&
+	          harness_counter(&harness, COUNTER_MALFORMED) == 1,
+	      "fragments: an IPv6 first fragment with 8 TCP bytes is tiny, not an attempt");
+	CHECK(not_passed == 0, "fragments: every frame passes");
+	harness_close(&harness);
+}
+
 static void
 test_lru_bound(void)
 {
@@ -1261,6 +1370,7 @@ main(void)
 	test_ipv6();
 	test_vlan();
 	test_malformed();
+	test_fragments();
 	test_lru_bound();
 	test_ring_full();
 	/* Last: these move the process into a private network namespace. */
