@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -72,7 +73,8 @@ struct daemon {
 	uint32_t event_ifindex; /* the interface of the event being handled, 0 between events */
 	bool metrics_failing;   /* said once, until a write works again */
 	uint64_t nft_restores, reloads, reload_failures;
-	uint64_t store_pruned; /* history rows past the retention, deleted */
+	uint64_t store_pruned;          /* history rows past the retention, deleted */
+	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
 	int64_t started_ms;
 };
 
@@ -931,6 +933,28 @@ nft_check(struct daemon *daemon)
 		          daemon->config.nft_table);
 }
 
+/*
+ * Tiny first fragments (RFC 1858) hide their ports and flags: the program
+ * counts them but cannot say what they were. Said in the log, at most once a
+ * check interval, so an operator sees the attack without a line per packet.
+ */
+static void
+tiny_fragments_check(struct daemon *daemon)
+{
+	struct capture_stats capture;
+	uint64_t seen;
+
+	capture_stats(daemon->capture, &capture);
+	seen = capture.counters[COUNTER_TINY_FRAGMENTS];
+	if (seen > daemon->tiny_fragments_logged)
+		log_warnx("XDP: %" PRIu64
+		          " tiny IP fragments in the last %d s (first fragments too "
+		          "short to show ports and flags, RFC 1858); counted, not attributed to a "
+		          "source",
+		          seen - daemon->tiny_fragments_logged, NFT_CHECK_INTERVAL_S);
+	daemon->tiny_fragments_logged = seen;
+}
+
 /* Queued records are written, then history past the retention goes, a small batch each tick. */
 static void
 store_maintain(struct daemon *daemon)
@@ -962,6 +986,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 		nft_check(daemon);
 		store_maintain(daemon);
 		(void)engine_check_sets(&daemon->engine); /* errors were logged */
+		tiny_fragments_check(daemon);
 	}
 }
 
