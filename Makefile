@@ -40,8 +40,14 @@ BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
-MAINS	:= daemon/abuseguardd.c daemon/abusectl.c
+MAINS	:= daemon/abuseguardd.c
 MODULES	:= $(filter-out $(MAINS),$(wildcard daemon/*.c))
+# abusectl (abusectl/) links only what it uses of the daemon's modules: the
+# offline robots check. It speaks to the daemon through include/protocol.h.
+CTL_SRCS    := $(wildcard abusectl/*.c)
+CTL_HEADERS := $(wildcard abusectl/*.h) include/protocol.h include/robots_check.h include/robots.h
+CTL_MODULES := $(BUILD)/obj/robots_check.o $(BUILD)/obj/robots.o
+CTL_LDLIBS  := -ljansson
 HEADERS	:= $(wildcard include/*.h include/abuseguard/*.h)
 BPF_HEADERS := $(wildcard bpf/*.h)
 OBJS	:= $(MODULES:daemon/%.c=$(BUILD)/obj/%.o)
@@ -75,8 +81,8 @@ $(BUILD)/asan/libabuseguard.a: $(ASAN_OBJS)
 $(BUILD)/abuseguardd: daemon/abuseguardd.c $(HEADERS) $(SKELETONS) $(BUILD)/libabuseguard.a
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
 
-$(BUILD)/abusectl: daemon/abusectl.c $(HEADERS) $(BUILD)/libabuseguard.a
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
+$(BUILD)/abusectl: $(CTL_SRCS) $(CTL_HEADERS) $(CTL_MODULES)
+	$(CC) $(CFLAGS) -Iabusectl $(CTL_SRCS) -o $@ $(CTL_MODULES) $(CTL_LDLIBS)
 
 # Unit and BPF tests run under AddressSanitizer and UBSan.
 TEST_LINK = @mkdir -p $(@D) && $(CC) $(CFLAGS) $(SANITIZE) -Itests $< -o $@ \
@@ -119,7 +125,7 @@ $(BUILD)/abuseguard.service: systemd/abuseguard.service.in FORCE | $(BUILD)
 FORCE:
 
 format:
-	clang-format -i daemon/*.c include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
+	clang-format -i daemon/*.c abusectl/*.c abusectl/*.h include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
 		bench/*.c bench/*.h
 
 clean:

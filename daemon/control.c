@@ -168,7 +168,8 @@ set_socket_access(struct control *control)
 			log_warnx("%s: group %s not found, socket is for root only", control->path,
 			          name);
 		} else if (chown(control->path, (uid_t)-1, group->gr_gid) == -1) {
-			log_warn("%s: chown :%s, socket is for its owner only", control->path, name);
+			log_warn("%s: chown :%s, socket is for its owner only", control->path,
+			         name);
 		} else {
 			control->have_group = true;
 			control->group = group->gr_gid;
@@ -386,7 +387,8 @@ peer_credentials(const struct control *control, int fd, struct control_peer *pee
 static void
 refuse_client(struct control *control, int fd, const struct control_peer *peer)
 {
-	static const char reply[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
+	static const char reply[] = "{\"" CTL_KEY_OK "\":false,\"" CTL_KEY_RESULT
+	                            "\":\"busy\",\"" CTL_KEY_ERROR "\":\"too many clients\"}\n";
 
 	/* The socket buffer of a new connection is empty: this cannot block. */
 	if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
@@ -513,7 +515,9 @@ client_send_json(struct control_client *client, json_t *reply)
 	char *text = json_dumps(reply, JSON_COMPACT);
 
 	if (text == NULL) {
-		static const char failure[] = "{\"ok\":false,\"error\":\"reply not encodable\"}\n";
+		static const char failure[] =
+		    "{\"" CTL_KEY_OK "\":false,\"" CTL_KEY_RESULT "\":\"failed\",\"" CTL_KEY_ERROR
+		    "\":\"reply not encodable\"}\n";
 
 		log_warnx("%s: reply not encodable", client->control->path);
 		client_queue(client, failure, sizeof(failure) - 1);
@@ -524,23 +528,43 @@ client_send_json(struct control_client *client, json_t *reply)
 	free(text);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-client_send_error(struct control_client *client, const char *fmt, ...)
+json_t *
+control_fail(struct control_error *error, enum ctl_result result, const char *fmt, ...)
 {
-	char message[CONTROL_ERROR_MAX];
-	json_t *reply;
 	va_list ap;
 
+	error->result = result;
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	vsnprintf(error->message, sizeof(error->message), fmt, ap);
 	va_end(ap);
-	reply = json_pack("{s:b, s:s}", "ok", 0, "error", message);
+	return NULL;
+}
+
+static void
+client_send_failure(struct control_client *client, const struct control_error *error)
+{
+	json_t *reply;
+
+	reply = json_pack("{s:b, s:s, s:s}", CTL_KEY_OK, 0, CTL_KEY_RESULT,
+	                  ctl_result_name(error->result), CTL_KEY_ERROR, error->message);
 	if (reply == NULL) {
 		client->failed = true;
 		return;
 	}
 	client_send_json(client, reply);
 	json_decref(reply);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+client_send_error(struct control_client *client, enum ctl_result result, const char *fmt, ...)
+{
+	struct control_error error = {.result = result};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error.message, sizeof(error.message), fmt, ap);
+	va_end(ap);
+	client_send_failure(client, &error);
 }
 
 static const struct control_command *
@@ -556,7 +580,7 @@ find_command(const struct control *control, const char *name)
 static bool
 has_reason(json_t *request)
 {
-	const char *reason = json_string_value(json_object_get(request, "reason"));
+	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
 
 	if (reason == NULL)
 		return false;
@@ -569,41 +593,42 @@ client_handle_request(struct control_client *client, json_t *request)
 {
 	struct control *control = client->control;
 	const struct control_command *command;
-	const char *name, *error = NULL;
+	struct control_error error = {CTL_RESULT_FAILED, "command failed"};
+	const char *name;
 	json_t *reply;
 
-	name = json_string_value(json_object_get(request, "command"));
+	name = json_string_value(json_object_get(request, CTL_KEY_COMMAND));
 	command = find_command(control, name);
 	if (command == NULL) {
 		control->stats.bad_requests++;
-		client_send_error(client, "unknown command: %.100s", name);
+		client_send_error(client, CTL_RESULT_BAD_REQUEST, "unknown command: %.100s", name);
 		return;
 	}
 	if (command->changes_state && !client->peer.may_change) {
 		control->stats.denied++;
 		log_info("%s: %s denied to uid %u", control->path, command->name,
 		         (unsigned)client->peer.uid);
-		client_send_error(client, "permission denied");
+		client_send_error(client, CTL_RESULT_DENIED, "permission denied");
 		return;
 	}
 	if (command->changes_state && !has_reason(request)) {
 		control->stats.bad_requests++;
-		client_send_error(client, "reason required");
+		client_send_error(client, CTL_RESULT_BAD_REQUEST, "reason required");
 		return;
 	}
 	reply = command->handler(control->options.context, &client->peer, request, &error);
 	if (reply == NULL) {
-		client_send_error(client, "%s", error != NULL ? error : "command failed");
+		client_send_failure(client, &error);
 		return;
 	}
 	if (!json_is_object(reply)) {
 		log_warnx("%s: %s: handler reply is not an object", control->path, command->name);
 		json_decref(reply);
-		client_send_error(client, "internal error");
+		client_send_error(client, CTL_RESULT_FAILED, "internal error");
 		return;
 	}
-	if (json_object_get(reply, "ok") == NULL)
-		json_object_set_new(reply, "ok", json_true());
+	if (json_object_get(reply, CTL_KEY_OK) == NULL)
+		json_object_set_new(reply, CTL_KEY_OK, json_true());
 	client_send_json(client, reply);
 	json_decref(reply);
 }
@@ -630,8 +655,8 @@ control_request_parse(const char *line, size_t len, json_t **out, char *err, siz
 		json_decref(request);
 		return -EINVAL;
 	}
-	if (json_string_value(json_object_get(request, "command")) == NULL) {
-		snprintf(err, errlen, "request has no string \"command\"");
+	if (json_string_value(json_object_get(request, CTL_KEY_COMMAND)) == NULL) {
+		snprintf(err, errlen, "request has no string \"" CTL_KEY_COMMAND "\"");
 		json_decref(request);
 		return -EINVAL;
 	}
@@ -651,7 +676,7 @@ client_handle_line(struct control_client *client, const char *line, size_t len)
 	client->control->stats.requests++;
 	if (rc < 0) {
 		client->control->stats.bad_requests++;
-		client_send_error(client, "%s", error);
+		client_send_error(client, CTL_RESULT_BAD_REQUEST, "%s", error);
 		return;
 	}
 	client_handle_request(client, request);
@@ -676,7 +701,7 @@ client_handle_input(struct control_client *client)
 	client->input_len -= start;
 	if (client->input_len > client->control->options.max_line_bytes) {
 		client->control->stats.bad_requests++;
-		client_send_error(client, "request longer than %u bytes",
+		client_send_error(client, CTL_RESULT_BAD_REQUEST, "request longer than %u bytes",
 		                  client->control->options.max_line_bytes);
 		client->closing = true;
 	}

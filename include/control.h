@@ -12,9 +12,7 @@
 #include <jansson.h>
 
 #include "loop.h"
-
-/* Where the daemon listens and abusectl connects unless told otherwise. */
-#define CONTROL_DEFAULT_PATH "/run/abuseguard/control.sock"
+#include "protocol.h"
 
 struct control;
 
@@ -25,13 +23,26 @@ struct control_peer {
 	bool may_change; /* root, or a member of the control group */
 };
 
+/* The longest error message a client is sent. */
+#define CONTROL_ERROR_MAX 512
+
+/* Why a handler failed: the client gets both, as "result" and "error". */
+struct control_error {
+	enum ctl_result result;
+	char message[CONTROL_ERROR_MAX];
+};
+
 /*
  * Handles one request ({"command": NAME, ...}). Returns the reply object,
  * a new reference the module releases (it adds "ok": true unless the
- * handler set "ok"), or NULL with *error set to a message for the client.
+ * handler set "ok"), or NULL with *error filled in (control_fail).
  */
 typedef json_t *(*control_handler)(void *context, const struct control_peer *peer, json_t *request,
-                                   const char **error);
+                                   struct control_error *error);
+
+/* Fills in error and returns NULL: "return control_fail(error, CTL_RESULT_NOT_FOUND, ...);". */
+json_t *control_fail(struct control_error *error, enum ctl_result result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 struct control_command {
 	const char *name;
@@ -59,9 +70,6 @@ struct control_stats {
 	unsigned long long idle_closed;      /* clients closed after idle_timeout_ms */
 	unsigned long long refused_for_root; /* of refused: only the root slot was left */
 };
-
-/* The longest error message a client is sent. */
-#define CONTROL_ERROR_MAX 512
 
 /*
  * Parses one request line (its newline removed; a trailing CR is dropped

@@ -53,14 +53,16 @@ static const char bans_reply[] =
     "{\"source\":\"2001:db8:1:2::/64\",\"scope\":\"web\",\"duration_s\":604800}]}";
 
 static json_t *
-stub_echo(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_echo(void *context, const struct control_peer *peer, json_t *request,
+          struct control_error *error)
 {
 	(void)context, (void)peer, (void)error;
 	return json_pack("{s:O}", "request", request);
 }
 
 static json_t *
-stub_poke(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_poke(void *context, const struct control_peer *peer, json_t *request,
+          struct control_error *error)
 {
 	struct stub *stub = context;
 
@@ -70,7 +72,8 @@ stub_poke(void *context, const struct control_peer *peer, json_t *request, const
 }
 
 static json_t *
-stub_whoami(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_whoami(void *context, const struct control_peer *peer, json_t *request,
+            struct control_error *error)
 {
 	(void)context, (void)request, (void)error;
 	return json_pack("{s:i, s:i, s:b}", "uid", (int)peer->uid, "gid", (int)peer->gid,
@@ -78,7 +81,8 @@ stub_whoami(void *context, const struct control_peer *peer, json_t *request, con
 }
 
 static json_t *
-stub_stats(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_stats(void *context, const struct control_peer *peer, json_t *request,
+           struct control_error *error)
 {
 	struct stub *stub = context;
 	struct control_stats stats;
@@ -94,15 +98,16 @@ stub_stats(void *context, const struct control_peer *peer, json_t *request, cons
 }
 
 static json_t *
-stub_fail(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_fail(void *context, const struct control_peer *peer, json_t *request,
+          struct control_error *error)
 {
 	(void)context, (void)peer, (void)request;
-	*error = "stub failure";
-	return NULL;
+	return control_fail(error, CTL_RESULT_FAILED, "stub failure");
 }
 
 static json_t *
-stub_quit(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_quit(void *context, const struct control_peer *peer, json_t *request,
+          struct control_error *error)
 {
 	struct stub *stub = context;
 
@@ -112,14 +117,16 @@ stub_quit(void *context, const struct control_peer *peer, json_t *request, const
 }
 
 static json_t *
-stub_status(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_status(void *context, const struct control_peer *peer, json_t *request,
+            struct control_error *error)
 {
 	(void)context, (void)peer, (void)request, (void)error;
 	return json_loads(status_reply, 0, NULL);
 }
 
 static json_t *
-stub_bans(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_bans(void *context, const struct control_peer *peer, json_t *request,
+          struct control_error *error)
 {
 	struct stub *stub = context;
 
@@ -130,15 +137,14 @@ stub_bans(void *context, const struct control_peer *peer, json_t *request, const
 }
 
 static json_t *
-stub_unban(void *context, const struct control_peer *peer, json_t *request, const char **error)
+stub_unban(void *context, const struct control_peer *peer, json_t *request,
+           struct control_error *error)
 {
 	const char *source = json_string_value(json_object_get(request, "source"));
 
 	(void)context, (void)peer;
-	if (source == NULL || strcmp(source, "10.0.0.5") != 0) {
-		*error = "no active ban on that source";
-		return NULL;
-	}
+	if (source == NULL || strcmp(source, "10.0.0.5") != 0)
+		return control_fail(error, CTL_RESULT_NOT_FOUND, "no active ban on that source");
 	return json_pack("{s:s, s:[{s:s, s:s, s:i}]}", "source", source, "lifted", "scope", "smtp",
 	                 "category", "spam", "level", 1);
 }
@@ -561,7 +567,7 @@ test_permissions_root_only(const char *path)
 	    run_as(path, NOBODY, NOBODY, groups, 1,
 	           "{\"command\":\"poke\",\"reason\":\"test\"}\n{\"command\":\"echo\",\"n\":1}\n"
 	           "{\"command\":\"whoami\"}\n");
-	CHECK(strstr(replies, "\"error\":\"permission denied\"") != NULL,
+	CHECK(strstr(replies, "\"result\":\"denied\",\"error\":\"permission denied\"") != NULL,
 	      "a change from uid %d, no control group configured, is refused: %s", NOBODY, replies);
 	CHECK(strstr(replies, "\"n\":1") != NULL, "but a read from the same peer is answered");
 	CHECK(strstr(replies, "\"uid\":65534") != NULL && strstr(replies, "\"gid\":65534") != NULL,
@@ -819,8 +825,11 @@ test_abusectl(const char *path, const char *missing_path)
 	               "a refused unban says why and exits 1");
 	check_abusectl(
 	    path, "--json unban 10.0.0.9 --reason x", 1,
-	    (const char *[]){"{\"ok\":false,\"error\":\"no active ban on that source\"}\n", NULL},
-	    "with --json an error reply is printed as is, exit 1");
+	    (const char *[]){
+	        "{\"ok\":false,\"result\":\"not_found\",\"error\":\"no active ban on that "
+	        "source\"}\n",
+	        NULL},
+	    "with --json an error reply is printed as is, with its result code, exit 1");
 
 	/* abusectl has no command for it: empty the stub's bans with a plain client. */
 	client = client_open(path);

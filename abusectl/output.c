@@ -1,0 +1,332 @@
+/*
+ * abusectl's output for people, after bgpctl's output.c: aligned tables and
+ * "label: value" lines, durations as "1h" or "6d23h", "-" for what the
+ * daemon did not send. Keys this version does not know are left out.
+ */
+#include <err.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "abusectl.h"
+#include "protocol.h"
+
+/* The widest cell shown; longer text is cut. */
+#define CELL_MAX 128
+
+/* "1h", "7d", "59m58s", "6d23h": the largest unit and, unless zero, the one below. */
+static const char *
+format_duration(json_int_t seconds, char *buf, size_t len)
+{
+	static const struct {
+		char name;
+		json_int_t seconds;
+	} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+	size_t used = 0;
+	int shown = 0;
+
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds == 0) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && shown < 2; i++) {
+		json_int_t count = seconds / units[i].seconds;
+
+		if (count == 0) {
+			if (shown > 0)
+				break; /* "1d" and "5s" alone, never "1d5s" */
+			continue;
+		}
+		seconds -= count * units[i].seconds;
+		used += snprintf(buf + used, used < len ? len - used : 0,
+		                 "%" JSON_INTEGER_FORMAT "%c", count, units[i].name);
+		shown++;
+	}
+	return buf;
+}
+
+/* A scalar of any JSON type as text; "-" for what is missing or not a scalar. */
+static const char *
+format_scalar(json_t *value, char *buf, size_t len)
+{
+	if (value == NULL) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	switch (json_typeof(value)) {
+	case JSON_STRING:
+		snprintf(buf, len, "%s", json_string_value(value));
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+		break;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(value));
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		snprintf(buf, len, "%s", json_is_true(value) ? "yes" : "no");
+		break;
+	default:
+		snprintf(buf, len, "-");
+	}
+	return buf;
+}
+
+/* Seconds as a duration when they are a number, else whatever was sent. */
+static const char *
+format_seconds(json_t *value, char *buf, size_t len)
+{
+	if (json_is_integer(value))
+		return format_duration(json_integer_value(value), buf, len);
+	return format_scalar(value, buf, len);
+}
+
+static void
+print_field(json_t *reply, const char *key, const char *label, bool duration)
+{
+	json_t *value = json_object_get(reply, key);
+	char text[256];
+
+	if (value == NULL)
+		return;
+	printf("%s: %s\n", label,
+	       duration ? format_seconds(value, text, sizeof(text))
+	                : format_scalar(value, text, sizeof(text)));
+}
+
+/* A flat object as "label:" and one "\tkey value" line per member, keys aligned. */
+static void
+print_object(json_t *object, const char *label)
+{
+	const char *name;
+	json_t *value;
+	char text[256];
+	int width = 0;
+
+	if (!json_is_object(object))
+		return;
+	printf("%s:\n", label);
+	json_object_foreach(object, name, value) if ((int)strlen(name) > width) width =
+	    strlen(name);
+	json_object_foreach(object, name, value)
+	    printf("\t%-*s %s\n", width, name, format_scalar(value, text, sizeof(text)));
+}
+
+/* Prometheus' text format, as the daemon wrote it: for curl-less scrapes and people. */
+static void
+print_metrics(json_t *reply)
+{
+	const char *text = json_string_value(json_object_get(reply, "text"));
+
+	if (text != NULL)
+		fputs(text, stdout);
+}
+
+static void
+print_status(json_t *reply)
+{
+	json_t *interfaces = json_object_get(reply, "interfaces");
+	json_t *counters = json_object_get(reply, "counters");
+	json_t *interface;
+	char text[4][256];
+	size_t i;
+
+	print_field(reply, "version", "version", false);
+	print_field(reply, "mode", "mode", false);
+	print_field(reply, "pid", "pid", false);
+	print_field(reply, "uptime_s", "uptime", true);
+	print_field(reply, "bans_active", "bans active", false);
+	if (json_is_array(interfaces)) {
+		printf("interfaces:%s\n", json_array_size(interfaces) == 0 ? " none" : "");
+		json_array_foreach(interfaces, i, interface)
+		{
+			json_t *tc_mode = json_object_get(interface, "tc_mode");
+
+			printf("\t%s (ifindex %s, xdp %s%s%s)\n",
+			       format_scalar(json_object_get(interface, "name"), text[0],
+			                     sizeof(text[0])),
+			       format_scalar(json_object_get(interface, "ifindex"), text[1],
+			                     sizeof(text[1])),
+			       format_scalar(json_object_get(interface, "xdp_mode"), text[2],
+			                     sizeof(text[2])),
+			       tc_mode ? ", tc " : "",
+			       tc_mode ? format_scalar(tc_mode, text[3], sizeof(text[3])) : "");
+		}
+	}
+	print_object(json_object_get(reply, "store"), "store");
+	print_object(counters, "counters");
+}
+
+/* A column of a table: its heading, the key of its value in each row, how to show it. */
+struct column {
+	const char *heading;
+	const char *key;
+	bool seconds;
+};
+
+/*
+ * Rows (objects) under headings, each column as wide as its widest cell,
+ * two spaces apart; the last column is not padded.
+ */
+static void
+print_table(json_t *rows, const struct column *columns, size_t column_count)
+{
+	size_t count = json_array_size(rows), i, c;
+	char(*cells)[CELL_MAX];
+	int *width;
+	json_t *row;
+
+	cells = calloc(count * column_count, sizeof(*cells));
+	width = calloc(column_count, sizeof(*width));
+	if (cells == NULL || width == NULL)
+		err(1, "calloc");
+	for (c = 0; c < column_count; c++)
+		width[c] = (int)strlen(columns[c].heading);
+	json_array_foreach(rows, i, row)
+	{
+		for (c = 0; c < column_count; c++) {
+			json_t *value = json_object_get(row, columns[c].key);
+			char *cell = cells[i * column_count + c];
+
+			if (columns[c].seconds)
+				format_seconds(value, cell, CELL_MAX);
+			else
+				format_scalar(value, cell, CELL_MAX);
+			if (cell[0] == '\0')
+				snprintf(cell, CELL_MAX, "-");
+			if ((int)strlen(cell) > width[c])
+				width[c] = (int)strlen(cell);
+		}
+	}
+	for (c = 0; c < column_count; c++)
+		printf("%-*s%s", c == column_count - 1 ? 0 : width[c], columns[c].heading,
+		       c == column_count - 1 ? "\n" : "  ");
+	for (i = 0; i < count; i++)
+		for (c = 0; c < column_count; c++)
+			printf("%-*s%s", c == column_count - 1 ? 0 : width[c],
+			       cells[i * column_count + c], c == column_count - 1 ? "\n" : "  ");
+	free(cells);
+	free(width);
+}
+
+static void
+print_bans(json_t *reply)
+{
+	static const struct column columns[] = {
+	    {"SOURCE", "source", false},        {"SCOPE", "scope", false},
+	    {"CATEGORY", "category", false},    {"LEVEL", "level", false},
+	    {"DURATION", "duration_s", true},   {"EXPIRES(UTC)", "expires", false},
+	    {"REMAINING", "remaining_s", true}, {"INTERFACE", "interface", false},
+	    {"VM", "vm_name", false},
+	};
+	json_t *bans = json_object_get(reply, CTL_KEY_BANS);
+
+	if (json_array_size(bans) == 0) {
+		printf("no active bans\n");
+		return;
+	}
+	print_table(bans, columns, sizeof(columns) / sizeof(columns[0]));
+}
+
+static void
+print_unban(json_t *reply)
+{
+	json_t *lifted = json_object_get(reply, "lifted");
+	char source[128], scope[64], category[64], level[64];
+	json_t *ban;
+	size_t i;
+
+	format_scalar(json_object_get(reply, "source"), source, sizeof(source));
+	if (json_array_size(lifted) == 0) {
+		printf("no active ban on %s\n", source);
+		return;
+	}
+	printf("lifted %s:", source);
+	json_array_foreach(lifted, i, ban)
+	{
+		printf("%s %s (%s, level %s)", i > 0 ? "," : "",
+		       format_scalar(json_object_get(ban, "scope"), scope, sizeof(scope)),
+		       format_scalar(json_object_get(ban, "category"), category, sizeof(category)),
+		       format_scalar(json_object_get(ban, "level"), level, sizeof(level)));
+	}
+	printf("\n");
+}
+
+/* One row per address, the VM's fields beside each; a VM without addresses has one row. */
+static void
+print_vm_rows(json_t *vms)
+{
+	static const struct column columns[] = {
+	    {"INTERFACE", "interface", false}, {"MAC", "mac", false},
+	    {"NAME", "name", false},           {"CUSTOMER", "customer", false},
+	    {"ADDRESS", "address", false},     {"ORIGIN", "origin", false},
+	    {"SINCE(UTC)", "since", false},
+	};
+	json_t *rows = json_array(), *vm, *address;
+	size_t i, j;
+
+	json_array_foreach(vms, i, vm)
+	{
+		json_t *addresses = json_object_get(vm, "addresses");
+
+		if (json_array_size(addresses) == 0)
+			json_array_append(rows, vm);
+		json_array_foreach(addresses, j, address)
+		{
+			json_t *row = json_copy(vm);
+
+			json_object_update(row, address);
+			json_array_append_new(rows, row);
+		}
+	}
+	if (json_array_size(rows) == 0)
+		printf("no VMs known\n");
+	else
+		print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+	json_decref(rows);
+}
+
+static void
+print_vms(json_t *reply)
+{
+	print_vm_rows(json_object_get(reply, CTL_KEY_VMS));
+}
+
+static void
+print_vm_set(json_t *reply)
+{
+	json_t *one = json_array();
+
+	json_array_append(one, json_object_get(reply, CTL_KEY_VM));
+	print_vm_rows(one);
+	json_decref(one);
+}
+
+/* "abusectl: unban: no active ban for that source", on standard error. */
+static void
+print_failure(const char *command, json_t *reply)
+{
+	const char *error = json_string_value(json_object_get(reply, CTL_KEY_ERROR));
+
+	warnx("%s: %s", command, error != NULL ? error : "failed");
+}
+
+const struct output output_text = {
+    .print =
+        {
+            [REPLY_STATUS] = print_status,
+            [REPLY_METRICS] = print_metrics,
+            [REPLY_BANS] = print_bans,
+            [REPLY_UNBAN] = print_unban,
+            [REPLY_VMS] = print_vms,
+            [REPLY_VM_SET] = print_vm_set,
+        },
+    .failure = print_failure,
+};

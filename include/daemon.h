@@ -1,0 +1,64 @@
+/*
+ * The running daemon's state, as bgpd.h holds bgpd's: one struct the main
+ * program owns and the command handlers read. Only abuseguardd.c and the
+ * modules that serve it (commands.c) include this.
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attribution.h"
+#include "capture.h"
+#include "clock.h"
+#include "config.h"
+#include "control.h"
+#include "engine.h"
+#include "loop.h"
+#include "metrics.h"
+#include "nft.h"
+#include "notify.h"
+#include "store.h"
+
+#define ABUSEGUARD_VERSION "0.1"
+
+struct daemon {
+	struct config config;
+	struct clock clock;
+	struct loop loop;
+	struct store *store;
+	struct nft *nft;
+	struct engine engine;
+	struct capture *capture;
+	struct control *control;
+	struct attribution attribution;
+	struct loop_watch signal_watch;
+	struct loop_watch timer_watch; /* every second: scan sweep; every few: nft check */
+	uint64_t ticks;
+	struct nft_options nft_options;
+	struct notify notify;
+	/* The command line's settings, put over every policy read, at start and on reload. */
+	struct {
+		char **interfaces;
+		unsigned interface_count;
+		const char *state_dir, *socket_path;
+	} overrides;
+	/* Decisions since start, for the metrics: by category and action, bans by scope. */
+	uint64_t decisions[CATEGORY_COUNT][ACTION_COUNT];
+	uint64_t bans[CATEGORY_COUNT][SCOPE_COUNT];
+	struct loop_watch metrics_watch;
+	int64_t metrics_interval_ms; /* the timer's period now */
+	uint64_t metrics_write_errors;
+	uint32_t event_ifindex; /* the interface of the event being handled, 0 between events */
+	bool metrics_failing;   /* said once, until a write works again */
+	uint64_t nft_restores, reloads, reload_failures;
+	uint64_t store_pruned;          /* history rows past the retention, deleted */
+	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
+	int64_t started_ms;
+};
+/* Everything the status counts, in Prometheus' text format (metrics.file and `abusectl metrics`).
+ */
+void daemon_metrics(struct daemon *daemon, struct metrics *metrics);
+
+#endif
