@@ -54,6 +54,7 @@ bench() {
 	echo "   ($((SECONDS - started)) s)" >&2
 }
 
+bench verifier "$BUILD/bench/verifier_cost"
 bench xdp_mix bench/xdp_mix.sh "$BUILD" "${mix_options[@]}"
 bench xdp_sources "$BUILD/bench/bench_xdp" sources "${sources_options[@]}"
 bench nft "$BUILD/bench/bench_nft" "${nft_options[@]}"

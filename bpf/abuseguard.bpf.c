@@ -83,11 +83,12 @@ count(__u32 counter)
 #include "attribution.h"
 
 static __always_inline int
-is_smtp_attempt(const struct tcphdr *tcp)
+is_smtp_attempt(const struct packet_summary *packet)
 {
-	__u16 port = bpf_ntohs(tcp->dest);
+	__u16 port = packet->destination_port;
 
-	if (!tcp->syn || tcp->ack)
+	if (packet->protocol != IPPROTO_TCP || !(packet->tcp_flags & TCP_FLAG_SYN) ||
+	    (packet->tcp_flags & TCP_FLAG_ACK))
 		return 0;
 	return port == SMTP_PORT || port == SMTPS_PORT || port == SUBMISSION_PORT;
 }
@@ -127,35 +128,13 @@ source_key_from_address(struct source_key *key, __u8 family, const __u8 *address
 	}
 }
 
-/* Where a packet's source and destination addresses start, and their length. */
-static __always_inline __u32
-packet_addresses(const struct packet *packet, __u8 **source, __u8 **destination)
-{
-	struct iphdr *ipv4 = packet->network_header;
-	struct ipv6hdr *ipv6 = packet->network_header;
-
-	if (packet->family == SOURCE_FAMILY_IPV4) {
-		*source = (__u8 *)&ipv4->saddr;
-		*destination = (__u8 *)&ipv4->daddr;
-		return 4;
-	}
-	*source = ipv6->saddr.in6_u.u6_addr8;
-	*destination = ipv6->daddr.in6_u.u6_addr8;
-	return 16;
-}
-
+/* The summary's unused address bytes are zero, as the keys want them. */
 static __always_inline void
-smtp_pair_from_packet(const struct packet *packet, struct smtp_pair_key *pair)
+smtp_pair_from_packet(const struct packet_summary *packet, struct smtp_pair_key *pair)
 {
-	__u8 *source, *destination;
-	__u32 length = packet_addresses(packet, &source, &destination);
-
 	__builtin_memset(pair, 0, sizeof(*pair));
-	source_key_from_address(&pair->source, packet->family, source);
-	if (length == 4)
-		__builtin_memcpy(pair->destination, destination, 4);
-	else
-		__builtin_memcpy(pair->destination, destination, 16);
+	source_key_from_address(&pair->source, packet->family, packet->source);
+	__builtin_memcpy(pair->destination, packet->destination, sizeof(pair->destination));
 }
 
 /* Returns the source's state, inserting a zeroed one for a new source. */
@@ -268,48 +247,43 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 
 /* The contact key of a packet; reversed: seen from the far end (a reply). */
 static __always_inline void
-contact_key_from_packet(const struct packet *packet, struct scan_contact_key *key, int reversed,
-                        __u16 port, __u8 protocol)
+contact_key_from_packet(const struct packet_summary *packet, struct scan_contact_key *key,
+                        int reversed, __u16 port)
 {
-	__u8 *source, *destination, *far;
-	__u32 length = packet_addresses(packet, &source, &destination);
-
 	__builtin_memset(key, 0, sizeof(*key));
-	source_key_from_address(&key->source, packet->family, reversed ? destination : source);
-	far = reversed ? source : destination;
-	if (length == 4)
-		__builtin_memcpy(key->destination, far, 4);
-	else
-		__builtin_memcpy(key->destination, far, 16);
+	source_key_from_address(&key->source, packet->family,
+	                        reversed ? packet->destination : packet->source);
+	__builtin_memcpy(key->destination, reversed ? packet->source : packet->destination,
+	                 sizeof(key->destination));
 	key->port = port;
-	key->protocol = protocol;
+	key->protocol = packet->protocol;
 }
 
 /* 1 and *key filled if the VM's packet is a probe: TCP SYN, UDP, ICMP echo or timestamp. */
 static __always_inline int
-scan_probe_from_packet(const struct packet *packet, struct scan_contact_key *key)
+scan_probe_from_packet(const struct packet_summary *packet, struct scan_contact_key *key)
 {
-	__u8 icmp_protocol = packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	__u8 type;
+	__u8 type = packet->icmp_type, flags = packet->tcp_flags;
 
-	if (packet->tcp) {
-		if (!packet->tcp->syn || packet->tcp->ack || packet->tcp->rst)
+	switch (packet->protocol) {
+	case IPPROTO_TCP:
+		if (!(flags & TCP_FLAG_SYN) || (flags & (TCP_FLAG_ACK | TCP_FLAG_RST)))
 			return 0;
-		contact_key_from_packet(packet, key, 0, bpf_ntohs(packet->tcp->dest), IPPROTO_TCP);
-		return 1;
-	}
-	if (packet->udp) {
-		contact_key_from_packet(packet, key, 0, bpf_ntohs(packet->udp->dest), IPPROTO_UDP);
-		return 1;
-	}
-	if (!packet->icmp)
+		break;
+	case IPPROTO_UDP:
+		break;
+	case IPPROTO_ICMP:
+		if (type != ICMP_ECHO_REQUEST && type != ICMP_TIMESTAMP_REQUEST)
+			return 0;
+		break;
+	case IPPROTO_ICMPV6:
+		if (type != ICMPV6_ECHO_REQUEST)
+			return 0;
+		break;
+	default:
 		return 0;
-	type = packet->icmp->type;
-	if (packet->family == SOURCE_FAMILY_IPV4
-	        ? type != ICMP_ECHO_REQUEST && type != ICMP_TIMESTAMP_REQUEST
-	        : type != ICMPV6_ECHO_REQUEST)
-		return 0;
-	contact_key_from_packet(packet, key, 0, 0, icmp_protocol);
+	}
+	contact_key_from_packet(packet, key, 0, packet->destination_port);
 	return 1;
 }
 
@@ -359,43 +333,84 @@ scan_quoted_probe(struct cursor *cursor, __u8 family, struct scan_contact_key *k
  * cursor stands after the transport header.
  */
 static __always_inline int
-scan_reply_from_packet(const struct packet *packet, struct cursor *cursor,
+scan_reply_from_packet(const struct packet_summary *packet, struct cursor *cursor,
                        struct scan_contact_key *key)
 {
-	__u8 icmp_protocol = packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	__u8 type;
+	__u8 type = packet->icmp_type, flags = packet->tcp_flags;
 
-	if (packet->tcp) {
-		if (!packet->tcp->rst && !(packet->tcp->syn && packet->tcp->ack))
+	switch (packet->protocol) {
+	case IPPROTO_TCP:
+		if (flags & TCP_FLAG_RST) {
+			contact_key_from_packet(packet, key, 1, packet->source_port);
+			return SCAN_REJECTED;
+		}
+		if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
 			return 0;
-		contact_key_from_packet(packet, key, 1, bpf_ntohs(packet->tcp->source),
-		                        IPPROTO_TCP);
-		return packet->tcp->rst ? SCAN_REJECTED : SCAN_ANSWERED;
-	}
-	if (packet->udp) {
-		contact_key_from_packet(packet, key, 1, bpf_ntohs(packet->udp->source),
-		                        IPPROTO_UDP);
-		return SCAN_ANSWERED;
-	}
-	if (!packet->icmp)
+		break;
+	case IPPROTO_UDP:
+		break;
+	case IPPROTO_ICMP:
+		if (type == ICMP_DEST_UNREACHABLE)
+			return scan_quoted_probe(cursor, packet->family, key) ? SCAN_REJECTED : 0;
+		if (type != ICMP_ECHO_REPLY && type != ICMP_TIMESTAMP_REPLY)
+			return 0;
+		break;
+	case IPPROTO_ICMPV6:
+		if (type == ICMPV6_DEST_UNREACHABLE)
+			return scan_quoted_probe(cursor, packet->family, key) ? SCAN_REJECTED : 0;
+		if (type != ICMPV6_ECHO_REPLY)
+			return 0;
+		break;
+	default:
 		return 0;
-	type = packet->icmp->type;
-	if (packet->family == SOURCE_FAMILY_IPV4) {
-		if (type == ICMP_ECHO_REPLY || type == ICMP_TIMESTAMP_REPLY) {
-			contact_key_from_packet(packet, key, 1, 0, icmp_protocol);
-			return SCAN_ANSWERED;
-		}
-		if (type != ICMP_DEST_UNREACHABLE)
-			return 0;
-	} else {
-		if (type == ICMPV6_ECHO_REPLY) {
-			contact_key_from_packet(packet, key, 1, 0, icmp_protocol);
-			return SCAN_ANSWERED;
-		}
-		if (type != ICMPV6_DEST_UNREACHABLE)
-			return 0;
 	}
-	return scan_quoted_probe(cursor, packet->family, key) ? SCAN_REJECTED : 0;
+	contact_key_from_packet(packet, key, 1, packet->source_port);
+	return SCAN_ANSWERED;
+}
+
+/*
+ * Everything after parsing: attribution, then the detectors. A global
+ * function, which the verifier checks once on its own with *packet unknown,
+ * instead of once for every path through the parsers; inlined, the whole
+ * program was at the verifier's limit of 1M instructions.
+ */
+__attribute__((noinline)) int
+xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
+{
+	struct interface_state *interface;
+	__u64 now = clock_now();
+
+	if (!packet)
+		return XDP_PASS;
+	interface = interface_state_get(ctx->ingress_ifindex, now, thresholds.window_ns);
+	if (packet->learn)
+		learn_hand_up(ctx, interface, now);
+	if (packet->family == 0)
+		return XDP_PASS;
+	/* Before any per-source state: a forged source gets none. */
+	switch (attribute(ctx, packet, interface, now)) {
+	case ATTRIBUTED:
+		break;
+	case SPOOFED_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+	/* Keys in blocks of their own: the stack holds one at a time (512 bytes in all). */
+	if (is_smtp_attempt(packet)) {
+		struct smtp_pair_key pair;
+
+		count(COUNTER_SMTP_ATTEMPTS);
+		smtp_pair_from_packet(packet, &pair);
+		record_smtp_attempt(ctx, &pair, packet->destination_port, interface);
+	}
+	{
+		struct scan_contact_key contact;
+
+		if (scan_probe_from_packet(packet, &contact))
+			record_scan_probe(&contact, ctx->ingress_ifindex);
+	}
+	return XDP_PASS;
 }
 
 SEC("xdp")
@@ -407,50 +422,31 @@ abuseguard_xdp(struct xdp_md *ctx)
 	    .end = (void *)(long)ctx->data_end,
 	};
 	struct packet packet = {};
-	struct interface_state *interface;
-	struct smtp_pair_key pair;
-	struct scan_contact_key contact;
-	__u64 now = clock_now();
+	struct packet_summary summary;
 	int parsed;
 
 	count(COUNTER_PACKETS);
 	parsed = parse_packet(&cursor, &packet);
-	interface = interface_state_get(ctx->ingress_ifindex, now, thresholds.window_ns);
-	if (parsed != PARSE_MALFORMED && is_learn_frame(&packet))
-		learn_hand_up(ctx, interface, now);
 	if (packet.vlan_tags)
 		count(COUNTER_VLAN);
 	if (packet.ethertype == ETH_P_IP)
 		count(COUNTER_IPV4);
 	else if (packet.ethertype == ETH_P_IPV6)
 		count(COUNTER_IPV6);
-	if (parsed == PARSE_OTHER_L3) {
+	if (parsed == PARSE_OTHER_L3)
 		count(COUNTER_OTHER_L3);
-		return XDP_PASS;
-	}
-	if (parsed == PARSE_MALFORMED) {
+	else if (parsed == PARSE_MALFORMED)
 		count(COUNTER_MALFORMED);
-		return XDP_PASS;
-	}
-	if (packet.tiny_fragment)
+	else if (packet.tiny_fragment)
 		count(COUNTER_TINY_FRAGMENTS);
-	/* Before any per-source state: a forged source gets none. */
-	switch (attribute(ctx, &packet, interface, now)) {
-	case ATTRIBUTED:
-		break;
-	case SPOOFED_DROP:
-		return XDP_DROP;
-	default:
+	if (parsed == 0)
+		packet_summarize(&packet, &summary);
+	else
+		__builtin_memset(&summary, 0, sizeof(summary));
+	summary.learn = parsed != PARSE_MALFORMED && is_learn_frame(&packet);
+	if (summary.family == 0 && !summary.learn)
 		return XDP_PASS;
-	}
-	if (packet.tcp && is_smtp_attempt(packet.tcp)) {
-		count(COUNTER_SMTP_ATTEMPTS);
-		smtp_pair_from_packet(&packet, &pair);
-		record_smtp_attempt(ctx, &pair, bpf_ntohs(packet.tcp->dest), interface);
-	}
-	if (scan_probe_from_packet(&packet, &contact))
-		record_scan_probe(&contact, ctx->ingress_ifindex);
-	return XDP_PASS;
+	return xdp_account(ctx, &summary);
 }
 
 /*
@@ -466,16 +462,18 @@ abuseguard_tc(struct __sk_buff *skb)
 	    .end = (void *)(long)skb->data_end,
 	};
 	struct packet packet = {};
+	struct packet_summary summary;
 	struct scan_contact_key contact;
 	int outcome;
 
 	if (parse_packet(&cursor, &packet) != 0 || packet.family == 0)
 		return TC_ACT_OK;
+	packet_summarize(&packet, &summary);
 	scan_return_path_seen(skb->ifindex);
-	outcome = scan_reply_from_packet(&packet, &cursor, &contact);
+	outcome = scan_reply_from_packet(&summary, &cursor, &contact);
 	if (outcome == 0)
 		return TC_ACT_OK;
-	if (!record_scan_reply(&contact, outcome) && packet.udp)
+	if (!record_scan_reply(&contact, outcome) && summary.protocol == IPPROTO_UDP)
 		record_udp_peer(&contact);
 	return TC_ACT_OK;
 }

@@ -150,35 +150,32 @@ dropped:
 
 /* The packet's source as a trie key of ifindex; 0 if it can belong to no one. */
 static __always_inline int
-source_address_key(const struct packet *packet, __u32 ifindex, struct vm_address_key *key)
+source_address_key(const struct packet_summary *packet, __u32 ifindex, struct vm_address_key *key)
 {
-	struct iphdr *ipv4;
-	struct ipv6hdr *ipv6;
-	__u32 address;
+	const __u8 *source = packet->source;
+	__u8 any = 0;
+	int i;
 
 	__builtin_memset(key, 0, sizeof(*key));
 	key->prefixlen = 32 + 128;
 	key->ifindex = bpf_htonl(ifindex);
 	if (packet->family == SOURCE_FAMILY_IPV4) {
-		ipv4 = packet->network_header;
-		address = bpf_ntohl(ipv4->saddr);
 		/* 0.0.0.0/8 (a DHCP client) and 169.254.0.0/16 never leave the link. */
-		if ((address >> 24) == 0 || (address >> 16) == 0xa9fe)
+		if (source[0] == 0 || (source[0] == 169 && source[1] == 254))
 			return 0;
 		key->addr[10] = 0xff;
 		key->addr[11] = 0xff;
-		__builtin_memcpy(&key->addr[12], &ipv4->saddr, 4);
+		__builtin_memcpy(&key->addr[12], source, 4);
 		return 1;
 	}
-	ipv6 = packet->network_header;
-	__builtin_memcpy(key->addr, &ipv6->saddr, 16);
+	__builtin_memcpy(key->addr, source, 16);
 	/* :: (duplicate address detection) and fe80::/10 never leave the link. */
-	if (key->addr[0] == 0xfe && (key->addr[1] & 0xc0) == 0x80)
+	if (source[0] == 0xfe && (source[1] & 0xc0) == 0x80)
 		return 0;
-	if (ipv6->saddr.in6_u.u6_addr32[0] == 0 && ipv6->saddr.in6_u.u6_addr32[1] == 0 &&
-	    ipv6->saddr.in6_u.u6_addr32[2] == 0 && ipv6->saddr.in6_u.u6_addr32[3] == 0)
-		return 0;
-	return 1;
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		any |= source[i];
+	return any != 0;
 }
 
 static __always_inline void
@@ -212,7 +209,7 @@ send_spoof_event(struct xdp_md *ctx, struct interface_state *state, __u64 now)
 /* Keeps a few distinct forged sources as evidence. */
 static __always_inline void
 spoof_sample(struct interface_state *state, const struct vm_address_key *key,
-             const struct packet *packet)
+             const struct packet_summary *packet)
 {
 	__u32 index = state->sample_count;
 	struct event_sample sample = {};
@@ -225,7 +222,7 @@ spoof_sample(struct interface_state *state, const struct vm_address_key *key,
 	else
 		__builtin_memcpy(sample.address, key->addr, 16);
 	sample.family = packet->family;
-	sample.protocol = packet->tcp ? IPPROTO_TCP : packet->udp ? IPPROTO_UDP : 0;
+	sample.protocol = packet->protocol;
 	for (i = 0; i < EVENT_SAMPLES && i < index; i++) {
 		same = state->samples[i].family == sample.family;
 #pragma unroll
@@ -240,7 +237,7 @@ spoof_sample(struct interface_state *state, const struct vm_address_key *key,
 
 static __always_inline void
 record_spoofed(struct xdp_md *ctx, struct interface_state *state, const struct vm_address_key *key,
-               const struct packet *packet, __u64 now)
+               const struct packet_summary *packet, __u64 now)
 {
 	__u32 spoofed;
 
@@ -259,7 +256,8 @@ record_spoofed(struct xdp_md *ctx, struct interface_state *state, const struct v
 
 /* Whose is the packet's source? Counts and reports what is spoofed. */
 static __always_inline enum attribution
-attribute(struct xdp_md *ctx, const struct packet *packet, struct interface_state *state, __u64 now)
+attribute(struct xdp_md *ctx, const struct packet_summary *packet, struct interface_state *state,
+          __u64 now)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct interface_policy *policy;

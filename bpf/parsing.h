@@ -312,6 +312,65 @@ parse_transport(struct cursor *cursor, struct packet *packet, int protocol)
 	}
 }
 
+/* TCP flags, as byte 13 of the header holds them (RFC 793). */
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+/*
+ * What the accounting needs of a parsed packet, copied out of it: scalars
+ * and addresses, no packet pointers. The XDP program hands it to a global
+ * BPF function (xdp_account), which the verifier then checks once, not once
+ * for every path through the parsers.
+ */
+struct packet_summary {
+	__u8 family;   /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6; 0: not IP, or malformed */
+	__u8 protocol; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6) with its header; 0: none */
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u16 source_port; /* host order; 0 without TCP or UDP */
+	__u16 destination_port;
+	__u8 learn; /* an ARP, NDP or DHCP frame to hand up for learning */
+	__u8 pad[3];
+	__u8 source[16]; /* IPv4 in the first four bytes */
+	__u8 destination[16];
+};
+
+/* Fills *summary from what parse_packet found. */
+static __always_inline void
+packet_summarize(const struct packet *packet, struct packet_summary *summary)
+{
+	struct iphdr *ipv4 = packet->network_header;
+	struct ipv6hdr *ipv6 = packet->network_header;
+
+	__builtin_memset(summary, 0, sizeof(*summary));
+	if (packet->family == SOURCE_FAMILY_IPV4) {
+		__builtin_memcpy(summary->source, &ipv4->saddr, 4);
+		__builtin_memcpy(summary->destination, &ipv4->daddr, 4);
+	} else if (packet->family == SOURCE_FAMILY_IPV6) {
+		__builtin_memcpy(summary->source, &ipv6->saddr, 16);
+		__builtin_memcpy(summary->destination, &ipv6->daddr, 16);
+	} else {
+		return;
+	}
+	summary->family = packet->family;
+	if (packet->tcp) {
+		summary->protocol = IPPROTO_TCP;
+		summary->tcp_flags = ((__u8 *)packet->tcp)[13];
+		summary->source_port = bpf_ntohs(packet->tcp->source);
+		summary->destination_port = bpf_ntohs(packet->tcp->dest);
+	} else if (packet->udp) {
+		summary->protocol = IPPROTO_UDP;
+		summary->source_port = bpf_ntohs(packet->udp->source);
+		summary->destination_port = bpf_ntohs(packet->udp->dest);
+	} else if (packet->icmp) {
+		summary->protocol =
+		    packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		summary->icmp_type = packet->icmp->type;
+	}
+}
+
 /*
  * Ethernet, VLAN tags, IP and the transport header. Returns 0,
  * PARSE_OTHER_L3 for a frame that is not IP, or PARSE_MALFORMED; the

@@ -31,6 +31,10 @@ for row in "XDP cost per packet" "XDP cost as sources grow" "Ban installation" \
 	check "the row \"$row\" has figures with units" has_figures "$row"
 done
 
+check "the table has a row \"BPF verifier cost\" with a ratio" has_ratio "BPF verifier cost"
+check "the verifier row counts the XDP program's verified instructions" \
+	grep -Eq 'abuseguard_xdp [0-9]+' <<<"$(row_column "BPF verifier cost" 3)"
+
 if command -v xdp-filter >/dev/null; then
 	check "xdp-filter (installed) was measured beside abuseguard's program" \
 		grep -Eq 'xdp-filter [0-9.]+ ns' <<<"$(row_column "XDP cost per packet" 3)"
