@@ -8,8 +8,9 @@
  * and window, for the daemon to learn the addresses from. With
  * spoofing.action = "drop" a forged packet stops here, after it is counted.
  *
- * An interface with no known address yet is trusted as before (its packets
- * are counted as unverified), except for sources another interface holds.
+ * An interface with no known address of the packet's family yet is trusted
+ * as before (its packets are counted as unverified), except for sources
+ * another interface holds.
  */
 #ifndef BPF_ATTRIBUTION_H
 #define BPF_ATTRIBUTION_H
@@ -259,15 +260,16 @@ static __always_inline enum attribution
 attribute(struct xdp_md *ctx, const struct packet_summary *packet, struct interface_state *state,
           __u64 now)
 {
-	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 ifindex = ctx->ingress_ifindex, known;
 	struct interface_policy *policy;
 	struct vm_address_value *holder;
 	struct vm_address_key key;
 
 	if (!source_address_key(packet, ifindex, &key))
 		return NOT_ATTRIBUTABLE;
+	known = packet->family == SOURCE_FAMILY_IPV4 ? INTERFACE_KNOWN_IPV4 : INTERFACE_KNOWN_IPV6;
 	policy = bpf_map_lookup_elem(&interface_policies, &ifindex);
-	if (policy && (policy->flags & INTERFACE_KNOWN)) {
+	if (policy && (policy->flags & known)) {
 		if (bpf_map_lookup_elem(&vm_addresses, &key))
 			return ATTRIBUTED;
 		record_spoofed(ctx, state, &key, packet, now);

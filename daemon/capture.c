@@ -627,6 +627,23 @@ vm_wants(const struct vm *vm, int ifindex, const struct vm_address_key *key)
 	return false;
 }
 
+uint32_t
+capture_interface_flags(const struct vm *vm, bool drop)
+{
+	uint32_t flags = 0;
+
+	if (vm == NULL || vm->address_count == 0)
+		return 0;
+	/* What the operator or the policy configures is complete: strict for both families. */
+	if (vm_configured(vm))
+		flags |= INTERFACE_CONFIGURED | INTERFACE_KNOWN_IPV4 | INTERFACE_KNOWN_IPV6;
+	for (unsigned i = 0; i < vm->address_count; i++)
+		flags |= vm->addresses[i].prefix.family == SOURCE_FAMILY_IPV4
+		             ? INTERFACE_KNOWN_IPV4
+		             : INTERFACE_KNOWN_IPV6;
+	return flags | (drop ? INTERFACE_DROP : 0);
+}
+
 int
 capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop)
 {
@@ -662,9 +679,7 @@ capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool 
 				error = -errno;
 		}
 	}
-	if (vm != NULL && vm->address_count > 0)
-		policy.flags = INTERFACE_KNOWN | (vm_configured(vm) ? INTERFACE_CONFIGURED : 0) |
-		               (drop ? INTERFACE_DROP : 0);
+	policy.flags = capture_interface_flags(vm, drop);
 	if (error == 0 && policy.flags != 0 &&
 	    bpf_map_update_elem(policies, &index, &policy, BPF_ANY) != 0)
 		error = -errno;

@@ -90,6 +90,11 @@ int capture_sweep(struct capture *capture, uint64_t time_ns);
  */
 struct vm;
 int capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop);
+/*
+ * The interface's policy flags for the XDP program: INTERFACE_KNOWN_IPV4 or
+ * _IPV6 for each family it holds addresses of, both when they are configured.
+ */
+uint32_t capture_interface_flags(const struct vm *vm, bool drop);
 /* The address trie's key for an address of ifindex (0: the all-interfaces copy). */
 void capture_address_key(const struct prefix *prefix, int ifindex, struct vm_address_key *key);
 /* The program's state of one interface; -ENOENT if it has none. */

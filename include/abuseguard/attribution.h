@@ -27,10 +27,16 @@ struct vm_address_value {
 	__u32 origin;  /* enum vm_origin, for people */
 };
 
-/* "interface_policies", by ifindex, written by the daemon. */
-#define INTERFACE_KNOWN      1u /* it has addresses: any other source is spoofed */
-#define INTERFACE_CONFIGURED 2u /* they are configured: hand up nothing to learn */
+/*
+ * "interface_policies", by ifindex, written by the daemon. Strict per
+ * family: a VM learned only by ARP still sends IPv6 from addresses NDP has
+ * not shown yet. Configured addresses are complete: the daemon sets both
+ * families' flags.
+ */
+#define INTERFACE_KNOWN_IPV4 1u /* IPv4 addresses known: any other IPv4 source is spoofed */
+#define INTERFACE_CONFIGURED 2u /* configured (policy, operator), not learned */
 #define INTERFACE_DROP       4u /* spoofing.action = "drop": forged packets stop in XDP */
+#define INTERFACE_KNOWN_IPV6 8u /* IPv6 prefixes known: any other IPv6 source is spoofed */
 
 struct interface_policy {
 	__u32 flags;

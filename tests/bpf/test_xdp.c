@@ -29,6 +29,7 @@
 #include "capture.h"
 #include "check.h"
 #include "source.h"
+#include "vm.h"
 
 #define NS_PER_SECOND      1000000000ULL
 #define WINDOW_NS          (60 * NS_PER_SECOND)
@@ -1116,24 +1117,53 @@ test_ring_full(void)
 	harness_close(&harness);
 }
 
-/* Writes an interface's addresses as the daemon does: under ifindex and under 0. */
+#define HARNESS_ADDRESSES_MAX 4
+
+/*
+ * Gives an interface these addresses (NULL-terminated), as the daemon does:
+ * each under ifindex and under 0, and the flags capture_interface_flags()
+ * makes of them, configured or learned as origin says.
+ */
 static void
-harness_own(struct harness *harness, int ifindex, const char *prefix_text)
+harness_own(struct harness *harness, int ifindex, enum vm_origin origin,
+            const char *const *prefixes)
 {
-	struct vm_address_value value = {.ifindex = (uint32_t)ifindex};
-	struct interface_policy policy = {.flags = INTERFACE_KNOWN};
+	struct vm_address_value value = {.ifindex = (uint32_t)ifindex, .origin = origin};
+	struct vm_address addresses[HARNESS_ADDRESSES_MAX];
+	struct vm vm = {.addresses = addresses, .ifindex = ifindex};
+	struct interface_policy policy = {0};
 	uint32_t index = (uint32_t)ifindex;
 	struct vm_address_key key;
-	struct prefix prefix;
 
-	if (prefix_parse(prefix_text, &prefix) < 0)
-		fail("bad prefix in a test");
-	for (int copy = 0; copy < 2; copy++) {
-		capture_address_key(&prefix, copy ? 0 : ifindex, &key);
-		if (bpf_map__update_elem(harness->skel->maps.vm_addresses, &key, sizeof(key),
-		                         &value, sizeof(value), BPF_ANY) != 0)
-			fail("vm_addresses update");
+	for (; *prefixes != NULL && vm.address_count < HARNESS_ADDRESSES_MAX; prefixes++) {
+		struct vm_address *address = &addresses[vm.address_count++];
+
+		if (prefix_parse(*prefixes, &address->prefix) < 0)
+			fail("bad prefix in a test");
+		address->origin = origin;
+		for (int copy = 0; copy < 2; copy++) {
+			capture_address_key(&address->prefix, copy ? 0 : ifindex, &key);
+			if (bpf_map__update_elem(harness->skel->maps.vm_addresses, &key,
+			                         sizeof(key), &value, sizeof(value), BPF_ANY) != 0)
+				fail("vm_addresses update");
+		}
 	}
+	policy.flags = capture_interface_flags(&vm, false);
+	if (bpf_map__update_elem(harness->skel->maps.interface_policies, &index, sizeof(index),
+	                         &policy, sizeof(policy), BPF_ANY) != 0)
+		fail("interface_policies update");
+}
+
+/* Sets or clears INTERFACE_DROP on the interface's policy. */
+static void
+harness_drop(struct harness *harness, int ifindex, int drop)
+{
+	struct interface_policy policy = {0};
+	uint32_t index = (uint32_t)ifindex;
+
+	bpf_map__lookup_elem(harness->skel->maps.interface_policies, &index, sizeof(index), &policy,
+	                     sizeof(policy), 0);
+	policy.flags = drop ? policy.flags | INTERFACE_DROP : policy.flags & ~INTERFACE_DROP;
 	if (bpf_map__update_elem(harness->skel->maps.interface_policies, &index, sizeof(index),
 	                         &policy, sizeof(policy), BPF_ANY) != 0)
 		fail("interface_policies update");
@@ -1200,6 +1230,7 @@ test_attribution(void)
 	struct harness harness;
 	struct frame arp;
 	int a, b, learned_on = 0, not_passed;
+	uint64_t spoofed_before;
 
 	if (unshare(CLONE_NEWNET) != 0 ||
 	    system("ip link add agt0 type veth peer name agt1 && ip link set agt0 up") != 0) {
@@ -1223,8 +1254,8 @@ test_attribution(void)
 	      "attribution: with no known address, lo's sources are counted, as unverified");
 
 	/* Owned and forged. */
-	harness_own(&harness, a, "10.0.0.5");
-	harness_own(&harness, a, "2001:db8:5::/64");
+	harness_own(&harness, a, VM_ORIGIN_OPERATOR,
+	            (const char *[]){"10.0.0.5", "2001:db8:5::/64", NULL});
 	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
 	          harness_state_attempts(&harness, "10.0.0.5") == 3,
 	      "attribution: lo's own 10.0.0.5 is counted");
@@ -1254,23 +1285,15 @@ test_attribution(void)
 	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
 	          harness_state(&harness, "2001:db8:6::1", &source_state) == -ENOENT,
 	      "attribution: an IPv6 source outside lo's /64 is spoofed");
-	{
-		struct interface_policy drop = {.flags = INTERFACE_KNOWN | INTERFACE_DROP};
-		uint32_t index = (uint32_t)a;
-
-		bpf_map__update_elem(harness.skel->maps.interface_policies, &index, sizeof(index),
-		                     &drop, sizeof(drop), BPF_ANY);
-		syn.source = "10.0.0.6";
-		syn.destination = "203.0.113.1";
-		CHECK(harness_run(&harness, &syn) == XDP_DROP,
-		      "attribution: with the drop policy a forged packet is dropped");
-		syn.source = "10.0.0.5";
-		CHECK(harness_run(&harness, &syn) == XDP_PASS,
-		      "attribution: with the drop policy lo's own packet passes");
-		drop.flags = INTERFACE_KNOWN;
-		bpf_map__update_elem(harness.skel->maps.interface_policies, &index, sizeof(index),
-		                     &drop, sizeof(drop), BPF_ANY);
-	}
+	harness_drop(&harness, a, 1);
+	syn.source = "10.0.0.6";
+	syn.destination = "203.0.113.1";
+	CHECK(harness_run(&harness, &syn) == XDP_DROP,
+	      "attribution: with the drop policy a forged packet is dropped");
+	syn.source = "10.0.0.5";
+	CHECK(harness_run(&harness, &syn) == XDP_PASS,
+	      "attribution: with the drop policy lo's own packet passes");
+	harness_drop(&harness, a, 0);
 	harness.skel->bss->replay_now_ns = START_NS + WINDOW_NS;
 	syn.source = "10.0.0.7";
 	syn.destination = "203.0.113.1";
@@ -1299,11 +1322,49 @@ test_attribution(void)
 	ring_buffer__free(learn);
 
 	/* Learned: once the daemon writes it, agt0's own address is counted. */
-	harness_own(&harness, b, "10.0.0.8");
+	harness_own(&harness, b, VM_ORIGIN_ARP, (const char *[]){"10.0.0.8", NULL});
 	syn.source = "10.0.0.8";
 	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
 	          harness_state_attempts(&harness, "10.0.0.8") == 1,
 	      "attribution: agt0's learned 10.0.0.8 is counted");
+	syn.source = "10.0.0.9";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "10.0.0.9", &source_state) == -ENOENT,
+	      "attribution: agt0, learned by ARP, forging 10.0.0.9 is spoofed");
+
+	/*
+	 * Learned for IPv4 only, a dual-stack VM's IPv6 is not forged: NDP may
+	 * not have shown it yet. Still nobody else's address.
+	 */
+	harness_interface(&harness, b, &state_b);
+	spoofed_before = state_b.spoofed;
+	syn.source = "2001:db8:8::8";
+	syn.destination = "2001:db8:ff::1";
+	CHECK(harness_run_times(&harness, &syn, 3) == 0 &&
+	          harness_state_attempts(&harness, "2001:db8:8::8") == 3 &&
+	          harness_interface(&harness, b, &state_b) == 0 &&
+	          state_b.spoofed == spoofed_before,
+	      "attribution: agt0, learned only by ARP, sending IPv6 from 2001:db8:8::8 is "
+	      "counted, not spoofed");
+	syn.source = "2001:db8:5::7";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_interface(&harness, b, &state_b) == 0 &&
+	          state_b.spoofed == spoofed_before + 1,
+	      "attribution: agt0 sending IPv6 from lo's 2001:db8:5::/64 is spoofed");
+	harness_own(&harness, b, VM_ORIGIN_NDP,
+	            (const char *[]){"10.0.0.8", "2001:db8:8::/64", NULL});
+	syn.source = "2001:db8:9::9";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "2001:db8:9::9", &source_state) == -ENOENT,
+	      "attribution: once NDP taught agt0 its /64, another IPv6 source is spoofed");
+
+	/* Configured is complete: an IPv4-only VM's IPv6 is forged. */
+	harness_own(&harness, b, VM_ORIGIN_OPERATOR, (const char *[]){"10.0.0.8", NULL});
+	harness_drop(&harness, b, 1);
+	syn.source = "2001:db8:a::a";
+	CHECK(harness_run(&harness, &syn) == XDP_DROP &&
+	          harness_state(&harness, "2001:db8:a::a", &source_state) == -ENOENT,
+	      "attribution: agt0 configured with 10.0.0.8 only: its IPv6 is spoofed (dropped)");
 	harness_close(&harness);
 }
 
@@ -1334,7 +1395,7 @@ test_random_source_flood(void)
 	harness.skel->data->attribution.interface_sources = 100;
 	harness.ifindex = a;
 	harness_run_times(&harness, &syn, 3);
-	harness_own(&harness, a, "10.0.0.5");
+	harness_own(&harness, a, VM_ORIGIN_OPERATOR, (const char *[]){"10.0.0.5", NULL});
 	before = harness_source_count(&harness);
 	syn.source = source;
 	for (unsigned i = 0; i < 5000; i++) {

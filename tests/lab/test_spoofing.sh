@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Two VMs on two interfaces. The first forges the second's address for an
+# Two VMs on two interfaces. The first, learned by ARP alone, speaks IPv6
+# from addresses not learned yet and later learned by NDP: that is not
+# spoofing. It then forges the second's address for an
 # SMTP burst, before and after the second has sent anything: the second
 # keeps SMTP and web, nothing is banned or recorded for its address, the
 # first's spoofing is reported (and its own address takes the ladder). The
 # first then floods SYNs from 4,000,000 random sources while the second
 # really spams: the second is banned as fast as without the flood and the
 # daemon's memory does not move. Learning and abusectl vm set are exercised.
+# Last, the second VM, configured with its IPv4 address only, sends IPv6:
+# that is forged, and with the drop policy it stops at the hypervisor.
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.."
@@ -22,7 +26,10 @@ ip -n "$VM2" link set lo up
 ip -n "$VM2" addr add 10.0.2.6/24 dev eth0
 ip -n "$VM2" link set eth0 up
 ip -n "$VM2" route add default via 10.0.2.1
+ip -n "$VM2" addr add fd00:6::6/64 dev eth0 nodad
+ip -n "$VM2" -6 route add default via fd00:6::1
 ip -n "$HV" addr add 10.0.2.1/24 dev agvm1
+ip -n "$HV" addr add fd00:6::1/64 dev agvm1 nodad
 ip -n "$HV" link set agvm1 up
 # No reverse-path filter in hv: forged packets are forwarded unless abuseguard drops them.
 in_hv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
@@ -31,6 +38,19 @@ in_vm2() { ip netns exec "$VM2" "$@"; }
 vm2_connects() { in_vm2 timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 vm2_web() { in_vm2 curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null; }
 vms_json() { ctl --json vms 2>/dev/null; }
+mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
+# static_neighbours NS IFACE ADDRESS PEER_NS PEER_IFACE PEER_ADDRESS: permanent
+# IPv6 neighbour entries both ways, so that no NDP is sent between the two.
+static_neighbours() {
+	ip -n "$1" -6 neigh replace "$6" lladdr "$(mac_of "$4" "$5")" dev "$2" nud permanent &&
+		ip -n "$4" -6 neigh replace "$3" lladdr "$(mac_of "$1" "$2")" dev "$5" nud permanent
+}
+# addresses_are IFACE JSON: does abusectl vms list these addresses ("ADDRESS ORIGIN") for it?
+addresses_are() {
+	[ "$(vms_json | jq -c --arg i "$1" \
+		'[.vms[] | select(.interface == $i) | .addresses[] | "\(.address) \(.origin)"]')" = "$2" ]
+}
+nothing_spoofed_or_banned() { status_match '.counters.spoofed == 0' && bans_match '.bans == []'; }
 recorded_for() {
 	sqlite3 "$STATE/abuseguard.db" "SELECT count(*) FROM offences WHERE source = '$1'"
 }
@@ -63,6 +83,23 @@ in_vm ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1
 check "agvm0 learns 10.0.0.5 from its VM's ARP, with the VM's MAC" \
 	wait_until 3000 bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm0\" and .mac != \"\") | .addresses[] | select(.address == \"10.0.0.5/32\" and .origin == \"arp\")' >/dev/null"
 
+# A dual-stack VM learned by ARP alone: its IPv6 is not forged. With static
+# neighbours no NDP goes out, so the pings come from fd00:5::5 before any
+# frame taught it.
+check "agvm0 knows only 10.0.0.5, from ARP" addresses_are agvm0 '["10.0.0.5/32 arp"]'
+static_neighbours "$VM" eth0 fd00:5::5 "$HV" agvm0 fd00:5::1
+check "the VM pings fd00:1::2 30 times over IPv6 from its unlearned fd00:5::5" \
+	in_vm ping -6 -q -c 30 -i 0.01 -W 2 -I fd00:5::5 fd00:1::2
+check "none of its IPv6 packets counts as spoofed, nothing is banned" nothing_spoofed_or_banned
+check "they are counted as unverified" status_match '.counters.unverified >= 30'
+# Now the hypervisor resolves the VM by NDP: its advertisement teaches fd00:5::/64.
+ip -n "$HV" -6 neigh del fd00:5::5 dev agvm0
+check "the VM pings again, the hypervisor resolving it by NDP" \
+	in_vm ping -6 -q -c 30 -i 0.01 -W 2 -I fd00:5::5 fd00:1::2
+check "agvm0 learns fd00:5::/64 from the VM's neighbour advertisement" \
+	wait_until 3000 addresses_are agvm0 '["10.0.0.5/32 arp","fd00:5::/64 ndp"]'
+check "still nothing spoofed, nothing banned" nothing_spoofed_or_banned
+
 # The first VM forges the second's address before the second has sent anything.
 check "reported, not dropped: the hypervisor forwards the forged SYNs" forged_forwarded
 vm_forged_syns 10.0.2.6 10.0.1.2 30
@@ -88,7 +125,7 @@ check "forged again, 10.0.2.6 is still neither banned nor recorded" \
 check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25
 check "the second VM still reaches the web" vm2_web
 check "agvm0 claiming agvm1's address is never learned" \
-	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '[.vms[] | select(.interface == \"agvm0\") | .addresses[].address] == [\"10.0.0.5/32\"]' >/dev/null"
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '[.vms[] | select(.interface == \"agvm0\") | .addresses[].address] == [\"10.0.0.5/32\", \"fd00:5::/64\"]' >/dev/null"
 
 # The operator names the second VM.
 check "vm set names agvm1's VM and configures its address" \
@@ -166,5 +203,16 @@ check "they are still counted as spoofed" wait_for_status '.counters.spoofed >= 
 check "the first VM's own traffic still flows (ping to its gateway)" \
 	in_vm ping -c 1 -W 2 10.0.0.1
 check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25
+
+# Configured means complete: agvm1 is configured with 10.0.2.6 alone, so its
+# VM's IPv6 is forged, and dropped.
+static_neighbours "$VM2" eth0 fd00:6::6 "$HV" agvm1 fd00:6::1
+spoofed_before=$(ctl --json status | jq '.counters.spoofed')
+refute "the second VM's IPv6 pings from fd00:6::6 are dropped as forged" \
+	in_vm2 ping -6 -q -c 30 -i 0.01 -W 1 -I fd00:6::6 fd00:1::2
+check "its 30 IPv6 echo requests are counted as spoofed" \
+	status_match ".counters.spoofed >= $spoofed_before + 30"
+check "the second VM's own 10.0.2.6 is banned for spoofing" \
+	wait_for_bans '.bans[] | select(.source == "10.0.2.6" and .category == "spoofing")' 3000
 daemon_stop TERM
 exit 0
