@@ -259,6 +259,10 @@ config_defaults(struct config *config)
 	config->crawler.max_sources = 1024;
 	config->crawler.max_sites_per_source = 16;
 
+	config->tickets.deadline_ms = 48 * MS_PER_HOUR;
+	config->tickets.update_interval_ms = 24 * MS_PER_HOUR;
+	config->tickets.close_after_ms = 14 * MS_PER_DAY;
+
 	config->ladder.count = sizeof(ladder_ms) / sizeof(ladder_ms[0]);
 	for (unsigned i = 0; i < config->ladder.count; i++) {
 		config->ladder.rungs[i].duration_ms = ladder_ms[i][0];
@@ -669,8 +673,8 @@ read_interfaces(struct parser *parser, const config_setting_t *setting, const st
 }
 
 static int
-read_port_list(struct parser *parser, const config_setting_t *setting,
-               const struct rule *rule, void *base)
+read_port_list(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+               void *base)
 {
 	uint16_t ports[CONFIG_MAX_HTTP_PORTS];
 	int error, count;
@@ -903,6 +907,107 @@ read_vms(struct parser *parser, const config_setting_t *setting, const struct ru
 			return error;
 	}
 	memcpy((char *)base + rule->offset, vms, sizeof(vms));
+	*(unsigned *)((char *)base + rule->count_offset) = count;
+	return 0;
+}
+
+static int
+read_contact(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+             void *base)
+{
+	return read_string_checked(parser, setting, rule, base, customer_contact_valid,
+	                           "one e-mail address such as abuse@customer.example");
+}
+
+#define CUSTOMER_MEMBER_SIZE(member) sizeof(((struct customer *)0)->member)
+
+static const struct rule customer_rules[] = {
+    {.name = "id",
+     .read = read_label,
+     .offset = offsetof(struct customer, id),
+     .max = CUSTOMER_MEMBER_SIZE(id)},
+    {.name = "name",
+     .read = read_label,
+     .offset = offsetof(struct customer, name),
+     .max = CUSTOMER_MEMBER_SIZE(name)},
+    {.name = "contact",
+     .read = read_contact,
+     .offset = offsetof(struct customer, contact),
+     .max = CUSTOMER_MEMBER_SIZE(contact)},
+    {.name = "prefixes",
+     .read = read_prefixes,
+     .offset = offsetof(struct customer, prefixes),
+     .count_offset = offsetof(struct customer, prefix_count),
+     .min = 0,
+     .max = CUSTOMER_PREFIXES_MAX},
+    {0},
+};
+
+/* A prefix routes to one customer: the same prefix twice is a mistake (overlaps nest). */
+static int
+check_customer_prefixes(struct parser *parser, const config_setting_t *entry,
+                        const struct customer *customers, unsigned index)
+{
+	const config_setting_t *list = config_setting_get_member(entry, "prefixes");
+	const struct customer *customer = &customers[index];
+	char shown[VALUE_SHOWN_MAX + 8];
+
+	for (unsigned i = 0; i < customer->prefix_count; i++)
+		for (unsigned j = 0; j <= index; j++)
+			for (unsigned k = 0; k < customers[j].prefix_count && (j < index || k < i);
+			     k++)
+				if (memcmp(&customer->prefixes[i], &customers[j].prefixes[k],
+				           sizeof(struct prefix)) == 0)
+					return fail(parser, config_setting_get_elem(list, i),
+					            "%s is already customer %s's",
+					            setting_value(config_setting_get_elem(list, i),
+					                          shown, sizeof(shown)),
+					            customers[j].id);
+	return 0;
+}
+
+static int
+read_customers(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+               void *base)
+{
+	const struct rule customer_group = {.read = read_group, .children = customer_rules};
+	static struct customer customers[CONFIG_MAX_CUSTOMERS];
+	char shown[VALUE_SHOWN_MAX + 8];
+	unsigned count;
+	int error;
+
+	memset(customers, 0, sizeof(customers));
+	if (!config_setting_is_list(setting))
+		return fail(
+		    parser, setting,
+		    "must be a list of customers such as ( { id = \"c-1001\"; contact = "
+		    "\"abuse@customer.example\"; prefixes = [ \"10.0.0.0/24\" ]; } ), not %s",
+		    setting_value(setting, shown, sizeof(shown)));
+	count = (unsigned)config_setting_length(setting);
+	if (count > CONFIG_MAX_CUSTOMERS)
+		return fail(parser, setting, "must hold at most %d customers, not %u",
+		            CONFIG_MAX_CUSTOMERS, count);
+	for (unsigned i = 0; i < count; i++) {
+		const config_setting_t *entry = config_setting_get_elem(setting, i);
+
+		if ((error = read_group(parser, entry, &customer_group, &customers[i])) < 0)
+			return error;
+		if (customers[i].id[0] == '\0')
+			return fail(parser, entry, "a customer needs id = \"...\"");
+		if (strcmp(customers[i].id, CUSTOMER_DEFAULT_QUEUE) == 0)
+			return fail(parser, config_setting_get_member(entry, "id"),
+			            "\"%s\" is the default queue's id", CUSTOMER_DEFAULT_QUEUE);
+		if (customers[i].contact[0] == '\0')
+			return fail(parser, entry, "customer %s needs contact = \"...\"",
+			            customers[i].id);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(customers[j].id, customers[i].id) == 0)
+				return fail(parser, config_setting_get_member(entry, "id"),
+				            "customer %s is listed twice", customers[i].id);
+		if ((error = check_customer_prefixes(parser, entry, customers, i)) < 0)
+			return error;
+	}
+	memcpy((char *)base + rule->offset, customers, sizeof(customers));
 	*(unsigned *)((char *)base + rule->count_offset) = count;
 	return 0;
 }
@@ -1304,6 +1409,25 @@ static const struct rule crawler_rules[] = {
     {0},
 };
 
+static const struct rule tickets_rules[] = {
+    {.name = "deadline",
+     .read = read_duration,
+     .offset = offsetof(struct config, tickets.deadline_ms),
+     .min = MS_PER_MINUTE,
+     .max = 365 * MS_PER_DAY},
+    {.name = "update_interval",
+     .read = read_duration,
+     .offset = offsetof(struct config, tickets.update_interval_ms),
+     .min = MS_PER_MINUTE,
+     .max = 365 * MS_PER_DAY},
+    {.name = "close_after",
+     .read = read_duration,
+     .offset = offsetof(struct config, tickets.close_after_ms),
+     .min = MS_PER_HOUR,
+     .max = DURATION_MAX_MS},
+    {0},
+};
+
 static const struct rule root_rules[] = {
     {.name = "mode",
      .read = read_enum,
@@ -1361,6 +1485,11 @@ static const struct rule root_rules[] = {
      .min = 0,
      .max = CONFIG_MAX_PREFIXES},
     {.name = "metrics", .read = read_group, .children = metrics_rules},
+    {.name = "customers",
+     .read = read_customers,
+     .offset = offsetof(struct config, customers),
+     .count_offset = offsetof(struct config, customer_count)},
+    {.name = "tickets", .read = read_group, .children = tickets_rules},
     {.name = "vms",
      .read = read_vms,
      .offset = offsetof(struct config, vms),

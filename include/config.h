@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ban.h"
+#include "customer.h"
 #include "ladder.h"
 #include "source.h"
 #include "vm.h"
@@ -21,7 +22,8 @@
 #define CONFIG_MAX_VMS          256 /* static hosts in the policy; the orchestrator has abusectl */
 #define CONFIG_MAX_VM_ADDRESSES 16
 #define CONFIG_MAX_HTTP_PORTS   16
-#define CONFIG_EXIT_INVALID     78 /* EX_CONFIG */
+#define CONFIG_MAX_CUSTOMERS    256 /* in the policy; more come with the VMs' customer labels */
+#define CONFIG_EXIT_INVALID     78  /* EX_CONFIG */
 
 /* A static host: an interface and the addresses that belong to it. */
 struct config_vm {
@@ -92,6 +94,13 @@ struct crawler_config {
 	uint32_t max_sites_per_source; /* sites tracked for each */
 };
 
+/* The ticket lifecycle's clock (daemon/ticket.c). */
+struct tickets_config {
+	int64_t deadline_ms;        /* the customer must act within this of the notice */
+	int64_t update_interval_ms; /* at most one update per this while abuse goes on */
+	int64_t close_after_ms;     /* a ticket this quiet closes itself */
+};
+
 struct config {
 	char path[PATH_MAX];
 	enum mode mode;
@@ -147,6 +156,10 @@ struct config {
 
 	struct config_vm vms[CONFIG_MAX_VMS];
 	unsigned vm_count;
+
+	struct customer customers[CONFIG_MAX_CUSTOMERS]; /* who holds which prefixes */
+	unsigned customer_count;
+	struct tickets_config tickets;
 };
 
 /* The built-in defaults, equal to policy/abuseguard.conf. */

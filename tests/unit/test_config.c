@@ -58,6 +58,12 @@ test_shipped_policy(void)
 	      "shipped ipv6_prefix equals the default");
 	CHECK(memcmp(&loaded.limits, &defaults.limits, sizeof(loaded.limits)) == 0,
 	      "shipped limits equal the defaults");
+	CHECK(memcmp(&loaded.tickets, &defaults.tickets, sizeof(loaded.tickets)) == 0 &&
+	          defaults.tickets.deadline_ms == 48 * 3600000LL &&
+	          defaults.tickets.update_interval_ms == 24 * 3600000LL &&
+	          defaults.tickets.close_after_ms == 14 * 86400000LL,
+	      "shipped tickets equal the defaults: 48h, 24h, 14d");
+	CHECK(loaded.customer_count == 0, "the shipped policy names no customer");
 	CHECK(loaded.spam.enabled == defaults.spam.enabled &&
 	          loaded.spam.window_ms == defaults.spam.window_ms &&
 	          loaded.spam.smtp_attempts == defaults.spam.smtp_attempts &&
@@ -118,6 +124,18 @@ test_full_policy(void)
 	error = config_load(POLICIES "good-full.conf", &loaded, err, sizeof(err));
 	CHECK(error == 0, "a policy that sets every field loads (%s)", err);
 	CHECK(loaded.mode == MODE_OBSERVE, "mode = \"observe\" is read");
+	CHECK(loaded.customer_count == 2 && strcmp(loaded.customers[0].id, "c-1001") == 0 &&
+	          strcmp(loaded.customers[0].name, "Example Customer") == 0 &&
+	          strcmp(loaded.customers[0].contact, "abuse@customer.example") == 0 &&
+	          loaded.customers[0].prefix_count == 2 &&
+	          strcmp(prefix_text(&loaded.customers[0].prefixes[1]), "2001:db8:1::/48") == 0 &&
+	          strcmp(loaded.customers[1].contact, "noc@two.example") == 0 &&
+	          loaded.customers[1].name[0] == '\0',
+	      "customers are read: id, name, contact and prefixes (%u)", loaded.customer_count);
+	CHECK(loaded.tickets.deadline_ms == 72 * 3600000LL &&
+	          loaded.tickets.update_interval_ms == 12 * 3600000LL &&
+	          loaded.tickets.close_after_ms == 30 * 86400000LL,
+	      "tickets.deadline, update_interval and close_after are read");
 	CHECK(loaded.interface_count == 3 && strcmp(loaded.interfaces[0], "veth*") == 0 &&
 	          strcmp(loaded.interfaces[1], "tap[0-9]*") == 0 &&
 	          strcmp(loaded.interfaces[2], "eth1") == 0,
@@ -253,6 +271,14 @@ static const struct bad_policy bad_policies[] = {
     {"bad-crawler-threshold.conf", 2,
      "crawler.disallowed_requests: must be between 1 and 1000, not 0", "a crawler threshold of 0"},
     {"bad-open-string.conf", 2, "string not closed", "a string left open at the end"},
+    {"bad-customer-same-prefix.conf", 5,
+     "customers[1].prefixes[1]: \"10.0.0.0/24\" is already customer c-1's",
+     "a prefix given to two customers"},
+    {"bad-customer-contact.conf", 3, "customers[0].contact: must be one e-mail address",
+     "a contact that would add a mail header"},
+    {"bad-customer-twice.conf", 3, "customer c-1 is listed twice", "a customer id given twice"},
+    {"bad-tickets-close-after.conf", 3, "tickets.close_after: must be between",
+     "a close_after shorter than an hour"},
 };
 
 static void
