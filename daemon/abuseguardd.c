@@ -45,6 +45,8 @@
 
 /* How often the daemon checks that its nftables table is still there. */
 #define NFT_CHECK_INTERVAL_S 5
+/* How often tickets' deadlines, updates and auto-close are looked at. */
+#define TICKETS_TICK_INTERVAL_S 60
 /* Room for "file:line: message", or the list of settings a reload kept. */
 #define RELOAD_MESSAGE_MAX (PATH_MAX + 1024)
 /* The STATUS= line systemctl status shows. */
@@ -350,6 +352,9 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 		(void)engine_check_sets(&daemon->engine); /* errors were logged */
 		tiny_fragments_check(daemon);
 	}
+	if (daemon->ticks % TICKETS_TICK_INTERVAL_S == 0 && tickets_tick(&daemon->tickets) < 0)
+		log_warnx("tickets: deadlines and updates not looked at; trying again in %d s",
+		          TICKETS_TICK_INTERVAL_S);
 }
 
 static int
@@ -545,6 +550,8 @@ daemon_start(struct daemon *daemon)
 	daemon->engine.arg = daemon;
 	daemon->engine.host = &daemon->attribution.host;
 	daemon->engine.vms = &daemon->attribution.vms;
+	tickets_init(&daemon->tickets, config, &daemon->clock, daemon->store);
+	daemon->engine.tickets = &daemon->tickets;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)

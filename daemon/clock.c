@@ -1,4 +1,5 @@
 /* The one clock: live system time, or a time the caller sets. */
+#include <stdio.h>
 #include <time.h>
 
 #include "clock.h"
@@ -49,4 +50,15 @@ clock_from_program_ns(const struct clock *clock, uint64_t program_ns)
 		return program_ms; /* replay feeds epoch time to the program */
 	/* Live, the program reads CLOCK_MONOTONIC: shift it onto the wall clock. */
 	return program_ms + timespec_ms(CLOCK_REALTIME) - timespec_ms(CLOCK_MONOTONIC);
+}
+
+const char *
+clock_format_utc(int64_t ms, char *buf, size_t len)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&seconds, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)ms);
+	return buf;
 }

@@ -90,6 +90,36 @@ vm_identity_of(const struct engine *engine, unsigned ifindex, struct vm_identity
 	snprintf(out->name, sizeof(out->name), "%s", vm->name);
 }
 
+/* The customer label of the VM behind an interface, for routing its ticket; NULL if none. */
+static const char *
+vm_customer_of(const struct engine *engine, unsigned ifindex)
+{
+	const struct vm *vm;
+
+	if (engine->vms == NULL || (vm = vm_find_ifindex(engine->vms, (int)ifindex)) == NULL)
+		return NULL;
+	return vm->customer;
+}
+
+/*
+ * Files the offence's ticket once the decision is made; a ticket the store
+ * cannot take is logged and counted, and never holds up enforcement.
+ */
+static void
+engine_ticket(struct engine *engine, const struct finding *finding, const struct offence *offence,
+              const struct ban *ban)
+{
+	char source[SOURCE_STRLEN];
+
+	if (engine->tickets == NULL ||
+	    ticket_file(engine->tickets, finding, offence, ban,
+	                vm_customer_of(engine, finding->ifindex), NULL) == 0)
+		return;
+	log_warnx("%s: %s ticket not filed: the store failed",
+	          source_format(&finding->source, source, sizeof(source)),
+	          category_name(finding->category));
+}
+
 /* The ban as nftables keeps it: tagged, so that a restart can adopt it if the store missed it. */
 static struct nft_ban
 ban_for_kernel(const struct ban *ban)
@@ -164,6 +194,7 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 
 	if (decision->action == ACTION_ALERT) {
 		engine_record(engine, &offence, NULL);
+		engine_ticket(engine, finding, &offence, NULL);
 		engine->stats.alerts++;
 		if (decision->why == REASON_SAFETY_VALVE)
 			engine->stats.valve_trips++;
@@ -185,6 +216,7 @@ engine_act(struct engine *engine, const struct finding *finding, const struct de
 		}
 	}
 	engine_record(engine, &offence, ban);
+	engine_ticket(engine, finding, &offence, ban);
 	return 0;
 }
 
@@ -437,4 +469,35 @@ engine_unban(struct engine *engine, const struct source_key *source, uid_t uid, 
 	}
 	log_warnx("%s: ban lifted by uid %u: %s", text, (unsigned)uid, reason);
 	return error;
+}
+
+int
+engine_false_positive(struct engine *engine, int64_t ticket_id, uid_t uid, const char *reason,
+                      struct ban *lifted, size_t max, size_t *count, const char **why)
+{
+	char text[SOURCE_STRLEN];
+	int error;
+
+	*count = 0;
+	if (engine->tickets == NULL) {
+		*why = "no tickets";
+		return -ENOENT;
+	}
+	error =
+	    ticket_false_positive(engine->tickets, ticket_id, uid, reason, lifted, max, count, why);
+	if (error < 0)
+		return error;
+	for (size_t i = 0; i < *count; i++) {
+		engine->stats.lifts++;
+		if (engine->nft != NULL &&
+		    ban_remove(engine->nft, &lifted[i].source, lifted[i].scope) < 0)
+			log_warnx(
+			    "%s: ban (scope %s) lifted in the store but still in nftables; the "
+			    "next check removes it",
+			    source_format(&lifted[i].source, text, sizeof(text)),
+			    scope_name(lifted[i].scope));
+	}
+	log_warnx("ticket %lld marked a false positive by uid %u (%zu ban(s) lifted): %s",
+	          (long long)ticket_id, (unsigned)uid, *count, reason);
+	return 0;
 }

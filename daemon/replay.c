@@ -107,6 +107,7 @@ struct replay {
 	struct clock clock;
 	struct store *store;
 	struct engine engine;
+	struct tickets tickets; /* filed into the scratch store, listed in the summary */
 	struct capture *capture;
 	char scratch[PATH_MAX]; /* the scratch store's directory; "" if none */
 	struct replay_file *file;
@@ -589,6 +590,43 @@ summary_row(const char *label, uint64_t value)
 	printf("# %-40s %12llu\n", label, (unsigned long long)value);
 }
 
+/* Tickets in the summary: the ones the replay filed, one line each. */
+#define REPLAY_TICKETS_SHOWN 1000
+
+static void
+replay_tickets(const struct replay *replay)
+{
+	const struct ticket_stats *stats = &replay->tickets.stats;
+	struct ticket_filter filter = {.status = -1};
+	struct ticket page[64];
+	char source[SOURCE_STRLEN];
+	unsigned shown = 0;
+	size_t count;
+
+	summary_row("tickets opened", stats->opened);
+	summary_row("  of them in the default queue", stats->unrouted);
+	summary_row("events added to open tickets", stats->added + stats->reopened);
+	summary_row("ticket errors", stats->store_errors);
+	do {
+		if (store_tickets(replay->store, &filter, page, 64, &count) < 0)
+			return;
+		for (size_t i = 0; i < count && shown < REPLAY_TICKETS_SHOWN; i++, shown++)
+			printf("# ticket %lld: %s %s, customer %s%s, %llu event(s), %s%s%s\n",
+			       (long long)page[i].id, category_name(page[i].category),
+			       source_format(&page[i].source, source, sizeof(source)),
+			       page[i].customer,
+			       page[i].route == ROUTE_DEFAULT ? " (unrouted)" : "",
+			       (unsigned long long)page[i].event_count,
+			       ticket_status_name(page[i].status),
+			       page[i].vm.interface[0] ? ", VM on " : "", page[i].vm.interface);
+		if (count > 0)
+			filter.after_id = page[count - 1].id;
+	} while (count == 64 && shown < REPLAY_TICKETS_SHOWN);
+	if (stats->opened > shown)
+		printf("# (%llu more tickets not shown)\n",
+		       (unsigned long long)(stats->opened - shown));
+}
+
 static void
 replay_summary(const struct replay *replay)
 {
@@ -636,6 +674,7 @@ replay_summary(const struct replay *replay)
 		summary_row(label, stats->bans_per_rung[rung]);
 	}
 	summary_row("engine errors", replay->engine.stats.errors);
+	replay_tickets(replay);
 }
 
 /* The store the engine needs, in a directory of its own that replay_close removes. */
@@ -701,6 +740,8 @@ replay_open(struct replay *replay, const struct config *config)
 		return -ENOMEM;
 	replay->engine.on_decision = on_decision;
 	replay->engine.arg = replay;
+	tickets_init(&replay->tickets, config, &replay->clock, replay->store);
+	replay->engine.tickets = &replay->tickets;
 	if (capture_open(&replay->capture, NULL, config, on_abuse_event, replay) < 0) {
 		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
 		          "CAP_NET_ADMIN, is needed)");

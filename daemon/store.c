@@ -89,6 +89,71 @@ static const char *const migrations[] = {
     "ALTER TABLE bans ADD COLUMN mac TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE bans ADD COLUMN vm_name TEXT NOT NULL DEFAULT '';"
     "PRAGMA user_version = 2;",
+    /* 3: tickets, their events, thread and status changes (ticket.h). */
+    "CREATE TABLE tickets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer TEXT NOT NULL,"
+    "  customer_name TEXT NOT NULL DEFAULT '',"
+    "  contact TEXT NOT NULL DEFAULT '',"
+    "  route TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  family INTEGER NOT NULL CHECK (family IN (2, 10)),"
+    "  prefix_len INTEGER NOT NULL,"
+    "  addr BLOB NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  interface TEXT NOT NULL DEFAULT '',"
+    "  mac TEXT NOT NULL DEFAULT '',"
+    "  vm_name TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL,"
+    "  customer_status TEXT NOT NULL,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  first_seen_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER NOT NULL,"
+    "  deadline_ms INTEGER NOT NULL,"
+    "  notified_ms INTEGER NOT NULL DEFAULT 0,"
+    "  fixed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  changed_ms INTEGER NOT NULL,"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  event_count INTEGER NOT NULL DEFAULT 0,"
+    "  updates INTEGER NOT NULL DEFAULT 0,"
+    "  warned INTEGER NOT NULL DEFAULT 0,"
+    "  ban_id INTEGER REFERENCES bans (id) ON DELETE SET NULL);"
+    "CREATE INDEX tickets_key ON tickets (addr, family, prefix_len, category, customer);"
+    "CREATE INDEX tickets_status ON tickets (status, id);"
+    "CREATE INDEX tickets_customer ON tickets (customer, id);"
+    "CREATE TABLE ticket_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,"
+    "  time_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  offence_id INTEGER REFERENCES offences (id) ON DELETE SET NULL,"
+    "  ban_id INTEGER REFERENCES bans (id) ON DELETE SET NULL,"
+    "  detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);"
+    "CREATE INDEX ticket_events_offence ON ticket_events (offence_id);"
+    "CREATE INDEX ticket_events_ban ON ticket_events (ban_id);"
+    "CREATE TABLE ticket_messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,"
+    "  time_ms INTEGER NOT NULL,"
+    "  author TEXT NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  direction TEXT NOT NULL,"
+    "  visibility TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  text TEXT NOT NULL);"
+    "CREATE INDEX ticket_messages_ticket ON ticket_messages (ticket_id, id);"
+    "CREATE TABLE ticket_changes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,"
+    "  time_ms INTEGER NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  axis TEXT NOT NULL CHECK (axis IN ('desk', 'customer')),"
+    "  from_status TEXT NOT NULL,"
+    "  to_status TEXT NOT NULL,"
+    "  reason TEXT NOT NULL);"
+    "CREATE INDEX ticket_changes_ticket ON ticket_changes (ticket_id, id);"
+    "PRAGMA user_version = 3;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -98,6 +163,22 @@ static const char *const migrations[] = {
 	"b.expires_ms, b.lifted_ms, b.interface, b.mac, b.vm_name"
 #define BAN_OF_SOURCE "b.addr = :addr AND b.family = :family AND b.prefix_len = :prefix_len"
 #define BAN_ACTIVE    "b.lifted_ms = 0 AND b.start_ms <= :now AND b.expires_ms > :now"
+/* The bans a ticket's offences led to: linked through its event rows. */
+#define BAN_OF_TICKET                                                                              \
+	"(b.id IN (SELECT ban_id FROM ticket_events WHERE ticket_id = :id AND ban_id IS NOT "      \
+	"NULL) OR b.offence_id IN (SELECT offence_id FROM ticket_events WHERE ticket_id = :id "    \
+	"AND "                                                                                     \
+	"offence_id IS NOT NULL))"
+/* The columns ticket_from_row reads, in its order, then BAN_COLUMNS of the current ban. */
+#define TICKET_COLUMNS                                                                             \
+	"t.id, t.customer, t.customer_name, t.contact, t.route, t.family, t.prefix_len, t.addr, "  \
+	"t.category, t.interface, t.mac, t.vm_name, t.status, t.customer_status, t.opened_ms, "    \
+	"t.first_seen_ms, t.last_seen_ms, t.deadline_ms, t.notified_ms, t.fixed_ms, "              \
+	"t.changed_ms, "                                                                           \
+	"t.closed_ms, t.event_count, t.updates, t.warned, " BAN_COLUMNS
+#define TICKET_COLUMN_COUNT 25
+#define TICKET_FROM         "tickets t LEFT JOIN bans b ON b.id = t.ban_id"
+#define TICKET_UNFINISHED   "t.status NOT IN ('false-positive', 'closed')"
 
 enum statement_id {
 	STATEMENT_BEGIN,
@@ -118,6 +199,22 @@ enum statement_id {
 	STATEMENT_VM_ADDRESSES_DELETE,
 	STATEMENT_VM_ADDRESS_INSERT,
 	STATEMENT_VM_LIST,
+	STATEMENT_TICKET_INSERT,
+	STATEMENT_TICKET_UPDATE,
+	STATEMENT_TICKET_EVENT_INSERT,
+	STATEMENT_TICKET_MESSAGE_INSERT,
+	STATEMENT_TICKET_CHANGE_INSERT,
+	STATEMENT_TICKET_OPEN_FOR,
+	STATEMENT_TICKET_GET,
+	STATEMENT_TICKET_LIST,
+	STATEMENT_TICKET_MESSAGES,
+	STATEMENT_TICKET_EVENTS,
+	STATEMENT_TICKET_CHANGES,
+	STATEMENT_TICKET_BANS,
+	STATEMENT_TICKET_ACTIVE_BANS,
+	STATEMENT_TICKET_OFFENCES_FALSE,
+	STATEMENT_TICKET_LIFT_BANS,
+	STATEMENT_PRUNE_TICKETS,
 	STATEMENT_COUNT
 };
 
@@ -191,6 +288,84 @@ static const struct {
                            "SELECT v.interface, v.name, v.customer, a.address FROM vms v LEFT "
                            "JOIN vm_addresses a ON a.interface = v.interface ORDER BY "
                            "v.interface, a.address"},
+    [STATEMENT_TICKET_INSERT] =
+        {"open ticket",
+         "INSERT INTO tickets (customer, customer_name, contact, route, source, family, "
+         "prefix_len, addr, category, interface, mac, vm_name, status, customer_status, "
+         "opened_ms, first_seen_ms, last_seen_ms, deadline_ms, notified_ms, fixed_ms, "
+         "changed_ms, closed_ms, event_count, updates, warned, ban_id) VALUES (:customer, "
+         ":customer_name, :contact, :route, :source, :family, :prefix_len, :addr, :category, "
+         ":interface, :mac, :vm_name, :status, :customer_status, :opened_ms, :first_seen_ms, "
+         ":last_seen_ms, :deadline_ms, :notified_ms, :fixed_ms, :changed_ms, :closed_ms, "
+         ":event_count, :updates, :warned, nullif(:ban_id, 0))"},
+    [STATEMENT_TICKET_UPDATE] =
+        {"update ticket",
+         "UPDATE tickets SET interface = :interface, mac = :mac, vm_name = :vm_name, status = "
+         ":status, customer_status = :customer_status, opened_ms = :opened_ms, first_seen_ms "
+         "= :first_seen_ms, last_seen_ms = :last_seen_ms, deadline_ms = :deadline_ms, "
+         "notified_ms = :notified_ms, fixed_ms = :fixed_ms, changed_ms = :changed_ms, "
+         "closed_ms = :closed_ms, event_count = :event_count, updates = :updates, warned = "
+         ":warned, ban_id = nullif(:ban_id, 0) WHERE id = :id"},
+    [STATEMENT_TICKET_EVENT_INSERT] =
+        {"record ticket event",
+         "INSERT INTO ticket_events (ticket_id, time_ms, kind, offence_id, ban_id, detail) "
+         "VALUES (:ticket_id, :time_ms, :kind, nullif(:offence_id, 0), nullif(:ban_id, 0), "
+         ":detail)"},
+    [STATEMENT_TICKET_MESSAGE_INSERT] =
+        {"record ticket message",
+         "INSERT INTO ticket_messages (ticket_id, time_ms, author, uid, direction, visibility, "
+         "template, text) VALUES (:ticket_id, :time_ms, :author, :uid, :direction, "
+         ":visibility, :template, :text)"},
+    [STATEMENT_TICKET_CHANGE_INSERT] =
+        {"record ticket status change",
+         "INSERT INTO ticket_changes (ticket_id, time_ms, uid, axis, from_status, to_status, "
+         "reason) VALUES (:ticket_id, :time_ms, :uid, :axis, :from_status, :to_status, "
+         ":reason)"},
+    [STATEMENT_TICKET_OPEN_FOR] = {"find open ticket",
+                                   "SELECT " TICKET_COLUMNS " FROM " TICKET_FROM
+                                   " WHERE t.addr = :addr AND t.family = :family AND "
+                                   "t.prefix_len = :prefix_len AND t.category = :category AND "
+                                   "t.customer = :customer AND " TICKET_UNFINISHED
+                                   " ORDER BY t.id DESC LIMIT 1"},
+    [STATEMENT_TICKET_GET] = {"read ticket",
+                              "SELECT " TICKET_COLUMNS " FROM " TICKET_FROM " WHERE t.id = :id"},
+    [STATEMENT_TICKET_LIST] =
+        {"list tickets",
+         "SELECT " TICKET_COLUMNS " FROM " TICKET_FROM " WHERE t.id > :after_id AND (:status "
+         "IS NULL OR t.status = :status) AND (:unfinished = 0 OR " TICKET_UNFINISHED
+         ") AND (:customer IS NULL OR t.customer = :customer) AND (:family IS NULL OR "
+         "(t.addr = :addr AND t.family = :family AND t.prefix_len = :prefix_len)) ORDER BY "
+         "t.id LIMIT :limit"},
+    [STATEMENT_TICKET_MESSAGES] = {"read ticket thread",
+                                   "SELECT id, time_ms, author, uid, direction, visibility, "
+                                   "template, text FROM ticket_messages WHERE ticket_id = :id "
+                                   "ORDER BY id"},
+    [STATEMENT_TICKET_EVENTS] = {"read ticket events",
+                                 "SELECT id, time_ms, kind, coalesce(offence_id, 0), "
+                                 "coalesce(ban_id, 0), detail FROM ticket_events WHERE "
+                                 "ticket_id = :id ORDER BY id"},
+    [STATEMENT_TICKET_CHANGES] = {"read ticket status changes",
+                                  "SELECT time_ms, uid, axis, from_status, to_status, reason "
+                                  "FROM ticket_changes WHERE ticket_id = :id ORDER BY id"},
+    [STATEMENT_TICKET_BANS] = {"read ticket bans",
+                               "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_OF_TICKET
+                               " ORDER BY b.start_ms DESC, b.id DESC LIMIT :limit"},
+    [STATEMENT_TICKET_ACTIVE_BANS] = {"find active bans of ticket",
+                                      "SELECT " BAN_COLUMNS " FROM bans b WHERE " BAN_OF_TICKET
+                                      " AND " BAN_ACTIVE " ORDER BY b.expires_ms, b.id"},
+    [STATEMENT_TICKET_OFFENCES_FALSE] = {"mark offences false positives",
+                                         "UPDATE offences SET false_positive = 1 WHERE id IN "
+                                         "(SELECT offence_id FROM ticket_events WHERE "
+                                         "ticket_id = :id AND offence_id IS NOT NULL)"},
+    [STATEMENT_TICKET_LIFT_BANS] =
+        {"lift ticket bans",
+         "UPDATE bans AS b SET lifted_ms = :now, lifted_by_uid = :uid, lift_reason = :reason "
+         "WHERE " BAN_OF_TICKET " AND " BAN_ACTIVE},
+    /* A ticket the desk is done with goes with the history of its time. */
+    [STATEMENT_PRUNE_TICKETS] = {"prune tickets",
+                                 "DELETE FROM tickets WHERE id IN (SELECT id FROM tickets t "
+                                 "WHERE NOT " TICKET_UNFINISHED " AND t.changed_ms < :before "
+                                 "ORDER BY t.changed_ms LIMIT :limit)"},
 };
 
 struct store {
@@ -395,21 +570,24 @@ column_label(sqlite3_stmt *row, int column, char *buf, size_t size)
 	snprintf(buf, size, "%s", text != NULL ? (const char *)text : "");
 }
 
-/* Reads one row of BAN_COLUMNS; a row this code could not have written is an error. */
+/*
+ * Reads BAN_COLUMNS from column first of the row; a row this code could not
+ * have written is an error.
+ */
 static int
-ban_from_row(struct store *store, enum statement_id id, struct ban *out)
+ban_from_columns(struct store *store, enum statement_id id, int first, struct ban *out)
 {
 	sqlite3_stmt *row = store->statements[id];
-	int64_t family = sqlite3_column_int64(row, 1);
-	int64_t prefix_len = sqlite3_column_int64(row, 2);
-	const void *addr = sqlite3_column_blob(row, 3);
-	int addr_size = sqlite3_column_bytes(row, 3);
-	const char *category = (const char *)sqlite3_column_text(row, 4);
-	const char *scope = (const char *)sqlite3_column_text(row, 5);
-	int64_t level = sqlite3_column_int64(row, 6);
+	int64_t family = sqlite3_column_int64(row, first + 1);
+	int64_t prefix_len = sqlite3_column_int64(row, first + 2);
+	const void *addr = sqlite3_column_blob(row, first + 3);
+	int addr_size = sqlite3_column_bytes(row, first + 3);
+	const char *category = (const char *)sqlite3_column_text(row, first + 4);
+	const char *scope = (const char *)sqlite3_column_text(row, first + 5);
+	int64_t level = sqlite3_column_int64(row, first + 6);
 
 	memset(out, 0, sizeof(*out));
-	out->id = sqlite3_column_int64(row, 0);
+	out->id = sqlite3_column_int64(row, first);
 	out->source.family = (unsigned char)family;
 	out->source.prefix_len = (unsigned char)prefix_len;
 	if ((family != SOURCE_FAMILY_IPV4 && family != SOURCE_FAMILY_IPV6) || addr == NULL ||
@@ -423,13 +601,19 @@ ban_from_row(struct store *store, enum statement_id id, struct ban *out)
 	}
 	memcpy(out->source.addr, addr, (size_t)addr_size);
 	out->level = (unsigned)level;
-	out->start_ms = sqlite3_column_int64(row, 7);
-	out->expires_ms = sqlite3_column_int64(row, 8);
-	out->lifted_ms = sqlite3_column_int64(row, 9);
-	column_label(row, 10, out->vm.interface, sizeof(out->vm.interface));
-	column_label(row, 11, out->vm.mac, sizeof(out->vm.mac));
-	column_label(row, 12, out->vm.name, sizeof(out->vm.name));
+	out->start_ms = sqlite3_column_int64(row, first + 7);
+	out->expires_ms = sqlite3_column_int64(row, first + 8);
+	out->lifted_ms = sqlite3_column_int64(row, first + 9);
+	column_label(row, first + 10, out->vm.interface, sizeof(out->vm.interface));
+	column_label(row, first + 11, out->vm.mac, sizeof(out->vm.mac));
+	column_label(row, first + 12, out->vm.name, sizeof(out->vm.name));
 	return 0;
+}
+
+static int
+ban_from_row(struct store *store, enum statement_id id, struct ban *out)
+{
+	return ban_from_columns(store, id, 0, out);
 }
 
 /*
@@ -922,6 +1106,8 @@ store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *dele
 		error = prune_batch(store, STATEMENT_PRUNE_OFFENCES, before_ms, batch, deleted);
 	if (error == 0)
 		error = prune_batch(store, STATEMENT_PRUNE_AUDIT, before_ms, batch, deleted);
+	if (error == 0)
+		error = prune_batch(store, STATEMENT_PRUNE_TICKETS, before_ms, batch, deleted);
 	error = transaction_end(store, error);
 	if (error != 0)
 		*deleted = 0;
@@ -1023,4 +1209,446 @@ store_vms(struct store *store, int (*fn)(const struct store_vm *vm, void *arg), 
 	if (error == 0 && vm.interface[0] != '\0')
 		error = fn(&vm, arg);
 	return error;
+}
+
+/* Tickets. */
+
+static void
+bind_ticket(struct store *store, enum statement_id id, const struct ticket *ticket, int *rc)
+{
+	bind_vm(store, id, &ticket->vm, rc);
+	bind_text(store, id, ":status", ticket_status_name(ticket->status), SIZE_MAX, rc);
+	bind_text(store, id, ":customer_status", customer_status_name(ticket->customer_status),
+	          SIZE_MAX, rc);
+	bind_int64(store, id, ":opened_ms", ticket->opened_ms, rc);
+	bind_int64(store, id, ":first_seen_ms", ticket->first_seen_ms, rc);
+	bind_int64(store, id, ":last_seen_ms", ticket->last_seen_ms, rc);
+	bind_int64(store, id, ":deadline_ms", ticket->deadline_ms, rc);
+	bind_int64(store, id, ":notified_ms", ticket->notified_ms, rc);
+	bind_int64(store, id, ":fixed_ms", ticket->fixed_ms, rc);
+	bind_int64(store, id, ":changed_ms", ticket->changed_ms, rc);
+	bind_int64(store, id, ":closed_ms", ticket->closed_ms, rc);
+	bind_int64(store, id, ":event_count", (int64_t)ticket->event_count, rc);
+	bind_int64(store, id, ":updates", ticket->updates, rc);
+	bind_int64(store, id, ":warned", ticket->warned, rc);
+	bind_int64(store, id, ":ban_id", ticket->ban.id, rc);
+}
+
+static int
+ticket_insert(struct store *store, struct ticket *ticket)
+{
+	enum statement_id id = STATEMENT_TICKET_INSERT;
+	int rc = SQLITE_OK, error;
+
+	bind_text(store, id, ":customer", ticket->customer, sizeof(ticket->customer), &rc);
+	bind_text(store, id, ":customer_name", ticket->customer_name, sizeof(ticket->customer_name),
+	          &rc);
+	bind_text(store, id, ":contact", ticket->contact, sizeof(ticket->contact), &rc);
+	bind_text(store, id, ":route", route_kind_name(ticket->route), SIZE_MAX, &rc);
+	bind_source(store, id, &ticket->source, &rc);
+	bind_text(store, id, ":category", category_name(ticket->category), SIZE_MAX, &rc);
+	bind_ticket(store, id, ticket, &rc);
+	if ((error = statement_execute(store, id, rc)) == 0)
+		ticket->id = sqlite3_last_insert_rowid(store->db);
+	return error;
+}
+
+static int
+ticket_update(struct store *store, const struct ticket *ticket)
+{
+	enum statement_id id = STATEMENT_TICKET_UPDATE;
+	int rc = SQLITE_OK;
+
+	bind_int64(store, id, ":id", ticket->id, &rc);
+	bind_ticket(store, id, ticket, &rc);
+	return statement_execute(store, id, rc);
+}
+
+static int
+ticket_event_insert(struct store *store, const struct ticket *ticket,
+                    const struct ticket_change *change)
+{
+	enum statement_id id = STATEMENT_TICKET_EVENT_INSERT;
+	int rc = SQLITE_OK;
+
+	bind_int64(store, id, ":ticket_id", ticket->id, &rc);
+	bind_int64(store, id, ":time_ms", ticket->changed_ms, &rc);
+	bind_text(store, id, ":kind", ticket_event_name(change->event), SIZE_MAX, &rc);
+	bind_int64(store, id, ":offence_id", change->offence_id, &rc);
+	bind_int64(store, id, ":ban_id", change->ban_id, &rc);
+	bind_text(store, id, ":detail", change->detail, 256, &rc);
+	return statement_execute(store, id, rc);
+}
+
+static int
+ticket_message_insert(struct store *store, const struct ticket *ticket,
+                      struct ticket_message *message)
+{
+	enum statement_id id = STATEMENT_TICKET_MESSAGE_INSERT;
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, id, ":ticket_id", ticket->id, &rc);
+	bind_int64(store, id, ":time_ms", message->time_ms, &rc);
+	bind_text(store, id, ":author", message->author, sizeof(message->author), &rc);
+	bind_int64(store, id, ":uid", message->uid, &rc);
+	bind_text(store, id, ":direction", message_direction_name(message->direction), SIZE_MAX,
+	          &rc);
+	bind_text(store, id, ":visibility", message_visibility_name(message->visibility), SIZE_MAX,
+	          &rc);
+	bind_text(store, id, ":template", message_template_name(message->template_kind), SIZE_MAX,
+	          &rc);
+	bind_text(store, id, ":text", message->text, sizeof(message->text), &rc);
+	if ((error = statement_execute(store, id, rc)) == 0) {
+		message->id = sqlite3_last_insert_rowid(store->db);
+		message->ticket_id = ticket->id;
+	}
+	return error;
+}
+
+static int
+ticket_change_insert(struct store *store, const struct ticket *ticket,
+                     const struct ticket_change *change, const char *axis, const char *from,
+                     const char *to)
+{
+	enum statement_id id = STATEMENT_TICKET_CHANGE_INSERT;
+	int rc = SQLITE_OK;
+
+	bind_int64(store, id, ":ticket_id", ticket->id, &rc);
+	bind_int64(store, id, ":time_ms", ticket->changed_ms, &rc);
+	bind_int64(store, id, ":uid", change->uid, &rc);
+	bind_text(store, id, ":axis", axis, SIZE_MAX, &rc);
+	bind_text(store, id, ":from_status", from, SIZE_MAX, &rc);
+	bind_text(store, id, ":to_status", to, SIZE_MAX, &rc);
+	bind_text(store, id, ":reason", change->reason, TICKET_TEXT_MAX, &rc);
+	return statement_execute(store, id, rc);
+}
+
+/* The writes of store_ticket_save, inside the caller's transaction. */
+static int
+ticket_write(struct store *store, struct ticket *ticket, struct ticket_change *change)
+{
+	bool new_ticket = ticket->id == 0;
+	char subject[32];
+	int error;
+
+	error = new_ticket ? ticket_insert(store, ticket) : ticket_update(store, ticket);
+	if (error == 0)
+		error = ticket_event_insert(store, ticket, change);
+	/* A new ticket's "none" is no change: the open event says it all. */
+	if (error == 0 && !new_ticket && change->from_status != ticket->status)
+		error = ticket_change_insert(store, ticket, change, "desk",
+		                             ticket_status_name(change->from_status),
+		                             ticket_status_name(ticket->status));
+	if (error == 0 && !new_ticket && change->from_customer != ticket->customer_status)
+		error = ticket_change_insert(store, ticket, change, "customer",
+		                             customer_status_name(change->from_customer),
+		                             customer_status_name(ticket->customer_status));
+	if (error == 0 && change->message != NULL)
+		error =
+		    ticket_message_insert(store, ticket, (struct ticket_message *)change->message);
+	if (error == 0 && change->audit_action != NULL) {
+		snprintf(subject, sizeof(subject), "ticket %lld", (long long)ticket->id);
+		error = audit_insert(store, ticket->changed_ms, change->uid, change->audit_action,
+		                     subject, change->reason);
+	}
+	return error;
+}
+
+int
+store_ticket_save(struct store *store, struct ticket *ticket, struct ticket_change *change)
+{
+	int64_t id = ticket->id;
+	int error;
+
+	if (!key_valid(&ticket->source))
+		return bad_key(store, "ticket for", &ticket->source);
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	error = transaction_end(store, ticket_write(store, ticket, change));
+	if (error != 0)
+		ticket->id = id;
+	return error;
+}
+
+/* Reads one row of TICKET_COLUMNS; a row this code could not have written is an error. */
+static int
+ticket_from_row(struct store *store, enum statement_id id, struct ticket *out)
+{
+	sqlite3_stmt *row = store->statements[id];
+	const void *addr = sqlite3_column_blob(row, 7);
+	int addr_size = sqlite3_column_bytes(row, 7);
+	int64_t family = sqlite3_column_int64(row, 5), prefix_len = sqlite3_column_int64(row, 6);
+	const char *route = (const char *)sqlite3_column_text(row, 4);
+	const char *category = (const char *)sqlite3_column_text(row, 8);
+	const char *status = (const char *)sqlite3_column_text(row, 12);
+	const char *customer_status = (const char *)sqlite3_column_text(row, 13);
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(row, 0);
+	out->source.family = (unsigned char)family;
+	out->source.prefix_len = (unsigned char)prefix_len;
+	if ((family != SOURCE_FAMILY_IPV4 && family != SOURCE_FAMILY_IPV6) ||
+	    prefix_len != out->source.prefix_len || addr == NULL ||
+	    (size_t)addr_size != key_address_size(out->source.family) || route == NULL ||
+	    category == NULL || status == NULL || customer_status == NULL ||
+	    route_kind_parse(route, &out->route) < 0 ||
+	    category_parse(category, &out->category) < 0 ||
+	    ticket_status_parse(status, &out->status) < 0 ||
+	    customer_status_parse(customer_status, &out->customer_status) < 0 ||
+	    column_text(row, 1, out->customer, sizeof(out->customer)) < 0) {
+		log_warnx("%s: %s: ticket %lld: malformed row", store->path, statements[id].purpose,
+		          (long long)out->id);
+		return -EIO;
+	}
+	memcpy(out->source.addr, addr, (size_t)addr_size);
+	column_label(row, 2, out->customer_name, sizeof(out->customer_name));
+	column_label(row, 3, out->contact, sizeof(out->contact));
+	column_label(row, 9, out->vm.interface, sizeof(out->vm.interface));
+	column_label(row, 10, out->vm.mac, sizeof(out->vm.mac));
+	column_label(row, 11, out->vm.name, sizeof(out->vm.name));
+	out->opened_ms = sqlite3_column_int64(row, 14);
+	out->first_seen_ms = sqlite3_column_int64(row, 15);
+	out->last_seen_ms = sqlite3_column_int64(row, 16);
+	out->deadline_ms = sqlite3_column_int64(row, 17);
+	out->notified_ms = sqlite3_column_int64(row, 18);
+	out->fixed_ms = sqlite3_column_int64(row, 19);
+	out->changed_ms = sqlite3_column_int64(row, 20);
+	out->closed_ms = sqlite3_column_int64(row, 21);
+	out->event_count = (uint64_t)sqlite3_column_int64(row, 22);
+	out->updates = (uint32_t)sqlite3_column_int64(row, 23);
+	out->warned = sqlite3_column_int64(row, 24) != 0;
+	if (sqlite3_column_type(row, TICKET_COLUMN_COUNT) == SQLITE_NULL)
+		return 0;
+	return ban_from_columns(store, id, TICKET_COLUMN_COUNT, &out->ban);
+}
+
+/* Steps a query of tickets like bans_read. */
+static int
+tickets_read(struct store *store, enum statement_id id, int rc, struct ticket *out, size_t max,
+             size_t *count)
+{
+	int error = 0;
+
+	*count = 0;
+	if (rc == SQLITE_OK)
+		while (*count < max && (rc = sqlite3_step(store->statements[id])) == SQLITE_ROW) {
+			if ((error = ticket_from_row(store, id, &out[*count])) < 0)
+				break;
+			(*count)++;
+		}
+	if (error == 0 && *count < max && rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
+}
+
+int
+store_ticket_open_for(struct store *store, const char *customer, const struct source_key *source,
+                      enum category category, struct ticket *out)
+{
+	enum statement_id id = STATEMENT_TICKET_OPEN_FOR;
+	size_t count;
+	int rc = SQLITE_OK, error;
+
+	if (!key_valid(source))
+		return bad_key(store, "ticket of", source);
+	bind_key(store, id, source, &rc);
+	bind_text(store, id, ":category", category_name(category), SIZE_MAX, &rc);
+	bind_text(store, id, ":customer", customer, SIZE_MAX, &rc);
+	if ((error = tickets_read(store, id, rc, out, 1, &count)) < 0)
+		return error;
+	return count == 1 ? 0 : -ENOENT;
+}
+
+int
+store_ticket_get(struct store *store, int64_t ticket_id, struct ticket *out)
+{
+	enum statement_id id = STATEMENT_TICKET_GET;
+	size_t count;
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, id, ":id", ticket_id, &rc);
+	if ((error = tickets_read(store, id, rc, out, 1, &count)) < 0)
+		return error;
+	return count == 1 ? 0 : -ENOENT;
+}
+
+int
+store_tickets(struct store *store, const struct ticket_filter *filter, struct ticket *out,
+              size_t max, size_t *count)
+{
+	enum statement_id id = STATEMENT_TICKET_LIST;
+	int rc = SQLITE_OK;
+
+	*count = 0;
+	if (filter->source != NULL && !key_valid(filter->source))
+		return bad_key(store, "tickets of", filter->source);
+	bind_int64(store, id, ":after_id", filter->after_id, &rc);
+	if (filter->status >= 0)
+		bind_text(store, id, ":status",
+		          ticket_status_name((enum ticket_status)filter->status), SIZE_MAX, &rc);
+	bind_int64(store, id, ":unfinished", filter->unfinished, &rc);
+	if (filter->customer != NULL)
+		bind_text(store, id, ":customer", filter->customer, SIZE_MAX, &rc);
+	if (filter->source != NULL)
+		bind_key(store, id, filter->source, &rc);
+	bind_int64(store, id, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	return tickets_read(store, id, rc, out, max, count);
+}
+
+/* A text column as a C string; NULL for SQL NULL (every parser refuses NULL). */
+static const char *
+column_string(sqlite3_stmt *row, int column)
+{
+	return (const char *)sqlite3_column_text(row, column);
+}
+
+/* Walks a statement bound to :id, calling read_row for each row; rows go to fn. */
+static int
+ticket_rows(struct store *store, enum statement_id id, int64_t ticket_id,
+            int (*read_row)(sqlite3_stmt *row, void *fn, void *arg), void *fn, void *arg)
+{
+	int rc = SQLITE_OK, error = 0;
+
+	bind_int64(store, id, ":id", ticket_id, &rc);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(store->statements[id])) == SQLITE_ROW)
+			if ((error = read_row(store->statements[id], fn, arg)) != 0)
+				break;
+	if (error == -EIO)
+		log_warnx("%s: %s: ticket %lld: malformed row", store->path, statements[id].purpose,
+		          (long long)ticket_id);
+	else if (error == 0 && rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
+}
+
+static int
+message_row(sqlite3_stmt *row, void *fn, void *arg)
+{
+	int (*call)(const struct ticket_message *, void *) = fn;
+	struct ticket_message message;
+
+	memset(&message, 0, sizeof(message));
+	message.id = sqlite3_column_int64(row, 0);
+	message.time_ms = sqlite3_column_int64(row, 1);
+	message.uid = (uid_t)sqlite3_column_int64(row, 3);
+	if (column_text(row, 2, message.author, sizeof(message.author)) < 0 ||
+	    message_direction_parse(column_string(row, 4), &message.direction) < 0 ||
+	    message_visibility_parse(column_string(row, 5), &message.visibility) < 0 ||
+	    message_template_parse(column_string(row, 6), &message.template_kind) < 0 ||
+	    column_text(row, 7, message.text, sizeof(message.text)) < 0)
+		return -EIO;
+	return call(&message, arg);
+}
+
+static int
+event_row(sqlite3_stmt *row, void *fn, void *arg)
+{
+	int (*call)(const struct ticket_event_row *, void *) = fn;
+	struct ticket_event_row event;
+
+	memset(&event, 0, sizeof(event));
+	event.id = sqlite3_column_int64(row, 0);
+	event.time_ms = sqlite3_column_int64(row, 1);
+	event.offence_id = sqlite3_column_int64(row, 3);
+	event.ban_id = sqlite3_column_int64(row, 4);
+	if (ticket_event_parse(column_string(row, 2), &event.kind) < 0 ||
+	    column_text(row, 5, event.detail, sizeof(event.detail)) < 0)
+		return -EIO;
+	return call(&event, arg);
+}
+
+static int
+change_row(sqlite3_stmt *row, void *fn, void *arg)
+{
+	int (*call)(const struct ticket_change_row *, void *) = fn;
+	struct ticket_change_row change;
+
+	memset(&change, 0, sizeof(change));
+	change.time_ms = sqlite3_column_int64(row, 0);
+	change.uid = (uid_t)sqlite3_column_int64(row, 1);
+	if (column_text(row, 2, change.axis, sizeof(change.axis)) < 0 ||
+	    column_text(row, 3, change.from, sizeof(change.from)) < 0 ||
+	    column_text(row, 4, change.to, sizeof(change.to)) < 0 ||
+	    column_text(row, 5, change.reason, sizeof(change.reason)) < 0)
+		return -EIO;
+	return call(&change, arg);
+}
+
+int
+store_ticket_messages(struct store *store, int64_t id,
+                      int (*fn)(const struct ticket_message *message, void *arg), void *arg)
+{
+	return ticket_rows(store, STATEMENT_TICKET_MESSAGES, id, message_row, (void *)fn, arg);
+}
+
+int
+store_ticket_events(struct store *store, int64_t id,
+                    int (*fn)(const struct ticket_event_row *row, void *arg), void *arg)
+{
+	return ticket_rows(store, STATEMENT_TICKET_EVENTS, id, event_row, (void *)fn, arg);
+}
+
+int
+store_ticket_changes(struct store *store, int64_t id,
+                     int (*fn)(const struct ticket_change_row *row, void *arg), void *arg)
+{
+	return ticket_rows(store, STATEMENT_TICKET_CHANGES, id, change_row, (void *)fn, arg);
+}
+
+int
+store_ticket_bans(struct store *store, int64_t id, struct ban *out, size_t max, size_t *count)
+{
+	int rc = SQLITE_OK, error;
+
+	bind_int64(store, STATEMENT_TICKET_BANS, ":id", id, &rc);
+	bind_int64(store, STATEMENT_TICKET_BANS, ":limit",
+	           max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	error = bans_read(store, STATEMENT_TICKET_BANS, rc, out, max, count);
+	if (*count > max)
+		*count = max;
+	return error;
+}
+
+int
+store_ticket_false_positive(struct store *store, struct ticket *ticket,
+                            struct ticket_change *change, int64_t now_ms, struct ban *lifted,
+                            size_t max, size_t *count)
+{
+	int rc = SQLITE_OK, error;
+
+	*count = 0;
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	bind_int64(store, STATEMENT_TICKET_ACTIVE_BANS, ":id", ticket->id, &rc);
+	bind_int64(store, STATEMENT_TICKET_ACTIVE_BANS, ":now", now_ms, &rc);
+	error = bans_read(store, STATEMENT_TICKET_ACTIVE_BANS, rc, lifted, max, count);
+	if (error == 0) {
+		rc = SQLITE_OK;
+		bind_int64(store, STATEMENT_TICKET_LIFT_BANS, ":id", ticket->id, &rc);
+		bind_int64(store, STATEMENT_TICKET_LIFT_BANS, ":now", now_ms, &rc);
+		bind_int64(store, STATEMENT_TICKET_LIFT_BANS, ":uid", change->uid, &rc);
+		bind_text(store, STATEMENT_TICKET_LIFT_BANS, ":reason", change->reason, SIZE_MAX,
+		          &rc);
+		error = statement_execute(store, STATEMENT_TICKET_LIFT_BANS, rc);
+	}
+	if (error == 0) {
+		rc = SQLITE_OK;
+		bind_int64(store, STATEMENT_TICKET_OFFENCES_FALSE, ":id", ticket->id, &rc);
+		error = statement_execute(store, STATEMENT_TICKET_OFFENCES_FALSE, rc);
+	}
+	if (error == 0)
+		error = ticket_write(store, ticket, change);
+	error = transaction_end(store, error);
+	if (error != 0) {
+		*count = 0;
+		return error;
+	}
+	if (*count > max)
+		*count = max;
+	for (size_t i = 0; i < *count; i++)
+		lifted[i].lifted_ms = now_ms;
+	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef CLOCK_H
 #define CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum clock_kind {
@@ -28,5 +29,8 @@ int64_t clock_now_ms(const struct clock *clock);
  * in replay) into epoch milliseconds.
  */
 int64_t clock_from_program_ns(const struct clock *clock, uint64_t program_ns);
+
+/* "2026-11-26T06:24:11Z": epoch milliseconds as UTC, to the second. Returns buf. */
+const char *clock_format_utc(int64_t ms, char *buf, size_t len);
 
 #endif

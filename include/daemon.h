@@ -30,6 +30,7 @@ struct daemon {
 	struct store *store;
 	struct nft *nft;
 	struct engine engine;
+	struct tickets tickets;
 	struct capture *capture;
 	struct control *control;
 	struct attribution attribution;

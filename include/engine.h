@@ -20,6 +20,7 @@
 #include "pending.h"
 #include "policy.h"
 #include "store.h"
+#include "ticket.h"
 
 /* Enough of a source's history for the ladder: only the latest ban counts. */
 #define ENGINE_HISTORY 64
@@ -28,7 +29,7 @@ struct engine_stats {
 	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
 	uint64_t adopted;     /* bans taken back from the kernel's tags at reconcile */
 	uint64_t set_repairs; /* kernel elements put back or removed by the periodic check */
-	uint64_t unownable; /* findings against a source no VM can own, ignored */
+	uint64_t unownable;   /* findings against a source no VM can own, ignored */
 };
 
 struct engine {
@@ -40,6 +41,8 @@ struct engine {
 	const struct host_addresses *host;
 	/* Who is behind each interface, for the records; NULL (replay): nobody known. */
 	struct vm_registry *vms;
+	/* Every ban, and every alert (observe mode), files a ticket here; NULL: none. */
+	struct tickets *tickets;
 	/*
 	 * Called after each decision is durable; may be NULL. ban is NULL
 	 * unless banned. The engine itself logs only errors: the daemon logs
@@ -77,5 +80,13 @@ int engine_handle_event(struct engine *engine, const struct abuse_event *event);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
 int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
                  const char *reason, struct ban *lifted, size_t max, size_t *count);
+
+/*
+ * Marks a ticket a false positive (ticket_false_positive): its offences
+ * leave the ladder's history, its active bans are lifted in the store, then
+ * taken out of the kernel. 0 or the error ticket_false_positive gave (*why).
+ */
+int engine_false_positive(struct engine *engine, int64_t ticket_id, uid_t uid, const char *reason,
+                          struct ban *lifted, size_t max, size_t *count, const char **why);
 
 #endif

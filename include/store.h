@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "ban.h"
+#include "ticket.h"
 #include "vm.h"
 
 struct store;
@@ -54,7 +55,8 @@ void store_health(const struct store *store, struct store_health *out);
 /*
  * Deletes history older than before_ms, at most batch rows of each table
  * (bans whose planned end is older, then offences no kept ban refers to,
- * then audit rows), in one transaction. *deleted gets how many rows went.
+ * then audit rows, then tickets closed or false positive whose last change is
+ * older), in one transaction. *deleted gets how many rows went.
  */
 int store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *deleted);
 
@@ -127,5 +129,82 @@ int store_vm_set(struct store *store, const struct store_vm *vm, int64_t now_ms,
  * store. A non-zero return from fn stops the walk and is returned.
  */
 int store_vms(struct store *store, int (*fn)(const struct store_vm *vm, void *arg), void *arg);
+
+/*
+ * Tickets (ticket.h), their events, thread and status changes. Offences and
+ * bans stay records of their own; an event row links a ticket to the
+ * offence and ban it added.
+ */
+
+/* What a ticket change writes with the ticket, in the same transaction. */
+struct ticket_change {
+	enum ticket_event event;
+	int64_t offence_id, ban_id;           /* the offence event's records; 0: none */
+	const char *detail;                   /* one line for the event row; may be NULL */
+	const struct ticket_message *message; /* the thread message it adds; may be NULL */
+	/* A status change (either axis) is written with these, from where it was. */
+	enum ticket_status from_status;
+	enum customer_status from_customer;
+	uid_t uid;
+	const char *reason; /* required when either status changes or audit_action is set */
+	const char
+	    *audit_action; /* a desk verb: also an audit row ("ticket resolve"); may be NULL */
+};
+
+/*
+ * Inserts (ticket->id 0, then filled) or updates the ticket with what change
+ * says, in one transaction. message->id and ->ticket_id are filled.
+ */
+int store_ticket_save(struct store *store, struct ticket *ticket, struct ticket_change *change);
+/* The ticket not yet done (ticket_status_final) for (customer, source, category); -ENOENT. */
+int store_ticket_open_for(struct store *store, const char *customer,
+                          const struct source_key *source, enum category category,
+                          struct ticket *out);
+int store_ticket_get(struct store *store, int64_t id, struct ticket *out); /* -ENOENT */
+
+struct ticket_filter {
+	int status;                      /* enum ticket_status, or -1: any */
+	bool unfinished;                 /* only tickets not final (the timer's walk) */
+	const char *customer;            /* NULL: any */
+	const struct source_key *source; /* NULL: any */
+	int64_t after_id;                /* the page after this id; 0 from the start */
+};
+/* At most max tickets matching filter, in id order; *count gets how many. */
+int store_tickets(struct store *store, const struct ticket_filter *filter, struct ticket *out,
+                  size_t max, size_t *count);
+
+/* One row of a ticket's events. */
+struct ticket_event_row {
+	int64_t id, time_ms;
+	enum ticket_event kind;
+	int64_t offence_id, ban_id; /* 0: none */
+	char detail[256];
+};
+/* One status change, as audited. */
+struct ticket_change_row {
+	int64_t time_ms;
+	uid_t uid;
+	char axis[16]; /* "desk" or "customer" */
+	char from[32], to[32];
+	char reason[TICKET_TEXT_MAX];
+};
+/* Calls fn for each of the ticket's rows, oldest first; fn must not use the store. */
+int store_ticket_messages(struct store *store, int64_t id,
+                          int (*fn)(const struct ticket_message *message, void *arg), void *arg);
+int store_ticket_events(struct store *store, int64_t id,
+                        int (*fn)(const struct ticket_event_row *row, void *arg), void *arg);
+int store_ticket_changes(struct store *store, int64_t id,
+                         int (*fn)(const struct ticket_change_row *row, void *arg), void *arg);
+/* The bans the ticket's offences led to, newest first, at most max; *count how many. */
+int store_ticket_bans(struct store *store, int64_t id, struct ban *out, size_t max, size_t *count);
+/*
+ * Marks the ticket's offences false positives (out of the ladder's history),
+ * lifts its active bans at now_ms (uid, reason) and saves the ticket with
+ * change, in one transaction. lifted (room for max) gets the bans that were
+ * active; *count how many.
+ */
+int store_ticket_false_positive(struct store *store, struct ticket *ticket,
+                                struct ticket_change *change, int64_t now_ms, struct ban *lifted,
+                                size_t max, size_t *count);
 
 #endif

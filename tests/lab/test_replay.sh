@@ -70,6 +70,11 @@ expect "spam burst: summary counts 60 packets read, 60 run, 0 skipped" \
 expect "spam burst: summary counts 1 source flagged for spam, 1 ban, 1 on rung 1" \
 	"$(summary spam 'sources flagged: spam') $(summary spam 'decisions: ban') $(summary spam 'bans on rung 1 (1h)')" "1 1 1"
 
+expect "spam burst: one ticket filed, in the default queue (the default policy names no customer)" \
+	"$(summary spam 'tickets opened') $(summary spam '  of them in the default queue')" "1 1"
+check "spam burst: the summary lists the ticket: category, source, queue, events, status" \
+	grep -qx '# ticket 1: spam 10.0.0.5, customer unrouted (unrouted), 1 event(s), open' "$WORK/spam.out"
+
 fixture spam pcapng
 expect "the pcapng version of the burst gives the same decision" "$(decisions spam)" "$SPAM_BAN"
 fixture spam-raw
