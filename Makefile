@@ -25,7 +25,7 @@ BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 
 CFLAGS	?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -I$(BUILD) -D_GNU_SOURCE
-LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson -lpcap
+LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson -lpcap -lnettle
 SANITIZE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
@@ -34,7 +34,8 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wer
 DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
 	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
-	xdp-tools systemd man-db strace prometheus libclang-rt-14-dev nmap masscan hping3
+	xdp-tools systemd man-db strace prometheus libclang-rt-14-dev nmap masscan hping3 \
+	nettle-dev python3-jsonschema
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
