@@ -62,6 +62,7 @@ bench scan_probes "$BUILD/bench/scan_probes" "${scan_options[@]}"
 bench detect bench/detect.sh "$BUILD" $smoke
 bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke
 bench replay bench/replay.sh "$BUILD" $smoke
+bench notice_enqueue "$BUILD/bench/notice_cost" $smoke
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo

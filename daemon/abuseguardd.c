@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "nft.h"
 #include "notify.h"
+#include "outbox.h"
 #include "privilege.h"
 #include "reload.h"
 #include "replay.h"
@@ -211,6 +212,7 @@ daemon_reload(struct daemon *daemon, char *message, size_t len)
 		reload_keep_restart_only(&next, &daemon->config, reload_kept, &report);
 		daemon->config = next; /* the engine and capture read it through a pointer */
 		capture_set_thresholds(daemon->capture, &daemon->config);
+		outbox_configure(daemon->outbox, &daemon->config);
 		daemon->reloads++;
 		if (metrics_timer_arm(daemon) < 0)
 			log_warn("reload: metrics timer");
@@ -346,6 +348,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	/* Live, the program reads its own clock: the time passed here is not used. */
 	if (capture_sweep(daemon->capture, 0) < 0)
 		log_warnx("capture: scan sweep failed");
+	outbox_tick(daemon->outbox);
 	if (++daemon->ticks % NFT_CHECK_INTERVAL_S == 0) {
 		nft_check(daemon);
 		store_maintain(daemon);
@@ -532,6 +535,8 @@ daemon_start(struct daemon *daemon)
 	if (notify_open(&daemon->notify, &daemon->loop) < 0)
 		fatalx("cannot talk to the service manager"); /* the variable was named */
 	store_start(daemon, database);
+	if (outbox_open(&daemon->outbox, &daemon->loop, daemon->store, &daemon->clock, config) < 0)
+		fatalx("%s: cannot open the outbox of notices", database);
 	daemon->nft_options = (struct nft_options){
 	    .table = config->nft_table,
 	    .ipv6_prefix_len = config->ipv6_prefix_len,
@@ -580,6 +585,7 @@ daemon_stop(struct daemon *daemon)
 	engine_close(&daemon->engine);
 	attribution_close(&daemon->attribution);
 	nft_close(daemon->nft);
+	outbox_close(daemon->outbox);
 	store_close(daemon->store);
 	notify_close(&daemon->notify);
 	if (daemon->metrics_watch.fd != -1)

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "outbox.h"
 #include "log.h"
 #include "pending.h"
 #include "protocol.h"
@@ -316,6 +317,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	               NULL);
 	metrics_single(m, "abuseguard_metrics_file_errors_total", "counter",
 	               "Failed writes of metrics.file.", daemon->metrics_write_errors);
+	outbox_metrics(daemon->outbox, m);
 }
 
 static json_t *

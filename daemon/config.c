@@ -19,6 +19,7 @@
 
 #include "addrclass.h"
 #include "config.h"
+#include "mail_message.h"
 
 #define MS_PER_SECOND 1000LL
 #define MS_PER_MINUTE (60 * MS_PER_SECOND)
@@ -220,6 +221,18 @@ config_defaults(struct config *config)
 	config->limits.max_host_addresses = 1024;
 	config->limits.learn_frames = 64;
 	config->limits.interface_sources = 4096;
+	config->limits.outbox = 10000;
+	config->limits.deliveries = 4;
+	config->limits.delivery_output = 4096;
+	config->limits.ticket_evidence_files = 16;
+	config->limits.ticket_evidence_bytes = 16 * 1024 * 1024;
+
+	snprintf(config->notify.from, sizeof(config->notify.from), "abuse@provider.example");
+	snprintf(config->notify.mail_command, sizeof(config->notify.mail_command),
+	         "/usr/sbin/sendmail -t -i");
+	config->notify.timeout_ms = 60 * MS_PER_SECOND;
+	config->notify.retry_ms = 1 * MS_PER_MINUTE;
+	config->notify.retry_max_ms = 6 * MS_PER_HOUR;
 
 	config->spoofing.packets = 100;
 	config->spoofing.action = SPOOF_REPORT;
@@ -609,6 +622,56 @@ read_optional_path(struct parser *parser, const config_setting_t *setting, const
 		return 0;
 	}
 	return read_absolute_path(parser, setting, rule, base);
+}
+
+/* A command line for a delivery: "" for none, else an absolute program and its words. */
+static int
+read_command(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+             void *base)
+{
+	char *field = (char *)base + rule->offset;
+	char shown[VALUE_SHOWN_MAX + 8];
+	int error;
+
+	if (config_setting_type(setting) == CONFIG_TYPE_STRING &&
+	    config_setting_get_string(setting)[0] == '\0') {
+		field[0] = '\0';
+		return 0;
+	}
+	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
+		return error;
+	/* Run without a shell: words split at spaces, the first an absolute path. */
+	if (field[0] != '/' || strpbrk(field, "\"'`$|;&<>\n") != NULL)
+		return fail(parser, setting,
+		            "must be an absolute program and its arguments, without shell quoting "
+		            "or operators, not %s",
+		            setting_value(setting, shown, sizeof(shown)));
+	return 0;
+}
+
+/* The sender of notices: "address" or "Display Name <address>". */
+static int
+read_mail_from(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+               void *base)
+{
+	char *field = (char *)base + rule->offset;
+	char shown[VALUE_SHOWN_MAX + 8], address[256];
+	const char *open, *close;
+	int error;
+
+	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
+		return error;
+	open = strchr(field, '<');
+	close = open != NULL ? strchr(open, '>') : NULL;
+	if (open != NULL && close != NULL && close[1] == '\0')
+		snprintf(address, sizeof(address), "%.*s", (int)(close - open - 1), open + 1);
+	else
+		snprintf(address, sizeof(address), "%s", field);
+	if (!mail_address_valid(address) || strpbrk(field, "\r\n\"") != NULL)
+		return fail(parser, setting,
+		            "must be a mail address, or \"Name <address>\", not %s",
+		            setting_value(setting, shown, sizeof(shown)));
+	return 0;
 }
 
 static int
@@ -1250,6 +1313,31 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.interface_sources),
      .min = 16,
      .max = 16777216},
+    {.name = "outbox",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.outbox),
+     .min = 16,
+     .max = 10000000},
+    {.name = "deliveries",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.deliveries),
+     .min = 1,
+     .max = 64},
+    {.name = "delivery_output",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.delivery_output),
+     .min = 256,
+     .max = 1048576},
+    {.name = "ticket_evidence_files",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.ticket_evidence_files),
+     .min = 1,
+     .max = 1024},
+    {.name = "ticket_evidence_bytes",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.ticket_evidence_bytes),
+     .min = 4096,
+     .max = 1LL << 31},
     {0},
 };
 
@@ -1348,6 +1436,41 @@ static const struct rule metrics_rules[] = {
      .offset = offsetof(struct config, metrics.interval_ms),
      .min = MS_PER_SECOND,
      .max = MS_PER_HOUR},
+    {0},
+};
+
+static const struct rule notify_rules[] = {
+    {.name = "from",
+     .read = read_mail_from,
+     .offset = offsetof(struct config, notify.from),
+     .max = MEMBER_SIZE(notify.from)},
+    {.name = "mail_command",
+     .read = read_command,
+     .offset = offsetof(struct config, notify.mail_command),
+     .max = MEMBER_SIZE(notify.mail_command)},
+    {.name = "exec",
+     .read = read_command,
+     .offset = offsetof(struct config, notify.exec),
+     .max = MEMBER_SIZE(notify.exec)},
+    {.name = "event_log",
+     .read = read_optional_path,
+     .offset = offsetof(struct config, notify.event_log),
+     .max = MEMBER_SIZE(notify.event_log)},
+    {.name = "timeout",
+     .read = read_duration,
+     .offset = offsetof(struct config, notify.timeout_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_HOUR},
+    {.name = "retry",
+     .read = read_duration,
+     .offset = offsetof(struct config, notify.retry_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_DAY},
+    {.name = "retry_max",
+     .read = read_duration,
+     .offset = offsetof(struct config, notify.retry_max_ms),
+     .min = MS_PER_SECOND,
+     .max = 7 * MS_PER_DAY},
     {0},
 };
 
@@ -1471,6 +1594,7 @@ static const struct rule root_rules[] = {
     {.name = "scan", .read = read_scan, .children = scan_rules},
     {.name = "spoofing", .read = read_group, .children = spoofing_rules},
     {.name = "crawler", .read = read_group, .children = crawler_rules},
+    {.name = "notify", .read = read_group, .children = notify_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},
     {.name = "allowlist",
      .read = read_prefixes,

@@ -197,9 +197,11 @@ report_json(const struct abuse_report *report)
 	if (report_xarf_type(report->category, &xarf_category, &xarf_type) == 0)
 		snprintf(xarf, sizeof(xarf), "%s/%s", xarf_category, xarf_type);
 	object = json_pack(
-	    "{s:s, s:s, s:I, s:I, s:s, s:s, s:{s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:{s:s, s:s, "
+	    "{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:{s:s, s:s, s:s, s:b}, s:s, s:s, s:s, s:{s:s, "
+	    "s:s, "
 	    "s:s}, s:I, s:i, s:b}",
-	    "event", report_kind_name(report->kind), "visibility",
+	    "event", report->event_name[0] ? report->event_name : report_kind_name(report->kind),
+	    "template", report_kind_name(report->kind), "visibility",
 	    report->visibility == REPORT_VISIBLE_INTERNAL ? "internal" : "customer", "ticket",
 	    (json_int_t)report->ticket_id, "event_id", (json_int_t)report->event_id, "report_id",
 	    report->report_id, "message_id",

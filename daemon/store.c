@@ -154,6 +154,24 @@ static const char *const migrations[] = {
     "  reason TEXT NOT NULL);"
     "CREATE INDEX ticket_changes_ticket ON ticket_changes (ticket_id, id);"
     "PRAGMA user_version = 3;",
+    /* 4: the outbox of notices, each delivery rendered once and kept until delivered. */
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  backend TEXT NOT NULL,"
+    "  ticket_id INTEGER NOT NULL,"
+    "  event_id INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL DEFAULT 0,"
+    "  sent_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE UNIQUE INDEX outbox_event ON outbox (ticket_id, event_id, kind, backend);"
+    "CREATE INDEX outbox_due ON outbox (sent_ms, next_ms);"
+    "PRAGMA user_version = 4;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -215,6 +233,14 @@ enum statement_id {
 	STATEMENT_TICKET_OFFENCES_FALSE,
 	STATEMENT_TICKET_LIFT_BANS,
 	STATEMENT_PRUNE_TICKETS,
+	STATEMENT_OUTBOX_INSERT,
+	STATEMENT_OUTBOX_DUE,
+	STATEMENT_OUTBOX_ATTEMPT,
+	STATEMENT_OUTBOX_SENT,
+	STATEMENT_OUTBOX_RETRY,
+	STATEMENT_OUTBOX_RECOVER,
+	STATEMENT_OUTBOX_DEPTH,
+	STATEMENT_PRUNE_OUTBOX,
 	STATEMENT_COUNT
 };
 
@@ -366,6 +392,38 @@ static const struct {
                                  "DELETE FROM tickets WHERE id IN (SELECT id FROM tickets t "
                                  "WHERE NOT " TICKET_UNFINISHED " AND t.changed_ms < :before "
                                  "ORDER BY t.changed_ms LIMIT :limit)"},
+    /* The same ticket event for the same backend is one delivery, however often it comes. */
+    [STATEMENT_OUTBOX_INSERT] = {"queue delivery",
+                                 "INSERT OR IGNORE INTO outbox (backend, ticket_id, event_id, "
+                                 "kind, message_id, payload, created_ms, next_ms) VALUES "
+                                 "(:backend, :ticket_id, :event_id, :kind, :message_id, "
+                                 ":payload, :created_ms, :next_ms)"},
+    [STATEMENT_OUTBOX_DUE] = {"read due deliveries",
+                              "SELECT id, backend, ticket_id, event_id, kind, message_id, "
+                              "payload, created_ms, attempts, next_ms FROM outbox WHERE "
+                              "sent_ms = 0 AND started_ms = 0 AND next_ms <= :now ORDER BY "
+                              "next_ms, id LIMIT :limit"},
+    [STATEMENT_OUTBOX_ATTEMPT] = {"record delivery attempt",
+                                  "UPDATE outbox SET attempts = attempts + 1, started_ms = "
+                                  ":now WHERE id = :id AND sent_ms = 0"},
+    [STATEMENT_OUTBOX_SENT] = {"record delivery",
+                               "UPDATE outbox SET sent_ms = :now, started_ms = 0, last_error "
+                               "= '' WHERE id = :id"},
+    [STATEMENT_OUTBOX_RETRY] = {"record failed delivery",
+                                "UPDATE outbox SET started_ms = 0, next_ms = :next_ms, "
+                                "last_error = :error WHERE id = :id AND sent_ms = 0"},
+    [STATEMENT_OUTBOX_RECOVER] = {"recover deliveries in doubt",
+                                  "UPDATE outbox SET started_ms = 0, next_ms = :now, "
+                                  "last_error = 'in doubt: the daemon stopped during the "
+                                  "attempt' WHERE started_ms != 0 AND sent_ms = 0"},
+    [STATEMENT_OUTBOX_DEPTH] = {"count waiting deliveries",
+                                "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox "
+                                "WHERE sent_ms = 0"},
+    /* Delivered notices go with the history; what waits is never pruned. */
+    [STATEMENT_PRUNE_OUTBOX] = {"prune delivered notices",
+                                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE "
+                                "sent_ms != 0 AND sent_ms < :before ORDER BY sent_ms LIMIT "
+                                ":limit)"},
 };
 
 struct store {
@@ -1108,6 +1166,8 @@ store_prune(struct store *store, int64_t before_ms, unsigned batch, size_t *dele
 		error = prune_batch(store, STATEMENT_PRUNE_AUDIT, before_ms, batch, deleted);
 	if (error == 0)
 		error = prune_batch(store, STATEMENT_PRUNE_TICKETS, before_ms, batch, deleted);
+	if (error == 0)
+		error = prune_batch(store, STATEMENT_PRUNE_OUTBOX, before_ms, batch, deleted);
 	error = transaction_end(store, error);
 	if (error != 0)
 		*deleted = 0;
@@ -1651,4 +1711,161 @@ store_ticket_false_positive(struct store *store, struct ticket *ticket,
 	for (size_t i = 0; i < *count; i++)
 		lifted[i].lifted_ms = now_ms;
 	return 0;
+}
+
+/* One row of STATEMENT_OUTBOX_DUE; the payload is copied into a new buffer. */
+static int
+delivery_from_row(struct store *store, struct store_delivery *out)
+{
+	sqlite3_stmt *row = store->statements[STATEMENT_OUTBOX_DUE];
+	const void *payload = sqlite3_column_blob(row, 6);
+	int payload_size = sqlite3_column_bytes(row, 6);
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(row, 0);
+	column_label(row, 1, out->backend, sizeof(out->backend));
+	out->ticket_id = sqlite3_column_int64(row, 2);
+	out->event_id = sqlite3_column_int64(row, 3);
+	column_label(row, 4, out->kind, sizeof(out->kind));
+	column_label(row, 5, out->message_id, sizeof(out->message_id));
+	out->created_ms = sqlite3_column_int64(row, 7);
+	out->attempts = (unsigned)sqlite3_column_int64(row, 8);
+	out->next_ms = sqlite3_column_int64(row, 9);
+	out->payload_length = payload_size > 0 ? (size_t)payload_size : 0;
+	if ((out->payload = malloc(out->payload_length + 1)) == NULL) {
+		log_warnx("%s: delivery %lld: out of memory", store->path, (long long)out->id);
+		return -ENOMEM;
+	}
+	if (out->payload_length > 0)
+		memcpy(out->payload, payload, out->payload_length);
+	((char *)out->payload)[out->payload_length] = '\0';
+	return 0;
+}
+
+int
+store_outbox_add(struct store *store, const struct store_delivery *deliveries, size_t count,
+                 size_t *added)
+{
+	enum statement_id id = STATEMENT_OUTBOX_INSERT;
+	int error;
+
+	*added = 0;
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	for (size_t i = 0; i < count && error == 0; i++) {
+		const struct store_delivery *delivery = &deliveries[i];
+		int rc = SQLITE_OK;
+		sqlite3_int64 before = sqlite3_total_changes64(store->db);
+
+		if (delivery->payload_length > INT_MAX) {
+			error = store_fail(store, statements[id].purpose, SQLITE_TOOBIG);
+			break;
+		}
+		bind_text(store, id, ":backend", delivery->backend, sizeof(delivery->backend), &rc);
+		bind_int64(store, id, ":ticket_id", delivery->ticket_id, &rc);
+		bind_int64(store, id, ":event_id", delivery->event_id, &rc);
+		bind_text(store, id, ":kind", delivery->kind, sizeof(delivery->kind), &rc);
+		bind_text(store, id, ":message_id", delivery->message_id,
+		          sizeof(delivery->message_id), &rc);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_blob(
+			    store->statements[id],
+			    sqlite3_bind_parameter_index(store->statements[id], ":payload"),
+			    delivery->payload, (int)delivery->payload_length, SQLITE_TRANSIENT);
+		bind_int64(store, id, ":created_ms", delivery->created_ms, &rc);
+		bind_int64(store, id, ":next_ms", delivery->next_ms, &rc);
+		if ((error = statement_execute(store, id, rc)) == 0 &&
+		    sqlite3_total_changes64(store->db) > before)
+			(*added)++;
+	}
+	return transaction_end(store, error);
+}
+
+int
+store_outbox_due(struct store *store, int64_t now_ms, struct store_delivery *out, size_t max,
+                 size_t *count)
+{
+	enum statement_id id = STATEMENT_OUTBOX_DUE;
+	int rc = SQLITE_OK, error = 0;
+
+	*count = 0;
+	bind_int64(store, id, ":now", now_ms, &rc);
+	bind_int64(store, id, ":limit", (int64_t)max, &rc);
+	if (rc == SQLITE_OK)
+		while (*count < max && (rc = sqlite3_step(store->statements[id])) == SQLITE_ROW) {
+			if ((error = delivery_from_row(store, &out[*count])) < 0)
+				break;
+			(*count)++;
+		}
+	if (error == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	if (error < 0) {
+		for (size_t i = 0; i < *count; i++)
+			free(out[i].payload);
+		*count = 0;
+	}
+	return error;
+}
+
+/* Runs one of the outbox's single-row updates in its own transaction. */
+static int
+outbox_update(struct store *store, enum statement_id id, int64_t delivery_id, int64_t now_ms,
+              int64_t next_ms, const char *error_text)
+{
+	int rc = SQLITE_OK;
+
+	if (delivery_id != 0)
+		bind_int64(store, id, ":id", delivery_id, &rc);
+	if (sqlite3_bind_parameter_index(store->statements[id], ":now") != 0)
+		bind_int64(store, id, ":now", now_ms, &rc);
+	if (sqlite3_bind_parameter_index(store->statements[id], ":next_ms") != 0)
+		bind_int64(store, id, ":next_ms", next_ms, &rc);
+	if (error_text != NULL)
+		bind_text(store, id, ":error", error_text, STORE_ERROR_MAX, &rc);
+	return statement_execute(store, id, rc);
+}
+
+int
+store_outbox_attempt(struct store *store, int64_t id, int64_t now_ms)
+{
+	return outbox_update(store, STATEMENT_OUTBOX_ATTEMPT, id, now_ms, 0, NULL);
+}
+
+int
+store_outbox_sent(struct store *store, int64_t id, int64_t now_ms)
+{
+	return outbox_update(store, STATEMENT_OUTBOX_SENT, id, now_ms, 0, NULL);
+}
+
+int
+store_outbox_retry(struct store *store, int64_t id, int64_t next_ms, const char *error)
+{
+	return outbox_update(store, STATEMENT_OUTBOX_RETRY, id, 0, next_ms, error);
+}
+
+int
+store_outbox_recover(struct store *store, int64_t now_ms, size_t *in_doubt)
+{
+	sqlite3_int64 before = sqlite3_total_changes64(store->db);
+	int error = outbox_update(store, STATEMENT_OUTBOX_RECOVER, 0, now_ms, 0, NULL);
+
+	*in_doubt = error == 0 ? (size_t)(sqlite3_total_changes64(store->db) - before) : 0;
+	return error;
+}
+
+int
+store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying)
+{
+	enum statement_id id = STATEMENT_OUTBOX_DEPTH;
+	sqlite3_stmt *row = store->statements[id];
+	int rc = sqlite3_step(row), error = 0;
+
+	if (rc == SQLITE_ROW) {
+		*waiting = (size_t)sqlite3_column_int64(row, 0);
+		*retrying = (size_t)sqlite3_column_int64(row, 1);
+	} else
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
 }

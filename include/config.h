@@ -101,6 +101,19 @@ struct tickets_config {
 	int64_t close_after_ms;     /* a ticket this quiet closes itself */
 };
 
+#define CONFIG_MAX_COMMAND 512
+
+/* Where notices go (daemon/outbox.c); each backend is optional: "" is off. */
+struct notify_config {
+	char from[256];                        /* "abuse@provider.example" or "Name <address>" */
+	char mail_command[CONFIG_MAX_COMMAND]; /* the RFC 5322 message on stdin */
+	char exec[CONFIG_MAX_COMMAND];         /* the ticket JSON on stdin */
+	char event_log[PATH_MAX];              /* one JSON line per ticket event */
+	int64_t timeout_ms;                    /* a mail command or hook running longer is killed */
+	int64_t retry_ms;     /* the first retry after a failure; doubles each time */
+	int64_t retry_max_ms; /* the longest wait between attempts */
+};
+
 struct config {
 	char path[PATH_MAX];
 	enum mode mode;
@@ -130,6 +143,11 @@ struct config {
 		uint32_t max_host_addresses; /* the hypervisor's own addresses known at once */
 		uint32_t learn_frames; /* ARP/NDP/DHCP frames an interface hands up per window */
 		uint32_t interface_sources; /* new sources an interface may add per window */
+		uint32_t outbox;     /* deliveries waiting at once; past it a notice is refused */
+		uint32_t deliveries; /* mail commands and hooks running at once */
+		uint32_t delivery_output;       /* bytes of a child's output kept for the log */
+		uint32_t ticket_evidence_files; /* files kept per ticket */
+		uint32_t ticket_evidence_bytes; /* bytes kept per ticket, all files */
 	} limits;
 
 	struct {
@@ -146,6 +164,7 @@ struct config {
 	struct scan_config scan;
 	struct spoofing_config spoofing;
 	struct crawler_config crawler;
+	struct notify_config notify;
 
 	struct ladder ladder;
 

@@ -39,6 +39,7 @@ struct daemon {
 	uint64_t ticks;
 	struct nft_options nft_options;
 	struct notify notify;
+	struct outbox *outbox; /* notices waiting for delivery */
 	/* The command line's settings, put over every policy read, at start and on reload. */
 	struct {
 		char **interfaces;

@@ -56,6 +56,7 @@ struct report_file {
 struct abuse_report {
 	enum report_kind kind;
 	enum report_visibility visibility;
+	char event_name[32]; /* the ticket core's name of the event, "opened"; "" for kind's */
 	int64_t ticket_id;
 	int64_t event_id; /* the ticket event (thread message) this report is about */
 	int64_t time_ms;  /* when that event happened */

@@ -206,5 +206,38 @@ int store_ticket_bans(struct store *store, int64_t id, struct ban *out, size_t m
 int store_ticket_false_positive(struct store *store, struct ticket *ticket,
                                 struct ticket_change *change, int64_t now_ms, struct ban *lifted,
                                 size_t max, size_t *count);
+ * The outbox: one row per delivery of a ticket event by a backend, with
+ * the bytes to send, kept until delivered (then pruned with the history).
+ */
+struct store_delivery {
+	int64_t id;
+	char backend[16]; /* "mail", "exec", "log" */
+	int64_t ticket_id, event_id;
+	char kind[32];        /* the ticket event's name, else report_kind_name() */
+	char message_id[160]; /* REPORT_MESSAGE_ID_MAX */
+	void *payload;        /* store_outbox_due: a new buffer, NUL-terminated, the caller's */
+	size_t payload_length;
+	int64_t created_ms, next_ms;
+	unsigned attempts; /* started so far */
+};
+
+/*
+ * Queues deliveries in one transaction. A delivery of a ticket event by a
+ * backend that is queued already is ignored: *added counts the new ones.
+ */
+int store_outbox_add(struct store *store, const struct store_delivery *deliveries, size_t count,
+                     size_t *added);
+/* At most max deliveries due at now_ms, neither delivered nor running, soonest first. */
+int store_outbox_due(struct store *store, int64_t now_ms, struct store_delivery *out, size_t max,
+                     size_t *count);
+/* An attempt starts: committed before the backend runs, so a crash leaves it in doubt. */
+int store_outbox_attempt(struct store *store, int64_t id, int64_t now_ms);
+int store_outbox_sent(struct store *store, int64_t id, int64_t now_ms);
+/* A failed attempt: due again at next_ms, error kept for people. */
+int store_outbox_retry(struct store *store, int64_t id, int64_t next_ms, const char *error);
+/* At start: attempts a stop cut short are due at once; *in_doubt counts them. */
+int store_outbox_recover(struct store *store, int64_t now_ms, size_t *in_doubt);
+/* Deliveries not yet delivered, and how many of those failed at least once. */
+int store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying);
 
 #endif

@@ -72,6 +72,8 @@ test_shipped_policy(void)
 	      "shipped spam settings equal the defaults");
 	CHECK(memcmp(&loaded.scan, &defaults.scan, sizeof(loaded.scan)) == 0,
 	      "shipped scan settings equal the defaults");
+	CHECK(memcmp(&loaded.notify, &defaults.notify, sizeof(loaded.notify)) == 0,
+	      "shipped notify settings equal the defaults");
 	CHECK(memcmp(&loaded.crawler, &defaults.crawler, sizeof(loaded.crawler)) == 0 &&
 	          defaults.crawler.window_ms == 10 * 60 * 1000 &&
 	          defaults.crawler.disallowed_requests == 10 &&
@@ -279,6 +281,13 @@ static const struct bad_policy bad_policies[] = {
     {"bad-customer-twice.conf", 3, "customer c-1 is listed twice", "a customer id given twice"},
     {"bad-tickets-close-after.conf", 3, "tickets.close_after: must be between",
      "a close_after shorter than an hour"},
+    {"bad-notify-relative-command.conf", 2,
+     "notify.mail_command: must be an absolute program and its arguments",
+     "a mail command that is not an absolute path"},
+    {"bad-notify-from.conf", 2, "notify.from: must be a mail address, or \"Name <address>\"",
+     "a sender that is no mail address"},
+    {"bad-notify-shell.conf", 2, "notify.exec: must be an absolute program and its arguments",
+     "an exec hook with a shell operator"},
 };
 
 static void
@@ -410,6 +419,30 @@ test_crawler_policy(void)
 	      "every crawler setting is read: %s", error == 0 ? "ok" : err);
 }
 
+static void
+test_notify_policy(void)
+{
+	char err[512];
+	int error = config_load(POLICIES "good-notify.conf", &loaded, err, sizeof(err));
+
+	CHECK(error == 0 &&
+	          strcmp(loaded.notify.from, "Provider Abuse Desk <abuse@provider.example>") == 0 &&
+	          loaded.notify.mail_command[0] == '\0' &&
+	          strcmp(loaded.notify.exec, "/usr/local/bin/ticket-hook --queue abuse") == 0 &&
+	          strcmp(loaded.notify.event_log, "/var/log/abuseguard/events.jsonl") == 0 &&
+	          loaded.notify.timeout_ms == 30000 && loaded.notify.retry_ms == 120000 &&
+	          loaded.notify.retry_max_ms == 12 * 3600000LL && loaded.limits.outbox == 500 &&
+	          loaded.limits.deliveries == 2 && loaded.limits.delivery_output == 1024 &&
+	          loaded.limits.ticket_evidence_files == 4 && loaded.limits.ticket_evidence_bytes == 1048576,
+	      "every notify setting and outbox limit is read, a backend switched off with \"\": %s",
+	      error == 0 ? "ok" : err);
+	config_load("policy/abuseguard.conf", &loaded, err, sizeof(err));
+	CHECK(strcmp(loaded.notify.from, "abuse@provider.example") == 0 &&
+	          strcmp(loaded.notify.mail_command, "/usr/sbin/sendmail -t -i") == 0 &&
+	          loaded.notify.exec[0] == '\0' && loaded.notify.event_log[0] == '\0',
+	      "the shipped notify section is the one the issue spells");
+}
+
 int
 main(void)
 {
@@ -417,6 +450,7 @@ main(void)
 	test_full_policy();
 	test_bad_policies();
 	test_crawler_policy();
+	test_notify_policy();
 	test_unreadable();
 	test_durations();
 	return check_done();
