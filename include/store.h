@@ -206,6 +206,8 @@ int store_ticket_bans(struct store *store, int64_t id, struct ban *out, size_t m
 int store_ticket_false_positive(struct store *store, struct ticket *ticket,
                                 struct ticket_change *change, int64_t now_ms, struct ban *lifted,
                                 size_t max, size_t *count);
+
+/*
  * The outbox: one row per delivery of a ticket event by a backend, with
  * the bytes to send, kept until delivered (then pruned with the history).
  */
