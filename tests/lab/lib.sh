@@ -3,11 +3,14 @@
 
 LAB=${LAB:-ag$$}
 BUILD=${BUILD:-build}
+# The tree's top, wherever the test was started from.
+LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VM=$LAB-vm
 HV=$LAB-hv
 NET=$LAB-net
 WORK=$(mktemp -d /tmp/abuseguard-lab.XXXXXX)
 DAEMON_PID=
+LAB_AT_EXIT=()
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }
@@ -26,15 +29,42 @@ in_vm() { ip netns exec "$VM" "$@"; }
 in_hv() { ip netns exec "$HV" "$@"; }
 in_net() { ip netns exec "$NET" "$@"; }
 
+# lab_at_exit COMMAND: run COMMAND (a string, evaluated) at exit, after the
+# daemon is stopped and before the namespaces and $WORK go.
+lab_at_exit() { LAB_AT_EXIT+=("$1"); }
+
 lab_cleanup() {
+	local command
 	daemon_stop KILL
+	for command in "${LAB_AT_EXIT[@]}"; do eval "$command"; done
 	for ns in "$VM" "$HV" "$NET"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
-	if [ -n "${KEEP_LAB_LOGS:-}" ]; then cp "$WORK/daemon.log" "$KEEP_LAB_LOGS" 2>/dev/null; fi
-	echo "--- daemon log:"; cat "$WORK/daemon.log" 2>/dev/null | tail -n 40
+	if [ -f "$WORK/daemon.log" ]; then
+		if [ -n "${KEEP_LAB_LOGS:-}" ]; then cp "$WORK/daemon.log" "$KEEP_LAB_LOGS"; fi
+		echo "--- daemon log:"
+		tail -n 40 "$WORK/daemon.log"
+	fi
 	rm -rf "$WORK"
+}
+
+# lab_begin [--no-lab] [BUILD]: the start of every lab test, called with the
+# test's own arguments. BUILD (build by default) is resolved before going to
+# the tree's top; everything the test made goes at exit (lab_cleanup). Then the
+# namespaces are built (lab_setup) and net's servers started (lab_servers), or
+# the test ends saying which failed. With --no-lab only $WORK is made, for tests
+# that build their namespaces later or need none.
+lab_begin() {
+	local namespaces=1
+	if [ "${1:-}" = --no-lab ]; then namespaces=0; shift; fi
+	set -u
+	BUILD=$(realpath "${1:-build}")
+	cd "$LAB_TOP" || exit 1
+	trap lab_cleanup EXIT
+	[ "$namespaces" -eq 1 ] || return 0
+	lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+	lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
 }
 
 # vm (10.0.0.5, fd00:5::5) -- agvm0 [hv: routes, daemon, XDP] hvnet0 -- net (10.0.1.2)

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # abusectl robots check, the program as a user runs it: no daemon, no
 # network; exit codes as abusectl(8) documents them.
-set -u
-cd "$(dirname "$0")/../.."
-BUILD=${1:-build}
-. tests/lab/lib.sh
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/lib.sh"
+lab_begin --no-lab "$@"
 
 cat >"$WORK/robots.txt" <<'ROBOTS'
 User-agent: *

@@ -3,12 +3,8 @@
 # (loopback, the hypervisor's own uplink) gets none of them banned and the
 # host keeps its mail; abusectl vm set / vms configure and show a VM's
 # addresses, refuse what no VM may hold, and the setting survives a restart.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$PWD/policy/abuseguard.conf
 STATE=$WORK/state
 

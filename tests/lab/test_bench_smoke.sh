@@ -2,11 +2,8 @@
 # Every benchmark still runs: bench/run.sh --smoke runs each at tiny sizes,
 # and each must print its row of the table with figures in it. The figures
 # themselves are not judged here; `make bench` is where they mean something.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/lib.sh"
+lab_begin --no-lab "$@"
 
 table=$(timeout 180 bench/run.sh --smoke "$BUILD" 2>"$WORK/progress")
 status=$?

@@ -1,16 +1,12 @@
 #!/usr/bin/env bash
 # Faults the daemon must survive or refuse loudly: a damaged store, a full
 # state directory, a crowded control socket, tens of thousands of bans.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$PWD/policy/abuseguard.conf
 TINY=$WORK/tiny
 # The tmpfs goes after the daemon (it holds the database open) and before $WORK.
-trap 'daemon_stop KILL; umount -l "$TINY" 2>/dev/null; lab_cleanup' EXIT
+lab_at_exit 'umount -l "$TINY" 2>/dev/null'
 
 # A damaged database: the daemon refuses to run on it, says which file and what to do.
 DAMAGED=$WORK/damaged

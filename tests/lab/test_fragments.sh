@@ -2,12 +2,8 @@
 # Evasion by fragments, end to end: a VM whose SYNs to port 25 go out as IP
 # fragments of 16 bytes (hping3 -f --mtu 16) is banned for smtp like any
 # spammer; first fragments of 8 bytes (RFC 1858's tiny fragments) are counted.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$PWD/policy/abuseguard.conf
 
 # vm_fragmented_syns MTU COUNT: COUNT SYNs to net's port 25, each split into

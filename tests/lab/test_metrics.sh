@@ -4,12 +4,8 @@
 # burst; the policy's metrics.file is rewritten every metrics.interval by
 # atomic rename, readable by node_exporter, and a failing write is logged
 # once and counted.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 TEXTFILE=$WORK/textfile
 PROM=$TEXTFILE/abuseguard.prom
 mkdir -p "$TEXTFILE"

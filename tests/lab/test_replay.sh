@@ -5,19 +5,13 @@
 # tcpdump captures (Ethernet on the vm-facing veth, Linux cooked v1 and v2 on
 # "any") must replay to the ban the live daemon took. Every replay runs in a
 # network namespace of its own, which must end up without any nftables table.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.." || exit 1
-. tests/lab/lib.sh
+. "$(dirname "$0")/lib.sh"
+lab_begin --no-lab "$@"
 POLICY=$PWD/policy/abuseguard.conf
 FIXTURES=$WORK/fixtures
 REPLAY_NS=$LAB-replay
 mkdir -p "$FIXTURES" "$WORK/tmp"
-cleanup() {
-	ip netns del "$REPLAY_NS" 2>/dev/null
-	lab_cleanup
-}
-trap cleanup EXIT
+lab_at_exit 'ip netns del "$REPLAY_NS" 2>/dev/null'
 ip netns add "$REPLAY_NS" || { not_ok "a namespace for the replays can be created"; exit 1; }
 
 # replay NAME [--replay FILE]...: runs abuseguardd in the replay namespace with
@@ -196,7 +190,6 @@ check "replay leaves no scratch store behind in TMPDIR" test -z "$(ls -A "$WORK/
 # Live versus replay: the lab's traffic captured by tcpdump in the hypervisor
 # (tcpdump 4.99 writes Linux cooked v2 on "any" by default; v1 on request).
 lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-trap cleanup EXIT
 lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
 declare -A TCPDUMP
 tcpdump_start() {

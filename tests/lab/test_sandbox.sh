@@ -8,10 +8,8 @@
 # of /proc (ProcSubset=pid) and writes only to its state and runtime
 # directories (ProtectSystem=strict). With any one capability fewer it
 # refuses to start and names the capability.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 TEMPLATE=systemd/abuseguard.service.in
 
 # unit_value KEY: the unit's setting, from the template.
@@ -19,9 +17,6 @@ unit_value() { sed -n "s/^$1=//p" "$TEMPLATE"; }
 UNIT_CAPS=$(unit_value AmbientCapabilities)
 UNIT_FILTER=$(unit_value SystemCallFilter)
 UNIT_FAMILIES=$(unit_value RestrictAddressFamilies)
-
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
 
 # The unit as make installs it, with the build's programs and the repository's man pages.
 mkdir -p "$WORK/unit" "$WORK/man/man5" "$WORK/man/man8"

@@ -7,12 +7,8 @@
 # fan-out, P2P-like UDP, a backup job) are never banned. A tcpdump capture of
 # a live scan replays to the live ban. Every generator is bounded in probes
 # and time; all traffic stays inside the lab's namespaces.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 
 # net answers on 10.0.2.1-40 and fd00:2::1-20 (lo), keeps 10.0.3.53 as the
 # provider's always-allowed resolver, and drops 10.0.9.0/24 silently (dark,

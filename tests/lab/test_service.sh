@@ -7,12 +7,8 @@
 # reload takes new thresholds into the running XDP program, refuses a bad
 # policy with file:line and keeps the running one, and names the settings
 # that wait for a restart.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$WORK/live.conf
 NOTIFY_LOG=$WORK/notify.log
 cp policy/abuseguard.conf "$POLICY"

@@ -3,12 +3,8 @@
 # real daemon (XDP on the vm-facing veth, nftables in the hypervisor) while
 # its web traffic flows; abusectl lifts the ban; the ladder climbs; bans
 # survive restarts and crashes and expire on time in the kernel.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$PWD/policy/abuseguard.conf
 STATE=$WORK/state
 

@@ -10,14 +10,10 @@
 # daemon's memory does not move. Learning and abusectl vm set are exercised.
 # Last, the second VM, configured with its IPv4 address only, sends IPv6:
 # that is forged, and with the drop policy it stops at the hypervisor.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 VM2=$LAB-vm2
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-trap 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null; lab_cleanup' EXIT
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+lab_at_exit 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null'
 
 # vm2 (10.0.2.6) -- agvm1 [hv 10.0.2.1]
 ip netns add "$VM2"
