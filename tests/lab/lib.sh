@@ -156,21 +156,16 @@ vm_mail() {
 }
 
 # vm_smtp_burst [COUNT] [SECONDS] [SERVER]: a burst of SMTP connections from
-# the vm, bounded in count and time. Run in the background, killing it (kill
-# $!) stops the burst too: smtp-source's retries against a ban must not go on
-# into the next check.
-vm_smtp_burst() (
-	# Not through in_vm: $! must be timeout itself (ip netns exec execs it).
-	ip netns exec "$VM" timeout "${2:-8}" smtp-source -c -s 10 -m "${1:-60}" \
-		"${3:-10.0.1.2:25}" >/dev/null 2>&1 &
-	generator=$!
-	trap 'kill "$generator" 2>/dev/null; wait "$generator"' TERM
-	wait "$generator"
-)
+# the vm, bounded in count and time. Run in the background, stop it with
+# burst_stop: smtp-source's retries against a ban must not go on into the
+# next check.
+vm_smtp_burst() {
+	in_vm timeout "${2:-8}" smtp-source -c -s 10 -m "${1:-60}" "${3:-10.0.1.2:25}" >/dev/null 2>&1
+}
 
-# burst_stop PID: ends a background burst. Killing the job's subshell alone
-# leaves its smtp-source running in the vm until its timeout, still sending
-# after a lift; so every process in the vm namespace goes too.
+# burst_stop PID: ends a background burst, or any traffic generator run in
+# the vm: the job and every process in the vm namespace, since killing the
+# job alone can leave its generator sending after a lift.
 burst_stop() {
 	kill "$1" 2>/dev/null
 	ip netns pids "$VM" 2>/dev/null | xargs -r kill 2>/dev/null

@@ -37,7 +37,7 @@ check "one attached interface is counted" metric_is abuseguard_interfaces_attach
 vm_smtp_burst 60 8 &
 burst=$!
 wait_for_bans '.bans[] | select(.source == "10.0.0.5")' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "after a burst the spam/smtp ban is counted" \
 	metric_is 'abuseguard_bans_total{category="spam",scope="smtp"}' 1
 check "and the finding, by category and action" \

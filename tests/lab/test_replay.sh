@@ -222,8 +222,7 @@ check "the live daemon bans the burst" \
 	wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp")' 5000
 LIVE=$(ctl --json bans | jq -c '.bans[0] | {source, scope, level, duration_s}')
 LIVE_STARTED=$(ctl --json bans | jq -r '.bans[0].started | fromdate')
-kill "$burst" 2>/dev/null
-wait "$burst" 2>/dev/null
+burst_stop "$burst"
 sleep 0.5
 for name in "${!TCPDUMP[@]}"; do
 	kill -INT "${TCPDUMP[$name]}" 2>/dev/null

@@ -68,7 +68,7 @@ check "the control socket is the control group's: srw-rw---- nobody nogroup" \
 vm_smtp_burst 60 8 &
 burst=$!
 check "an SMTP burst is banned" wait_until 8000 sandbox_banned
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
 refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
 # Signals go to the daemon itself, not to strace above it.

@@ -111,7 +111,7 @@ check "the daemon starts with its stderr as the journal's stream" wait_until 100
 vm_smtp_burst 12 8 '[fd00:1::2]:25' &
 burst=$!
 wait_for_bans '.bans[] | select(.source == "fd00:5::/64")' 5000
-kill "$burst" 2>/dev/null; wait "$burst" 2>/dev/null
+burst_stop "$burst"
 journal_has() { grep -q -- "$1" "$JOURNAL_LOG" 2>/dev/null; }
 check "the ban reaches the journal as PRIORITY=4 with SOURCE=, CATEGORY=, SCOPE= and INTERFACE=" \
 	wait_until 3000 journal_has 'PRIORITY=4|SYSLOG_IDENTIFIER=abuseguardd|SYSLOG_PID=[0-9]*|SOURCE=fd00:5::/64|CATEGORY=spam|SCOPE=smtp|ACTION=ban|INTERFACE=agvm0|MESSAGE=fd00:5::/64: banned for 1h'
