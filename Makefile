@@ -13,6 +13,7 @@ SYSCONFDIR ?= /etc
 UNITDIR	   ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR	   ?=
 
 CC	?= cc
@@ -88,7 +89,7 @@ $(BUILD)/abusectl: $(CTL_SRCS) $(CTL_HEADERS) $(CTL_MODULES)
 # Unit and BPF tests run under AddressSanitizer and UBSan.
 TEST_LINK = @mkdir -p $(@D) && $(CC) $(CFLAGS) $(SANITIZE) -Itests $< -o $@ \
 		$(BUILD)/asan/libabuseguard.a $(LDLIBS)
-$(BUILD)/tests/%: tests/unit/%.c tests/check.h $(HEADERS) $(SKELETONS) $(BUILD)/asan/libabuseguard.a
+$(BUILD)/tests/%: tests/unit/%.c tests/check.h tests/abusectl_path.h $(HEADERS) $(SKELETONS) $(BUILD)/asan/libabuseguard.a
 	$(TEST_LINK)
 $(BUILD)/tests/%: tests/bpf/%.c tests/check.h $(HEADERS) $(SKELETONS) $(BUILD)/asan/libabuseguard.a
 	$(TEST_LINK)
@@ -119,6 +120,8 @@ install: all
 	install -m 644 $(BUILD)/abuseguard.service $(DESTDIR)$(UNITDIR)/abuseguard.service
 	install -m 644 systemd/abuseguard.sysusers $(DESTDIR)$(SYSUSERSDIR)/abuseguard.conf
 	install -m 644 systemd/abuseguard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/abuseguard.conf
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 completion/abusectl $(DESTDIR)$(BASHCOMPDIR)/abusectl
 
 # The unit names the installed paths, so it is made again on every build.
 $(BUILD)/abuseguard.service: systemd/abuseguard.service.in FORCE | $(BUILD)

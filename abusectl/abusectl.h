@@ -9,12 +9,32 @@
 
 #include <jansson.h>
 
+/* Exit statuses, documented in abusectl(8): scripts may rely on them. */
+#define CTL_EXIT_OK          0
+#define CTL_EXIT_FAILED      1  /* the daemon could not do it (store, nftables) */
+#define CTL_EXIT_NOT_FOUND   2  /* no such ban, entry or history */
+#define CTL_EXIT_REFUSED     3  /* valid, but the daemon's rules say no */
+#define CTL_EXIT_USAGE       64 /* EX_USAGE: the command line, or the request, was wrong */
+#define CTL_EXIT_UNREACHABLE 69 /* EX_UNAVAILABLE: no daemon answers on the socket */
+#define CTL_EXIT_BUSY        75 /* EX_TEMPFAIL: too many clients; try again */
+#define CTL_EXIT_DENIED      77 /* EX_NOPERM: neither root nor in the control group */
+
 /* What a reply holds, and so which printer shows it. */
 enum reply_kind {
 	REPLY_STATUS,
 	REPLY_METRICS,
 	REPLY_BANS,
+	REPLY_BAN,
 	REPLY_UNBAN,
+	REPLY_HISTORY,
+	REPLY_AUDIT,
+	REPLY_EVENTS, /* the reply to events: the recent ones */
+	REPLY_EVENT,  /* one line of events --follow */
+	REPLY_ALLOW,
+	REPLY_DISALLOW,
+	REPLY_ALLOWLIST,
+	REPLY_RELOAD,
+	REPLY_MODE,
 	REPLY_VMS,
 	REPLY_VM_SET,
 	REPLY_KINDS

@@ -14,6 +14,8 @@
 #include "abusectl.h"
 #include "protocol.h"
 
+#define COLUMNS(array) (sizeof(array) / sizeof((array)[0]))
+
 /* The widest cell shown; longer text is cut. */
 #define CELL_MAX 128
 
@@ -138,8 +140,15 @@ print_status(json_t *reply)
 	char text[4][256];
 	size_t i;
 
+	json_t *mode_set_by = json_object_get(reply, "mode_set_by");
+
 	print_field(reply, "version", "version", false);
 	print_field(reply, "mode", "mode", false);
+	if (json_is_object(mode_set_by))
+		printf(
+		    "mode set by: uid %s with abusectl mode, until restart\n",
+		    format_scalar(json_object_get(mode_set_by, "uid"), text[0], sizeof(text[0])));
+	print_field(reply, "policy", "policy", false);
 	print_field(reply, "pid", "pid", false);
 	print_field(reply, "uptime_s", "uptime", true);
 	print_field(reply, "bans_active", "bans active", false);
@@ -161,6 +170,9 @@ print_status(json_t *reply)
 		}
 	}
 	print_object(json_object_get(reply, "store"), "store");
+	print_object(json_object_get(reply, "nft"), "nftables");
+	print_object(json_object_get(reply, "allowlist"), "allowlist");
+	print_object(json_object_get(reply, "versions"), "versions");
 	print_object(counters, "counters");
 }
 
@@ -232,31 +244,45 @@ print_bans(json_t *reply)
 		printf("no active bans\n");
 		return;
 	}
-	print_table(bans, columns, sizeof(columns) / sizeof(columns[0]));
+	print_table(bans, columns, COLUMNS(columns));
+}
+
+/* "lifted 10.0.0.5: smtp (spam, level 1), all (scan, level 2)", a line per source. */
+static void
+print_lifted(json_t *reply)
+{
+	json_t *lifted = json_object_get(reply, CTL_KEY_LIFTED), *ban;
+	char source[CELL_MAX], previous[CELL_MAX] = "", scope[64], category[64], level[64];
+	size_t i;
+
+	json_array_foreach(lifted, i, ban)
+	{
+		json_t *own = json_object_get(ban, CTL_KEY_SOURCE);
+
+		format_scalar(own != NULL ? own : json_object_get(reply, CTL_KEY_SOURCE), source,
+		              sizeof(source));
+		if (strcmp(source, previous) != 0)
+			printf("%slifted %s:", previous[0] != '\0' ? "\n" : "", source);
+		printf("%s %s (%s, level %s)", strcmp(source, previous) == 0 ? "," : "",
+		       format_scalar(json_object_get(ban, "scope"), scope, sizeof(scope)),
+		       format_scalar(json_object_get(ban, "category"), category, sizeof(category)),
+		       format_scalar(json_object_get(ban, "level"), level, sizeof(level)));
+		snprintf(previous, sizeof(previous), "%s", source);
+	}
+	if (previous[0] != '\0')
+		printf("\n");
 }
 
 static void
 print_unban(json_t *reply)
 {
-	json_t *lifted = json_object_get(reply, "lifted");
-	char source[128], scope[64], category[64], level[64];
-	json_t *ban;
-	size_t i;
+	char source[CELL_MAX];
 
-	format_scalar(json_object_get(reply, "source"), source, sizeof(source));
-	if (json_array_size(lifted) == 0) {
-		printf("no active ban on %s\n", source);
-		return;
-	}
-	printf("lifted %s:", source);
-	json_array_foreach(lifted, i, ban)
-	{
-		printf("%s %s (%s, level %s)", i > 0 ? "," : "",
-		       format_scalar(json_object_get(ban, "scope"), scope, sizeof(scope)),
-		       format_scalar(json_object_get(ban, "category"), category, sizeof(category)),
-		       format_scalar(json_object_get(ban, "level"), level, sizeof(level)));
-	}
-	printf("\n");
+	if (json_array_size(json_object_get(reply, CTL_KEY_LIFTED)) == 0)
+		printf("no active ban on %s\n",
+		       format_scalar(json_object_get(reply, CTL_KEY_SOURCE), source, CELL_MAX));
+	else
+		print_lifted(reply);
 }
 
 /* One row per address, the VM's fields beside each; a VM without addresses has one row. */
@@ -289,7 +315,7 @@ print_vm_rows(json_t *vms)
 	if (json_array_size(rows) == 0)
 		printf("no VMs known\n");
 	else
-		print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+		print_table(rows, columns, COLUMNS(columns));
 	json_decref(rows);
 }
 
@@ -307,6 +333,193 @@ print_vm_set(json_t *reply)
 	json_array_append(one, json_object_get(reply, CTL_KEY_VM));
 	print_vm_rows(one);
 	json_decref(one);
+}
+
+static void
+print_ban(json_t *reply)
+{
+	json_t *ban = json_object_get(reply, CTL_KEY_BAN);
+	char text[5][CELL_MAX];
+
+	printf("banned %s: scope %s for %s, level %s (%s), until %s\n",
+	       format_scalar(json_object_get(ban, "source"), text[0], CELL_MAX),
+	       format_scalar(json_object_get(ban, "scope"), text[1], CELL_MAX),
+	       format_seconds(json_object_get(ban, "duration_s"), text[2], CELL_MAX),
+	       format_scalar(json_object_get(ban, "level"), text[3], CELL_MAX),
+	       format_scalar(json_object_get(ban, "category"), text[4], CELL_MAX),
+	       json_string_value(json_object_get(ban, "expires")) ?: "-");
+}
+
+/*
+ * Rows with "by" (uid N, or the daemon) and "why" (the operator's reason,
+ * else the detector's detail) made from what the daemon sent.
+ */
+static json_t *
+rows_with_who_and_why(json_t *events)
+{
+	json_t *rows = json_array(), *event;
+	size_t i;
+
+	json_array_foreach(events, i, event)
+	{
+		json_t *row = json_copy(event), *uid = json_object_get(event, "uid");
+		const char *reason = json_string_value(json_object_get(event, "reason"));
+		const char *detail = json_string_value(json_object_get(event, "detail"));
+		char by[32];
+
+		if (json_is_integer(uid))
+			snprintf(by, sizeof(by), "uid %" JSON_INTEGER_FORMAT,
+			         json_integer_value(uid));
+		else
+			snprintf(by, sizeof(by), "daemon");
+		json_object_set_new(row, "by", json_string(by));
+		json_object_set_new(row, "why",
+		                    json_string(reason   ? reason
+		                                : detail ? detail
+		                                         : ""));
+		json_array_append_new(rows, row);
+	}
+	return rows;
+}
+
+static void
+print_history(json_t *reply)
+{
+	static const struct column columns[] = {
+	    {"TIME(UTC)", "time", false},
+	    {"EVENT", "event", false},
+	    {"CATEGORY", "category", false},
+	    {"SCOPE", "scope", false},
+	    {"LEVEL", "level", false},
+	    {"DURATION", "duration_s", true},
+	    {"BY", "by", false},
+	    {"WHY", "why", false},
+	};
+	json_t *rows = rows_with_who_and_why(json_object_get(reply, CTL_KEY_EVENTS));
+	char source[CELL_MAX];
+
+	printf("%s%s\n", format_scalar(json_object_get(reply, CTL_KEY_SOURCE), source, CELL_MAX),
+	       json_is_true(json_object_get(reply, "allowlisted")) ? " (allowlisted)" : "");
+	print_table(rows, columns, COLUMNS(columns));
+	json_decref(rows);
+}
+
+static void
+print_audit(json_t *reply)
+{
+	static const struct column columns[] = {
+	    {"TIME(UTC)", "time", false},  {"UID", "uid", false},       {"ACTION", "action", false},
+	    {"SUBJECT", "subject", false}, {"REASON", "reason", false},
+	};
+	json_t *rows = json_object_get(reply, CTL_KEY_AUDIT);
+
+	if (json_array_size(rows) == 0)
+		printf("no changes recorded\n");
+	else
+		print_table(rows, columns, COLUMNS(columns));
+}
+
+/* One event on one line: its time and kind, then key=value for the rest (nested: a.b=). */
+static void
+print_fields(json_t *object, const char *prefix)
+{
+	const char *key;
+	json_t *value;
+	char text[CELL_MAX * 4];
+
+	json_object_foreach(object, key, value)
+	{
+		if (prefix[0] == '\0' &&
+		    (strcmp(key, "time") == 0 || strcmp(key, CTL_KEY_EVENT) == 0))
+			continue;
+		if (json_is_object(value)) {
+			char nested[CELL_MAX];
+
+			snprintf(nested, sizeof(nested), "%s%s.", prefix, key);
+			print_fields(value, nested);
+			continue;
+		}
+		format_scalar(value, text, sizeof(text));
+		printf(strpbrk(text, " =\"") != NULL ? " %s%s=\"%s\"" : " %s%s=%s", prefix, key,
+		       text);
+	}
+}
+
+static void
+print_event(json_t *event)
+{
+	char time[CELL_MAX], kind[CELL_MAX];
+
+	printf("%s %s", format_scalar(json_object_get(event, "time"), time, CELL_MAX),
+	       format_scalar(json_object_get(event, CTL_KEY_EVENT), kind, CELL_MAX));
+	print_fields(event, "");
+	printf("\n");
+}
+
+static void
+print_events(json_t *reply)
+{
+	json_t *event;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, CTL_KEY_EVENTS), i, event) print_event(event);
+}
+
+static void
+print_allow(json_t *reply)
+{
+	char source[CELL_MAX];
+	const char *until = json_string_value(json_object_get(reply, CTL_KEY_UNTIL));
+
+	printf("allowed %s %s%s\n",
+	       format_scalar(json_object_get(reply, CTL_KEY_SOURCE), source, CELL_MAX),
+	       until != NULL ? "until " : "until disallowed", until != NULL ? until : "");
+	if (json_array_size(json_object_get(reply, CTL_KEY_LIFTED)) > 0)
+		print_lifted(reply);
+}
+
+static void
+print_disallow(json_t *reply)
+{
+	char source[CELL_MAX];
+
+	printf("%s is off the runtime allowlist\n",
+	       format_scalar(json_object_get(reply, CTL_KEY_SOURCE), source, CELL_MAX));
+}
+
+static void
+print_allowlist(json_t *reply)
+{
+	static const struct column columns[] = {
+	    {"SOURCE", "source", false},    {"ORIGIN", "origin", false},
+	    {"UNTIL(UTC)", "until", false}, {"BY", "by", false},
+	    {"SINCE(UTC)", "since", false}, {"WHY", "why", false},
+	};
+	json_t *list = json_object_get(reply, CTL_KEY_ALLOWLIST), *rows;
+
+	if (json_array_size(list) == 0) {
+		printf("nothing is allowlisted\n");
+		return;
+	}
+	rows = rows_with_who_and_why(list);
+	print_table(rows, columns, COLUMNS(columns));
+	json_decref(rows);
+}
+
+static void
+print_message(json_t *reply)
+{
+	printf("%s\n", json_string_value(json_object_get(reply, CTL_KEY_MESSAGE)) ?: "done");
+}
+
+static void
+print_mode(json_t *reply)
+{
+	char mode[CELL_MAX], previous[CELL_MAX];
+
+	printf("mode %s (was %s), until the daemon restarts\n",
+	       format_scalar(json_object_get(reply, CTL_KEY_MODE), mode, CELL_MAX),
+	       format_scalar(json_object_get(reply, "previous"), previous, CELL_MAX));
 }
 
 /* "abusectl: unban: no active ban for that source", on standard error. */
@@ -327,6 +540,16 @@ const struct output output_text = {
             [REPLY_UNBAN] = print_unban,
             [REPLY_VMS] = print_vms,
             [REPLY_VM_SET] = print_vm_set,
+            [REPLY_BAN] = print_ban,
+            [REPLY_HISTORY] = print_history,
+            [REPLY_AUDIT] = print_audit,
+            [REPLY_EVENTS] = print_events,
+            [REPLY_EVENT] = print_event,
+            [REPLY_ALLOW] = print_allow,
+            [REPLY_DISALLOW] = print_disallow,
+            [REPLY_ALLOWLIST] = print_allowlist,
+            [REPLY_RELOAD] = print_message,
+            [REPLY_MODE] = print_mode,
         },
     .failure = print_failure,
 };

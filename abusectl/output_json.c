@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "abusectl.h"
+#include "protocol.h"
 
 static void
 print_reply(json_t *reply)
@@ -17,6 +18,16 @@ print_reply(json_t *reply)
 	if (json_dumpf(reply, stdout, JSON_COMPACT) < 0)
 		errx(1, "cannot encode the reply");
 	putchar('\n');
+}
+
+/* JSON lines: the recent events one a line, as the ones that follow. */
+static void
+print_events(json_t *reply)
+{
+	json_t *event;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, CTL_KEY_EVENTS), i, event) print_reply(event);
 }
 
 static void
@@ -32,7 +43,17 @@ const struct output output_json = {
             [REPLY_STATUS] = print_reply,
             [REPLY_METRICS] = print_reply,
             [REPLY_BANS] = print_reply,
+            [REPLY_BAN] = print_reply,
             [REPLY_UNBAN] = print_reply,
+            [REPLY_HISTORY] = print_reply,
+            [REPLY_AUDIT] = print_reply,
+            [REPLY_EVENTS] = print_events,
+            [REPLY_EVENT] = print_reply,
+            [REPLY_ALLOW] = print_reply,
+            [REPLY_DISALLOW] = print_reply,
+            [REPLY_ALLOWLIST] = print_reply,
+            [REPLY_RELOAD] = print_reply,
+            [REPLY_MODE] = print_reply,
             [REPLY_VMS] = print_reply,
             [REPLY_VM_SET] = print_reply,
         },

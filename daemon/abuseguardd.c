@@ -141,6 +141,17 @@ log_decision(void *arg, const struct finding *finding, const struct decision *de
 		snprintf(interface_field, sizeof(interface_field), "INTERFACE=%s", interface);
 		fields[4] = interface_field;
 	}
+	daemon_event(daemon,
+	             ban != NULL                        ? "ban"
+	             : decision->action == ACTION_ALERT ? "alert"
+	                                                : "finding",
+	             json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:s}", "source", source,
+	                       "category", category_name(finding->category), "action",
+	                       action_name(decision->action), "why",
+	                       decision_reason_name(decision->why), "scope",
+	                       scope_name(decision->scope), "level", (int)decision->step.level + 1,
+	                       "duration_s", (json_int_t)(decision->step.duration_ms / 1000),
+	                       "detail", finding->detail, "interface", interface));
 	if (ban != NULL)
 		log_fields(LOG_WARNING, fields,
 		           "%s: banned for %s, scope %s, level %u (%s): %s%s%s%s%s%s%s", source,
@@ -210,6 +221,11 @@ daemon_reload(struct daemon *daemon, char *message, size_t len)
 		                daemon->overrides.interface_count, daemon->overrides.state_dir,
 		                daemon->overrides.socket_path);
 		reload_keep_restart_only(&next, &daemon->config, reload_kept, &report);
+		/* An operator's abusectl mode holds until restart: a reload does not undo it. */
+		if (daemon->mode_uid >= 0 && next.mode != daemon->config.mode)
+			reload_kept(&report, "mode (set with abusectl mode)");
+		if (daemon->mode_uid >= 0)
+			next.mode = daemon->config.mode;
 		daemon->config = next; /* the engine and capture read it through a pointer */
 		capture_set_thresholds(daemon->capture, &daemon->config);
 		outbox_configure(daemon->outbox, &daemon->config);
@@ -505,6 +521,34 @@ store_start(struct daemon *daemon, const char *database)
 		fatalx("%s: cannot open the store", database);
 }
 
+static int
+allowlist_load(const struct store_allow *entry, void *arg)
+{
+	struct daemon *daemon = arg;
+	char text[SOURCE_STRLEN];
+
+	if (allowlist_set(&daemon->allowlist, &entry->prefix, entry->until_ms) < 0)
+		log_warnx(
+		    "%s: runtime allowlist entry not loaded: limits.runtime_allowlist (%u) is "
+		    "full",
+		    prefix_format(&entry->prefix, text, sizeof(text)), daemon->allowlist.size);
+	return 0;
+}
+
+/* The operators' allowlist, as the store kept it. */
+static void
+allowlist_start(struct daemon *daemon)
+{
+	if (allowlist_init(&daemon->allowlist, daemon->config.limits.runtime_allowlist) < 0)
+		fatalx("runtime allowlist: no memory for %u entries",
+		       daemon->config.limits.runtime_allowlist);
+	if (store_allowlist(daemon->store, clock_now_ms(&daemon->clock), allowlist_load, daemon) <
+	    0)
+		fatalx("runtime allowlist: cannot read it from the store");
+	if (daemon->allowlist.count > 0)
+		log_info("runtime allowlist: %u entries", daemon->allowlist.count);
+}
+
 static void
 daemon_start(struct daemon *daemon)
 {
@@ -515,6 +559,7 @@ daemon_start(struct daemon *daemon)
 	    .max_clients = config->limits.control_clients,
 	    .max_line_bytes = config->limits.control_line_bytes,
 	    .idle_timeout_ms = config->limits.control_idle_ms,
+	    .max_event_queue_bytes = config->limits.control_event_queue,
 	    .commands = daemon_commands,
 	    .context = daemon,
 	};
@@ -557,6 +602,10 @@ daemon_start(struct daemon *daemon)
 	daemon->engine.vms = &daemon->attribution.vms;
 	tickets_init(&daemon->tickets, config, &daemon->clock, daemon->store);
 	daemon->engine.tickets = &daemon->tickets;
+	allowlist_start(daemon);
+	daemon->engine.allowlist = &daemon->allowlist;
+	daemon->mode_uid = -1;
+	daemon->reload = daemon_reload;
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)
@@ -582,7 +631,9 @@ daemon_stop(struct daemon *daemon)
 	/* Bans stay in the kernel and expire on their own. */
 	capture_close(daemon->capture);
 	control_close(daemon->control);
+	daemon_commands_close(daemon);
 	engine_close(&daemon->engine);
+	allowlist_close(&daemon->allowlist);
 	attribution_close(&daemon->attribution);
 	nft_close(daemon->nft);
 	outbox_close(daemon->outbox);

@@ -14,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
 #include <jansson.h>
+#include <sqlite3.h>
+#include <sys/utsname.h>
 
 #include "commands.h"
 #include "daemon.h"
@@ -80,6 +83,30 @@ store_status(const struct daemon *daemon)
 	                 "pending_max", (int)pending->size, "pending_dropped",
 	                 (json_int_t)pending->dropped, "pending_written",
 	                 (json_int_t)pending->written, "pruned", (json_int_t)daemon->store_pruned);
+}
+
+/* What runs: this daemon, and the libraries and kernel under it. */
+static json_t *
+versions_json(void)
+{
+	struct utsname system;
+
+	if (uname(&system) == -1)
+		snprintf(system.release, sizeof(system.release), "unknown");
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "abuseguard", ABUSEGUARD_VERSION, "libbpf",
+	                 libbpf_version_string(), "sqlite", sqlite3_libversion(), "jansson",
+	                 JANSSON_VERSION, "kernel", system.release);
+}
+
+/* Whether the ban table is in the kernel, as the daemon last checked or checks now. */
+static json_t *
+nft_status(struct daemon *daemon)
+{
+	int present = nft_table_present(daemon->nft);
+
+	return json_pack("{s:s, s:o, s:I}", "table", daemon->config.nft_table, "present",
+	                 present < 0 ? json_null() : json_boolean(present > 0), "restores",
+	                 (json_int_t)daemon->nft_restores);
 }
 
 static json_t *
@@ -163,11 +190,30 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(counters, "control_refused_for_root",
 	                    json_integer(control.refused_for_root));
 	json_object_set_new(counters, "control_idle_closed", json_integer(control.idle_closed));
+	json_object_set_new(counters, "control_unauthorised", json_integer(control.unauthorised));
+	json_object_set_new(counters, "control_subscribers", json_integer(control.subscribers));
+	json_object_set_new(counters, "control_subscribers_dropped",
+	                    json_integer(control.subscribers_dropped));
+	json_object_set_new(counters, "control_events", json_integer(control.events_published));
+	json_object_set_new(counters, "allowlist_full", json_integer(daemon->allowlist.full));
 	reply = json_pack(
 	    "{s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "version", ABUSEGUARD_VERSION, "mode",
 	    daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid", (int)getpid(),
 	    "uptime_s", (json_int_t)((now_ms - daemon->started_ms) / 1000), "interfaces", list,
 	    "bans_active", bans_active, "store", store_status(daemon), "counters", counters);
+	if (reply == NULL)
+		return control_fail(error, CTL_RESULT_FAILED, "out of memory");
+	json_object_set_new(reply, "mode_set_by",
+	                    daemon->mode_uid >= 0
+	                        ? json_pack("{s:I}", "uid", (json_int_t)daemon->mode_uid)
+	                        : json_string("policy"));
+	json_object_set_new(reply, "policy", json_string(daemon->config.path));
+	json_object_set_new(reply, "versions", versions_json());
+	json_object_set_new(reply, "nft", nft_status(daemon));
+	json_object_set_new(
+	    reply, "allowlist",
+	    json_pack("{s:i, s:i, s:i}", "policy", (int)daemon->config.allowlist_count, "runtime",
+	              (int)daemon->allowlist.count, "runtime_max", (int)daemon->allowlist.size));
 	return reply;
 }
 
@@ -311,6 +357,13 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	               NULL);
 	metrics_single(m, "abuseguard_control_refused_total", "counter",
 	               "Control clients refused (limits.control_clients).", control.refused);
+	metrics_single(m, "abuseguard_control_unauthorised_total", "counter",
+	               "Control clients refused: neither root nor in control_group.",
+	               control.unauthorised);
+	metrics_single(
+	    m, "abuseguard_control_subscribers_dropped_total", "counter",
+	    "Event followers dropped for reading too slowly (limits.control_event_queue).",
+	    control.subscribers_dropped);
 	metrics_family(m, "abuseguard_reloads_total", "counter", "Policy reloads, by outcome.");
 	metrics_sample(m, "abuseguard_reloads_total", daemon->reloads, "outcome", "reloaded", NULL);
 	metrics_sample(m, "abuseguard_reloads_total", daemon->reload_failures, "outcome", "refused",
@@ -355,17 +408,104 @@ ban_json(const struct ban *ban, int64_t now_ms)
 	    ban->vm.interface, "mac", ban->vm.mac, "vm_name", ban->vm.name);
 }
 
+/* The bans a listing keeps: all, or those of a source, a scope, a category. */
+struct ban_filter {
+	bool by_source, by_scope, by_category;
+	struct source_key source;
+	enum scope scope;
+	enum category category;
+};
+
 struct ban_listing {
 	json_t *list;
 	int64_t now_ms;
+	struct ban_filter filter;
 };
+
+static bool
+ban_wanted(const struct ban_filter *filter, const struct ban *ban)
+{
+	return (!filter->by_source || source_equal(&filter->source, &ban->source)) &&
+	       (!filter->by_scope || filter->scope == ban->scope) &&
+	       (!filter->by_category || filter->category == ban->category);
+}
 
 static int
 append_ban(const struct ban *ban, void *arg)
 {
 	struct ban_listing *listing = arg;
 
+	if (!ban_wanted(&listing->filter, ban))
+		return 0;
 	return json_array_append_new(listing->list, ban_json(ban, listing->now_ms)) ? -ENOMEM : 0;
+}
+
+/* A request's "source": 0, or a failure naming the key (set in error). */
+static int
+request_source(const struct daemon *daemon, json_t *request, struct source_key *out,
+               struct control_error *error)
+{
+	const char *text = json_string_value(json_object_get(request, CTL_KEY_SOURCE));
+
+	if (text == NULL) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "\"" CTL_KEY_SOURCE "\" (an address) is required");
+		return -EINVAL;
+	}
+	if (source_parse(text, daemon->config.ipv6_prefix_len, out) < 0) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "%.64s is not an IPv4 address, an IPv6 address or an IPv6 /%u prefix",
+		             text, daemon->config.ipv6_prefix_len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An optional "scope" or "category": 0 (absent: *given false), or -EINVAL with error set. */
+static int
+request_scope(json_t *request, enum scope *out, bool *given, struct control_error *error)
+{
+	json_t *value = json_object_get(request, CTL_KEY_SCOPE);
+
+	*given = value != NULL;
+	if (value != NULL &&
+	    (!json_is_string(value) || scope_parse(json_string_value(value), out) < 0)) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "\"" CTL_KEY_SCOPE "\" must be smtp, web or all");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+request_category(json_t *request, enum category *out, bool *given, struct control_error *error)
+{
+	json_t *value = json_object_get(request, CTL_KEY_CATEGORY);
+
+	*given = value != NULL;
+	if (value != NULL &&
+	    (!json_is_string(value) || category_parse(json_string_value(value), out) < 0)) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "\"" CTL_KEY_CATEGORY "\" must be spam, scan, crawler or spoofing");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+request_filter(const struct daemon *daemon, json_t *request, struct ban_filter *filter,
+               struct control_error *error)
+{
+	memset(filter, 0, sizeof(*filter));
+	if (json_object_get(request, CTL_KEY_SOURCE) != NULL) {
+		if (request_source(daemon, request, &filter->source, error) < 0)
+			return -EINVAL;
+		filter->by_source = true;
+	}
+	if (request_scope(request, &filter->scope, &filter->by_scope, error) < 0 ||
+	    request_category(request, &filter->category, &filter->by_category, error) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 /*
@@ -380,7 +520,7 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
              struct control_error *error)
 {
 	struct daemon *daemon = context;
-	struct ban_listing listing = {json_array(), clock_now_ms(&daemon->clock)};
+	struct ban_listing listing = {.list = json_array(), .now_ms = clock_now_ms(&daemon->clock)};
 	struct store_cursor cursor = STORE_CURSOR_START;
 	json_t *after = json_object_get(request, CTL_KEY_AFTER),
 	       *limit = json_object_get(request, CTL_KEY_LIMIT);
@@ -391,6 +531,10 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
 	int failed;
 
 	(void)peer;
+	if (request_filter(daemon, request, &listing.filter, error) < 0) {
+		json_decref(listing.list);
+		return NULL;
+	}
 	if (after != NULL) {
 		if (json_unpack(after, "{s:I, s:I}", "expires_ms", &expires_ms, "id", &id) < 0) {
 			json_decref(listing.list);
@@ -434,43 +578,67 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
 	return reply;
 }
 
+/*
+ * Lifts the source's active bans for uid with reason, and says so to the
+ * followers. Appends what was lifted to list. 0, -ENOENT (nothing active),
+ * or a store error with nothing lifted.
+ */
+static int
+lift_source(struct daemon *daemon, const struct source_key *source, uid_t uid, const char *reason,
+            json_t *list)
+{
+	struct ban lifted[SCOPE_COUNT * CATEGORY_COUNT];
+	char text[SOURCE_STRLEN];
+	size_t count = 0;
+	int result;
+
+	result = engine_unban(&daemon->engine, source, uid, reason, lifted,
+	                      sizeof(lifted) / sizeof(lifted[0]), &count);
+	if (result == -ENOENT || (result < 0 && count == 0))
+		return result;
+	capture_forget(daemon->capture, source);
+	source_format(source, text, sizeof(text));
+	for (size_t i = 0; i < count && i < sizeof(lifted) / sizeof(lifted[0]); i++) {
+		json_t *entry =
+		    json_pack("{s:s, s:s, s:s, s:i}", CTL_KEY_SOURCE, text, "scope",
+		              scope_name(lifted[i].scope), "category",
+		              category_name(lifted[i].category), "level", (int)lifted[i].level + 1);
+
+		daemon_event(daemon, "lift",
+		             json_pack("{s:O, s:I, s:s}", "ban", entry, "uid", (json_int_t)uid,
+		                       "reason", reason));
+		json_array_append_new(list, entry);
+	}
+	return 0;
+}
+
 static json_t *
 command_unban(void *context, const struct control_peer *peer, json_t *request,
               struct control_error *error)
 {
 	struct daemon *daemon = context;
-	const char *text = json_string_value(json_object_get(request, CTL_KEY_SOURCE));
 	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
-	struct ban lifted[SCOPE_COUNT * CATEGORY_COUNT];
 	char source_text[SOURCE_STRLEN];
 	struct source_key source;
-	size_t count = 0;
 	json_t *list;
 	int result;
 
-	if (text == NULL)
-		return control_fail(error, CTL_RESULT_BAD_REQUEST,
-		                    "\"" CTL_KEY_SOURCE "\" (an address) is required");
-	if (source_parse(text, daemon->config.ipv6_prefix_len, &source) < 0)
-		return control_fail(error, CTL_RESULT_BAD_REQUEST,
-		                    "\"" CTL_KEY_SOURCE "\" is not an IPv4 or IPv6 address");
-	result = engine_unban(&daemon->engine, &source, peer->uid, reason, lifted,
-	                      sizeof(lifted) / sizeof(lifted[0]), &count);
-	if (result == -ENOENT)
-		return control_fail(error, CTL_RESULT_NOT_FOUND, "no active ban for that source");
-	if (result < 0 && count == 0)
-		return control_fail(error, CTL_RESULT_FAILED,
-		                    "the store could not record the lift");
-	capture_forget(daemon->capture, &source);
+	if (request_source(daemon, request, &source, error) < 0)
+		return NULL;
+	source_format(&source, source_text, sizeof(source_text));
 	list = json_array();
-	for (size_t i = 0; i < count && i < sizeof(lifted) / sizeof(lifted[0]); i++)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "scope",
-		                                      scope_name(lifted[i].scope), "category",
-		                                      category_name(lifted[i].category), "level",
-		                                      (int)lifted[i].level + 1));
-	return json_pack("{s:s, s:o}", CTL_KEY_SOURCE,
-	                 source_format(&source, source_text, sizeof(source_text)), CTL_KEY_LIFTED,
-	                 list);
+	result = lift_source(daemon, &source, peer->uid, reason, list);
+	if (result < 0) {
+		json_decref(list);
+		if (result == -ENOENT)
+			return control_fail(error, CTL_RESULT_NOT_FOUND,
+			                    "no active ban for %s (abusectl bans lists them)",
+			                    source_text);
+		return control_fail(error, CTL_RESULT_FAILED,
+		                    "the store could not record the lift of %s: %s", source_text,
+		                    strerror(-result));
+	}
+	return json_pack("{s:s, s:o}", CTL_KEY_SOURCE, source_text, CTL_KEY_LIFTED, list);
 }
 
 static json_t *
@@ -604,12 +772,563 @@ command_vm_set(void *context, const struct control_peer *peer, json_t *request,
 	return json_pack("{s:o}", CTL_KEY_VM, vm_json(vm));
 }
 
+/* Rows of history and audit in one reply at most. */
+#define HISTORY_MAX    1000
+#define AUDIT_PAGE_MAX 1000
+
+/*
+ * A time as operators type it: "2026-12-02T04:00:00Z", "2026-12-02", or a
+ * duration ("2h", "30d") before (sign -1) or after (+1) now. 0 or -EINVAL.
+ */
+static int
+time_parse(const char *text, int64_t now_ms, int sign, int64_t *out_ms)
+{
+	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%d"};
+	int64_t duration_ms;
+	struct tm tm;
+
+	if (duration_parse(text, &duration_ms) == 0) {
+		*out_ms = now_ms + sign * duration_ms;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		const char *end;
+
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(text, formats[i], &tm);
+		if (end != NULL && *end == '\0') {
+			*out_ms = (int64_t)timegm(&tm) * 1000;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* An optional time key: 0 (absent: *given false), or -EINVAL with error set. */
+static int
+request_time(json_t *request, const char *key, int64_t now_ms, int sign, int64_t *out_ms,
+             bool *given, struct control_error *error)
+{
+	json_t *value = json_object_get(request, key);
+
+	*given = value != NULL;
+	if (value != NULL && (!json_is_string(value) ||
+	                      time_parse(json_string_value(value), now_ms, sign, out_ms) < 0)) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "\"%s\" must be a UTC time (2026-12-31T23:00:00Z or 2026-12-31) or a "
+		             "duration (90m, 2h, 30d)",
+		             key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void
+daemon_event(struct daemon *daemon, const char *event, json_t *fields)
+{
+	char time[32];
+	json_t **slot;
+
+	if (fields == NULL)
+		return;
+	format_utc(clock_now_ms(&daemon->clock), time, sizeof(time));
+	json_object_set_new(fields, CTL_KEY_EVENT, json_string(event));
+	json_object_set_new(fields, "time", json_string(time));
+	control_publish(daemon->control, fields);
+	slot = &daemon->recent_events[daemon->recent_next];
+	json_decref(*slot);
+	*slot = fields;
+	daemon->recent_next = (daemon->recent_next + 1) % DAEMON_RECENT_EVENTS;
+	if (daemon->recent_count < DAEMON_RECENT_EVENTS)
+		daemon->recent_count++;
+}
+
+void
+daemon_commands_close(struct daemon *daemon)
+{
+	for (unsigned i = 0; i < DAEMON_RECENT_EVENTS; i++) {
+		json_decref(daemon->recent_events[i]);
+		daemon->recent_events[i] = NULL;
+	}
+	daemon->recent_count = daemon->recent_next = 0;
+}
+
+/* The category a manual ban records when the operator names none: the scope's usual one. */
+static enum category
+category_of_scope(enum scope scope)
+{
+	switch (scope) {
+	case SCOPE_SMTP:
+		return CATEGORY_SPAM;
+	case SCOPE_WEB:
+		return CATEGORY_CRAWLER;
+	default:
+		return CATEGORY_SCAN;
+	}
+}
+
+static json_t *
+command_ban(void *context, const struct control_peer *peer, json_t *request,
+            struct control_error *error)
+{
+	struct daemon *daemon = context;
+	json_t *duration = json_object_get(request, CTL_KEY_DURATION);
+	struct manual_ban manual = {.uid = peer->uid};
+	char text[SOURCE_STRLEN], until[32];
+	bool given;
+	struct ban ban;
+	int result;
+
+	manual.reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
+	if (request_source(daemon, request, &manual.source, error) < 0 ||
+	    request_scope(request, &manual.scope, &given, error) < 0)
+		return NULL;
+	if (!given)
+		return control_fail(error, CTL_RESULT_BAD_REQUEST,
+		                    "\"" CTL_KEY_SCOPE "\" (smtp, web or all) is required");
+	if (request_category(request, &manual.category, &given, error) < 0)
+		return NULL;
+	if (!given)
+		manual.category = category_of_scope(manual.scope);
+	if (duration != NULL &&
+	    (!json_is_string(duration) ||
+	     duration_parse(json_string_value(duration), &manual.duration_ms) < 0 ||
+	     manual.duration_ms < 1000 || manual.duration_ms > 3650LL * 86400 * 1000))
+		return control_fail(error, CTL_RESULT_BAD_REQUEST,
+		                    "\"" CTL_KEY_DURATION "\" must be a duration from 1s to 3650d "
+		                    "(90m, 2h, 7d); leave it out for the ladder's next rung");
+	source_format(&manual.source, text, sizeof(text));
+	result = engine_ban(&daemon->engine, &manual, &ban);
+	switch (result) {
+	case 0:
+		break;
+	case -EADDRNOTAVAIL:
+		return control_fail(error, CTL_RESULT_REFUSED,
+		                    "%s is never banned: no VM can own it (loopback, multicast, "
+		                    "link-local, broadcast, unspecified or the hypervisor's own)",
+		                    text);
+	case -EPERM:
+		return control_fail(
+		    error, CTL_RESULT_REFUSED,
+		    "%s is allowlisted (abusectl allowlist shows by whom); disallow "
+		    "it first",
+		    text);
+	case -EEXIST:
+		format_utc(ban_end_ms(&ban), until, sizeof(until));
+		return control_fail(error, CTL_RESULT_REFUSED,
+		                    "%s is already banned in scope %s until %s; unban it first to "
+		                    "change that ban",
+		                    text, scope_name(ban.scope), until);
+	default:
+		return control_fail(error, CTL_RESULT_FAILED,
+		                    "the store could not record the ban of %s (%s); nothing was "
+		                    "installed",
+		                    text, strerror(-result));
+	}
+	daemon_event(daemon, "ban",
+	             json_pack("{s:o, s:b, s:I, s:s}", "ban",
+	                       ban_json(&ban, clock_now_ms(&daemon->clock)), "manual", 1, "uid",
+	                       (json_int_t)peer->uid, "reason", manual.reason));
+	return json_pack("{s:o}", CTL_KEY_BAN, ban_json(&ban, clock_now_ms(&daemon->clock)));
+}
+
+static int
+append_event(const struct store_event *event, void *arg)
+{
+	json_t *list = arg, *entry;
+	char time[32];
+
+	format_utc(event->time_ms, time, sizeof(time));
+	entry = json_pack("{s:s, s:s}", "time", time, CTL_KEY_EVENT, event->kind);
+	if (entry == NULL)
+		return -ENOMEM;
+	if (event->category[0] != '\0')
+		json_object_set_new(entry, "category", json_string(event->category));
+	if (event->scope[0] != '\0')
+		json_object_set_new(entry, "scope", json_string(event->scope));
+	if (event->level > 0)
+		json_object_set_new(entry, "level", json_integer(event->level));
+	if (event->duration_ms > 0)
+		json_object_set_new(entry, "duration_s", json_integer(event->duration_ms / 1000));
+	if (event->detail[0] != '\0')
+		json_object_set_new(entry, "detail", json_string(event->detail));
+	if (event->uid >= 0)
+		json_object_set_new(entry, "uid", json_integer(event->uid));
+	if (event->reason[0] != '\0')
+		json_object_set_new(entry, "reason", json_string(event->reason));
+	if (event->false_positive)
+		json_object_set_new(entry, "false_positive", json_true());
+	return json_array_append_new(list, entry) < 0 ? -ENOMEM : 0;
+}
+
+static json_t *
+command_history(void *context, const struct control_peer *peer, json_t *request,
+                struct control_error *error)
+{
+	struct daemon *daemon = context;
+	int64_t now_ms = clock_now_ms(&daemon->clock);
+	char text[SOURCE_STRLEN];
+	struct source_key source;
+	json_t *events;
+	int result;
+
+	(void)peer;
+	if (request_source(daemon, request, &source, error) < 0)
+		return NULL;
+	source_format(&source, text, sizeof(text));
+	events = json_array();
+	if ((result = store_source_events(daemon->store, &source, HISTORY_MAX, append_event,
+	                                  events)) < 0) {
+		json_decref(events);
+		return control_fail(error, CTL_RESULT_FAILED, "cannot read the history of %s: %s",
+		                    text, strerror(-result));
+	}
+	if (json_array_size(events) == 0) {
+		json_decref(events);
+		return control_fail(error, CTL_RESULT_NOT_FOUND,
+		                    "nothing recorded for %s: no offence, ban or change", text);
+	}
+	return json_pack("{s:s, s:b, s:o}", CTL_KEY_SOURCE, text, "allowlisted",
+	                 engine_allowlisted(&daemon->engine, &source, now_ms), CTL_KEY_EVENTS,
+	                 events);
+}
+
+static int
+append_audit(const struct store_audit_row *row, void *arg)
+{
+	json_t *list = arg;
+	char time[32];
+
+	format_utc(row->time_ms, time, sizeof(time));
+	return json_array_append_new(
+	           list, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "id", (json_int_t)row->id,
+	                           "time", time, "uid", (json_int_t)row->uid, "action", row->action,
+	                           "subject", row->subject, "reason", row->reason)) < 0
+	           ? -ENOMEM
+	           : 0;
+}
+
+/* The audit trail, oldest first, in pages: {"after": {"id"}} from "next" continues. */
+static json_t *
+command_audit(void *context, const struct control_peer *peer, json_t *request,
+              struct control_error *error)
+{
+	struct daemon *daemon = context;
+	json_t *after = json_object_get(request, CTL_KEY_AFTER), *rows, *reply;
+	int64_t since_ms = 0, after_id = 0;
+	json_int_t id;
+	size_t count;
+	bool given;
+	int result;
+
+	(void)peer;
+	if (request_time(request, CTL_KEY_SINCE, clock_now_ms(&daemon->clock), -1, &since_ms,
+	                 &given, error) < 0)
+		return NULL;
+	if (after != NULL) {
+		if (json_unpack(after, "{s:I}", "id", &id) < 0)
+			return control_fail(error, CTL_RESULT_BAD_REQUEST,
+			                    "\"" CTL_KEY_AFTER "\" must be the \"" CTL_KEY_NEXT
+			                    "\" of the previous page");
+		after_id = id;
+	}
+	rows = json_array();
+	result = store_audit_page(daemon->store, since_ms, &after_id, AUDIT_PAGE_MAX, append_audit,
+	                          rows, &count);
+	if (result < 0) {
+		json_decref(rows);
+		return control_fail(error, CTL_RESULT_FAILED, "cannot read the audit trail: %s",
+		                    strerror(-result));
+	}
+	reply = json_pack("{s:o}", CTL_KEY_AUDIT, rows);
+	if (reply != NULL && count == AUDIT_PAGE_MAX)
+		json_object_set_new(reply, CTL_KEY_NEXT,
+		                    json_pack("{s:I}", "id", (json_int_t)after_id));
+	return reply;
+}
+
+/* The recent events, and with "follow" every later one, a line each. */
+static json_t *
+command_events(void *context, const struct control_peer *peer, json_t *request,
+               struct control_error *error)
+{
+	struct daemon *daemon = context;
+	json_t *recent = json_array();
+	unsigned first = (daemon->recent_next + DAEMON_RECENT_EVENTS - daemon->recent_count) %
+	                 DAEMON_RECENT_EVENTS;
+
+	(void)peer;
+	(void)error;
+	for (unsigned i = 0; i < daemon->recent_count; i++)
+		json_array_append(recent,
+		                  daemon->recent_events[(first + i) % DAEMON_RECENT_EVENTS]);
+	return json_pack("{s:o, s:b}", CTL_KEY_EVENTS, recent, CTL_KEY_FOLLOW,
+	                 json_is_true(json_object_get(request, CTL_KEY_FOLLOW)));
+}
+
+/*
+ * An allowlist entry's prefix: an address, or a prefix. An IPv6 address or
+ * a longer prefix widens to the source prefix the ladder counts.
+ */
+static int
+request_prefix(const struct daemon *daemon, json_t *request, struct prefix *out, char *text,
+               size_t len, struct control_error *error)
+{
+	const char *value = json_string_value(json_object_get(request, CTL_KEY_SOURCE));
+
+	if (value == NULL || prefix_parse(value, out) < 0) {
+		control_fail(error, CTL_RESULT_BAD_REQUEST,
+		             "\"" CTL_KEY_SOURCE "\" must be an address or a prefix (10.0.0.5, "
+		             "10.0.0.0/24, 2001:db8::/48), not %.64s",
+		             value != NULL ? value : "missing");
+		return -EINVAL;
+	}
+	if (out->family == SOURCE_FAMILY_IPV6 && out->len > daemon->config.ipv6_prefix_len)
+		prefix_mask(out, daemon->config.ipv6_prefix_len);
+	prefix_format(out, text, len);
+	return 0;
+}
+
+struct sources_in_prefix {
+	const struct prefix *prefix;
+	struct source_key *sources;
+	size_t count, size;
+};
+
+static int
+collect_banned_in_prefix(const struct ban *ban, void *arg)
+{
+	struct sources_in_prefix *found = arg;
+
+	if (!prefix_contains(found->prefix, &ban->source))
+		return 0;
+	for (size_t i = 0; i < found->count; i++)
+		if (source_equal(&found->sources[i], &ban->source))
+			return 0;
+	if (found->count == found->size) {
+		size_t size = found->size ? found->size * 2 : 16;
+		struct source_key *sources = reallocarray(found->sources, size, sizeof(*sources));
+
+		if (sources == NULL)
+			return -ENOMEM;
+		found->sources = sources;
+		found->size = size;
+	}
+	found->sources[found->count++] = ban->source;
+	return 0;
+}
+
+static json_t *
+command_allow(void *context, const struct control_peer *peer, json_t *request,
+              struct control_error *error)
+{
+	struct daemon *daemon = context;
+	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
+	int64_t now_ms = clock_now_ms(&daemon->clock), until_ms = 0;
+	struct sources_in_prefix banned = {0};
+	char text[SOURCE_STRLEN], lift_reason[CONTROL_ERROR_MAX], until[32] = "";
+	struct prefix prefix;
+	json_t *lifted, *reply;
+	bool given;
+	int result;
+
+	if (request_prefix(daemon, request, &prefix, text, sizeof(text), error) < 0 ||
+	    request_time(request, CTL_KEY_UNTIL, now_ms, 1, &until_ms, &given, error) < 0)
+		return NULL;
+	if (given && until_ms <= now_ms)
+		return control_fail(error, CTL_RESULT_BAD_REQUEST,
+		                    "\"" CTL_KEY_UNTIL "\" is in the past");
+	if (!allowlist_has_room(&daemon->allowlist, &prefix)) {
+		daemon->allowlist.full++;
+		return control_fail(
+		    error, CTL_RESULT_REFUSED,
+		    "the runtime allowlist is full (limits.runtime_allowlist = %u); "
+		    "disallow an entry first",
+		    daemon->allowlist.size);
+	}
+	if ((result =
+	         store_allow_set(daemon->store, &prefix, until_ms, now_ms, peer->uid, reason)) < 0)
+		return control_fail(error, CTL_RESULT_FAILED,
+		                    "the store could not record the allowlist entry for %s: %s",
+		                    text, strerror(-result));
+	(void)allowlist_set(&daemon->allowlist, &prefix, until_ms); /* room was checked */
+	if (until_ms > 0)
+		format_utc(until_ms, until, sizeof(until));
+	log_warnx("%s: allowlisted by uid %u%s%s: %s", text, (unsigned)peer->uid,
+	          until_ms > 0 ? " until " : "", until, reason);
+	/* What is allowed is not banned: its active bans are lifted now. */
+	lifted = json_array();
+	snprintf(lift_reason, sizeof(lift_reason), "allowed: %s", reason);
+	banned.prefix = &prefix;
+	if (store_active_bans(daemon->store, now_ms, collect_banned_in_prefix, &banned) < 0)
+		log_warnx("%s: allowlisted, but its active bans could not all be read; lift them "
+		          "with abusectl unban",
+		          text);
+	for (size_t i = 0; i < banned.count; i++)
+		(void)lift_source(daemon, &banned.sources[i], peer->uid, lift_reason, lifted);
+	free(banned.sources);
+	reply = json_pack("{s:s, s:s?, s:o}", CTL_KEY_SOURCE, text, CTL_KEY_UNTIL,
+	                  until_ms > 0 ? until : NULL, CTL_KEY_LIFTED, lifted);
+	daemon_event(daemon, "allow",
+	             json_pack("{s:s, s:s?, s:I, s:s}", CTL_KEY_SOURCE, text, CTL_KEY_UNTIL,
+	                       until_ms > 0 ? until : NULL, "uid", (json_int_t)peer->uid, "reason",
+	                       reason));
+	return reply;
+}
+
+static json_t *
+command_disallow(void *context, const struct control_peer *peer, json_t *request,
+                 struct control_error *error)
+{
+	struct daemon *daemon = context;
+	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
+	char text[SOURCE_STRLEN];
+	struct prefix prefix;
+	int result;
+
+	if (request_prefix(daemon, request, &prefix, text, sizeof(text), error) < 0)
+		return NULL;
+	result = store_allow_remove(daemon->store, &prefix, clock_now_ms(&daemon->clock), peer->uid,
+	                            reason);
+	if (result == -ENOENT)
+		return control_fail(
+		    error, CTL_RESULT_NOT_FOUND,
+		    "%s is not on the runtime allowlist (abusectl allowlist shows it; "
+		    "the policy's allowlist changes in the policy file)",
+		    text);
+	if (result < 0)
+		return control_fail(error, CTL_RESULT_FAILED,
+		                    "the store could not remove %s from the allowlist: %s", text,
+		                    strerror(-result));
+	(void)allowlist_remove(&daemon->allowlist, &prefix);
+	log_warnx("%s: taken off the allowlist by uid %u: %s", text, (unsigned)peer->uid, reason);
+	daemon_event(daemon, "disallow",
+	             json_pack("{s:s, s:I, s:s}", CTL_KEY_SOURCE, text, "uid",
+	                       (json_int_t)peer->uid, "reason", reason));
+	return json_pack("{s:s}", CTL_KEY_SOURCE, text);
+}
+
+static int
+append_allow(const struct store_allow *entry, void *arg)
+{
+	json_t *list = arg;
+	char text[SOURCE_STRLEN], since[32], until[32];
+
+	format_utc(entry->created_ms, since, sizeof(since));
+	if (entry->until_ms > 0)
+		format_utc(entry->until_ms, until, sizeof(until));
+	return json_array_append_new(
+	           list,
+	           json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s}", CTL_KEY_SOURCE,
+	                     prefix_format(&entry->prefix, text, sizeof(text)), "origin",
+	                     "operator", CTL_KEY_UNTIL, entry->until_ms > 0 ? until : NULL, "uid",
+	                     (json_int_t)entry->uid, "since", since, "reason", entry->reason)) < 0
+	           ? -ENOMEM
+	           : 0;
+}
+
+/* The policy's allowlist and the operators', one list. */
+static json_t *
+command_allowlist(void *context, const struct control_peer *peer, json_t *request,
+                  struct control_error *error)
+{
+	struct daemon *daemon = context;
+	json_t *list = json_array();
+	char text[SOURCE_STRLEN];
+	int result;
+
+	(void)peer;
+	(void)request;
+	for (unsigned i = 0; i < daemon->config.allowlist_count; i++)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s}", CTL_KEY_SOURCE,
+		                    prefix_format(&daemon->config.allowlist[i], text, sizeof(text)),
+		                    "origin", "policy"));
+	if ((result = store_allowlist(daemon->store, clock_now_ms(&daemon->clock), append_allow,
+	                              list)) < 0) {
+		json_decref(list);
+		return control_fail(error, CTL_RESULT_FAILED, "cannot read the allowlist: %s",
+		                    strerror(-result));
+	}
+	return json_pack("{s:o}", CTL_KEY_ALLOWLIST, list);
+}
+
+static json_t *
+command_reload(void *context, const struct control_peer *peer, json_t *request,
+               struct control_error *error)
+{
+	struct daemon *daemon = context;
+	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
+	char message[CONTROL_ERROR_MAX - 64];
+
+	if (daemon->reload(daemon, message, sizeof(message)) < 0) {
+		(void)store_audit(daemon->store, clock_now_ms(&daemon->clock), peer->uid,
+		                  "reload refused", daemon->config.path, reason);
+		return control_fail(error, CTL_RESULT_REFUSED, "%s; the running policy stays",
+		                    message);
+	}
+	(void)store_audit(daemon->store, clock_now_ms(&daemon->clock), peer->uid, "reload",
+	                  daemon->config.path, reason);
+	daemon_event(daemon, "reload",
+	             json_pack("{s:s, s:I, s:s}", CTL_KEY_MESSAGE, message, "uid",
+	                       (json_int_t)peer->uid, "reason", reason));
+	return json_pack("{s:s}", CTL_KEY_MESSAGE, message);
+}
+
+static const char *
+mode_name(enum mode mode)
+{
+	return mode == MODE_OBSERVE ? "observe" : "enforce";
+}
+
+static json_t *
+command_mode(void *context, const struct control_peer *peer, json_t *request,
+             struct control_error *error)
+{
+	struct daemon *daemon = context;
+	const char *reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
+	const char *name = json_string_value(json_object_get(request, CTL_KEY_MODE));
+	enum mode previous = daemon->config.mode, mode;
+	int result;
+
+	if (name != NULL && strcmp(name, "observe") == 0)
+		mode = MODE_OBSERVE;
+	else if (name != NULL && strcmp(name, "enforce") == 0)
+		mode = MODE_ENFORCE;
+	else
+		return control_fail(error, CTL_RESULT_BAD_REQUEST,
+		                    "\"" CTL_KEY_MODE "\" must be observe or enforce");
+	if ((result = store_audit(daemon->store, clock_now_ms(&daemon->clock), peer->uid, "mode",
+	                          name, reason)) < 0)
+		return control_fail(error, CTL_RESULT_FAILED,
+		                    "the store could not record the change: %s; the mode stays %s",
+		                    strerror(-result), mode_name(previous));
+	daemon->config.mode = mode;
+	daemon->mode_uid = peer->uid;
+	log_warnx("mode %s (was %s), set by uid %u until restart: %s", name, mode_name(previous),
+	          (unsigned)peer->uid, reason);
+	daemon_event(daemon, "mode",
+	             json_pack("{s:s, s:s, s:I, s:s}", CTL_KEY_MODE, name, "previous",
+	                       mode_name(previous), "uid", (json_int_t)peer->uid, "reason",
+	                       reason));
+	return json_pack("{s:s, s:s}", CTL_KEY_MODE, name, "previous", mode_name(previous));
+}
+
 const struct control_command daemon_commands[] = {
-    {CTL_CMD_STATUS, false, command_status},
-    {CTL_CMD_METRICS, false, command_metrics},
-    {CTL_CMD_VMS, false, command_vms},
-    {CTL_CMD_VM_SET, true, command_vm_set},
-    {CTL_CMD_BANS, false, command_bans},
-    {CTL_CMD_UNBAN, true, command_unban},
-    {NULL, false, NULL},
+    {CTL_CMD_STATUS, false, command_status, false},
+    {CTL_CMD_METRICS, false, command_metrics, false},
+    {CTL_CMD_VMS, false, command_vms, false},
+    {CTL_CMD_VM_SET, true, command_vm_set, false},
+    {CTL_CMD_BANS, false, command_bans, false},
+    {CTL_CMD_UNBAN, true, command_unban, false},
+    {CTL_CMD_BAN, true, command_ban, false},
+    {CTL_CMD_HISTORY, false, command_history, false},
+    {CTL_CMD_AUDIT, false, command_audit, false},
+    {CTL_CMD_EVENTS, false, command_events, true},
+    {CTL_CMD_ALLOW, true, command_allow, false},
+    {CTL_CMD_DISALLOW, true, command_disallow, false},
+    {CTL_CMD_ALLOWLIST, false, command_allowlist, false},
+    {CTL_CMD_RELOAD, true, command_reload, false},
+    {CTL_CMD_MODE, true, command_mode, false},
+    {NULL, false, NULL, false},
 };

@@ -233,6 +233,8 @@ config_defaults(struct config *config)
 	config->notify.timeout_ms = 60 * MS_PER_SECOND;
 	config->notify.retry_ms = 1 * MS_PER_MINUTE;
 	config->notify.retry_max_ms = 6 * MS_PER_HOUR;
+	config->limits.runtime_allowlist = 1024;
+	config->limits.control_event_queue = 1048576;
 
 	config->spoofing.packets = 100;
 	config->spoofing.action = SPOOF_REPORT;
@@ -1338,6 +1340,16 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.ticket_evidence_bytes),
      .min = 4096,
      .max = 1LL << 31},
+    {.name = "runtime_allowlist",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.runtime_allowlist),
+     .min = 1,
+     .max = 65536},
+    {.name = "control_event_queue",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.control_event_queue),
+     .min = 4096,
+     .max = 4194304},
     {0},
 };
 

@@ -43,6 +43,7 @@ struct control_client {
 	int64_t last_active_ms; /* monotonic: the last byte read or sent */
 	bool closing;           /* send what is queued, then close */
 	bool failed;            /* close now */
+	bool subscribed;        /* gets control_publish's lines */
 };
 
 TAILQ_HEAD(control_clients, control_client);
@@ -312,6 +313,8 @@ client_free(struct control_client *client)
 	close(client->watch.fd);
 	TAILQ_REMOVE(&control->clients, client, entry);
 	control->client_count--;
+	if (client->subscribed)
+		control->stats.subscribers--;
 	free(client->input);
 	free(client->output);
 	free(client);
@@ -378,10 +381,30 @@ peer_credentials(const struct control *control, int fd, struct control_peer *pee
 	peer->pid = credentials.pid;
 	peer->uid = credentials.uid;
 	peer->gid = credentials.gid;
+	/* Reads and changes alike: root and the control group, nobody else. */
 	peer->may_change =
 	    credentials.uid == 0 || (control->have_group && (credentials.gid == control->group ||
 	                                                     peer_in_group(fd, control->group)));
 	return 0;
+}
+
+/* Neither root nor in the control group: told why, closed, counted and logged. */
+static void
+refuse_unauthorised(struct control *control, int fd, const struct control_peer *peer)
+{
+	static const char reply[] =
+	    "{\"" CTL_KEY_OK "\":false,\"" CTL_KEY_RESULT "\":\"denied\",\"" CTL_KEY_ERROR
+	    "\":\"permission denied: only root and the control group may use "
+	    "this socket\"}\n";
+
+	if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("%s: unauthorised client: send: %s", control->path, strerror(errno));
+	close(fd);
+	control->stats.unauthorised++;
+	log_warnx(
+	    "%s: client pid %d uid %u gid %u refused: neither root nor in the control group%s%s",
+	    control->path, (int)peer->pid, (unsigned)peer->uid, (unsigned)peer->gid,
+	    control->have_group ? " " : "", control->have_group ? control->options.group : "");
 }
 
 static void
@@ -419,6 +442,10 @@ add_client(struct control *control, int fd)
 
 	if (peer_credentials(control, fd, &peer) < 0) {
 		close(fd);
+		return;
+	}
+	if (!peer.may_change) {
+		refuse_unauthorised(control, fd, &peer);
 		return;
 	}
 	if (!slot_free(control, &peer)) {
@@ -629,6 +656,11 @@ client_handle_request(struct control_client *client, json_t *request)
 	}
 	if (json_object_get(reply, CTL_KEY_OK) == NULL)
 		json_object_set_new(reply, CTL_KEY_OK, json_true());
+	if (command->may_follow && json_is_true(json_object_get(reply, CTL_KEY_FOLLOW)) &&
+	    !client->subscribed) {
+		client->subscribed = true;
+		control->stats.subscribers++;
+	}
 	client_send_json(client, reply);
 	json_decref(reply);
 }
@@ -760,30 +792,41 @@ client_flush(struct control_client *client)
 	client->output_len -= sent;
 }
 
+/*
+ * Sends what the client has queued, then closes it if it failed or is done,
+ * or watches for what is left: after a read, and after control_publish.
+ */
 static void
-client_ready(struct loop_watch *watch, uint32_t events)
+client_kick(struct control_client *client)
 {
-	struct control_client *client = (struct control_client *)watch;
 	uint32_t wanted;
 
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client->closing)
-		client_read(client);
 	if (!client->failed && client->output_len > 0)
 		client_flush(client);
-	if (!client->failed && (events & EPOLLERR))
-		client->failed = true;
 	if (client->failed || (client->closing && client->output_len == 0)) {
 		client_free(client);
 		return;
 	}
 	wanted = (client->closing ? 0 : EPOLLIN) | (client->output_len > 0 ? EPOLLOUT : 0);
 	if (wanted != client->events) {
-		if (loop_modify(client->control->loop, watch, wanted) < 0) {
+		if (loop_modify(client->control->loop, &client->watch, wanted) < 0) {
 			client_free(client);
 			return;
 		}
 		client->events = wanted;
 	}
+}
+
+static void
+client_ready(struct loop_watch *watch, uint32_t events)
+{
+	struct control_client *client = (struct control_client *)watch;
+
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client->closing)
+		client_read(client);
+	if (events & EPOLLERR)
+		client->failed = true;
+	client_kick(client);
 }
 
 /* Closes the clients that have neither sent nor read for the idle timeout. */
@@ -801,7 +844,9 @@ control_idle_sweep(struct loop_watch *watch, uint32_t events)
 		return;
 	for (client = TAILQ_FIRST(&control->clients); client != NULL; client = next) {
 		next = TAILQ_NEXT(client, entry);
-		if (now_ms - client->last_active_ms < control->options.idle_timeout_ms)
+		/* A subscriber waits for events; one that stops reading is dropped by its queue. */
+		if (client->subscribed ||
+		    now_ms - client->last_active_ms < control->options.idle_timeout_ms)
 			continue;
 		log_info("%s: client pid %d uid %u idle for %lld ms, closed", control->path,
 		         (int)client->peer.pid, (unsigned)client->peer.uid,
@@ -809,4 +854,50 @@ control_idle_sweep(struct loop_watch *watch, uint32_t events)
 		control->stats.idle_closed++;
 		client_free(client);
 	}
+}
+
+/* 0 in the options: the bound of every client's output. */
+static size_t
+event_queue_max(const struct control *control)
+{
+	unsigned max = control->options.max_event_queue_bytes;
+
+	return max > 0 && max < CONTROL_OUTPUT_MAX ? max : CONTROL_OUTPUT_MAX;
+}
+
+void
+control_publish(struct control *control, json_t *event)
+{
+	struct control_client *client, *next;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (control == NULL || control->stats.subscribers == 0)
+		return;
+	control->stats.events_published++;
+	for (client = TAILQ_FIRST(&control->clients); client != NULL; client = next) {
+		next = TAILQ_NEXT(client, entry);
+		if (!client->subscribed || client->failed)
+			continue;
+		if (text == NULL) {
+			if ((text = json_dumps(event, JSON_COMPACT)) == NULL) {
+				log_warnx("%s: event not encodable", control->path);
+				return;
+			}
+			len = strlen(text);
+		}
+		if (client->output_len + len + 1 > event_queue_max(control)) {
+			control->stats.subscribers_dropped++;
+			log_warnx("%s: subscriber pid %d uid %u left %zu bytes of events unread "
+			          "(limits.control_event_queue): dropped",
+			          control->path, (int)client->peer.pid, (unsigned)client->peer.uid,
+			          client->output_len);
+			client_free(client);
+			continue;
+		}
+		client_queue(client, text, len);
+		client_queue(client, "\n", 1);
+		client_kick(client);
+	}
+	free(text);
 }

@@ -276,6 +276,12 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 		engine->stats.unownable++;
 	policy_decide(engine->config, &finding, class, history, count, now_ms,
 	              bans_last_minute(engine, now_ms), active, &decision);
+	/* The runtime allowlist is the operators' addition to the policy's. */
+	if (decision.action != ACTION_IGNORE && engine->allowlist != NULL &&
+	    allowlist_contains(engine->allowlist, &finding.source, now_ms)) {
+		decision.action = ACTION_IGNORE;
+		decision.why = REASON_ALLOWLISTED;
+	}
 	error = engine_act(engine, &finding, &decision, now_ms, &ban);
 	if (error == 0 && engine->on_decision != NULL)
 		engine->on_decision(engine->arg, &finding, &decision,
@@ -499,5 +505,78 @@ engine_false_positive(struct engine *engine, int64_t ticket_id, uid_t uid, const
 	}
 	log_warnx("ticket %lld marked a false positive by uid %u (%zu ban(s) lifted): %s",
 	          (long long)ticket_id, (unsigned)uid, *count, reason);
+	return 0;
+}
+
+bool
+engine_allowlisted(const struct engine *engine, const struct source_key *source, int64_t now_ms)
+{
+	if (policy_allowlisted(engine->config, source))
+		return true;
+	return engine->allowlist != NULL && allowlist_contains(engine->allowlist, source, now_ms);
+}
+
+int
+engine_ban(struct engine *engine, const struct manual_ban *request, struct ban *ban)
+{
+	struct ban history[ENGINE_HISTORY];
+	int64_t now_ms = clock_now_ms(engine->clock);
+	struct ladder_step step;
+	struct offence offence;
+	char text[SOURCE_STRLEN];
+	size_t count = 0;
+	int error;
+
+	source_format(&request->source, text, sizeof(text));
+	if (source_classify(&request->source, engine->host ? engine->host->addresses : NULL,
+	                    engine->host ? engine->host->count : 0) != ADDRESS_ORDINARY)
+		return -EADDRNOTAVAIL;
+	if (engine_allowlisted(engine, &request->source, now_ms))
+		return -EPERM;
+	/* Durable before acting: what waits for the store goes first. */
+	if ((error = engine_flush_pending(engine)) < 0)
+		return error;
+	if ((error = store_history(engine->store, &request->source, history, ENGINE_HISTORY,
+	                           &count)) < 0)
+		return error;
+	for (size_t i = 0; i < count; i++)
+		if (history[i].scope == request->scope && ban_active(&history[i], now_ms)) {
+			*ban = history[i];
+			return -EEXIST;
+		}
+	ladder_next(&engine->config->ladder, history, count, now_ms, &step);
+	memset(&offence, 0, sizeof(offence));
+	offence.source = request->source;
+	offence.category = request->category;
+	offence.time_ms = now_ms;
+	snprintf(offence.detail, sizeof(offence.detail), "manual ban by uid %u: %s",
+	         (unsigned)request->uid, request->reason);
+	memset(ban, 0, sizeof(*ban));
+	ban->source = request->source;
+	ban->category = request->category;
+	ban->scope = request->scope;
+	ban->level = step.level;
+	ban->start_ms = now_ms;
+	ban->expires_ms =
+	    now_ms + (request->duration_ms > 0 ? request->duration_ms : step.duration_ms);
+	if ((error = store_record(engine->store, &offence, ban)) < 0 ||
+	    (error = store_audit(engine->store, now_ms, request->uid, "ban", text,
+	                         request->reason)) < 0)
+		return error;
+	remember_ban(engine, now_ms);
+	engine->stats.bans++;
+	if (engine->nft != NULL) {
+		struct nft_ban element = ban_for_kernel(ban);
+
+		if ((error = ban_install_many(engine->nft, &element, 1)) < 0) {
+			engine->stats.errors++;
+			log_warnx("%s: manual ban recorded but not installed in nftables; the next "
+			          "check installs it",
+			          text);
+		}
+	}
+	log_warnx("%s: banned by uid %u for %lld s, scope %s, level %u: %s", text,
+	          (unsigned)request->uid, (long long)((ban->expires_ms - now_ms) / 1000),
+	          scope_name(ban->scope), ban->level + 1, request->reason);
 	return 0;
 }

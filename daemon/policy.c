@@ -17,8 +17,8 @@ category_scope(const struct config *config, enum category category)
 	}
 }
 
-static int
-allowlisted(const struct config *config, const struct source_key *source)
+int
+policy_allowlisted(const struct config *config, const struct source_key *source)
 {
 	for (unsigned i = 0; i < config->allowlist_count; i++)
 		if (prefix_contains(&config->allowlist[i], source))
@@ -54,7 +54,7 @@ policy_decide(const struct config *config, const struct finding *finding,
 		/* A VM forged it: banning 127.0.0.1 or the uplink cuts the host's own traffic. */
 		out->action = ACTION_IGNORE;
 		out->why = REASON_UNOWNABLE;
-	} else if (allowlisted(config, &finding->source)) {
+	} else if (policy_allowlisted(config, &finding->source)) {
 		out->action = ACTION_IGNORE;
 		out->why = REASON_ALLOWLISTED;
 	} else if (already_banned(history, count, out->scope, now_ms)) {

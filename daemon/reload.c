@@ -37,6 +37,8 @@ static const struct restart_only {
     {"limits.store_pending", FIELD(limits.store_pending), 0, 0},
     {"limits.max_vm_addresses", FIELD(limits.max_vm_addresses), 0, 0},
     {"limits.max_host_addresses", FIELD(limits.max_host_addresses), 0, 0},
+    {"limits.runtime_allowlist", FIELD(limits.runtime_allowlist), 0, 0},
+    {"limits.control_event_queue", FIELD(limits.control_event_queue), 0, 0},
     /* Written into the ruleset when the table is made. */
     {"spoofing.action", FIELD(spoofing.action), 0, 0},
     /* Read into the VM registry at start, with the store's. */

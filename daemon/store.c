@@ -172,6 +172,15 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX outbox_event ON outbox (ticket_id, event_id, kind, backend);"
     "CREATE INDEX outbox_due ON outbox (sent_ms, next_ms);"
     "PRAGMA user_version = 4;",
+    /* 5: the operator's runtime allowlist (abusectl allow / disallow). */
+    "CREATE TABLE allowlist ("
+    "  prefix TEXT PRIMARY KEY,"
+    "  until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  uid INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE INDEX audit_subject ON audit (subject, time_ms);"
+    "PRAGMA user_version = 5;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -241,6 +250,11 @@ enum statement_id {
 	STATEMENT_OUTBOX_RECOVER,
 	STATEMENT_OUTBOX_DEPTH,
 	STATEMENT_PRUNE_OUTBOX,
+	STATEMENT_ALLOW_UPSERT,
+	STATEMENT_ALLOW_DELETE,
+	STATEMENT_ALLOW_LIST,
+	STATEMENT_AUDIT_PAGE,
+	STATEMENT_SOURCE_EVENTS,
 	STATEMENT_COUNT
 };
 
@@ -424,6 +438,39 @@ static const struct {
                                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE "
                                 "sent_ms != 0 AND sent_ms < :before ORDER BY sent_ms LIMIT "
                                 ":limit)"},
+    [STATEMENT_ALLOW_UPSERT] = {"record allowlist entry",
+                                "INSERT INTO allowlist (prefix, until_ms, uid, reason, "
+                                "created_ms) VALUES (:prefix, :until, :uid, :reason, :now) ON "
+                                "CONFLICT (prefix) DO UPDATE SET until_ms = excluded.until_ms, "
+                                "uid = excluded.uid, reason = excluded.reason, created_ms = "
+                                "excluded.created_ms"},
+    [STATEMENT_ALLOW_DELETE] = {"remove allowlist entry",
+                                "DELETE FROM allowlist WHERE prefix = :prefix"},
+    [STATEMENT_ALLOW_LIST] = {"read allowlist",
+                              "SELECT prefix, until_ms, uid, reason, created_ms FROM allowlist "
+                              "WHERE until_ms = 0 OR until_ms > :now ORDER BY prefix"},
+    [STATEMENT_AUDIT_PAGE] = {"read audit trail",
+                              "SELECT id, time_ms, uid, action, subject, reason FROM audit "
+                              "WHERE time_ms >= :since AND id > :after ORDER BY id LIMIT :limit"},
+    /*
+     * Everything that happened to a source, newest first: offences, bans,
+     * lifts (with who and why) and the operators' other changes naming it.
+     */
+    [STATEMENT_SOURCE_EVENTS] =
+        {"read history of source",
+         /* rank orders one moment: the operator's act, then the ban, then the offence. */
+         "SELECT * FROM ("
+         "SELECT o.time_ms AS t, 'offence' AS kind, o.category, '', 0, 0, o.detail, -1, '', "
+         "o.false_positive, 1 AS rank FROM offences o WHERE o.addr = :addr AND "
+         "o.family = :family AND o.prefix_len = :prefix_len "
+         "UNION ALL SELECT b.start_ms, 'ban', b.category, b.scope, b.level + 1, b.expires_ms - "
+         "b.start_ms, '', -1, '', 0, 2 FROM bans b WHERE " BAN_OF_SOURCE
+         " UNION ALL SELECT b.lifted_ms, 'lift', b.category, b.scope, b.level + 1, 0, '', "
+         "coalesce(b.lifted_by_uid, -1), coalesce(b.lift_reason, ''), 0, 3 FROM bans b "
+         "WHERE " BAN_OF_SOURCE " AND b.lifted_ms > 0 "
+         "UNION ALL SELECT a.time_ms, a.action, '', '', 0, 0, '', a.uid, a.reason, 0, 4 FROM "
+         "audit a WHERE a.subject = :source AND a.action <> 'unban') "
+         "ORDER BY t DESC, rank DESC LIMIT :limit"},
 };
 
 struct store {
@@ -1868,4 +1915,194 @@ store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying)
 		error = statement_fail(store, id, rc);
 	statement_reset(store, id);
 	return error;
+}
+
+/*
+ * Steps a query, handing each row to row (which reads its columns and may
+ * stop the walk with a non-zero return, passed back). rc is the binding's
+ * outcome: one that failed skips the walk. Resets the statement.
+ */
+static int
+statement_walk(struct store *store, enum statement_id id, int rc,
+               int (*row)(sqlite3_stmt *statement, void *arg), void *arg)
+{
+	sqlite3_stmt *statement = store->statements[id];
+	int error = 0;
+
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(statement)) == SQLITE_ROW)
+			if ((error = row(statement, arg)) != 0)
+				break;
+	if (error == 0 && rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
+}
+
+int
+store_allow_set(struct store *store, const struct prefix *prefix, int64_t until_ms, int64_t now_ms,
+                uid_t uid, const char *reason)
+{
+	enum statement_id id = STATEMENT_ALLOW_UPSERT;
+	char text[SOURCE_STRLEN];
+	int rc = SQLITE_OK, error;
+
+	prefix_format(prefix, text, sizeof(text));
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	bind_text(store, id, ":prefix", text, sizeof(text), &rc);
+	bind_int64(store, id, ":until", until_ms, &rc);
+	bind_int64(store, id, ":uid", uid, &rc);
+	bind_text(store, id, ":reason", reason, SIZE_MAX, &rc);
+	bind_int64(store, id, ":now", now_ms, &rc);
+	error = statement_execute(store, id, rc);
+	if (error == 0)
+		error = audit_insert(store, now_ms, uid, "allow", text, reason);
+	return transaction_end(store, error);
+}
+
+int
+store_allow_remove(struct store *store, const struct prefix *prefix, int64_t now_ms, uid_t uid,
+                   const char *reason)
+{
+	enum statement_id id = STATEMENT_ALLOW_DELETE;
+	char text[SOURCE_STRLEN];
+	int rc = SQLITE_OK, error;
+
+	prefix_format(prefix, text, sizeof(text));
+	if ((error = transaction_begin(store)) < 0)
+		return error;
+	bind_text(store, id, ":prefix", text, sizeof(text), &rc);
+	error = statement_execute(store, id, rc);
+	if (error == 0 && sqlite3_changes(store->db) == 0)
+		error = -ENOENT;
+	if (error == 0)
+		error = audit_insert(store, now_ms, uid, "disallow", text, reason);
+	return transaction_end(store, error);
+}
+
+struct allow_walk {
+	struct store *store;
+	int (*fn)(const struct store_allow *entry, void *arg);
+	void *arg;
+};
+
+static int
+allow_row(sqlite3_stmt *row, void *arg)
+{
+	struct allow_walk *walk = arg;
+	struct store_allow entry;
+	char text[SOURCE_STRLEN];
+
+	memset(&entry, 0, sizeof(entry));
+	if (column_text(row, 0, text, sizeof(text)) < 0 || prefix_parse(text, &entry.prefix) < 0 ||
+	    column_text(row, 3, entry.reason, sizeof(entry.reason)) < 0) {
+		log_warnx("%s: %s: malformed row", walk->store->path,
+		          statements[STATEMENT_ALLOW_LIST].purpose);
+		return -EIO;
+	}
+	entry.until_ms = sqlite3_column_int64(row, 1);
+	entry.uid = (uid_t)sqlite3_column_int64(row, 2);
+	entry.created_ms = sqlite3_column_int64(row, 4);
+	return walk->fn(&entry, walk->arg);
+}
+
+int
+store_allowlist(struct store *store, int64_t now_ms,
+                int (*fn)(const struct store_allow *entry, void *arg), void *arg)
+{
+	struct allow_walk walk = {store, fn, arg};
+	int rc = SQLITE_OK;
+
+	bind_int64(store, STATEMENT_ALLOW_LIST, ":now", now_ms, &rc);
+	return statement_walk(store, STATEMENT_ALLOW_LIST, rc, allow_row, &walk);
+}
+
+/* A text column for people, NULL as "", cut to the buffer. */
+static const char *
+column_or_empty(sqlite3_stmt *row, int column)
+{
+	const unsigned char *text = sqlite3_column_text(row, column);
+
+	return text != NULL ? (const char *)text : "";
+}
+
+struct audit_walk {
+	int (*fn)(const struct store_audit_row *row, void *arg);
+	void *arg;
+	int64_t *after_id;
+	size_t *count;
+};
+
+static int
+audit_row(sqlite3_stmt *row, void *arg)
+{
+	struct audit_walk *walk = arg;
+	struct store_audit_row entry = {
+	    .id = sqlite3_column_int64(row, 0),
+	    .time_ms = sqlite3_column_int64(row, 1),
+	    .uid = sqlite3_column_int64(row, 2),
+	    .action = column_or_empty(row, 3),
+	    .subject = column_or_empty(row, 4),
+	    .reason = column_or_empty(row, 5),
+	};
+
+	*walk->after_id = entry.id;
+	(*walk->count)++;
+	return walk->fn(&entry, walk->arg);
+}
+
+int
+store_audit_page(struct store *store, int64_t since_ms, int64_t *after_id, size_t max,
+                 int (*fn)(const struct store_audit_row *row, void *arg), void *arg, size_t *count)
+{
+	enum statement_id id = STATEMENT_AUDIT_PAGE;
+	struct audit_walk walk = {fn, arg, after_id, count};
+	int rc = SQLITE_OK;
+
+	*count = 0;
+	bind_int64(store, id, ":since", since_ms, &rc);
+	bind_int64(store, id, ":after", *after_id, &rc);
+	bind_int64(store, id, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	return statement_walk(store, id, rc, audit_row, &walk);
+}
+
+struct event_walk {
+	int (*fn)(const struct store_event *event, void *arg);
+	void *arg;
+};
+
+static int
+source_event_row(sqlite3_stmt *row, void *arg)
+{
+	struct event_walk *walk = arg;
+	struct store_event event = {
+	    .time_ms = sqlite3_column_int64(row, 0),
+	    .kind = column_or_empty(row, 1),
+	    .category = column_or_empty(row, 2),
+	    .scope = column_or_empty(row, 3),
+	    .level = (unsigned)sqlite3_column_int64(row, 4),
+	    .duration_ms = sqlite3_column_int64(row, 5),
+	    .detail = column_or_empty(row, 6),
+	    .uid = sqlite3_column_int64(row, 7),
+	    .reason = column_or_empty(row, 8),
+	    .false_positive = sqlite3_column_int64(row, 9) != 0,
+	};
+
+	return walk->fn(&event, walk->arg);
+}
+
+int
+store_source_events(struct store *store, const struct source_key *source, size_t max,
+                    int (*fn)(const struct store_event *event, void *arg), void *arg)
+{
+	enum statement_id id = STATEMENT_SOURCE_EVENTS;
+	struct event_walk walk = {fn, arg};
+	int rc = SQLITE_OK;
+
+	if (!key_valid(source))
+		return bad_key(store, "history of", source);
+	bind_source(store, id, source, &rc);
+	bind_int64(store, id, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	return statement_walk(store, id, rc, source_event_row, &walk);
 }

@@ -148,6 +148,8 @@ struct config {
 		uint32_t delivery_output;       /* bytes of a child's output kept for the log */
 		uint32_t ticket_evidence_files; /* files kept per ticket */
 		uint32_t ticket_evidence_bytes; /* bytes kept per ticket, all files */
+		uint32_t runtime_allowlist;     /* entries of abusectl allow held at once */
+		uint32_t control_event_queue; /* bytes an events --follow client may leave unread */
 	} limits;
 
 	struct {

@@ -48,6 +48,11 @@ struct control_command {
 	const char *name;
 	bool changes_state; /* needs may_change, and a non-empty "reason" */
 	control_handler handler;
+	/*
+	 * A reply with "follow": true makes the client a subscriber: it then
+	 * gets every control_publish, until it leaves or falls behind.
+	 */
+	bool may_follow;
 };
 
 struct control_options {
@@ -61,6 +66,8 @@ struct control_options {
 	unsigned max_clients;
 	int64_t idle_timeout_ms; /* a client that neither sends nor reads for this long is closed */
 	unsigned max_line_bytes; /* a longer request closes the client */
+	/* Bytes a subscriber may leave unread; past it, it is dropped and counted. */
+	unsigned max_event_queue_bytes;
 	const struct control_command *commands; /* ends with a NULL name */
 	void *context;
 };
@@ -69,6 +76,11 @@ struct control_stats {
 	unsigned long long accepted, refused, requests, bad_requests, denied;
 	unsigned long long idle_closed;      /* clients closed after idle_timeout_ms */
 	unsigned long long refused_for_root; /* of refused: only the root slot was left */
+	/* Clients neither root nor in the control group: refused at accept, logged. */
+	unsigned long long unauthorised;
+	unsigned long long subscribers;         /* following now */
+	unsigned long long subscribers_dropped; /* fell max_event_queue_bytes behind */
+	unsigned long long events_published;
 };
 
 /*
@@ -83,5 +95,7 @@ int control_init(struct control **out, struct loop *loop, const struct control_o
 /* Closes every client and the socket, and unlinks its path. */
 void control_close(struct control *control);
 void control_stats(const struct control *control, struct control_stats *out);
+/* Sends one line of JSON to every subscriber; never blocks: a slow one is dropped. */
+void control_publish(struct control *control, json_t *event);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allowlist.h"
 #include "attribution.h"
 #include "capture.h"
 #include "clock.h"
@@ -22,6 +23,8 @@
 #include "store.h"
 
 #define ABUSEGUARD_VERSION "0.1"
+/* Events abusectl events shows before it follows. */
+#define DAEMON_RECENT_EVENTS 64
 
 struct daemon {
 	struct config config;
@@ -58,9 +61,27 @@ struct daemon {
 	uint64_t store_pruned;          /* history rows past the retention, deleted */
 	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
 	int64_t started_ms;
+	/* The operators' allowlist, loaded from the store at start. */
+	struct allowlist allowlist;
+	/* Set by abusectl mode: kept over reloads until restart; -1 while the policy's holds. */
+	int64_t mode_uid;
+	/* Re-reads the policy (abuseguardd.c): 0, or -errno with "file:line: message". */
+	int (*reload)(struct daemon *daemon, char *message, size_t len);
+	/* The latest events, for abusectl events before it follows: a ring, oldest first. */
+	json_t *recent_events[DAEMON_RECENT_EVENTS];
+	unsigned recent_next, recent_count;
 };
 /* Everything the status counts, in Prometheus' text format (metrics.file and `abusectl metrics`).
  */
 void daemon_metrics(struct daemon *daemon, struct metrics *metrics);
+/*
+ * Something an operator or the SOC watches for: "finding", "ban", "lift",
+ * "allow", a ticket's change... Adds "event" and "time" to fields (taking
+ * the reference), keeps it among the recent ones and sends it to every
+ * abusectl events --follow.
+ */
+void daemon_event(struct daemon *daemon, const char *event, json_t *fields);
+/* Releases what the commands hold (the recent events). */
+void daemon_commands_close(struct daemon *daemon);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "abuseguard/abuseguard.h"
+#include "allowlist.h"
 #include "clock.h"
 #include "config.h"
 #include "detect.h"
@@ -43,6 +44,8 @@ struct engine {
 	struct vm_registry *vms;
 	/* Every ban, and every alert (observe mode), files a ticket here; NULL: none. */
 	struct tickets *tickets;
+	/* The operators' runtime allowlist, beside the policy's; NULL (replay): empty. */
+	const struct allowlist *allowlist;
 	/*
 	 * Called after each decision is durable; may be NULL. ban is NULL
 	 * unless banned. The engine itself logs only errors: the daemon logs
@@ -77,6 +80,26 @@ int engine_check_sets(struct engine *engine);
 int engine_flush_pending(struct engine *engine);
 /* One event from a BPF detector, handed to its category's detector. */
 int engine_handle_event(struct engine *engine, const struct abuse_event *event);
+/* What an operator asks of engine_ban. */
+struct manual_ban {
+	struct source_key source;
+	enum scope scope;
+	enum category category; /* what the abuse was, for the records */
+	int64_t duration_ms;    /* 0: the ladder's next rung for the source */
+	uid_t uid;
+	const char *reason;
+};
+
+/*
+ * An operator's ban: durable first (offence, ban and audit row), then in the
+ * kernel; *ban gets what was installed. -EADDRNOTAVAIL: no VM can own the
+ * source; -EPERM: it is allowlisted; -EEXIST: already banned in that scope
+ * (*ban gets that ban); else a store error.
+ */
+int engine_ban(struct engine *engine, const struct manual_ban *request, struct ban *ban);
+/* Is the source on the policy's or the runtime allowlist at now_ms? */
+bool engine_allowlisted(const struct engine *engine, const struct source_key *source,
+                        int64_t now_ms);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
 int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
                  const char *reason, struct ban *lifted, size_t max, size_t *count);

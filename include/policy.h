@@ -52,6 +52,9 @@ void policy_decide(const struct config *config, const struct finding *finding,
                    int64_t now_ms, unsigned bans_last_minute, size_t active_bans,
                    struct decision *out);
 
+/* 1 if the policy's allowlist holds the source. */
+int policy_allowlisted(const struct config *config, const struct source_key *source);
+
 const char *action_name(enum action action);
 /* "ladder", "observe mode", "safety valve", "ban sets full", "allowlisted", "already banned",
  * "no VM owns it" */

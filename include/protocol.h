@@ -18,12 +18,21 @@
 #define CTL_SOCKET_PATH "/run/abuseguard/control.sock"
 
 /* Commands: what "command" names. */
-#define CTL_CMD_STATUS  "status"
-#define CTL_CMD_METRICS "metrics"
-#define CTL_CMD_VMS     "vms"
-#define CTL_CMD_VM_SET  "vm_set"
-#define CTL_CMD_BANS    "bans"
-#define CTL_CMD_UNBAN   "unban"
+#define CTL_CMD_STATUS    "status"
+#define CTL_CMD_METRICS   "metrics"
+#define CTL_CMD_VMS       "vms"
+#define CTL_CMD_VM_SET    "vm_set"
+#define CTL_CMD_BANS      "bans"
+#define CTL_CMD_UNBAN     "unban"
+#define CTL_CMD_BAN       "ban"
+#define CTL_CMD_HISTORY   "history"
+#define CTL_CMD_AUDIT     "audit"
+#define CTL_CMD_EVENTS    "events"
+#define CTL_CMD_ALLOW     "allow"
+#define CTL_CMD_DISALLOW  "disallow"
+#define CTL_CMD_ALLOWLIST "allowlist"
+#define CTL_CMD_RELOAD    "reload"
+#define CTL_CMD_MODE      "mode"
 
 /* Keys every request or reply may carry. */
 #define CTL_KEY_COMMAND "command"
@@ -37,19 +46,34 @@
 #define CTL_KEY_AFTER "after"
 #define CTL_KEY_LIMIT "limit" /* at most this many rows in a page */
 
+/* A reply with "follow": true is followed by one line per event, until the client leaves. */
+#define CTL_KEY_FOLLOW "follow"
+
 /* Request keys of the commands that take arguments. */
 #define CTL_KEY_SOURCE    "source"    /* an address: unban */
 #define CTL_KEY_INTERFACE "interface" /* vm_set */
 #define CTL_KEY_ADDRESSES "addresses" /* vm_set: an array of addresses or prefixes */
 #define CTL_KEY_NAME      "name"      /* vm_set */
 #define CTL_KEY_CUSTOMER  "customer"  /* vm_set */
+#define CTL_KEY_SCOPE     "scope"     /* ban; a filter of bans */
+#define CTL_KEY_CATEGORY  "category"  /* ban; a filter of bans */
+#define CTL_KEY_DURATION  "duration"  /* ban: "1h", "7d"; absent: the ladder's next rung */
+#define CTL_KEY_UNTIL     "until"     /* allow: a time ("2026-12-31T00:00:00Z") or "30d" from now */
+#define CTL_KEY_SINCE     "since"     /* audit: a time, or "2h" ago */
+#define CTL_KEY_MODE      "mode"      /* mode: "observe" or "enforce" */
 
 /* Reply keys of the arrays the listing commands return. */
-#define CTL_KEY_BANS   "bans"
-#define CTL_KEY_VMS    "vms"
-#define CTL_KEY_VM     "vm"
-#define CTL_KEY_LIFTED "lifted"
-#define CTL_KEY_TEXT   "text" /* metrics: Prometheus' text format */
+#define CTL_KEY_BANS      "bans"
+#define CTL_KEY_VMS       "vms"
+#define CTL_KEY_VM        "vm"
+#define CTL_KEY_LIFTED    "lifted"
+#define CTL_KEY_TEXT      "text" /* metrics: Prometheus' text format */
+#define CTL_KEY_BAN       "ban"
+#define CTL_KEY_EVENTS    "events" /* history, and the recent ones of events */
+#define CTL_KEY_AUDIT     "audit"
+#define CTL_KEY_ALLOWLIST "allowlist"
+#define CTL_KEY_MESSAGE   "message" /* reload: what happened */
+#define CTL_KEY_EVENT     "event"   /* in each event line: what happened */
 
 /* Why a request failed, after bgpd's enum ctl_results; scripts act on these. */
 enum ctl_result {

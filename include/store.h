@@ -206,6 +206,57 @@ int store_ticket_bans(struct store *store, int64_t id, struct ban *out, size_t m
 int store_ticket_false_positive(struct store *store, struct ticket *ticket,
                                 struct ticket_change *change, int64_t now_ms, struct ban *lifted,
                                 size_t max, size_t *count);
+/* An entry of the operator's runtime allowlist. */
+struct store_allow {
+	struct prefix prefix;
+	int64_t until_ms; /* 0: until disallowed */
+	uid_t uid;        /* who allowed it */
+	char reason[512];
+	int64_t created_ms;
+};
+
+/* Records (or replaces) an allowlist entry with its audit row ("allow"), in one transaction. */
+int store_allow_set(struct store *store, const struct prefix *prefix, int64_t until_ms,
+                    int64_t now_ms, uid_t uid, const char *reason);
+/* Removes an entry with its audit row ("disallow"); -ENOENT if there was none. */
+int store_allow_remove(struct store *store, const struct prefix *prefix, int64_t now_ms, uid_t uid,
+                       const char *reason);
+/* Calls fn for every entry not expired at now_ms, in prefix order; fn must not use the store. */
+int store_allowlist(struct store *store, int64_t now_ms,
+                    int (*fn)(const struct store_allow *entry, void *arg), void *arg);
+
+/* One row of the audit trail; the strings live until fn returns. */
+struct store_audit_row {
+	int64_t id, time_ms, uid;
+	const char *action, *subject, *reason;
+};
+/*
+ * The audit rows at or after since_ms whose id is above *after_id, oldest
+ * first, at most max; *after_id moves to the last one, *count gets how
+ * many. fn must not use the store; its non-zero return stops the walk.
+ */
+int store_audit_page(struct store *store, int64_t since_ms, int64_t *after_id, size_t max,
+                     int (*fn)(const struct store_audit_row *row, void *arg), void *arg,
+                     size_t *count);
+
+/* One thing that happened to a source; the strings live until fn returns. */
+struct store_event {
+	int64_t time_ms;
+	const char *kind; /* "offence", "ban", "lift", or an audit action ("ban", "allow", ...) */
+	const char *category, *scope;
+	unsigned level;      /* bans and lifts: 1-based rung */
+	int64_t duration_ms; /* bans: as planned */
+	const char *detail;  /* offences: what the detector saw */
+	int64_t uid;         /* lifts and audit rows: who; -1 for the daemon */
+	const char *reason;  /* lifts and audit rows: why */
+	bool false_positive; /* offences marked so */
+};
+/*
+ * The source's history, newest first, at most max events: offences, bans,
+ * lifts and the audit rows naming it. fn must not use the store.
+ */
+int store_source_events(struct store *store, const struct source_key *source, size_t max,
+                        int (*fn)(const struct store_event *event, void *arg), void *arg);
 
 /*
  * The outbox: one row per delivery of a ticket event by a backend, with

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "abusectl_path.h"
 #include "check.h"
 #include "control.h"
 #include "log.h"
@@ -89,12 +90,14 @@ stub_stats(void *context, const struct control_peer *peer, json_t *request,
 
 	(void)peer, (void)request, (void)error;
 	control_stats(stub->control, &stats);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "accepted",
-	                 (json_int_t)stats.accepted, "refused", (json_int_t)stats.refused,
-	                 "requests", (json_int_t)stats.requests, "bad_requests",
-	                 (json_int_t)stats.bad_requests, "denied", (json_int_t)stats.denied,
-	                 "idle_closed", (json_int_t)stats.idle_closed, "refused_for_root",
-	                 (json_int_t)stats.refused_for_root);
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "unauthorised",
+	    (json_int_t)stats.unauthorised, "subscribers", (json_int_t)stats.subscribers,
+	    "subscribers_dropped", (json_int_t)stats.subscribers_dropped, "accepted",
+	    (json_int_t)stats.accepted, "refused", (json_int_t)stats.refused, "requests",
+	    (json_int_t)stats.requests, "bad_requests", (json_int_t)stats.bad_requests, "denied",
+	    (json_int_t)stats.denied, "idle_closed", (json_int_t)stats.idle_closed,
+	    "refused_for_root", (json_int_t)stats.refused_for_root);
 }
 
 static json_t *
@@ -149,12 +152,43 @@ stub_unban(void *context, const struct control_peer *peer, json_t *request,
 	                 "category", "spam", "level", 1);
 }
 
+static json_t *
+stub_follow(void *context, const struct control_peer *peer, json_t *request,
+            struct control_error *error)
+{
+	(void)context, (void)peer, (void)request, (void)error;
+	return json_pack("{s:b}", CTL_KEY_FOLLOW, 1);
+}
+
+/* {"count": N, "bytes": B}: publishes N events of about B bytes each. */
+static json_t *
+stub_publish(void *context, const struct control_peer *peer, json_t *request,
+             struct control_error *error)
+{
+	struct stub *stub = context;
+	json_int_t count = json_integer_value(json_object_get(request, "count"));
+	json_int_t bytes = json_integer_value(json_object_get(request, "bytes"));
+	char *pad = calloc(1, (size_t)bytes + 1);
+
+	(void)peer, (void)error;
+	memset(pad, 'e', (size_t)bytes);
+	for (json_int_t i = 0; i < count; i++) {
+		json_t *event = json_pack("{s:s, s:I, s:s}", "event", "test", "n", i, "pad", pad);
+
+		control_publish(stub->control, event);
+		json_decref(event);
+	}
+	free(pad);
+	return json_object();
+}
+
 static const struct control_command stub_commands[] = {
-    {"echo", false, stub_echo},     {"poke", true, stub_poke},
-    {"whoami", false, stub_whoami}, {"stats", false, stub_stats},
-    {"fail", false, stub_fail},     {"quit", false, stub_quit},
-    {"status", false, stub_status}, {"bans", false, stub_bans},
-    {"unban", true, stub_unban},    {NULL, false, NULL},
+    {"echo", false, stub_echo, false},       {"poke", true, stub_poke, false},
+    {"whoami", false, stub_whoami, false},   {"stats", false, stub_stats, false},
+    {"fail", false, stub_fail, false},       {"quit", false, stub_quit, false},
+    {"status", false, stub_status, false},   {"bans", false, stub_bans, false},
+    {"unban", true, stub_unban, false},      {"follow", false, stub_follow, true},
+    {"publish", false, stub_publish, false}, {NULL, false, NULL, false},
 };
 
 static struct control_options
@@ -166,6 +200,7 @@ stub_options(const char *path, const char *group, unsigned max_clients)
 	    .max_clients = max_clients,
 	    .max_line_bytes = TEST_LINE_BYTES,
 	    .idle_timeout_ms = stub_idle_ms,
+	    .max_event_queue_bytes = 65536,
 	    .commands = stub_commands,
 	};
 }
@@ -299,6 +334,18 @@ client_closed(struct client *client)
 	return n == 0 || (n == -1 && (errno == ECONNRESET || errno == EPIPE));
 }
 
+/* Reads what is left; true if the connection then ends (not a timeout). */
+static bool
+client_drained_closed(struct client *client)
+{
+	char buffer[65536];
+	ssize_t n;
+
+	while ((n = recv(client->fd, buffer, sizeof(buffer), 0)) > 0)
+		;
+	return n == 0 || (n == -1 && (errno == ECONNRESET || errno == EPIPE));
+}
+
 static json_t *
 client_reply(struct client *client)
 {
@@ -389,8 +436,11 @@ run_as(const char *path, uid_t uid, gid_t gid, const gid_t *groups, size_t group
 		    setresuid(uid, uid, uid) == -1)
 			_exit(2);
 		client = client_open(path);
-		if (client == NULL || client_send(client, requests) < 0)
+		if (client == NULL)
 			_exit(3);
+		/* A refused peer's requests may meet a closed socket: its reply is read all the
+		 * same. */
+		(void)client_send(client, requests);
 		while (lines-- > 0 && (line = client_line(client)) != NULL) {
 			dprintf(output[1], "%s ", line);
 			free(line);
@@ -556,6 +606,55 @@ test_slow_reader(const char *path)
 	client_free(client);
 }
 
+/* Followers get every event; one that stops reading is dropped, the daemon never waits. */
+static void
+test_followers(const char *path)
+{
+	struct client *follower = client_open(path), *quiet = client_open(path);
+	struct client *other = client_open(path);
+	json_t *reply, *stats;
+	bool all = true;
+
+	reply = ask(follower, "{\"command\":\"follow\"}");
+	CHECK(reply_ok(reply), "a client follows the events");
+	json_decref(reply);
+	json_decref(ask(quiet, "{\"command\":\"follow\"}"));
+	reply = ask(other, "{\"command\":\"publish\",\"count\":3,\"bytes\":10}");
+	json_decref(reply);
+	for (int i = 0; i < 3; i++) {
+		json_t *event = client_reply(follower);
+
+		all = all && json_integer_value(json_object_get(event, "n")) == i;
+		json_decref(event);
+	}
+	CHECK(all, "each follower gets the published events, one line each, in order");
+	stats = server_stats(path);
+	CHECK(reply_integer(stats, "subscribers") == 2, "two followers are counted (%lld)",
+	      (long long)reply_integer(stats, "subscribers"));
+	json_decref(stats);
+	/* 100 events of 8 KiB: past the socket's buffer and the 64 KiB queue of a quiet one. */
+	for (int i = 0; i < 4; i++) {
+		reply = ask(other, "{\"command\":\"publish\",\"count\":25,\"bytes\":8192}");
+		json_decref(reply);
+		for (int j = 0; j < 25; j++)
+			json_decref(client_reply(follower));
+	}
+	reply = ask(other, "{\"command\":\"echo\"}");
+	CHECK(reply_ok(reply), "the daemon answers others all the while");
+	json_decref(reply);
+	stats = server_stats(path);
+	CHECK(reply_integer(stats, "subscribers_dropped") == 1 &&
+	          reply_integer(stats, "subscribers") == 1,
+	      "the follower that stopped reading is dropped and counted (%lld dropped, %lld left)",
+	      (long long)reply_integer(stats, "subscribers_dropped"),
+	      (long long)reply_integer(stats, "subscribers"));
+	json_decref(stats);
+	CHECK(client_drained_closed(quiet), "and its connection is closed, after what was sent");
+	client_free(follower);
+	client_free(quiet);
+	client_free(other);
+}
+
 static void
 test_permissions_root_only(const char *path)
 {
@@ -567,11 +666,13 @@ test_permissions_root_only(const char *path)
 	    run_as(path, NOBODY, NOBODY, groups, 1,
 	           "{\"command\":\"poke\",\"reason\":\"test\"}\n{\"command\":\"echo\",\"n\":1}\n"
 	           "{\"command\":\"whoami\"}\n");
-	CHECK(strstr(replies, "\"result\":\"denied\",\"error\":\"permission denied\"") != NULL,
-	      "a change from uid %d, no control group configured, is refused: %s", NOBODY, replies);
-	CHECK(strstr(replies, "\"n\":1") != NULL, "but a read from the same peer is answered");
-	CHECK(strstr(replies, "\"uid\":65534") != NULL && strstr(replies, "\"gid\":65534") != NULL,
-	      "the daemon sees that peer's uid and gid");
+	CHECK(strstr(replies, "\"result\":\"denied\"") != NULL &&
+	          strstr(replies, "only root and the control group") != NULL,
+	      "uid %d, no control group configured, is refused at connect, told who may: %s",
+	      NOBODY, replies);
+	CHECK(strstr(replies, "\"n\":1") == NULL && strstr(replies, "\"uid\":65534") == NULL &&
+	          strstr(replies, "poked") == NULL,
+	      "neither its read nor its change is answered");
 	free(replies);
 }
 
@@ -715,21 +816,6 @@ test_crowd(const char *path)
 	json_decref(stats);
 }
 
-static char *
-abusectl_path(void)
-{
-	static char path[PATH_MAX];
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0)
-		return "build/abusectl";
-	self[n] = '\0';
-	/* BUILD/tests/test_control -> BUILD/abusectl */
-	snprintf(path, sizeof(path), "%s/abusectl", dirname(dirname(self)));
-	return path;
-}
-
 /* Runs abusectl with stderr folded into the output; returns its exit status. */
 static int
 run_abusectl(const char *arguments, char *output, size_t size)
@@ -788,14 +874,14 @@ test_abusectl(const char *path, const char *missing_path)
 	               "an unknown command is a usage error");
 	check_abusectl(NULL, "unban 10.0.0.5", 64, (const char *[]){"--reason", NULL},
 	               "unban without a reason is a usage error");
-	check_abusectl(
-	    NULL, "--help", 0,
-	    (const char *[]){"\tstatus\n", "\tbans\n", "\tunban SOURCE --reason TEXT\n", NULL},
-	    "--help lists the commands");
+	check_abusectl(NULL, "--help", 0,
+	               (const char *[]){"\tstatus\n", "\tbans [", "\tunban SOURCE --reason TEXT\n",
+	                                "\thistory SOURCE\n", "exit status:", NULL},
+	               "--help lists the commands");
 	snprintf(connect_error, sizeof(connect_error),
 	         "abusectl: connect %s: No such file or directory\n", missing_path);
-	check_abusectl(missing_path, "status", 1, (const char *[]){connect_error, NULL},
-	               "a missing socket is reported with its path");
+	check_abusectl(missing_path, "status", 69, (const char *[]){connect_error, NULL},
+	               "a missing socket is reported with its path, exit 69 (unreachable)");
 
 	check_abusectl(
 	    path, "--json status", 0,
@@ -820,16 +906,16 @@ test_abusectl(const char *path, const char *missing_path)
 	check_abusectl(path, "unban 10.0.0.5 --reason 'false alarm'", 0,
 	               (const char *[]){"lifted 10.0.0.5: smtp (spam, level 1)\n", NULL},
 	               "unban says what it lifted");
-	check_abusectl(path, "unban 10.0.0.9 --reason x", 1,
+	check_abusectl(path, "unban 10.0.0.9 --reason x", 2,
 	               (const char *[]){"abusectl: unban: no active ban on that source\n", NULL},
-	               "a refused unban says why and exits 1");
+	               "an unban of nothing says why and exits 2 (not found)");
 	check_abusectl(
-	    path, "--json unban 10.0.0.9 --reason x", 1,
+	    path, "--json unban 10.0.0.9 --reason x", 2,
 	    (const char *[]){
 	        "{\"ok\":false,\"result\":\"not_found\",\"error\":\"no active ban on that "
 	        "source\"}\n",
 	        NULL},
-	    "with --json an error reply is printed as is, with its result code, exit 1");
+	    "with --json an error reply is printed as is, with its result code, exit 2");
 
 	/* abusectl has no command for it: empty the stub's bans with a plain client. */
 	client = client_open(path);
@@ -877,6 +963,7 @@ main(void)
 
 	test_requests(path);
 	test_slow_reader(path);
+	test_followers(path);
 	test_permissions_root_only(path);
 
 	loop_init(&loop);
@@ -886,10 +973,11 @@ main(void)
 	loop_close(&loop);
 	stats = server_stats(path);
 	CHECK(reply_ok(stats), "and the first daemon still answers on it");
-	CHECK(reply_integer(stats, "bad_requests") == 9 && reply_integer(stats, "denied") == 1,
-	      "bad requests (9) and denied changes (1) are counted: %lld, %lld",
+	CHECK(reply_integer(stats, "bad_requests") == 9 &&
+	          reply_integer(stats, "unauthorised") == 1,
+	      "bad requests (9) and unauthorised clients (1) are counted: %lld, %lld",
 	      (long long)reply_integer(stats, "bad_requests"),
-	      (long long)reply_integer(stats, "denied"));
+	      (long long)reply_integer(stats, "unauthorised"));
 	json_decref(stats);
 	CHECK(stop_server(path, server), "the daemon stops cleanly, without leaks");
 	CHECK(access(path, F_OK) == -1 && errno == ENOENT,

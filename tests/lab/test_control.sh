@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The operator's control surface against the real daemon: a manual ban
+# reaches the kernel and its reason shows in history; unban, allow and
+# disallow (the allowlist survives a restart), reload with a broken policy
+# keeps the running one, mode, audit, events --follow; a user outside the
+# control group is refused, logged and counted; every error has its exit
+# status (abusectl(8)).
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+STATE=$WORK/state
+POLICY=$WORK/policy.conf
+# nogroup is the control group: uid nobody in it may use the socket, others not.
+sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' policy/abuseguard.conf >"$POLICY"
+chmod o+x "$WORK"
+ip netns exec "$NET" timeout 120 smtp-sink -u nobody -c 10.0.1.2:25 64 >/dev/null 2>&1 &
+
+# status CODE what command...: the command exits with CODE.
+exits() {
+	local code=$1 what=$2 rc
+	shift 2
+	"$@" >"$WORK/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$code" ]; then ok "$what (exit $rc)"; else
+		not_ok "$what (exit $rc, wanted $code)"
+		sed 's/^/#   /' "$WORK/out"
+	fi
+}
+said() { grep -q -- "$1" "$WORK/out"; }
+# json_match FILTER ARGS...: does "abusectl --json ARGS" satisfy the jq filter?
+json_match() {
+	local filter=$1 reply
+	shift
+	reply=$(ctl --json "$@" 2>/dev/null) && jq -e "$filter" >/dev/null 2>&1 <<<"$reply"
+}
+# event_seen FILTER: has events --follow printed a line that satisfies it?
+event_seen() { jq -s -e "any(.[]; $1)" "$WORK/events" >/dev/null 2>&1; }
+as_user() { setpriv --reuid="$1" --regid="$2" --clear-groups "$BUILD/abusectl" -s "$WORK/control.sock" "${@:3}"; }
+
+check "daemon starts" daemon_start "$POLICY" "$STATE"
+exits 69 "no daemon on a socket path: exit 69" "$BUILD/abusectl" -s "$WORK/none.sock" status
+check "... and the message names the path" said "$WORK/none.sock"
+
+# Usage errors never reach the daemon.
+exits 64 "ban without --scope is a usage error" ctl ban 10.0.0.5 --reason x
+exits 64 "ban without --reason is a usage error" ctl ban 10.0.0.5 --scope smtp
+exits 64 "a blank --reason is a usage error" ctl ban 10.0.0.5 --scope smtp --reason "  "
+exits 64 "an option the command does not take is a usage error" ctl status --scope smtp
+exits 0 "every command has --help" ctl history --help
+check "... which says what it does" said "newest first"
+# The daemon's own checks: a wrong value is a usage error, a refusal is 3.
+exits 64 "ban --scope bogus: the daemon says what is wrong" ctl ban 10.0.0.5 --scope bogus --reason x
+check "... naming the scopes" said "smtp, web or all"
+exits 64 "ban --duration 5x is a usage error" ctl ban 10.0.0.5 --scope smtp --duration 5x --reason x
+exits 3 "a ban of 127.0.0.1 is refused: no VM can own it" ctl ban 127.0.0.1 --scope all --reason x
+
+# A manual ban reaches the kernel, and history shows why.
+exits 0 "ban 10.0.0.5 --scope smtp --duration 2h" ctl ban 10.0.0.5 --scope smtp --duration 2h \
+	--reason "lab: complaint 4711 from example.net"
+check "... says what it installed" said "banned 10.0.0.5: scope smtp for 2h"
+check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
+refute "the VM cannot open SMTP connections" vm_connects 10.0.1.2 25
+check "bans --source 10.0.0.5 shows it, 2 hours, category spam" json_match \
+	'.bans | length == 1 and .[0].duration_s == 7200 and .[0].category == "spam"' bans --source 10.0.0.5
+check "bans --scope web shows none" json_match '.bans == []' bans --scope web
+exits 3 "a second ban in the same scope is refused" ctl ban 10.0.0.5 --scope smtp --reason again
+check "... saying until when it holds" said "already banned in scope smtp until"
+check "history shows the ban with its reason and uid 0" json_match \
+	'[.events[] | select(.event == "ban" and .uid == 0 and .reason == "lab: complaint 4711 from example.net")] | length == 1' \
+	history 10.0.0.5
+ctl history 10.0.0.5 >"$WORK/out" 2>&1
+check "history for people is a table naming who and why" said "uid 0 .*lab: complaint 4711"
+
+exits 0 "unban lifts it" ctl unban 10.0.0.5 --reason "lab: customer fixed it"
+refute "the kernel set no longer holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
+check "the VM reaches SMTP again" vm_connects 10.0.1.2 25
+exits 2 "unban of a source without a ban: exit 2 (not found)" ctl unban 10.0.0.5 --reason again
+check "history shows the lift with its reason" json_match \
+	'.events[] | select(.event == "lift" and .reason == "lab: customer fixed it")' history 10.0.0.5
+exits 2 "history of a source never seen: exit 2" ctl history 10.0.0.99
+
+# events --follow: a live stream, JSON lines.
+timeout 20 "$BUILD/abusectl" -s "$WORK/control.sock" --json events --follow >"$WORK/events" \
+	2>"$WORK/events.err" &
+follower=$!
+wait_until 3000 status_match '.counters.control_subscribers == 1' >/dev/null
+exits 0 "ban 10.0.0.5 --scope all, on the ladder (no --duration)" ctl ban 10.0.0.5 --scope all \
+	--reason "lab: scan report"
+check "the ladder's second rung: a repeat within a day is a week" \
+	bans_match '.bans[] | select(.scope == "all" and .level == 2 and .duration_s == 604800)'
+check "events --follow printed the ban as a JSON line" \
+	wait_until 3000 event_seen '.event == "ban" and .ban.source == "10.0.0.5" and .uid == 0'
+
+# The runtime allowlist: allowing lifts, allowed is never banned, it survives a restart.
+exits 0 "allow 10.0.0.0/29 lifts the ban inside it" ctl allow 10.0.0.0/29 --reason "lab: our monitoring"
+check "... and says so" said "lifted 10.0.0.5: all"
+refute "the kernel set ban4_all no longer holds 10.0.0.5" kernel_set_has ban4_all 10.0.0.5
+exits 3 "a ban of an allowlisted source is refused" ctl ban 10.0.0.5 --scope smtp --reason x
+check "events --follow printed the lift and the allow" \
+	wait_until 3000 event_seen '.event == "lift" and .reason == "allowed: lab: our monitoring"'
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
+daemon_stop
+check "daemon starts again" daemon_start "$POLICY" "$STATE"
+check "the allowlist survived the restart" json_match \
+	'.allowlist[] | select(.source == "10.0.0.0/29" and .origin == "operator" and .uid == 0)' allowlist
+exits 3 "after the restart 10.0.0.5 is still not bannable" ctl ban 10.0.0.5 --scope smtp --reason x
+exits 0 "disallow takes it off" ctl disallow 10.0.0.0/29 --reason "lab: done"
+exits 2 "disallow of an entry that is not there: exit 2" ctl disallow 10.0.0.0/29 --reason again
+exits 0 "then 10.0.0.5 can be banned again" ctl ban 10.0.0.5 --scope web --duration 10m --reason x
+
+# reload: a broken policy is refused with file:line and the running one stays.
+cp "$POLICY" "$WORK/good.conf"
+sed -i 's/^mode = "enforce";/mode = "observe";\nno_such_setting = 1;/' "$POLICY"
+exits 3 "reload of a broken policy is refused" ctl reload --reason "lab: typo"
+check "... with file:line: message" said "$POLICY:[0-9]*:"
+check "... and the running policy stays (enforce)" status_match '.mode == "enforce"'
+kill -HUP "$DAEMON_PID"
+sleep 0.5
+check "SIGHUP with the broken policy keeps it too" status_match '.mode == "enforce"'
+sed -i '/^no_such_setting/d' "$POLICY"
+exits 0 "reload of the fixed policy works" ctl reload --reason "lab: observe for a while"
+check "... and the new mode is in force" status_match '.mode == "observe" and .mode_set_by == "policy"'
+exits 0 "mode enforce --reason" ctl mode enforce --reason "lab: incident over"
+check "status says who set the mode" status_match '.mode == "enforce" and .mode_set_by.uid == 0'
+exits 0 "a reload does not undo the operator's mode" ctl reload --reason "lab: again"
+check "... it says so" said "mode (set with abusectl mode)"
+check "... and the mode stays enforce" status_match '.mode == "enforce"'
+exits 64 "mode bogus is a usage error" ctl mode bogus --reason x
+
+# audit: every change, with uid and reason.
+check "audit --since 1h lists every kind of change, with uid 0 and a reason" json_match \
+	'[.audit[] | select(.uid == 0 and .reason != "") | .action] as $a | ["ban", "unban", "allow", "disallow", "reload", "reload refused", "mode"] | all(. as $x | $a | index($x))' \
+	audit --since 1h
+exits 64 "audit --since garbage is a usage error" ctl audit --since yesterdayish
+
+# Who may use the socket: root and the control group; others refused, logged, counted.
+exits 0 "uid nobody in the control group (nogroup) may read" as_user 65534 65534 status
+exits 0 "... and change" as_user 65534 65534 mode enforce --reason "lab: group member"
+check "the audit trail names uid 65534" json_match \
+	'.audit[] | select(.uid == 65534 and .action == "mode")' audit
+exits 77 "a user outside the group cannot reach the socket: exit 77" as_user 65534 1 status
+chmod 0666 "$WORK/control.sock" # so that the daemon itself must refuse
+exits 77 "with the socket open to all, the daemon refuses a read from outside the group" \
+	as_user 65534 1 status
+check "... saying who may" said "only root and the control group"
+check "... counted in status" status_match '.counters.control_unauthorised >= 1'
+check "... and logged with the uid" grep -q "uid 65534 gid 1 refused" "$WORK/daemon.log"
