@@ -4,6 +4,7 @@
 #   make check    build and run every test (unit, BPF, fuzzers, lab); ends "N passed, N failed"
 #   make fuzz     run every fuzzer for FUZZ_SECONDS (60) each; FUZZ=NAME picks some
 #   make install  honours DESTDIR and PREFIX
+#   make demo     a narrated lab in namespaces: a VM spams and scans, abuseguard bans it
 
 PREFIX	   ?= /usr/local
 SBINDIR	   ?= $(PREFIX)/sbin
@@ -201,3 +202,10 @@ bench-smoke: all $(BENCH_PROGS)
 	bench/run.sh --smoke $(BUILD)
 
 .PHONY: bench bench-smoke
+
+# make demo: abuseguard in namespaces, narrated (demo/run.sh; needs root). A
+# VM spams and scans, the viewer sees the detections, bans and a lift.
+demo: all
+	demo/run.sh $(BUILD)
+
+.PHONY: demo

@@ -262,7 +262,11 @@ connect_daemon(const char *path, bool follow)
 	return fd;
 }
 
-static void
+/*
+ * Sends the request line. 0, or -EPIPE / -ECONNRESET when the daemon had
+ * already closed: it may have said why (a refusal) before it did.
+ */
+static int
 send_request(int fd, const char *path, json_t *request)
 {
 	char *text = json_dumps(request, JSON_COMPACT);
@@ -276,13 +280,19 @@ send_request(int fd, const char *path, json_t *request)
 		ssize_t n = send(fd, text + sent, len - sent, MSG_NOSIGNAL);
 
 		if (n == -1) {
-			if (errno == EINTR)
+			int error = errno;
+
+			if (error == EINTR)
 				continue;
+			free(text);
+			if (error == EPIPE || error == ECONNRESET)
+				return -error;
 			unreachable(path, "send");
 		}
 		sent += n;
 	}
 	free(text);
+	return 0;
 }
 
 /* The daemon's lines, one at a time: a read may bring several (events --follow). */
@@ -363,10 +373,14 @@ read_object(struct reader *reader)
 static json_t *
 exchange(struct reader *reader, json_t *request)
 {
-	json_t *reply;
+	int sent = send_request(reader->fd, reader->path, request);
+	json_t *reply = read_object(reader);
 
-	send_request(reader->fd, reader->path, request);
-	if ((reply = read_object(reader)) == NULL)
+	if (reply == NULL && sent < 0) {
+		errno = -sent;
+		unreachable(reader->path, "send");
+	}
+	if (reply == NULL)
 		errx(CTL_EXIT_UNREACHABLE, "%s: the daemon closed the connection without a reply",
 		     reader->path);
 	return reply;

@@ -257,8 +257,12 @@ signal_ready(struct loop_watch *watch, uint32_t events)
 		if (info.ssi_signo == SIGHUP) {
 			char message[RELOAD_MESSAGE_MAX];
 
-			/* daemon_reload logs the outcome; the message is for a caller that asks. */
-			daemon_reload(daemon, message, sizeof(message));
+			/* daemon_reload logs the outcome; the audit trail names who sent it. */
+			int error = daemon_reload(daemon, message, sizeof(message));
+
+			(void)store_audit(
+			    daemon->store, clock_now_ms(&daemon->clock), (uid_t)info.ssi_uid,
+			    error < 0 ? "reload refused" : "reload", daemon->config.path, "SIGHUP");
 			continue;
 		}
 		log_info("signal %u: stopping", info.ssi_signo);
