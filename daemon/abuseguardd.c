@@ -37,6 +37,7 @@
 #include "nft.h"
 #include "notify.h"
 #include "outbox.h"
+#include "ticket_notify.h"
 #include "privilege.h"
 #include "reload.h"
 #include "replay.h"
@@ -93,7 +94,12 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 	}
 	/* Errors are logged where they happen; the loop goes on. */
 	daemon->event_ifindex = event->ifindex; /* for the decision's INTERFACE= field */
+	/* Its ticket's notice carries what this event counted and where it went. */
+	daemon->ticket_notify.current_event = event;
+	daemon->ticket_notify.current_time_ms =
+	    clock_from_program_ns(&daemon->clock, event->time_ns);
 	engine_handle_event(&daemon->engine, event);
+	daemon->ticket_notify.current_event = NULL;
 	daemon->event_ifindex = 0;
 }
 
@@ -610,6 +616,20 @@ daemon_start(struct daemon *daemon)
 	daemon->engine.allowlist = &daemon->allowlist;
 	daemon->mode_uid = -1;
 	daemon->reload = daemon_reload;
+	/* Every ticket event goes to the outbox, with the ticket's evidence. */
+	if (evidence_init(&daemon->evidence, config->state_dir,
+	                  config->limits.ticket_evidence_files,
+	                  config->limits.ticket_evidence_bytes) < 0)
+		fatalx("%s/evidence: cannot keep evidence", config->state_dir);
+	daemon->ticket_notify = (struct ticket_notify){
+	    .config = &daemon->config,
+	    .outbox = daemon->outbox,
+	    .evidence = &daemon->evidence,
+	};
+	daemon->tickets.sink = (struct ticket_sink){
+	    .event = ticket_notify_event,
+	    .arg = &daemon->ticket_notify,
+	};
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)

@@ -19,7 +19,7 @@
 
 #include "addrclass.h"
 #include "config.h"
-#include "mail_message.h"
+#include "customer.h"
 
 #define MS_PER_SECOND 1000LL
 #define MS_PER_MINUTE (60 * MS_PER_SECOND)
@@ -669,7 +669,7 @@ read_mail_from(struct parser *parser, const config_setting_t *setting, const str
 		snprintf(address, sizeof(address), "%.*s", (int)(close - open - 1), open + 1);
 	else
 		snprintf(address, sizeof(address), "%s", field);
-	if (!mail_address_valid(address) || strpbrk(field, "\r\n\"") != NULL)
+	if (!customer_contact_valid(address) || strpbrk(field, "\r\n\"") != NULL)
 		return fail(parser, setting,
 		            "must be a mail address, or \"Name <address>\", not %s",
 		            setting_value(setting, shown, sizeof(shown)));

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "customer.h"
 #include "detect.h"
 #include "encode.h"
 #include "mail_message.h"
@@ -22,19 +23,6 @@
 
 #define MIME_LINE          76
 #define ENCODED_WORD_BYTES 45 /* base64s into 60 characters: one encoded word fits a line */
-
-bool
-mail_address_valid(const char *text)
-{
-	const char *at = strrchr(text, '@');
-
-	if (at == NULL || at == text || at[1] == '\0' || strlen(text) >= REPORT_ADDRESS_MAX)
-		return false;
-	for (const char *c = text; *c; c++)
-		if (*c <= ' ' || *c >= 0x7f || strchr("<>()[],;:\\\"", *c) != NULL)
-			return false;
-	return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;
-}
 
 static bool
 ascii_printable(const char *text)
@@ -583,7 +571,7 @@ mail_message_render(const struct abuse_report *report, char **out, size_t *lengt
 	*length = 0;
 	report_from_address(report, from, sizeof(from));
 	to = report->customer.contact[0] ? report->customer.contact : from;
-	if (!mail_address_valid(from) || !mail_address_valid(to))
+	if (!customer_contact_valid(from) || !customer_contact_valid(to))
 		return -EINVAL;
 	report_from_domain(report, domain, sizeof(domain));
 	report_message_id(report, message_id, sizeof(message_id));

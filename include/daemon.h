@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "nft.h"
 #include "notify.h"
+#include "ticket_notify.h"
 #include "store.h"
 
 #define ABUSEGUARD_VERSION "0.1"
@@ -42,7 +43,9 @@ struct daemon {
 	uint64_t ticks;
 	struct nft_options nft_options;
 	struct notify notify;
-	struct outbox *outbox; /* notices waiting for delivery */
+	struct outbox *outbox;              /* notices waiting for delivery */
+	struct evidence evidence;           /* per ticket, under the state dir */
+	struct ticket_notify ticket_notify; /* the tickets' sink: events into the outbox */
 	/* The command line's settings, put over every policy read, at start and on reload. */
 	struct {
 		char **interfaces;

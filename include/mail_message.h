@@ -20,11 +20,9 @@
 /*
  * Renders the message into a new buffer (*out, *length; the caller frees
  * it). -EINVAL when the sender or recipient is not a plain mail address
+ * (customer_contact_valid)
  * (the default queue, which has none, goes to the sender), -ENOMEM.
  */
 int mail_message_render(const struct abuse_report *report, char **out, size_t *length);
-
-/* Is text one plain address, local@domain, without spaces, brackets or controls? */
-bool mail_address_valid(const char *text);
 
 #endif

@@ -1,0 +1,135 @@
+/*
+ * Ticket events into reports. Which template a customer gets follows the
+ * thread message the ticket core wrote: only what the desk sends the
+ * customer is mailed; internal notes, the customer's own replies, status
+ * changes and throttled offences go to the exec hook and the event log.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "ticket_notify.h"
+
+static enum report_kind
+kind_of(enum ticket_event event, const struct ticket_message *message, bool *escalated)
+{
+	*escalated = event == TICKET_EVENT_ESCALATED;
+	if (message == NULL)
+		return event == TICKET_EVENT_OPENED || event == TICKET_EVENT_REOPENED
+		           ? REPORT_NOTICE
+		           : REPORT_UPDATE;
+	switch (message->template_kind) {
+	case TEMPLATE_NOTICE:
+		return REPORT_NOTICE;
+	case TEMPLATE_UPDATE:
+		return REPORT_UPDATE;
+	case TEMPLATE_ESCALATION:
+		*escalated = true;
+		return REPORT_DEADLINE_WARNING;
+	case TEMPLATE_DEADLINE_WARNING:
+		return REPORT_DEADLINE_WARNING;
+	case TEMPLATE_CLOSURE:
+		return REPORT_CLOSURE;
+	case TEMPLATE_STATUS:
+		return event == TICKET_EVENT_RESOLVED || event == TICKET_EVENT_FALSE_POSITIVE
+		           ? REPORT_CLOSURE
+		           : REPORT_NOTE;
+	default:
+		return REPORT_NOTE;
+	}
+}
+
+/* Only the desk's words to the customer reach the customer. */
+static enum report_visibility
+visibility_of(enum ticket_event event, const struct ticket_message *message)
+{
+	if (message == NULL || event == TICKET_EVENT_ABUSE)
+		return REPORT_VISIBLE_INTERNAL;
+	return message->visibility == VISIBILITY_CUSTOMER &&
+	               message->direction == DIRECTION_DESK_TO_CUSTOMER
+	           ? REPORT_VISIBLE_CUSTOMER
+	           : REPORT_VISIBLE_INTERNAL;
+}
+
+void
+ticket_report_of(const struct ticket *ticket, enum ticket_event event,
+                 const struct ticket_message *message, struct abuse_report *out)
+{
+	bool escalated;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = kind_of(event, message, &escalated);
+	out->escalated = escalated || ticket->status == TICKET_ESCALATED;
+	out->visibility = visibility_of(event, message);
+	snprintf(out->event_name, sizeof(out->event_name), "%s", ticket_event_name(event));
+	out->ticket_id = ticket->id;
+	/* The thread message's id names the event; a throttled offence has only its time. */
+	out->event_id = message != NULL && message->id != 0 ? message->id : ticket->changed_ms;
+	out->time_ms = message != NULL ? message->time_ms : ticket->changed_ms;
+	snprintf(out->customer.id, sizeof(out->customer.id), "%s", ticket->customer);
+	snprintf(out->customer.name, sizeof(out->customer.name), "%s", ticket->customer_name);
+	snprintf(out->customer.contact, sizeof(out->customer.contact), "%s", ticket->contact);
+	out->customer.default_queue = ticket->route == ROUTE_DEFAULT || ticket->contact[0] == '\0';
+	out->category = ticket->category;
+	out->source = ticket->source;
+	out->vm = ticket->vm;
+	out->first_seen_ms = ticket->first_seen_ms;
+	out->last_seen_ms = ticket->last_seen_ms;
+	out->event_count = ticket->event_count;
+	out->deadline_ms = ticket->deadline_ms;
+	if (ticket->ban.id != 0 && ban_active(&ticket->ban, out->time_ms)) {
+		out->banned = true;
+		out->ban_scope = ticket->ban.scope;
+		out->ban_level = ticket->ban.level;
+		out->ban_until_ms = ban_end_ms(&ticket->ban);
+	}
+	if (message != NULL)
+		snprintf(out->text, sizeof(out->text), "%s", message->text);
+}
+
+/* What the event being filed counted, and where it went. */
+static void
+add_current_event(struct ticket_notify *notify, const struct ticket *ticket,
+                  struct abuse_report *report)
+{
+	const struct abuse_event *event = notify->current_event;
+	struct finding finding;
+
+	const struct detector *detector = event != NULL ? detector_for(event->category) : NULL;
+
+	if (event == NULL || event->category != ticket->category || detector == NULL ||
+	    notify->config == NULL ||
+	    detector->detect(notify->config, event, notify->current_time_ms, &finding) != 1)
+		return;
+	report->attempts = event->counts.attempts;
+	report->destination_count =
+	    event->sample_count < REPORT_DESTINATIONS ? event->sample_count : REPORT_DESTINATIONS;
+	memcpy(report->destinations, event->samples,
+	       report->destination_count * sizeof(report->destinations[0]));
+	if (notify->evidence != NULL)
+		(void)evidence_log_finding(notify->evidence, ticket->id, &finding, &ticket->vm);
+}
+
+int
+ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event event,
+                    const struct ticket_message *message)
+{
+	struct ticket_notify *notify = arg;
+	struct abuse_report report;
+	char *log = NULL;
+	int error;
+
+	ticket_report_of(ticket, event, message, &report);
+	if (event == TICKET_EVENT_OPENED || event == TICKET_EVENT_ABUSE ||
+	    event == TICKET_EVENT_UPDATED || event == TICKET_EVENT_REOPENED)
+		add_current_event(notify, ticket, &report);
+	if (notify->evidence != NULL)
+		(void)evidence_collect(notify->evidence, ticket->id, report.files, REPORT_FILES_MAX,
+		                       &report.file_count, &log, &report.log_len);
+	report.log = log;
+	error = outbox_enqueue(notify->outbox, &report);
+	free(log);
+	return error;
+}

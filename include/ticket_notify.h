@@ -1,0 +1,34 @@
+/*
+ * The outbox subscribed to the ticket core: each ticket event becomes an
+ * abuse_report (ticket, customer, VM, ban, deadline, the thread message's
+ * template and visibility, the ticket's evidence with its digests) queued
+ * in the outbox. The finding being filed, when there is one, is written to
+ * the ticket's evidence log first, so the notice carries what triggered it.
+ */
+#ifndef TICKET_NOTIFY_H
+#define TICKET_NOTIFY_H
+
+#include "abuseguard/abuseguard.h"
+#include "evidence.h"
+#include "outbox.h"
+#include "report.h"
+#include "ticket.h"
+
+struct ticket_notify {
+	const struct config *config; /* the detectors', to describe the event being filed */
+	struct outbox *outbox;
+	struct evidence *evidence;
+	/* The event being handled (set around engine_handle_event), NULL between events. */
+	const struct abuse_event *current_event;
+	int64_t current_time_ms;
+};
+
+/* The ticket_sink's event function; arg is a struct ticket_notify. */
+int ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event event,
+                        const struct ticket_message *message);
+
+/* The report of a ticket event, without evidence (pure: the unit tests use it). */
+void ticket_report_of(const struct ticket *ticket, enum ticket_event event,
+                      const struct ticket_message *message, struct abuse_report *out);
+
+#endif
