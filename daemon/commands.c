@@ -371,6 +371,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	metrics_single(m, "abuseguard_metrics_file_errors_total", "counter",
 	               "Failed writes of metrics.file.", daemon->metrics_write_errors);
 	outbox_metrics(daemon->outbox, m);
+	evidence_metrics(&daemon->evidence, m);
 }
 
 static json_t *

@@ -16,6 +16,7 @@
 #include "encode.h"
 #include "evidence.h"
 #include "log.h"
+#include "metrics.h"
 #include "source.h"
 
 int
@@ -385,4 +386,23 @@ evidence_collect(struct evidence *evidence, int64_t ticket_id, struct report_fil
 			evidence->stats.errors++;
 	}
 	return 0;
+}
+
+void
+evidence_metrics(const struct evidence *evidence, struct metrics *m)
+{
+	const struct evidence_stats *stats = &evidence->stats;
+
+	metrics_single(m, "abuseguard_evidence_lines_total", "counter",
+	               "Lines written to tickets' evidence logs.", stats->lines);
+	metrics_single(m, "abuseguard_evidence_files_total", "counter",
+	               "Files a capture added to tickets' evidence.", stats->files);
+	metrics_single(m, "abuseguard_evidence_lines_dropped_total", "counter",
+	               "Evidence log lines dropped: the ticket held limits.ticket_evidence_bytes.",
+	               stats->lines_dropped);
+	metrics_single(m, "abuseguard_evidence_files_refused_total", "counter",
+	               "Evidence files refused: past limits.ticket_evidence_files or _bytes.",
+	               stats->files_refused);
+	metrics_single(m, "abuseguard_evidence_errors_total", "counter",
+	               "Evidence writes the disk refused.", stats->errors);
 }

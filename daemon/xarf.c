@@ -19,6 +19,7 @@
 #define XARF_UNKNOWN_SENDER "unknown@unknown.invalid"
 /* The schema bounds description at 1000 characters. */
 #define XARF_DESCRIPTION_MAX 1000
+#define XARF_EVIDENCE_MAX    5242880
 
 /* The provider as X-ARF's reporter and sender: organisation, contact, domain. */
 static json_t *
@@ -81,7 +82,8 @@ put_evidence(json_t *object, const struct abuse_report *report, bool *complete)
 	char *payload;
 	json_t *item;
 
-	if (report->log == NULL || report->log_len == 0)
+	/* The schema takes an item of 5 MiB at most; a longer log goes in the mail alone. */
+	if (report->log == NULL || report->log_len == 0 || report->log_len > XARF_EVIDENCE_MAX)
 		return;
 	if ((payload = encode_base64(report->log, report->log_len, 0)) == NULL) {
 		*complete = false;

@@ -72,4 +72,8 @@ int evidence_add_file(struct evidence *evidence, int64_t ticket_id, const char *
 int evidence_collect(struct evidence *evidence, int64_t ticket_id, struct report_file *files,
                      unsigned max, unsigned *count, char **log, size_t *log_length);
 
+struct metrics;
+/* The counters above, for abusectl metrics and metrics.file. */
+void evidence_metrics(const struct evidence *evidence, struct metrics *m);
+
 #endif

@@ -70,8 +70,9 @@ check "the event log got one JSON line for the ticket's opening" \
 metrics_delivered() {
 	ctl metrics >"$WORK/metrics.txt" &&
 		grep -q '^abuseguard_notify_deliveries_total{outcome="ok"} [3-9]' "$WORK/metrics.txt" &&
-		grep -q '^abuseguard_notify_outbox_depth 0' "$WORK/metrics.txt"
+		grep -q '^abuseguard_notify_outbox_depth 0' "$WORK/metrics.txt" &&
+		grep -q '^abuseguard_evidence_lines_total [1-9]' "$WORK/metrics.txt"
 }
-check "the metrics count the deliveries and an empty outbox" metrics_delivered
+check "the metrics count the deliveries, an empty outbox and the evidence lines" metrics_delivered
 check "the evidence is kept under the state dir with its digests" \
 	bash -c "cd '$WORK/state/evidence/'* && sha256sum --quiet -c SHA256SUMS"
