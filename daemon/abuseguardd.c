@@ -297,15 +297,22 @@ signals_open(struct daemon *daemon)
 
 /*
  * Another program may flush the whole ruleset (nftables.service does when it
- * restarts) and take the bans with it. The store still knows them: rebuild
- * the table and reconcile, as at start.
+ * restarts) and take the bans with it, or delete or change a part of the
+ * table. The store still knows the bans: a missing table is rebuilt and
+ * reconciled, as at start; a damaged one is rewritten (its ban elements are
+ * engine_check_sets').
  */
 static void
 nft_check(struct daemon *daemon)
 {
+	struct nft_ruleset_damage damage;
 	struct nft *restored;
 	int present = nft_table_present(daemon->nft);
 
+	if (present == 1 && nft_ruleset_check(daemon->nft, &damage) == 0)
+		daemon->ruleset_repairs += damage.sets_missing + damage.chains_missing +
+		                           damage.chains_changed + damage.rules_changed +
+		                           damage.allow_sets_changed;
 	if (present != 0)
 		return; /* there, or the question failed and was logged */
 	log_warnx("inet %s: the table is gone (was the ruleset flushed?); restoring it and "

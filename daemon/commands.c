@@ -164,6 +164,13 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(counters, "nft_restores", json_integer(daemon->nft_restores));
 	json_object_set_new(counters, "bans_adopted", json_integer(engine->adopted));
 	json_object_set_new(counters, "ban_set_repairs", json_integer(engine->set_repairs));
+	json_object_set_new(counters, "ban_elements_restored",
+	                    json_integer(engine->elements_restored));
+	json_object_set_new(counters, "ban_elements_foreign",
+	                    json_integer(engine->elements_foreign));
+	json_object_set_new(counters, "ban_elements_retimed",
+	                    json_integer(engine->elements_retimed));
+	json_object_set_new(counters, "ruleset_repairs", json_integer(daemon->ruleset_repairs));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "vm_addresses_learned",
 	                    json_integer(daemon->attribution.vms.stats.learned));
@@ -347,6 +354,20 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	metrics_single(m, "abuseguard_nft_restores_total", "counter",
 	               "Times the nftables table was rebuilt after someone removed it.",
 	               daemon->nft_restores);
+	metrics_single(m, "abuseguard_nft_ruleset_repairs_total", "counter",
+	               "Sets, chains, rules or always-allowed sets of the table found changed by "
+	               "another program and rewritten.",
+	               daemon->ruleset_repairs);
+	metrics_family(
+	    m, "abuseguard_ban_set_repairs_total", "counter",
+	    "Ban set elements the periodic check found differing from the store, by what "
+	    "it did.");
+	metrics_sample(m, "abuseguard_ban_set_repairs_total", engine->elements_restored, "repair",
+	               "restored", NULL);
+	metrics_sample(m, "abuseguard_ban_set_repairs_total", engine->elements_foreign, "repair",
+	               "foreign_removed", NULL);
+	metrics_sample(m, "abuseguard_ban_set_repairs_total", engine->elements_retimed, "repair",
+	               "retimed", NULL);
 	metrics_family(m, "abuseguard_control_requests_total", "counter",
 	               "Control socket requests, by outcome.");
 	metrics_sample(m, "abuseguard_control_requests_total", control.requests, "outcome",

@@ -389,11 +389,12 @@ adopt_or_remove(struct engine *engine, const struct nft_ban *element, int64_t no
 
 /*
  * Makes the kernel sets hold the active bans of the store and of the queue;
- * *changed (may be NULL) gets how many elements were added, refreshed or
- * removed. Quiet: log only what changed, for the periodic check.
+ * *changes (may be NULL) says what changed, and *adopted how many tagged
+ * elements were adopted or removed. Quiet: log only what changed, for the
+ * periodic check.
  */
 static int
-reconcile(struct engine *engine, bool quiet, size_t *changed)
+reconcile(struct engine *engine, bool quiet, struct nft_reconcile_changes *changes, size_t *adopted)
 {
 	struct active_list list = {
 	    .now_ms = clock_now_ms(engine->clock),
@@ -401,16 +402,23 @@ reconcile(struct engine *engine, bool quiet, size_t *changed)
 	};
 	struct nft_ban *tagged = NULL;
 	size_t tagged_count = 0;
+	int64_t spent_ms;
 	int error;
 
-	if (changed != NULL)
-		*changed = 0;
+	if (changes != NULL)
+		memset(changes, 0, sizeof(*changes));
+	if (adopted != NULL)
+		*adopted = 0;
 	if (engine->nft == NULL)
 		return 0;
 	/* Queued bans are enforced too: a reconcile must not take them out. */
 	error = store_active_bans(engine->store, list.now_ms, collect_active, &list);
 	if (error == 0)
 		error = pending_active_bans(&engine->pending, list.now_ms, collect_active, &list);
+	/* Tens of thousands of rows take a while: the times left are of now, not of the query. */
+	spent_ms = clock_now_ms(engine->clock) - list.now_ms;
+	for (size_t i = 0; error == 0 && spent_ms > 0 && i < list.count; i++)
+		list.bans[i].remaining_ms -= spent_ms;
 	if (list.other_prefix > 0 && !quiet)
 		log_warnx("%zu active IPv6 bans were made for another ipv6_prefix than /%u: they "
 		          "stay in the store but not in nftables",
@@ -419,13 +427,13 @@ reconcile(struct engine *engine, bool quiet, size_t *changed)
 		log_warnx("engine: no memory for %zu active bans", list.count);
 	if (error == 0)
 		error = ban_reconcile(engine->nft, list.bans, list.count, &tagged, &tagged_count,
-		                      changed);
+		                      changes);
 	if (error == 0 && !quiet)
 		log_info("reconciled nftables with %zu active bans from the store", list.count);
 	for (size_t i = 0; i < tagged_count; i++)
 		adopt_or_remove(engine, &tagged[i], list.now_ms);
-	if (changed != NULL)
-		*changed += tagged_count;
+	if (adopted != NULL)
+		*adopted = tagged_count;
 	free(tagged);
 	free(list.bans);
 	return error;
@@ -434,22 +442,29 @@ reconcile(struct engine *engine, bool quiet, size_t *changed)
 int
 engine_reconcile(struct engine *engine)
 {
-	return reconcile(engine, false, NULL);
+	return reconcile(engine, false, NULL, NULL);
 }
 
 int
 engine_check_sets(struct engine *engine)
 {
-	size_t changed;
-	int error = reconcile(engine, true, &changed);
+	struct nft_reconcile_changes changes;
+	size_t adopted, total;
+	int error = reconcile(engine, true, &changes, &adopted);
 
-	if (error == 0 && changed > 0) {
-		engine->stats.set_repairs += changed;
-		log_warnx("inet %s: %zu ban set element(s) differed from the store (a flushed set, "
-		          "a foreign or deleted element): repaired",
-		          engine->config->nft_table, changed);
-	}
-	return error;
+	total = changes.restored + changes.foreign + changes.retimed + changes.retagged + adopted;
+	if (error < 0 || total == 0)
+		return error;
+	engine->stats.set_repairs += total;
+	engine->stats.elements_restored += changes.restored;
+	engine->stats.elements_foreign += changes.foreign;
+	engine->stats.elements_retimed += changes.retimed;
+	log_warnx("inet %s: the ban sets differed from the store: %zu missing put back, %zu "
+	          "foreign removed, %zu with a timeout the store did not give reset, %zu retagged, "
+	          "%zu tagged taken into the store or removed",
+	          engine->config->nft_table, changes.restored, changes.foreign, changes.retimed,
+	          changes.retagged, adopted);
+	return 0;
 }
 
 int

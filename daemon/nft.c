@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 
 #include "log.h"
 #include "nft.h"
+#include "nft_tag.h"
 
 /* The kernel's limit on table names (NFT_NAME_MAXLEN), with the NUL. */
 #define TABLE_NAME_MAX 256
@@ -103,6 +105,9 @@ static const struct set_info sets[SET_COUNT + 1] = {
 
 static const char *const chain_names[] = {"forward", "output"};
 static const unsigned chain_hooks[] = {NF_INET_FORWARD, NF_INET_LOCAL_OUT};
+#define CHAIN_COUNT    (sizeof(chain_names) / sizeof(chain_names[0]))
+#define CHAIN_TYPE     "filter"
+#define CHAIN_PRIORITY 0
 
 /* What one rule matches besides the banned source; a scope has one or more. */
 struct scope_match {
@@ -123,7 +128,11 @@ static const struct scope_match scope_matches[] = {
     {SCOPE_ALL, 0, 0, false, true},
 };
 
-/* A set element as the kernel sees it; timeout_ms 0 means none. */
+/*
+ * A set element as the kernel sees it; timeout_ms 0 means none. Timeouts of
+ * elements being written and of elements dumped by a reconcile count from
+ * nft->since_ms, not from when the kernel takes or lists them (see since_now).
+ */
 struct element {
 	int64_t timeout_ms;
 	uint8_t set;
@@ -131,16 +140,6 @@ struct element {
 	uint8_t key[16];
 	struct nft_ban_tag tag; /* the comment, when the daemon wrote one */
 };
-
-/*
- * The comment of a tagged element: fixed widths, so that every tagged
- * element of a message has the same size (batch_report finds a refused one
- * by its offset), and "nft list" shows it to people.
- */
-#define TAG_FORMAT    "abuseguard %-8s level %03u start %013lld ms for %012lld ms prefix %03u"
-#define TAG_SCAN      "abuseguard %15s level %u start %lld ms for %lld ms prefix %u%n"
-#define TAG_BYTES_MAX 128 /* the comment's udata: type, length, text, NUL */
-#define TAG_LEVEL_MAX 999
 
 enum element_op {
 	ELEMENT_ADD,    /* add; one that is there keeps its timeout */
@@ -176,6 +175,22 @@ struct nft {
 	char *receive;
 	/* Reused for every element written. */
 	struct nftnl_set_elem *scratch_element;
+	/*
+	 * CLOCK_MONOTONIC ms at which the timeouts of the operation under way
+	 * were true. Tens of thousands of bans take seconds to dump and write:
+	 * without this, each element would be written late by the time spent
+	 * before it, and the next check would find those timeouts wrong.
+	 */
+	int64_t since_ms;
+	/* The always-allowed sets' elements as written, sorted: checked and rewritten. */
+	struct element *allowed;
+	size_t allowed_count;
+	/*
+	 * Each base chain's rules as the kernel listed them right after the
+	 * daemon wrote them (rule_fingerprint), to tell when another program
+	 * changed them.
+	 */
+	char *rules_written[CHAIN_COUNT];
 };
 
 /* The first error of a batch or a dump, as the kernel reported it. */
@@ -186,6 +201,22 @@ struct kernel_error {
 	char message[128];
 	unsigned acks;
 };
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* How long ago the timeouts of the operation under way were true. */
+static int64_t
+since_now(const struct nft *nft)
+{
+	return nft->since_ms > 0 ? monotonic_ms() - nft->since_ms : 0;
+}
 
 static uint8_t
 ban_set(enum scope scope, int family)
@@ -294,67 +325,6 @@ element_to_ban(const struct nft *nft, const struct element *element, struct nft_
 	out->tag = element->tag;
 }
 
-/*
- * Writes the tag as nftables writes a comment (libnftnl's udata: type,
- * length, the text with its NUL) into buf; returns the length, 0 for none.
- */
-static uint32_t
-tag_to_udata(const struct nft_ban_tag *tag, uint8_t buf[TAG_BYTES_MAX])
-{
-	int length;
-
-	if (!tag->present)
-		return 0;
-	length =
-	    snprintf((char *)buf + 2, TAG_BYTES_MAX - 2, TAG_FORMAT, category_name(tag->category),
-	             tag->level + 1 > TAG_LEVEL_MAX ? TAG_LEVEL_MAX : tag->level + 1,
-	             (long long)tag->start_ms, (long long)tag->duration_ms, tag->prefix_len);
-	if (length < 0 || length + 1 > TAG_BYTES_MAX - 2)
-		return 0;
-	buf[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
-	buf[1] = (uint8_t)(length + 1);
-	return (uint32_t)length + 3;
-}
-
-static int
-comment_attribute(const struct nftnl_udata *attr, void *data)
-{
-	const struct nftnl_udata **comment = data;
-
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT)
-		*comment = attr;
-	return 0;
-}
-
-/* Reads the daemon's tag back from an element's userdata; anything else is no tag. */
-static void
-tag_from_udata(const void *data, uint32_t length, struct nft_ban_tag *tag)
-{
-	const struct nftnl_udata *comment = NULL;
-	char text[TAG_BYTES_MAX], category[16];
-	long long start_ms, duration_ms;
-	unsigned level, prefix_len;
-	int end = 0;
-
-	memset(tag, 0, sizeof(*tag));
-	if (data == NULL || nftnl_udata_parse(data, length, comment_attribute, &comment) < 0 ||
-	    comment == NULL || nftnl_udata_len(comment) == 0 ||
-	    nftnl_udata_len(comment) >= sizeof(text))
-		return;
-	memcpy(text, nftnl_udata_get(comment), nftnl_udata_len(comment));
-	text[nftnl_udata_len(comment)] = '\0';
-	if (sscanf(text, TAG_SCAN, category, &level, &start_ms, &duration_ms, &prefix_len, &end) !=
-	        5 ||
-	    text[end] != '\0' || category_parse(category, &tag->category) < 0 || level < 1 ||
-	    level > TAG_LEVEL_MAX || start_ms <= 0 || duration_ms <= 0 || prefix_len > 128)
-		return;
-	tag->prefix_len = prefix_len;
-	tag->present = true;
-	tag->level = level - 1; /* written from 1, as people count rungs */
-	tag->start_ms = start_ms;
-	tag->duration_ms = duration_ms;
-}
-
 /* Batches: begin, messages with notes, commit. */
 
 static void
@@ -405,6 +375,8 @@ message_action(uint16_t type)
 		return "delete element from set";
 	case NFT_MSG_NEWCHAIN:
 		return "create chain";
+	case NFT_MSG_DELCHAIN:
+		return "delete chain";
 	case NFT_MSG_NEWRULE:
 		return "add rule";
 	case NFT_MSG_DELRULE:
@@ -575,7 +547,7 @@ static size_t
 element_bytes_max(const struct element *element)
 {
 	return element_size(element->set, true, true) +
-	       (element->tag.present ? NLA_HDRLEN + NLA_ALIGN(TAG_BYTES_MAX) : 0);
+	       (element->tag.present ? NLA_HDRLEN + NLA_ALIGN(NFT_TAG_BYTES_MAX) : 0);
 }
 
 /* One message with count elements of one set; the caller made sure they fit. */
@@ -589,8 +561,9 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 	struct nlmsghdr *nlh;
 	struct nlattr *list;
 	struct batch_note *note;
-	uint8_t udata[TAG_BYTES_MAX];
+	uint8_t udata[NFT_TAG_BYTES_MAX];
 	uint32_t udata_length;
+	int64_t late_ms;
 
 	if ((header = nftnl_set_alloc()) == NULL)
 		fatal("nftnl_set_alloc");
@@ -601,6 +574,8 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 	nftnl_set_elems_nlmsg_build_payload(nlh, header);
 	nftnl_set_free(header);
 
+	/* The time spent since the timeouts were true is already gone. */
+	late_ms = since_now(nft);
 	note = &nft->notes[nft->note_count - 1];
 	note->elements = elements;
 	note->element_count = count;
@@ -611,11 +586,13 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 		                   (uint32_t)set_key_length(set));
 		if (with_timeout && elements[i].timeout_ms > 0)
 			nftnl_set_elem_set_u64(scratch, NFTNL_SET_ELEM_TIMEOUT,
-			                       (uint64_t)elements[i].timeout_ms);
+			                       (uint64_t)(elements[i].timeout_ms > late_ms + 1
+			                                      ? elements[i].timeout_ms - late_ms
+			                                      : 1));
 		else
 			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_TIMEOUT);
 		/* The tag goes with the timeout: on the element that stays. */
-		if (with_timeout && (udata_length = tag_to_udata(&elements[i].tag, udata)) > 0)
+		if (with_timeout && (udata_length = nft_tag_encode(&elements[i].tag, udata)) > 0)
 			nftnl_set_elem_set(scratch, NFTNL_SET_ELEM_USERDATA, udata, udata_length);
 		else
 			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_USERDATA);
@@ -710,6 +687,8 @@ struct element_list {
 	size_t count;
 	size_t capacity;
 	uint8_t set;
+	int64_t since_ms; /* nft->since_ms: the kernel's remaining times are made relative to it */
+	int64_t late_ms;  /* for the message being read */
 	int error;
 };
 
@@ -752,14 +731,18 @@ element_list_append(struct nftnl_set_elem *set_element, void *data)
 	element->timeout_ms = INT64_MAX;
 	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_EXPIRATION))
 		element->timeout_ms =
-		    (int64_t)nftnl_set_elem_get_u64(set_element, NFTNL_SET_ELEM_EXPIRATION);
+		    (int64_t)nftnl_set_elem_get_u64(set_element, NFTNL_SET_ELEM_EXPIRATION) +
+		    list->late_ms;
 	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_USERDATA)) {
 		uint32_t length;
 		const void *udata =
 		    nftnl_set_elem_get(set_element, NFTNL_SET_ELEM_USERDATA, &length);
 
-		tag_from_udata(udata, length, &element->tag);
+		nft_tag_decode(udata, length, &element->tag);
 	}
+	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_FLAGS))
+		element->interval_end = (nftnl_set_elem_get_u32(set_element, NFTNL_SET_ELEM_FLAGS) &
+		                         NFT_SET_ELEM_INTERVAL_END) != 0;
 	return 0;
 }
 
@@ -774,6 +757,8 @@ dump_callback(const struct nlmsghdr *nlh, void *data)
 		list->error = -ENOMEM;
 		return MNL_CB_ERROR;
 	}
+	/* The kernel fills each message of a dump as it is read: its times are of now. */
+	list->late_ms = list->since_ms > 0 ? monotonic_ms() - list->since_ms : 0;
 	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0) {
 		list->error = -EPROTO;
 		r = MNL_CB_ERROR;
@@ -784,50 +769,71 @@ dump_callback(const struct nlmsghdr *nlh, void *data)
 	return r;
 }
 
+/*
+ * Sends one request, a dump or a get that asks for an ack, and runs cb (may be
+ * NULL) on every reply until the kernel is done. Returns 0 or -errno: the
+ * kernel's answer, or *cb_error when the callback failed. A missing object
+ * (-ENOENT) is left to the caller; other failures are logged with what.
+ */
+static int
+request_run(struct nft *nft, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const int *cb_error,
+            const char *what)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	ssize_t length;
+	int r;
+
+	if (mnl_socket_sendto(nft->socket, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		log_warn("inet %s: %s", nft->table, what);
+		return r;
+	}
+	do {
+		length = mnl_socket_recvfrom(nft->socket, nft->receive, RECEIVE_BUFFER_SIZE);
+		if (length < 0) {
+			r = -errno;
+			log_warn("inet %s: %s", nft->table, what);
+			return r;
+		}
+		r = mnl_cb_run(nft->receive, (size_t)length, seq, nft->portid, cb, data);
+	} while (r > MNL_CB_STOP);
+	if (r == MNL_CB_STOP || r == MNL_CB_OK)
+		return 0;
+	r = cb_error != NULL && *cb_error != 0 ? *cb_error : errno ? -errno : -EPROTO;
+	/* Read the rest of a dump so the next request starts clean. */
+	while (recv(mnl_socket_get_fd(nft->socket), nft->receive, RECEIVE_BUFFER_SIZE,
+	            MSG_DONTWAIT) > 0)
+		;
+	if (r != -ENOENT)
+		log_warnx("inet %s: %s: %s", nft->table, what, strerror(-r));
+	return r;
+}
+
 /* Appends the elements of one set, with the time they have left, to list. */
 static int
 set_dump(struct nft *nft, uint8_t set_id, struct element_list *list)
 {
-	char header[MNL_SOCKET_BUFFER_SIZE];
-	uint32_t seq = nft->seq++;
+	char header[MNL_SOCKET_BUFFER_SIZE], what[64];
 	struct nftnl_set *set;
 	struct nlmsghdr *nlh;
-	ssize_t length;
 	int r;
 
 	if ((set = nftnl_set_alloc()) == NULL)
 		return -ENOMEM;
 	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
 	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
-	nlh = nftnl_nlmsg_build_hdr(header, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
+	nlh =
+	    nftnl_nlmsg_build_hdr(header, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, nft->seq++);
 	nftnl_set_elems_nlmsg_build_payload(nlh, set);
 	nftnl_set_free(set);
-	if (mnl_socket_sendto(nft->socket, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		log_warn("inet %s: dump set %s", nft->table, sets[set_id].name);
-		return r;
-	}
 	list->set = set_id;
 	list->error = 0;
-	do {
-		length = mnl_socket_recvfrom(nft->socket, nft->receive, RECEIVE_BUFFER_SIZE);
-		if (length < 0) {
-			r = -errno;
-			log_warn("inet %s: dump set %s", nft->table, sets[set_id].name);
-			return r;
-		}
-		r = mnl_cb_run(nft->receive, (size_t)length, seq, nft->portid, dump_callback, list);
-	} while (r > MNL_CB_STOP);
-	if (r < 0) {
-		r = list->error ? list->error : -errno;
-		log_warnx("inet %s: dump set %s: %s", nft->table, sets[set_id].name, strerror(-r));
-		/* Read the rest of the dump so the next request starts clean. */
-		while (recv(mnl_socket_get_fd(nft->socket), nft->receive, RECEIVE_BUFFER_SIZE,
-		            MSG_DONTWAIT) > 0)
-			;
-		return r;
-	}
-	return 0;
+	list->since_ms = nft->since_ms;
+	snprintf(what, sizeof(what), "dump set %s", sets[set_id].name);
+	r = request_run(nft, nlh, dump_callback, list, &list->error, what);
+	if (r == -ENOENT)
+		log_warnx("inet %s: %s: the set is missing", nft->table, what);
+	return r;
 }
 
 /* One pass over the six ban sets, sorted, one element per key. */
@@ -1132,9 +1138,9 @@ batch_chain(struct nft *nft, size_t index)
 	nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, nft->table);
 	nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, chain_names[index]);
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_str(chain, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_TYPE, CHAIN_TYPE);
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_HOOKNUM, chain_hooks[index]);
-	nftnl_chain_set_s32(chain, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_s32(chain, NFTNL_CHAIN_PRIO, CHAIN_PRIORITY);
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = batch_message(nft, NFT_MSG_NEWCHAIN, NLM_F_CREATE, SET_NONE);
 	nftnl_chain_nlmsg_build_payload(nlh, chain);
@@ -1160,6 +1166,30 @@ batch_chain(struct nft *nft, size_t index)
 			nftnl_rule_free(rule);
 		}
 	}
+}
+
+/* Deletes a base chain that is not ours any more (another type, hook or priority). */
+static void
+batch_chain_delete(struct nft *nft, size_t index)
+{
+	struct nftnl_chain *chain = nftnl_chain_alloc();
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (chain == NULL || rule == NULL)
+		fatal("nftnl_chain_alloc");
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, nft->table);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain_names[index]);
+	nlh = batch_message(nft, NFT_MSG_DELRULE, 0, SET_NONE);
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	batch_message_end(nft, nlh);
+	nftnl_rule_free(rule);
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, nft->table);
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, chain_names[index]);
+	nlh = batch_message(nft, NFT_MSG_DELCHAIN, 0, SET_NONE);
+	nftnl_chain_nlmsg_build_payload(nlh, chain);
+	batch_message_end(nft, nlh);
+	nftnl_chain_free(chain);
 }
 
 /* Adds 2^(bits - prefix_len) to a big-endian address; false when it wraps past the top. */
@@ -1315,12 +1345,341 @@ socket_open(struct nft *nft)
 	return 0;
 }
 
+/* Checking the ruleset. */
+
+/* A chain's rules as text, one line a rule; more than this is not ours anyway. */
+#define RULES_TEXT_MAX (256u * 1024)
+
+struct rules_text {
+	char *text;
+	size_t length;
+	size_t rules;
+	int error;
+};
+
+static void rules_text_append(struct rules_text *out, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+rules_text_append(struct rules_text *out, const char *format, ...)
+{
+	va_list args;
+	int n;
+
+	if (out->error != 0)
+		return;
+	if (out->text == NULL && (out->text = malloc(RULES_TEXT_MAX)) == NULL) {
+		out->error = -ENOMEM;
+		return;
+	}
+	va_start(args, format);
+	n = vsnprintf(out->text + out->length, RULES_TEXT_MAX - out->length, format, args);
+	va_end(args);
+	if (n < 0 || (size_t)n >= RULES_TEXT_MAX - out->length) {
+		out->error = -E2BIG;
+		return;
+	}
+	out->length += (size_t)n;
+}
+
+/*
+ * One rule as libnftnl prints its expressions, minus the counters' numbers,
+ * which move with traffic: what the rule matches and what it does.
+ */
+static int
+rule_callback(const struct nlmsghdr *nlh, void *data)
+{
+	struct rules_text *out = data;
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nftnl_expr_iter *iter = NULL;
+	struct nftnl_expr *expr;
+	char text[512];
+
+	if (rule == NULL || nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
+	    (iter = nftnl_expr_iter_create(rule)) == NULL) {
+		out->error = rule == NULL || iter == NULL ? -ENOMEM : -EPROTO;
+		nftnl_rule_free(rule);
+		return MNL_CB_ERROR;
+	}
+	while ((expr = nftnl_expr_iter_next(iter)) != NULL) {
+		const char *name = nftnl_expr_get_str(expr, NFTNL_EXPR_NAME);
+
+		if (strcmp(name, "counter") == 0)
+			text[0] = '\0';
+		else
+			nftnl_expr_snprintf(text, sizeof(text), expr, NFTNL_OUTPUT_DEFAULT, 0);
+		rules_text_append(out, "[ %s %s]", name, text);
+	}
+	rules_text_append(out, "\n");
+	out->rules++;
+	nftnl_expr_iter_destroy(iter);
+	nftnl_rule_free(rule);
+	return out->error != 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* The rules of one of our chains as the kernel lists them; *out is malloc'd. */
+static int
+chain_rules_text(struct nft *nft, size_t index, struct rules_text *out)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (rule == NULL)
+		fatal("nftnl_rule_alloc");
+	memset(out, 0, sizeof(*out));
+	/* The kernel lists only the rules of the table and chain named. */
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, nft->table);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain_names[index]);
+	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, nft->seq++);
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	nftnl_rule_free(rule);
+	snprintf(what, sizeof(what), "list the rules of chain %s", chain_names[index]);
+	rules_text_append(out, "%s", ""); /* an empty chain is an empty text, not NULL */
+	if ((r = request_run(nft, nlh, rule_callback, out, &out->error, what)) < 0) {
+		free(out->text);
+		out->text = NULL;
+	}
+	return r;
+}
+
+static int
+chain_rules_fingerprint(struct nft *nft, size_t index, char **out)
+{
+	struct rules_text rules;
+	int r;
+
+	*out = NULL;
+	if ((r = chain_rules_text(nft, index, &rules)) < 0)
+		return r;
+	*out = rules.text;
+	return 0;
+}
+
+/* What chain_callback found of one chain. */
+struct chain_found {
+	unsigned hook; /* the one it must have */
+	bool ours;     /* its type, hook, priority and policy are what batch_chain writes */
+	int error;
+};
+
+static int
+chain_callback(const struct nlmsghdr *nlh, void *data)
+{
+	struct chain_found *found = data;
+	struct nftnl_chain *chain = nftnl_chain_alloc();
+	const char *type;
+
+	if (chain == NULL || nftnl_chain_nlmsg_parse(nlh, chain) < 0) {
+		found->error = chain == NULL ? -ENOMEM : -EPROTO;
+		nftnl_chain_free(chain);
+		return MNL_CB_ERROR;
+	}
+	type = nftnl_chain_get_str(chain, NFTNL_CHAIN_TYPE);
+	found->ours = nftnl_chain_is_set(chain, NFTNL_CHAIN_HOOKNUM) &&
+	              nftnl_chain_is_set(chain, NFTNL_CHAIN_PRIO) &&
+	              nftnl_chain_is_set(chain, NFTNL_CHAIN_POLICY) && type != NULL &&
+	              strcmp(type, CHAIN_TYPE) == 0 &&
+	              nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO) == CHAIN_PRIORITY &&
+	              nftnl_chain_get_u32(chain, NFTNL_CHAIN_HOOKNUM) == found->hook &&
+	              nftnl_chain_get_u32(chain, NFTNL_CHAIN_POLICY) == NF_ACCEPT;
+	nftnl_chain_free(chain);
+	return MNL_CB_OK;
+}
+
+/* 1 when the base chain is as batch_chain writes it, 0 when not, -ENOENT when missing. */
+static int
+chain_check(struct nft *nft, size_t index)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
+	struct nftnl_chain *chain = nftnl_chain_alloc();
+	struct chain_found found = {.hook = chain_hooks[index]};
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (chain == NULL)
+		fatal("nftnl_chain_alloc");
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_TABLE, nft->table);
+	nftnl_chain_set_str(chain, NFTNL_CHAIN_NAME, chain_names[index]);
+	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, nft->seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, chain);
+	nftnl_chain_free(chain);
+	snprintf(what, sizeof(what), "ask for chain %s", chain_names[index]);
+	if ((r = request_run(nft, nlh, chain_callback, &found, &found.error, what)) < 0)
+		return r;
+	return found.ours;
+}
+
+/* 1 when the set is there, -ENOENT when not. */
+static int
+set_present(struct nft *nft, uint8_t set_id)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (set == NULL)
+		fatal("nftnl_set_alloc");
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
+	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_ACK, nft->seq++);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	snprintf(what, sizeof(what), "ask for set %s", sets[set_id].name);
+	r = request_run(nft, nlh, NULL, NULL, NULL, what);
+	return r < 0 ? r : 1;
+}
+
+/* Do the always-allowed sets hold what skeleton_write wrote? 1, 0, or -errno. */
+static int
+allow_sets_check(struct nft *nft, size_t *found_count)
+{
+	struct element_list list = {0};
+	size_t count;
+	int r = 0;
+
+	*found_count = 0;
+	for (uint8_t set = SET_ALLOW4; set <= SET_ALLOW6 && r == 0; set++)
+		r = set_dump(nft, set, &list);
+	if (r < 0) {
+		free(list.elements);
+		return r == -ENOENT ? 0 : r;
+	}
+	count = elements_sort_unique(list.elements, list.count);
+	*found_count = count;
+	r = count == nft->allowed_count;
+	for (size_t i = 0; r && i < count; i++)
+		r = element_compare(&list.elements[i], &nft->allowed[i]) == 0 &&
+		    list.elements[i].interval_end == nft->allowed[i].interval_end;
+	free(list.elements);
+	return r;
+}
+
+static size_t
+text_lines(const char *text)
+{
+	size_t lines = 0;
+
+	for (; text != NULL && *text != '\0'; text++)
+		lines += *text == '\n';
+	return lines;
+}
+
+/*
+ * The table as the daemon wants it, in one batch: the table, its sets and
+ * chains made if missing, a chain whose type, hook or priority is not ours
+ * made anew, the chains' rules and the always-allowed sets written afresh.
+ * Ban elements stay. Then the rules are listed back, for nft_ruleset_check.
+ */
+static int
+skeleton_write(struct nft *nft, const bool chain_remake[CHAIN_COUNT])
+{
+	int r;
+
+	batch_begin(nft);
+	batch_table(nft, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	for (uint8_t set = 0; set < SET_COUNT; set++)
+		batch_set(nft, set);
+	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW4);
+	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW6);
+	for (size_t i = 0; i < CHAIN_COUNT; i++) {
+		if (chain_remake != NULL && chain_remake[i])
+			batch_chain_delete(nft, i);
+		batch_chain(nft, i);
+	}
+	/* Starts and ends of one range must travel together: one batch. */
+	if ((r = batch_element_op(nft, nft->allowed, nft->allowed_count, ELEMENT_ADD)) < 0) {
+		nft->note_count = 0;
+		return r;
+	}
+	if ((r = batch_commit(nft)) < 0)
+		return r;
+	for (size_t i = 0; i < CHAIN_COUNT; i++) {
+		free(nft->rules_written[i]);
+		nft->rules_written[i] = NULL;
+		if ((r = chain_rules_fingerprint(nft, i, &nft->rules_written[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
+{
+	bool remake[CHAIN_COUNT] = {false};
+	size_t allowed_found;
+	int r;
+
+	memset(damage, 0, sizeof(*damage));
+	for (uint8_t set = 0; set < SET_COUNT; set++) {
+		if ((r = set_present(nft, set)) == -ENOENT) {
+			log_warnx("inet %s: set %s is missing (deleted by another program?)",
+			          nft->table, sets[set].name);
+			damage->sets_missing++;
+		} else if (r < 0) {
+			return r;
+		}
+	}
+	for (size_t i = 0; i < CHAIN_COUNT; i++) {
+		struct rules_text rules;
+
+		if ((r = chain_check(nft, i)) == -ENOENT) {
+			log_warnx("inet %s: chain %s is missing (deleted by another program?)",
+			          nft->table, chain_names[i]);
+			damage->chains_missing++;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			log_warnx("inet %s: chain %s is not the daemon's: another type, hook, "
+			          "priority or policy than filter, %s, priority %d, policy accept",
+			          nft->table, chain_names[i], chain_names[i], CHAIN_PRIORITY);
+			damage->chains_changed++;
+			remake[i] = true;
+			continue;
+		}
+		if ((r = chain_rules_text(nft, i, &rules)) < 0)
+			return r;
+		if (nft->rules_written[i] == NULL ||
+		    strcmp(rules.text, nft->rules_written[i]) != 0) {
+			log_warnx(
+			    "inet %s: chain %s: its %zu rules are not the %zu the daemon wrote "
+			    "(deleted, added or changed by another program)",
+			    nft->table, chain_names[i], rules.rules,
+			    text_lines(nft->rules_written[i]));
+			damage->rules_changed++;
+		}
+		free(rules.text);
+	}
+	if ((r = allow_sets_check(nft, &allowed_found)) < 0)
+		return r;
+	if (r == 0) {
+		log_warnx("inet %s: the always-allowed sets hold %zu elements, not the %zu the "
+		          "daemon wrote",
+		          nft->table, allowed_found, nft->allowed_count);
+		damage->allow_sets_changed++;
+	}
+	if (damage->sets_missing + damage->chains_missing + damage->chains_changed +
+	        damage->rules_changed + damage->allow_sets_changed ==
+	    0)
+		return 0;
+	if ((r = skeleton_write(nft, remake)) < 0) {
+		log_warnx("inet %s: the chains, rules and sets could not be rewritten", nft->table);
+		return r;
+	}
+	log_warnx("inet %s: chains, rules and always-allowed sets rewritten as the daemon makes "
+	          "them",
+	          nft->table);
+	return 0;
+}
+
 int
 nft_open(struct nft **out, const struct nft_options *options)
 {
-	struct element *allowed = NULL;
 	struct nft *nft;
-	size_t allowed_count;
 	int r;
 
 	*out = NULL;
@@ -1330,7 +1689,7 @@ nft_open(struct nft **out, const struct nft_options *options)
 	    (nft->batch = malloc(BATCH_BUFFER_SIZE)) == NULL ||
 	    (nft->receive = malloc(RECEIVE_BUFFER_SIZE)) == NULL ||
 	    (nft->scratch_element = nftnl_set_elem_alloc()) == NULL ||
-	    (allowed = calloc(2 * ALWAYS_ALLOWED_MAX, sizeof(*allowed))) == NULL) {
+	    (nft->allowed = calloc(2 * ALWAYS_ALLOWED_MAX, sizeof(*nft->allowed))) == NULL) {
 		log_warn("inet %s: allocate", options->table);
 		nft_close(nft);
 		return -ENOMEM;
@@ -1340,30 +1699,16 @@ nft_open(struct nft **out, const struct nft_options *options)
 	nft->max_bans_per_set = options->max_bans_per_set;
 	nft->seq = (uint32_t)time(NULL);
 	if ((r = socket_open(nft)) < 0) {
-		free(allowed);
 		nft_close(nft);
 		return r;
 	}
-
-	batch_begin(nft);
-	batch_table(nft, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	for (uint8_t set = 0; set < SET_COUNT; set++)
-		batch_set(nft, set);
-	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW4);
-	batch_set_named(nft, NFT_MSG_DELSETELEM, SET_ALLOW6);
-	for (size_t i = 0; i < sizeof(chain_names) / sizeof(chain_names[0]); i++)
-		batch_chain(nft, i);
-	allowed_count = allow_elements(options, allowed);
-	/* Starts and ends of one range must travel together: one batch. */
-	if (allowed_count > 0)
-		r = batch_element_op(nft, allowed, allowed_count, ELEMENT_ADD);
-	if (r == 0)
-		r = batch_commit(nft);
+	nft->allowed_count =
+	    elements_sort_unique(nft->allowed, allow_elements(options, nft->allowed));
+	r = skeleton_write(nft, NULL);
 	if (r == 0 && !options->refresh_by_delete)
 		r = probe_timeout_update(nft, &nft->refresh_by_add);
 	log_debug("inet %s: timeouts are refreshed by %s", nft->table,
 	          nft->refresh_by_add ? "adding again" : "deleting and adding");
-	free(allowed);
 	if (r < 0) {
 		nft_close(nft);
 		return r;
@@ -1381,6 +1726,9 @@ nft_close(struct nft *nft)
 		mnl_socket_close(nft->socket);
 	if (nft->scratch_element != NULL)
 		nftnl_set_elem_free(nft->scratch_element);
+	for (size_t i = 0; i < CHAIN_COUNT; i++)
+		free(nft->rules_written[i]);
+	free(nft->allowed);
 	free(nft->receive);
 	free(nft->batch);
 	free(nft);
@@ -1391,39 +1739,19 @@ nft_table_present(struct nft *nft)
 {
 	char request[MNL_SOCKET_BUFFER_SIZE];
 	struct nftnl_table *table = nftnl_table_alloc();
-	uint32_t seq = nft->seq++;
 	struct nlmsghdr *nlh;
-	ssize_t length;
 	int r;
 
 	if (table == NULL)
 		fatal("nftnl_table_alloc");
 	nftnl_table_set_str(table, NFTNL_TABLE_NAME, nft->table);
-	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+	nlh = nftnl_nlmsg_build_hdr(request, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, nft->seq++);
 	nftnl_table_nlmsg_build_payload(nlh, table);
 	nftnl_table_free(table);
-	if (mnl_socket_sendto(nft->socket, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		log_warn("inet %s: ask for the table", nft->table);
-		return r;
-	}
-	do {
-		length = mnl_socket_recvfrom(nft->socket, nft->receive, RECEIVE_BUFFER_SIZE);
-		if (length < 0) {
-			r = -errno;
-			log_warn("inet %s: ask for the table", nft->table);
-			return r;
-		}
-		r = mnl_cb_run(nft->receive, (size_t)length, seq, nft->portid, NULL, NULL);
-	} while (r > MNL_CB_STOP);
-	if (r < 0) {
-		if (errno == ENOENT)
-			return 0;
-		r = -errno;
-		log_warn("inet %s: ask for the table", nft->table);
-		return r;
-	}
-	return 1;
+	r = request_run(nft, nlh, NULL, NULL, NULL, "ask for the table");
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
 }
 
 int
@@ -1506,7 +1834,9 @@ ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count)
 
 	if ((r = bans_to_elements(nft, bans, count, &elements, &element_count)) < 0)
 		return r;
+	nft->since_ms = monotonic_ms();
 	r = elements_apply(nft, elements, element_count, ELEMENT_PUT);
+	nft->since_ms = 0;
 	free(elements);
 	return r;
 }
@@ -1527,8 +1857,9 @@ same_tag(const struct nft_ban_tag *a, const struct nft_ban_tag *b)
 
 int
 ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struct nft_ban **tagged,
-              size_t *tagged_count, size_t *changed)
+              size_t *tagged_count, struct nft_reconcile_changes *changes)
 {
+	struct nft_reconcile_changes found = {0};
 	struct element *want = NULL, *puts = NULL, *deletes = NULL;
 	size_t want_count, put_count = 0, delete_count = 0, kept_count = 0, i = 0, j = 0;
 	struct nft_ban *kept = NULL;
@@ -1539,12 +1870,16 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struc
 		*tagged = NULL;
 		*tagged_count = 0;
 	}
-	if (changed != NULL)
-		*changed = 0;
+	if (changes != NULL)
+		memset(changes, 0, sizeof(*changes));
 
 	if ((r = bans_to_elements(nft, wanted, count, &want, &want_count)) < 0)
 		return r;
+	/* The caller's remaining times were true a moment ago: from here on, the kernel's are too.
+	 */
+	nft->since_ms = monotonic_ms();
 	if ((r = ban_sets_dump(nft, &current)) < 0) {
+		nft->since_ms = 0;
 		free(want);
 		return r;
 	}
@@ -1567,15 +1902,25 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struc
 			order = element_compare(&want[i], &current.elements[j]);
 		if (order < 0) {
 			puts[put_count++] = want[i++];
+			found.restored++;
 		} else if (order > 0 && tagged != NULL && current.elements[j].tag.present) {
 			element_to_ban(nft, &current.elements[j++], &kept[kept_count++]);
 		} else if (order > 0) {
 			deletes[delete_count++] = current.elements[j++];
+			found.foreign++;
 		} else {
-			/* A new tag is written too: an element from before tags gets one. */
-			if (!timers_close(want[i].timeout_ms, current.elements[j].timeout_ms) ||
-			    !same_tag(&want[i].tag, &current.elements[j].tag))
+			/*
+			 * A timeout the store did not give (none at all, or
+			 * another program's) is set back to the store's; a new
+			 * tag is written too: an element from before tags gets one.
+			 */
+			if (!timers_close(want[i].timeout_ms, current.elements[j].timeout_ms)) {
 				puts[put_count++] = want[i];
+				found.retimed++;
+			} else if (!same_tag(&want[i].tag, &current.elements[j].tag)) {
+				puts[put_count++] = want[i];
+				found.retagged++;
+			}
 			i++;
 			j++;
 		}
@@ -1590,14 +1935,15 @@ ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count, struc
 	if (r == 0 && (put_count > 0 || delete_count > 0))
 		log_info("inet %s: reconciled: %zu added or refreshed, %zu removed", nft->table,
 		         put_count, delete_count);
-	if (r == 0 && changed != NULL)
-		*changed = put_count + delete_count;
+	if (r == 0 && changes != NULL)
+		*changes = found;
 	if (r == 0 && tagged != NULL) {
 		*tagged = kept;
 		*tagged_count = kept_count;
 		kept = NULL;
 	}
 out:
+	nft->since_ms = 0;
 	free(kept);
 	free(want);
 	free(puts);

@@ -61,6 +61,8 @@ struct daemon {
 	uint32_t event_ifindex; /* the interface of the event being handled, 0 between events */
 	bool metrics_failing;   /* said once, until a write works again */
 	uint64_t nft_restores, reloads, reload_failures;
+	/* Sets, chains, rules and allow sets found changed by others and rewritten. */
+	uint64_t ruleset_repairs;
 	uint64_t store_pruned;          /* history rows past the retention, deleted */
 	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
 	int64_t started_ms;

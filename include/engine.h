@@ -29,8 +29,10 @@
 struct engine_stats {
 	uint64_t events, findings, bans, alerts, ignored, valve_trips, sets_full, lifts, errors;
 	uint64_t adopted;     /* bans taken back from the kernel's tags at reconcile */
-	uint64_t set_repairs; /* kernel elements put back or removed by the periodic check */
-	uint64_t unownable;   /* findings against a source no VM can own, ignored */
+	uint64_t set_repairs; /* kernel elements put back, reset or removed by the periodic check */
+	/* Of those: missing ones put back, foreign ones removed, foreign timeouts reset. */
+	uint64_t elements_restored, elements_foreign, elements_retimed;
+	uint64_t unownable; /* findings against a source no VM can own, ignored */
 };
 
 struct engine {

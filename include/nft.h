@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ban.h"
+#include "nft_tag.h"
 #include "source.h"
 
 struct nft;
@@ -32,19 +33,6 @@ struct nft_options {
 	 * that update them in place (6.10 on), as older kernels need: for tests.
 	 */
 	bool refresh_by_delete;
-};
-
-/*
- * What the daemon writes into an element's comment, so that a ban the
- * store never recorded (the disk was full, the daemon crashed) can be
- * adopted from the kernel at the next start instead of deleted.
- */
-struct nft_ban_tag {
-	bool present;
-	enum category category;
-	unsigned level;
-	unsigned prefix_len; /* the source's, when the ban was made */
-	int64_t start_ms, duration_ms;
 };
 
 /* One element of a ban set: the source, the scope and the time left. */
@@ -68,6 +56,21 @@ void nft_close(struct nft *nft);
  * the table from its store.
  */
 int nft_table_present(struct nft *nft);
+/* What nft_ruleset_check found other than the daemon wrote it. */
+struct nft_ruleset_damage {
+	unsigned sets_missing;
+	unsigned chains_missing;
+	unsigned chains_changed;     /* another type, hook, priority or policy */
+	unsigned rules_changed;      /* chains whose rules were deleted, added to or altered */
+	unsigned allow_sets_changed; /* the always-allowed sets lost or gained elements */
+};
+/*
+ * Compares the table's sets, base chains, rules and always-allowed sets with
+ * what nft_open wrote. Whatever another program deleted, added or altered is
+ * logged, counted in *damage and rewritten as nft_open writes it; ban
+ * elements are ban_reconcile's. 0 (all was well, or is repaired), or -errno.
+ */
+int nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage);
 /* Deletes the whole table: for tests and uninstall only. */
 int nft_destroy(struct nft *nft);
 
@@ -78,16 +81,25 @@ int ban_install(struct nft *nft, const struct source_key *source, enum scope sco
 int ban_install_many(struct nft *nft, const struct nft_ban *bans, size_t count);
 /* Removes a ban element; one that is not there is not an error. */
 int ban_remove(struct nft *nft, const struct source_key *source, enum scope scope);
+/* What ban_reconcile changed in the kernel sets, by why. */
+struct nft_reconcile_changes {
+	size_t restored; /* wanted but missing (a flushed set, a deleted element): added */
+	size_t foreign;  /* not wanted and without the daemon's tag: deleted */
+	size_t retimed;  /* wanted, with a timeout other than the wanted one (or none): reset */
+	size_t retagged; /* wanted, with another tag or none: written with the wanted one */
+};
+
 /*
  * Makes the kernel sets hold wanted: adds what is missing, with its
- * remaining time, and deletes what is not wanted. With tagged not NULL,
- * elements not wanted that carry the daemon's tag are left in place and
- * returned in *tagged (*tagged_count of them; the caller frees *tagged), for
- * the caller to adopt or remove; elements without it are deleted. *changed
- * (may be NULL) gets how many elements were added, refreshed or deleted.
+ * remaining time, resets timeouts and tags that differ, and deletes what is
+ * not wanted. With tagged not NULL, elements not wanted that carry the
+ * daemon's tag are left in place and returned in *tagged (*tagged_count of
+ * them; the caller frees *tagged), for the caller to adopt or remove;
+ * elements without it are deleted. *changes (may be NULL) says what changed.
  */
 int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count,
-                  struct nft_ban **tagged, size_t *tagged_count, size_t *changed);
+                  struct nft_ban **tagged, size_t *tagged_count,
+                  struct nft_reconcile_changes *changes);
 /* Calls fn for every element in the kernel sets, with the time it has left. */
 int ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
 

@@ -3,7 +3,10 @@
 # state directory, a crowded control socket, tens of thousands of bans.
 . "$(dirname "$0")/lib.sh"
 lab_begin "$@"
-POLICY=$PWD/policy/abuseguard.conf
+# The shipped policy, with destinations that scope "all" spares (the allow sets).
+POLICY=$WORK/policy.conf
+sed -e 's/^always_allow = \[ \];/always_allow = [ "10.0.1.53", "fd00:1::53" ];/' \
+	policy/abuseguard.conf >"$POLICY"
 TINY=$WORK/tiny
 # The tmpfs goes after the daemon (it holds the database open) and before $WORK.
 lab_at_exit 'umount -l "$TINY" 2>/dev/null'
@@ -91,7 +94,59 @@ check "a ban set flushed under the running daemon is refilled from the store wit
 in_hv nft add element inet abuseguard ban4_smtp '{ 10.0.0.98 timeout 1h }'
 check "a foreign element added while it runs is removed within 6 s" \
 	wait_until 6000 bash -c "! ip netns exec $HV nft list set inet abuseguard ban4_smtp | grep -q 10.0.0.98"
-check "status counts both repairs" status_match '.counters.ban_set_repairs == 2'
+check "status counts both repairs, by kind" \
+	status_match '.counters.ban_set_repairs == 2 and .counters.ban_elements_restored == 1 and .counters.ban_elements_foreign == 1'
+
+# A timeout the store did not give: a year, or none at all, on the banned VM's element.
+expires_s() {
+	in_hv nft -j list set inet abuseguard ban4_smtp |
+		jq -r --arg a "$1" '.nftables[].set.elem // empty | .[] |
+			if type == "string" then select(. == $a) | "never" else select(.elem.val == $a) | .elem.expires // "never" end'
+}
+# The level-2 ban is a week from a minute or two ago.
+expires_in_store_week() { local s; s=$(expires_s 10.0.0.5); [ "$s" != never ] && [ "$s" -gt 603000 ] && [ "$s" -le 604800 ]; }
+check "the banned VM's element expires when the store says, within the week ($(expires_s 10.0.0.5) s)" \
+	expires_in_store_week
+in_hv nft 'delete element inet abuseguard ban4_smtp { 10.0.0.5 }; add element inet abuseguard ban4_smtp { 10.0.0.5 timeout 365d }'
+check "another program gives it a year" test "$(expires_s 10.0.0.5)" -gt 31000000
+check "within 6 s the daemon sets the store's expiry back" wait_until 6000 expires_in_store_week
+in_hv nft 'delete element inet abuseguard ban4_smtp { 10.0.0.5 }; add element inet abuseguard ban4_smtp { 10.0.0.5 }'
+check "another program makes it an element that never expires" test "$(expires_s 10.0.0.5)" = never
+check "within 6 s it expires with the store's ban again" wait_until 6000 expires_in_store_week
+check "status counts both as retimed" status_match '.counters.ban_elements_retimed == 2'
+check "and the log says what it did" grep -q '2 with a timeout the store did not give reset\|1 with a timeout the store did not give reset' "$WORK/daemon.log"
+
+# The chains and rules are checked too: deleted, added to or changed, they are rewritten.
+rule_count() { in_hv nft -j list chain inet abuseguard "$1" 2>/dev/null | jq '[.nftables[] | select(.rule)] | length'; }
+rules_are() { test "$(rule_count "$1")" = "$2"; }
+rules_forward=$(rule_count forward)
+check "the forward chain holds the daemon's 14 rules" test "$rules_forward" = 14
+smtp_rule=$(in_hv nft -a list chain inet abuseguard forward | awk '/ban4_smtp/ { print $NF; exit }')
+in_hv nft delete rule inet abuseguard forward handle "$smtp_rule"
+check "with the rule that drops its SMTP deleted, the banned VM connects to :25" vm_connects 10.0.1.2 25
+check "within 6 s the rule is back and the VM's SMTP dropped again" \
+	wait_until 6000 bash -c "[ \$(ip netns exec $HV nft -j list chain inet abuseguard forward | jq '[.nftables[] | select(.rule)] | length') = 14 ] && ! timeout 2 ip netns exec $VM bash -c 'exec 3<>/dev/tcp/10.0.1.2/25' 2>/dev/null"
+check "the log names the chain and what it found" \
+	grep -q 'chain forward: its 13 rules are not the 14 the daemon wrote' "$WORK/daemon.log"
+in_hv nft insert rule inet abuseguard forward accept
+check "a foreign accept put first in the chain lets the VM's SMTP through" vm_connects 10.0.1.2 25
+check "within 6 s it is gone and the VM's SMTP dropped" \
+	wait_until 6000 bash -c "! ip netns exec $HV nft list chain inet abuseguard forward | grep -qx '[[:space:]]*accept' && ! timeout 2 ip netns exec $VM bash -c 'exec 3<>/dev/tcp/10.0.1.2/25' 2>/dev/null"
+in_hv nft delete chain inet abuseguard forward
+check "a deleted forward chain is back within 6 s, with its 14 rules" \
+	wait_until 6000 rules_are forward 14
+refute "and the VM's SMTP is dropped again" vm_connects 10.0.1.2 25
+check "the log says the chain was missing" grep -q 'chain forward is missing' "$WORK/daemon.log"
+in_hv nft add chain inet abuseguard output '{ policy drop; }'
+check "a chain's policy changed to drop is set back to accept within 6 s" \
+	wait_until 6000 bash -c "ip netns exec $HV nft list chain inet abuseguard output | grep -q 'policy accept;'"
+allow4_has() { in_hv nft list set inet abuseguard allow4 | grep -q 'elements = { 10.0.1.53 }'; }
+check "the always-allowed set allow4 holds 10.0.1.53" allow4_has
+in_hv nft flush set inet abuseguard allow4
+check "flushed, it is refilled within 6 s" wait_until 6000 allow4_has
+check "status counts the 5 ruleset repairs" status_match '.counters.ruleset_repairs == 5'
+check "abusectl metrics has them" \
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' metrics | grep -qx 'abuseguard_nft_ruleset_repairs_total 5'"
 daemon_stop TERM
 
 # Tens of thousands of active bans: abusectl bans reads every page of them.

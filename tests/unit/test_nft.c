@@ -418,6 +418,93 @@ check_reconcile(struct nft *nft)
 	      "B's timer is refreshed to 300 s (%lld ms)", (long long)remaining);
 }
 
+/* What a reconcile changed, by why: what the periodic check counts. */
+static void
+check_reconcile_changes(struct nft *nft)
+{
+	struct nft_ban wanted[2] = {
+	    {source("192.0.2.21"), SCOPE_SMTP, 600000, {0}},
+	    {source("192.0.2.22"), SCOPE_SMTP, 600000, {0}},
+	};
+	struct nft_reconcile_changes changes;
+
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0, "the sets are emptied");
+	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL, &changes) == 0 && changes.restored == 2 &&
+	          changes.foreign == 0 && changes.retimed == 0,
+	      "two wanted bans missing from the kernel are counted as restored (%zu)",
+	      changes.restored);
+	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL, &changes) == 0 &&
+	          changes.restored + changes.foreign + changes.retimed + changes.retagged == 0,
+	      "a second reconcile finds nothing to change");
+	CHECK(system("nft 'delete element inet " TABLE
+	             " ban4_smtp { 192.0.2.21 }; add element inet " TABLE
+	             " ban4_smtp { 192.0.2.21 timeout 365d }; delete element inet " TABLE
+	             " ban4_smtp { 192.0.2.22 }; add element inet " TABLE
+	             " ban4_smtp { 192.0.2.22 }; add element inet " TABLE
+	             " ban4_smtp { 192.0.2.23 timeout 1h }'") == 0,
+	      "another program gives one a year, another no timeout, and adds a third");
+	CHECK(ban_reconcile(nft, wanted, 2, NULL, NULL, &changes) == 0 && changes.retimed == 2 &&
+	          changes.foreign == 1 && changes.restored == 0,
+	      "the reconcile resets both timeouts and removes the third (retimed %zu, foreign %zu)",
+	      changes.retimed, changes.foreign);
+	list_bans(nft);
+	CHECK(listing.count == 2 && listed_remaining("192.0.2.21", SCOPE_SMTP) <= 600000 &&
+	          listed_remaining("192.0.2.22", SCOPE_SMTP) <= 600000,
+	      "both have the wanted 10 minutes again");
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0, "and go");
+}
+
+static int
+run(const char *command)
+{
+	return system(command) == 0 ? 0 : -1;
+}
+
+/* Chains, rules and allow sets changed by another program are found and rewritten. */
+static void
+check_ruleset(struct nft *nft, const struct nft_options *options)
+{
+	struct nft_ruleset_damage damage;
+
+	CHECK(nft_ruleset_check(nft, &damage) == 0 &&
+	          damage.sets_missing + damage.chains_missing + damage.chains_changed +
+	                  damage.rules_changed + damage.allow_sets_changed ==
+	              0,
+	      "the table as nft_open wrote it passes the check");
+	CHECK(run("nft delete rule inet " TABLE " forward handle $(nft -a list chain inet " TABLE
+	          " forward | awk '/ban4_smtp/ { print $NF; exit }')") == 0 &&
+	          run("nft insert rule inet " TABLE " output accept") == 0,
+	      "another program deletes a forward rule and puts an accept first in output");
+	CHECK(nft_ruleset_check(nft, &damage) == 0 && damage.rules_changed == 2 &&
+	          damage.chains_missing == 0,
+	      "the check finds both chains' rules changed (%u)", damage.rules_changed);
+	check_table(options);
+	CHECK(run("nft delete chain inet " TABLE " forward") == 0 &&
+	          run("nft add chain inet " TABLE " output '{ policy drop; }'") == 0 &&
+	          run("nft flush set inet " TABLE " allow6") == 0,
+	      "another program deletes forward, makes output drop, and empties allow6");
+	CHECK(nft_ruleset_check(nft, &damage) == 0 && damage.chains_missing == 1 &&
+	          damage.chains_changed == 1 && damage.allow_sets_changed == 1,
+	      "the check finds the missing chain, the changed one and the allow set");
+	check_table(options);
+	CHECK(run("nft list chain inet " TABLE " output | grep -q 'policy accept;'") == 0,
+	      "output's policy is accept again");
+	CHECK(run("nft delete chain inet " TABLE " forward && nft add chain inet " TABLE
+	          " forward '{ type filter hook input priority 10; }'") == 0,
+	      "another program makes forward an input chain");
+	CHECK(nft_ruleset_check(nft, &damage) == 0 && damage.chains_changed == 1,
+	      "the check finds it changed");
+	check_table(options);
+	CHECK(run("nft list chain inet " TABLE " forward | grep -q 'hook forward priority "
+	          "filter;'") == 0,
+	      "forward hooks forward again");
+	CHECK(nft_ruleset_check(nft, &damage) == 0 &&
+	          damage.sets_missing + damage.chains_missing + damage.chains_changed +
+	                  damage.rules_changed + damage.allow_sets_changed ==
+	              0,
+	      "and after the repairs the next check finds nothing");
+}
+
 /*
  * The daemon's tag rides in the element's comment: dumps read it back, nft
  * shows it, and a reconcile that is asked to leaves tagged strangers alone.
@@ -690,6 +777,8 @@ main(void)
 	check_bans(nft);
 	check_many(nft);
 	check_reconcile(nft);
+	check_reconcile_changes(nft);
+	check_ruleset(nft, &options);
 	check_tags(nft);
 	check_expiry(nft);
 	check_traffic(nft);
