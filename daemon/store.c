@@ -469,7 +469,15 @@ static const struct {
          "coalesce(b.lifted_by_uid, -1), coalesce(b.lift_reason, ''), 0, 3 FROM bans b "
          "WHERE " BAN_OF_SOURCE " AND b.lifted_ms > 0 "
          "UNION ALL SELECT a.time_ms, a.action, '', '', 0, 0, '', a.uid, a.reason, 0, 4 FROM "
-         "audit a WHERE a.subject = :source AND a.action <> 'unban') "
+         "audit a WHERE a.subject = :source AND a.action <> 'unban' "
+         /* Its tickets: when each opened, and every change of status, with who and why. */
+         "UNION ALL SELECT k.opened_ms, 'ticket', k.category, '', 0, 0, 'ticket ' || k.id || "
+         "' for ' || k.customer || ', now ' || k.status, -1, '', 0, 3 FROM tickets k WHERE "
+         "k.addr = :addr AND k.family = :family AND k.prefix_len = :prefix_len "
+         "UNION ALL SELECT c.time_ms, 'ticket', k.category, '', 0, 0, 'ticket ' || k.id || ' ' "
+         "|| c.axis || ': ' || c.from_status || ' -> ' || c.to_status, c.uid, c.reason, 0, 4 "
+         "FROM ticket_changes c JOIN tickets k ON k.id = c.ticket_id WHERE k.addr = :addr AND "
+         "k.family = :family AND k.prefix_len = :prefix_len) "
          "ORDER BY t DESC, rank DESC LIMIT :limit"},
 };
 

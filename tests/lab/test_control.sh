@@ -148,3 +148,12 @@ exits 77 "with the socket open to all, the daemon refuses a read from outside th
 check "... saying who may" said "only root and the control group"
 check "... counted in status" status_match '.counters.control_unauthorised >= 1'
 check "... and logged with the uid" grep -q "uid 65534 gid 1 refused" "$WORK/daemon.log"
+
+# A detection files a ticket; history shows it beside the ban it came with.
+vm_smtp_burst 60 8 &
+burst=$!
+check "a spam burst is banned" wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "smtp")' 8000
+burst_stop "$burst"
+check "history shows the ticket the ban opened" json_match \
+	'[.events[] | select(.event == "ticket" and (.detail | test("^ticket [0-9]+ for ")))] | length >= 1' \
+	history 10.0.0.5
