@@ -407,6 +407,8 @@ fetch_pages(struct reader *reader, json_t *request, const char *key, json_t *fir
 			return;
 		}
 		json_array_extend(json_object_get(first, key), json_object_get(page, key));
+		/* What only the last page carries (the kernel's elements no ban stands behind). */
+		json_object_update_missing(first, page);
 		if (json_object_get(page, CTL_KEY_NEXT) != NULL)
 			json_object_set(first, CTL_KEY_NEXT, json_object_get(page, CTL_KEY_NEXT));
 		else

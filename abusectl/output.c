@@ -232,19 +232,40 @@ static void
 print_bans(json_t *reply)
 {
 	static const struct column columns[] = {
-	    {"SOURCE", "source", false},        {"SCOPE", "scope", false},
-	    {"CATEGORY", "category", false},    {"LEVEL", "level", false},
-	    {"DURATION", "duration_s", true},   {"EXPIRES(UTC)", "expires", false},
-	    {"REMAINING", "remaining_s", true}, {"INTERFACE", "interface", false},
+	    {"SOURCE", "source", false},
+	    {"SCOPE", "scope", false},
+	    {"CATEGORY", "category", false},
+	    {"LEVEL", "level", false},
+	    {"DURATION", "duration_s", true},
+	    {"EXPIRES(UTC)", "expires", false},
+	    {"REMAINING", "remaining_s", true},
+	    {"INTERFACE", "interface", false},
 	    {"VM", "vm_name", false},
+	    {"KERNEL", CTL_KEY_IN_KERNEL, false},
+	    {"KERNEL LEFT", CTL_KEY_KERNEL_REMAINING, true},
+	};
+	static const struct column kernel_columns[] = {
+	    {"SOURCE", "source", false},
+	    {"SCOPE", "scope", false},
+	    {"REMAINING", "remaining_s", true},
+	    {"TAGGED", "tagged", false},
 	};
 	json_t *bans = json_object_get(reply, CTL_KEY_BANS);
+	json_t *kernel_only = json_object_get(reply, CTL_KEY_KERNEL_ONLY);
+	json_int_t kernel_only_count =
+	    json_integer_value(json_object_get(reply, CTL_KEY_KERNEL_ONLY_COUNT));
 
-	if (json_array_size(bans) == 0) {
+	if (json_array_size(bans) == 0)
 		printf("no active bans\n");
+	else
+		print_table(bans, columns, COLUMNS(columns));
+	if (json_array_size(kernel_only) == 0)
 		return;
-	}
-	print_table(bans, columns, COLUMNS(columns));
+	/* Until the next check removes or adopts them, these drop traffic too. */
+	printf(
+	    "\nin the kernel but not in the store: %" JSON_INTEGER_FORMAT "%s\n", kernel_only_count,
+	    (size_t)kernel_only_count > json_array_size(kernel_only) ? ", the first listed" : "");
+	print_table(kernel_only, kernel_columns, COLUMNS(kernel_columns));
 }
 
 /* "lifted 10.0.0.5: smtp (spam, level 1), all (scan, level 2)", a line per source. */

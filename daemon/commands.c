@@ -28,9 +28,6 @@
 #include "source.h"
 #include "vm.h"
 
-/* Bans in one reply of "bans" at most: about 300 KiB of JSON. */
-#define BANS_PAGE_MAX 1000
-
 static void
 format_utc(int64_t ms, char *buf, size_t len)
 {
@@ -442,6 +439,8 @@ struct ban_listing {
 	json_t *list;
 	int64_t now_ms;
 	struct ban_filter filter;
+	struct nft *nft; /* NULL: no kernel to compare with */
+	size_t kernel_only_count;
 };
 
 static bool
@@ -452,14 +451,83 @@ ban_wanted(const struct ban_filter *filter, const struct ban *ban)
 	       (!filter->by_category || filter->category == ban->category);
 }
 
+/*
+ * What the kernel enforces for the ban: whether its set holds the source and
+ * the time the element has left, which another program may have changed
+ * (the periodic check sets it back).
+ */
+static void
+ban_kernel_json(json_t *json, struct nft *nft, const struct ban *ban)
+{
+	struct nft_ban element;
+	int found;
+
+	if (nft == NULL || json == NULL)
+		return;
+	found = ban_lookup(nft, &ban->source, ban->scope, &element);
+	if (found < 0)
+		return; /* logged; the ban is listed without the kernel's side */
+	json_object_set_new(json, CTL_KEY_IN_KERNEL, json_boolean(found == 1));
+	json_object_set_new(json, CTL_KEY_KERNEL_REMAINING,
+	                    found == 1 && element.remaining_ms != INT64_MAX
+	                        ? json_integer((json_int_t)(element.remaining_ms / 1000))
+	                        : json_null());
+}
+
 static int
 append_ban(const struct ban *ban, void *arg)
 {
 	struct ban_listing *listing = arg;
+	json_t *json;
 
 	if (!ban_wanted(&listing->filter, ban))
 		return 0;
-	return json_array_append_new(listing->list, ban_json(ban, listing->now_ms)) ? -ENOMEM : 0;
+	json = ban_json(ban, listing->now_ms);
+	ban_kernel_json(json, listing->nft, ban);
+	return json_array_append_new(listing->list, json) ? -ENOMEM : 0;
+}
+
+/* A kernel element no ban stands behind; the first page's worth are listed. */
+static int
+append_kernel_only(const struct nft_ban *element, void *arg)
+{
+	struct ban_listing *listing = arg;
+	char source[SOURCE_STRLEN];
+
+	if (listing->kernel_only_count++ >= BANS_PAGE_MAX)
+		return 0;
+	return json_array_append_new(
+	           listing->list,
+	           json_pack("{s:s, s:s, s:o, s:b}", "source",
+	                     source_format(&element->source, source, sizeof(source)), "scope",
+	                     scope_name(element->scope), "remaining_s",
+	                     element->remaining_ms == INT64_MAX
+	                         ? json_null()
+	                         : json_integer((json_int_t)(element->remaining_ms / 1000)),
+	                     "tagged", element->tag.present))
+	           ? -ENOMEM
+	           : 0;
+}
+
+/* The last page names what the kernel enforces that neither the store nor the queue knows. */
+static int
+kernel_only_json(struct daemon *daemon, json_t *reply)
+{
+	struct ban_listing listing = {.list = json_array()};
+	int error;
+
+	if (daemon->nft == NULL || listing.list == NULL) {
+		json_decref(listing.list);
+		return 0;
+	}
+	if ((error = engine_kernel_only(&daemon->engine, append_kernel_only, &listing)) < 0) {
+		json_decref(listing.list);
+		return error;
+	}
+	json_object_set_new(reply, CTL_KEY_KERNEL_ONLY, listing.list);
+	json_object_set_new(reply, CTL_KEY_KERNEL_ONLY_COUNT,
+	                    json_integer((json_int_t)listing.kernel_only_count));
+	return 0;
 }
 
 /* A request's "source": 0, or a failure naming the key (set in error). */
@@ -530,25 +598,55 @@ request_filter(const struct daemon *daemon, json_t *request, struct ban_filter *
 	return 0;
 }
 
+int
+bans_page_request(const json_t *request, struct store_cursor *cursor, size_t *page_size,
+                  const char **why)
+{
+	json_t *after = json_object_get(request, CTL_KEY_AFTER),
+	       *limit = json_object_get(request, CTL_KEY_LIMIT);
+	json_int_t expires_ms, id;
+
+	*cursor = STORE_CURSOR_START;
+	*page_size = BANS_PAGE_MAX;
+	if (after != NULL) {
+		if (json_unpack(after, "{s:I, s:I}", "expires_ms", &expires_ms, "id", &id) < 0) {
+			*why = "\"" CTL_KEY_AFTER "\" must be the \"" CTL_KEY_NEXT
+			       "\" of the previous page";
+			return -EINVAL;
+		}
+		*cursor = (struct store_cursor){expires_ms, id};
+	}
+	if (limit != NULL) {
+		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
+			*why = "\"" CTL_KEY_LIMIT "\" must be a positive number";
+			return -EINVAL;
+		}
+		if (json_integer_value(limit) < BANS_PAGE_MAX)
+			*page_size = (size_t)json_integer_value(limit);
+	}
+	return 0;
+}
+
 /*
  * A page of the active bans, soonest expiry first: {"after": {"expires_ms",
  * "id"}} from the last page's "next" continues, "limit" asks for fewer.
  * Pages keep every reply, and every client's memory, bounded however many
  * bans there are; abusectl reads them all. The bans the store has not
  * recorded yet are enforced all the same: they come with the last page.
+ * Each ban says whether the kernel holds it and for how long; the last page
+ * of an unfiltered listing also lists the kernel elements no ban stands behind.
  */
 static json_t *
 command_bans(void *context, const struct control_peer *peer, json_t *request,
              struct control_error *error)
 {
 	struct daemon *daemon = context;
-	struct ban_listing listing = {.list = json_array(), .now_ms = clock_now_ms(&daemon->clock)};
-	struct store_cursor cursor = STORE_CURSOR_START;
-	json_t *after = json_object_get(request, CTL_KEY_AFTER),
-	       *limit = json_object_get(request, CTL_KEY_LIMIT);
-	json_int_t expires_ms, id, page_size = BANS_PAGE_MAX;
+	struct ban_listing listing = {
+	    .list = json_array(), .now_ms = clock_now_ms(&daemon->clock), .nft = daemon->nft};
+	struct store_cursor cursor;
 	struct ban *page;
-	size_t count;
+	size_t count, page_size;
+	const char *why;
 	json_t *reply;
 	int failed;
 
@@ -557,34 +655,20 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
 		json_decref(listing.list);
 		return NULL;
 	}
-	if (after != NULL) {
-		if (json_unpack(after, "{s:I, s:I}", "expires_ms", &expires_ms, "id", &id) < 0) {
-			json_decref(listing.list);
-			return control_fail(error, CTL_RESULT_BAD_REQUEST,
-			                    "\"" CTL_KEY_AFTER "\" must be the \"" CTL_KEY_NEXT
-			                    "\" of the previous page");
-		}
-		cursor = (struct store_cursor){expires_ms, id};
+	if (bans_page_request(request, &cursor, &page_size, &why) < 0) {
+		json_decref(listing.list);
+		return control_fail(error, CTL_RESULT_BAD_REQUEST, "%s", why);
 	}
-	if (limit != NULL) {
-		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
-			json_decref(listing.list);
-			return control_fail(error, CTL_RESULT_BAD_REQUEST,
-			                    "\"" CTL_KEY_LIMIT "\" must be a positive number");
-		}
-		if (json_integer_value(limit) < page_size)
-			page_size = json_integer_value(limit);
-	}
-	if ((page = calloc((size_t)page_size, sizeof(*page))) == NULL) {
+	if ((page = calloc(page_size, sizeof(*page))) == NULL) {
 		json_decref(listing.list);
 		return control_fail(error, CTL_RESULT_FAILED, "out of memory");
 	}
-	failed = store_active_page(daemon->store, listing.now_ms, &cursor, page, (size_t)page_size,
-	                           &count) < 0;
+	failed =
+	    store_active_page(daemon->store, listing.now_ms, &cursor, page, page_size, &count) < 0;
 	for (size_t i = 0; i < count && !failed; i++)
 		failed = append_ban(&page[i], &listing) < 0;
 	free(page);
-	if (!failed && count < (size_t)page_size)
+	if (!failed && count < page_size)
 		failed = pending_active_bans(&daemon->engine.pending, listing.now_ms, append_ban,
 		                             &listing) < 0;
 	if (failed) {
@@ -592,11 +676,14 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
 		return control_fail(error, CTL_RESULT_FAILED, "cannot read the store");
 	}
 	reply = json_pack("{s:o}", CTL_KEY_BANS, listing.list);
-	if (reply != NULL && count == (size_t)page_size)
+	if (reply != NULL && count == page_size)
 		json_object_set_new(reply, CTL_KEY_NEXT,
 		                    json_pack("{s:I, s:I}", "expires_ms",
 		                              (json_int_t)cursor.expires_ms, "id",
 		                              (json_int_t)cursor.id));
+	else if (reply != NULL && !listing.filter.by_source && !listing.filter.by_scope &&
+	         !listing.filter.by_category && kernel_only_json(daemon, reply) < 0)
+		log_warnx("bans: the kernel's elements could not be compared with the store");
 	return reply;
 }
 

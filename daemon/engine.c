@@ -327,6 +327,32 @@ collect_active(const struct ban *ban, void *arg)
 	return 0;
 }
 
+/*
+ * The active bans of the store and of the queue, as the kernel should hold
+ * them now; the caller frees list->bans.
+ */
+static int
+active_collect(struct engine *engine, struct active_list *list)
+{
+	int64_t spent_ms;
+	int error;
+
+	memset(list, 0, sizeof(*list));
+	list->now_ms = clock_now_ms(engine->clock);
+	list->ipv6_prefix_len = engine->config->ipv6_prefix_len;
+	/* Queued bans are enforced too: a reconcile must not take them out. */
+	error = store_active_bans(engine->store, list->now_ms, collect_active, list);
+	if (error == 0)
+		error = pending_active_bans(&engine->pending, list->now_ms, collect_active, list);
+	if (error == -ENOMEM)
+		log_warnx("engine: no memory for %zu active bans", list->count);
+	/* Tens of thousands of rows take a while: the times left are of now, not of the query. */
+	spent_ms = clock_now_ms(engine->clock) - list->now_ms;
+	for (size_t i = 0; error == 0 && spent_ms > 0 && i < list->count; i++)
+		list->bans[i].remaining_ms -= spent_ms;
+	return error;
+}
+
 /* Does the store (or the queue) know this very ban: same scope, same start? */
 static bool
 ban_known(struct engine *engine, const struct nft_ban *element)
@@ -396,13 +422,9 @@ adopt_or_remove(struct engine *engine, const struct nft_ban *element, int64_t no
 static int
 reconcile(struct engine *engine, bool quiet, struct nft_reconcile_changes *changes, size_t *adopted)
 {
-	struct active_list list = {
-	    .now_ms = clock_now_ms(engine->clock),
-	    .ipv6_prefix_len = engine->config->ipv6_prefix_len,
-	};
+	struct active_list list;
 	struct nft_ban *tagged = NULL;
 	size_t tagged_count = 0;
-	int64_t spent_ms;
 	int error;
 
 	if (changes != NULL)
@@ -411,20 +433,11 @@ reconcile(struct engine *engine, bool quiet, struct nft_reconcile_changes *chang
 		*adopted = 0;
 	if (engine->nft == NULL)
 		return 0;
-	/* Queued bans are enforced too: a reconcile must not take them out. */
-	error = store_active_bans(engine->store, list.now_ms, collect_active, &list);
-	if (error == 0)
-		error = pending_active_bans(&engine->pending, list.now_ms, collect_active, &list);
-	/* Tens of thousands of rows take a while: the times left are of now, not of the query. */
-	spent_ms = clock_now_ms(engine->clock) - list.now_ms;
-	for (size_t i = 0; error == 0 && spent_ms > 0 && i < list.count; i++)
-		list.bans[i].remaining_ms -= spent_ms;
+	error = active_collect(engine, &list);
 	if (list.other_prefix > 0 && !quiet)
 		log_warnx("%zu active IPv6 bans were made for another ipv6_prefix than /%u: they "
 		          "stay in the store but not in nftables",
 		          list.other_prefix, list.ipv6_prefix_len);
-	if (error == -ENOMEM)
-		log_warnx("engine: no memory for %zu active bans", list.count);
 	if (error == 0)
 		error = ban_reconcile(engine->nft, list.bans, list.count, &tagged, &tagged_count,
 		                      changes);
@@ -443,6 +456,21 @@ int
 engine_reconcile(struct engine *engine)
 {
 	return reconcile(engine, false, NULL, NULL);
+}
+
+int
+engine_kernel_only(struct engine *engine, int (*fn)(const struct nft_ban *ban, void *arg),
+                   void *arg)
+{
+	struct active_list list;
+	int error;
+
+	if (engine->nft == NULL)
+		return 0;
+	if ((error = active_collect(engine, &list)) == 0)
+		error = ban_list_unwanted(engine->nft, list.bans, list.count, fn, arg);
+	free(list.bans);
+	return error;
 }
 
 int

@@ -1969,3 +1969,67 @@ ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void 
 	free(list.elements);
 	return r;
 }
+
+int
+ban_lookup(struct nft *nft, const struct source_key *source, enum scope scope, struct nft_ban *out)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
+	struct element_list list = {0};
+	struct nftnl_set_elem *asked;
+	struct element element;
+	struct nftnl_set *set;
+	struct nlmsghdr *nlh;
+	int r;
+
+	if ((r = ban_to_element(nft, source, scope, 0, &element)) < 0)
+		return r;
+	if ((set = nftnl_set_alloc()) == NULL || (asked = nftnl_set_elem_alloc()) == NULL)
+		fatal("nftnl_set_alloc");
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[element.set].name);
+	nftnl_set_elem_set(asked, NFTNL_SET_ELEM_KEY, element.key,
+	                   (uint32_t)set_key_length(element.set));
+	nftnl_set_elem_add(set, asked);
+	/* Not a dump: the kernel answers with the one element, or ENOENT. */
+	nlh =
+	    nftnl_nlmsg_build_hdr(request, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nft->seq++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	list.set = element.set;
+	snprintf(what, sizeof(what), "look up an element of set %s", sets[element.set].name);
+	r = request_run(nft, nlh, dump_callback, &list, &list.error, what);
+	if (r == 0 && list.count == 1)
+		element_to_ban(nft, &list.elements[0], out);
+	free(list.elements);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : list.count == 1;
+}
+
+int
+ban_list_unwanted(struct nft *nft, const struct nft_ban *wanted, size_t count,
+                  int (*fn)(const struct nft_ban *ban, void *arg), void *arg)
+{
+	struct element *want = NULL;
+	struct element_list current;
+	struct nft_ban ban;
+	size_t want_count;
+	int r;
+
+	if ((r = bans_to_elements(nft, wanted, count, &want, &want_count)) < 0)
+		return r;
+	if ((r = ban_sets_dump(nft, &current)) < 0) {
+		free(want);
+		return r;
+	}
+	for (size_t i = 0; i < current.count && r == 0; i++) {
+		if (want_count > 0 && bsearch(&current.elements[i], want, want_count, sizeof(*want),
+		                              element_compare) != NULL)
+			continue;
+		element_to_ban(nft, &current.elements[i], &ban);
+		r = fn(&ban, arg);
+	}
+	free(want);
+	free(current.elements);
+	return r;
+}

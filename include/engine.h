@@ -78,6 +78,12 @@ int engine_reconcile(struct engine *engine);
  * another program is repaired, counted in stats.set_repairs and logged.
  */
 int engine_check_sets(struct engine *engine);
+/*
+ * Calls fn for every kernel ban element that no active ban of the store or
+ * the queue stands behind (until the next check removes or adopts it).
+ */
+int engine_kernel_only(struct engine *engine, int (*fn)(const struct nft_ban *ban, void *arg),
+                       void *arg);
 /* Writes what waits for the store (the daemon's timer). How many, or -errno. */
 int engine_flush_pending(struct engine *engine);
 /* One event from a BPF detector, handed to its category's detector. */

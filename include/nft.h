@@ -100,6 +100,18 @@ struct nft_reconcile_changes {
 int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count,
                   struct nft_ban **tagged, size_t *tagged_count,
                   struct nft_reconcile_changes *changes);
+/*
+ * The kernel's element for source in scope: 1 with *out filled (the time it
+ * has left, its tag), 0 when the kernel holds none, or -errno.
+ */
+int ban_lookup(struct nft *nft, const struct source_key *source, enum scope scope,
+               struct nft_ban *out);
+/*
+ * Calls fn for every element of the kernel sets that no ban in wanted stands
+ * behind: what enforces a ban the caller does not know of.
+ */
+int ban_list_unwanted(struct nft *nft, const struct nft_ban *wanted, size_t count,
+                      int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
 /* Calls fn for every element in the kernel sets, with the time it has left. */
 int ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void *arg);
 

@@ -75,6 +75,12 @@
 #define CTL_KEY_MESSAGE   "message" /* reload: what happened */
 #define CTL_KEY_EVENT     "event"   /* in each event line: what happened */
 
+/* Per ban: does the kernel enforce it, and for how long; then what only the kernel holds. */
+#define CTL_KEY_IN_KERNEL         "in_kernel"
+#define CTL_KEY_KERNEL_REMAINING  "kernel_remaining_s"
+#define CTL_KEY_KERNEL_ONLY       "kernel_only"
+#define CTL_KEY_KERNEL_ONLY_COUNT "kernel_only_count"
+
 /* Why a request failed, after bgpd's enum ctl_results; scripts act on these. */
 enum ctl_result {
 	CTL_RESULT_OK,

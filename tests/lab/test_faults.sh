@@ -97,6 +97,23 @@ check "a foreign element added while it runs is removed within 6 s" \
 check "status counts both repairs, by kind" \
 	status_match '.counters.ban_set_repairs == 2 and .counters.ban_elements_restored == 1 and .counters.ban_elements_foreign == 1'
 
+# abusectl bans shows what the kernel enforces beside what the store holds. Right
+# after a check (a foreign element just went), so the next one is 5 s away.
+in_hv nft add element inet abuseguard ban4_smtp '{ 10.0.0.97 timeout 1h }'
+wait_until 6000 bash -c "! ip netns exec $HV nft list set inet abuseguard ban4_smtp | grep -q 10.0.0.97"
+in_hv nft 'delete element inet abuseguard ban4_smtp { 10.0.0.5 }; add element inet abuseguard ban4_web { 10.0.0.96 timeout 1h }'
+ctl --json bans >"$WORK/kernel-view.json"
+ctl bans >"$WORK/kernel-view.txt"
+check "abusectl bans: the VM's ban is in the store but not in the kernel" \
+	jq -e '.bans[] | select(.source == "10.0.0.5") | .in_kernel == false and .kernel_remaining_s == null' "$WORK/kernel-view.json"
+check "and the foreign element is listed as in the kernel only, untagged, with its hour" \
+	jq -e '.kernel_only_count == 1 and (.kernel_only[0] | .source == "10.0.0.96" and .scope == "web" and .tagged == false and .remaining_s > 3500)' "$WORK/kernel-view.json"
+check "the table says so: KERNEL no, and a section for the kernel's own" \
+	bash -c "grep -q '^10.0.0.5 .* no  *-\$' '$WORK/kernel-view.txt' && grep -q '^in the kernel but not in the store: 1\$' '$WORK/kernel-view.txt' && grep -q '^10.0.0.96  *web ' '$WORK/kernel-view.txt'"
+check "after the next check the kernel holds it again, expiring with the store's ban" \
+	wait_for_bans '.bans[] | select(.source == "10.0.0.5") | .in_kernel == true and (.kernel_remaining_s - .remaining_s | fabs) <= 2' 6000
+check "and nothing is in the kernel only" bans_match '.kernel_only_count == 0'
+
 # A timeout the store did not give: a year, or none at all, on the banned VM's element.
 expires_s() {
 	in_hv nft -j list set inet abuseguard ban4_smtp |

@@ -163,7 +163,7 @@ check "the ban is the second VM's: 10.0.2.7, scope smtp, on agvm1, VM vm2" \
 check "the store keeps the VM with the offence" \
 	test "$(sqlite3 "$STATE/abuseguard.db" "SELECT interface || ' ' || vm_name FROM offences WHERE source = '10.0.2.7'")" = "agvm1 vm2"
 check "abusectl bans shows the interface and the VM" \
-	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' bans | grep -E '^10\.0\.2\.7 .* agvm1 +vm2\$'"
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' bans | grep -E '^10\.0\.2\.7 .* agvm1 +vm2 +yes '"
 rss_before=$(rss_kb)
 in_vm timeout 60 "$BUILD/bench/syn_flood" --sources 4000000 --time-limit 30 >"$WORK/flood.out" 2>&1 &
 flood=$!

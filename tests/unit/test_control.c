@@ -899,9 +899,10 @@ test_abusectl(const char *path, const char *missing_path)
 	      "abusectl status leaves out keys it does not know");
 	check_abusectl(path, "bans", 0,
 	               (const char *[]){"SOURCE ", " SCOPE ", " CATEGORY ", " LEVEL ", " DURATION ",
-	                                " EXPIRES(UTC) ", " REMAINING ", " INTERFACE ", " VM\n",
-	                                "10.0.0.5 ", " 1h ", " 2026-11-26T07:00:00Z ", " 59m58s ",
-	                                "2001:db8:1:2::/64 ", " 7d ", NULL},
+	                                " EXPIRES(UTC) ", " REMAINING ", " INTERFACE ", " VM ",
+	                                " KERNEL ", " KERNEL LEFT\n", "10.0.0.5 ", " 1h ",
+	                                " 2026-11-26T07:00:00Z ", " 59m58s ", "2001:db8:1:2::/64 ",
+	                                " 7d ", NULL},
 	               "bans is a table with human durations; a ban with keys missing still shows");
 	check_abusectl(path, "unban 10.0.0.5 --reason 'false alarm'", 0,
 	               (const char *[]){"lifted 10.0.0.5: smtp (spam, level 1)\n", NULL},
