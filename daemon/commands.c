@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,12 +137,22 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 		return control_fail(error, CTL_RESULT_FAILED, "out of memory");
 	count = capture_interfaces(daemon->capture, interfaces, count);
 	list = json_array();
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
+		struct interface_state state = {0};
+
+		/* No state yet: the VM has sent nothing since the program was loaded. */
+		capture_interface_state(daemon->capture, interfaces[i].ifindex, &state);
 		json_array_append_new(
 		    list,
-		    json_pack("{s:s, s:i, s:s, s:s}", "name", interfaces[i].name, "ifindex",
-		              interfaces[i].ifindex, "xdp_mode", interfaces[i].xdp_mode, "tc_mode",
-		              interfaces[i].tc_mode ? interfaces[i].tc_mode : "none"));
+		    json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "name",
+		              interfaces[i].name, "ifindex", interfaces[i].ifindex, "xdp_mode",
+		              interfaces[i].xdp_mode, "tc_mode",
+		              interfaces[i].tc_mode ? interfaces[i].tc_mode : "none", "spoofed",
+		              (json_int_t)state.spoofed, "unverified", (json_int_t)state.unverified,
+		              "learn_frames", (json_int_t)state.learn_sent, "learn_frames_dropped",
+		              (json_int_t)state.learn_dropped, "sources_refused",
+		              (json_int_t)state.sources_refused));
+	}
 	free(interfaces);
 	counters = json_object();
 	for (int i = 0; i < COUNTER_COUNT; i++)
@@ -242,7 +253,78 @@ static const struct {
      "Threshold events the XDP program sent to the daemon."},
     {COUNTER_EVENTS_LOST, "abuseguard_ringbuf_drops_total", NULL,
      "Threshold events lost because the ring buffer was full."},
+    {COUNTER_SPOOFED, "abuseguard_xdp_attribution_total", "spoofed",
+     "IP packets by what attribution found: spoofed (the source is not the interface's) or "
+     "unverified (the interface knows no address of that family yet)."},
+    {COUNTER_UNVERIFIED, "abuseguard_xdp_attribution_total", "unverified", NULL},
+    {COUNTER_LEARN_FRAMES, "abuseguard_xdp_learn_frames_total", "handed_up",
+     "ARP, NDP and DHCP frames handed up to learn addresses from, or dropped "
+     "(limits.learn_frames or the ring full)."},
+    {COUNTER_LEARN_DROPPED, "abuseguard_xdp_learn_frames_total", "dropped", NULL},
+    {COUNTER_INTERFACE_QUOTA, "abuseguard_xdp_interface_sources_refused_total", NULL,
+     "New sources not tracked: their interface's quota in the window "
+     "(limits.interface_sources)."},
+    {COUNTER_PAIRS_CAPPED, "abuseguard_xdp_smtp_pairs_capped_total", NULL,
+     "SMTP destinations not tracked: the source was past its destination threshold."},
+    {COUNTER_SCAN_PROBES, "abuseguard_xdp_scan_first_contacts_total", "probe",
+     "First contacts (TCP SYN, UDP, ICMP echo or timestamp) and their outcomes."},
+    {COUNTER_SCAN_ANSWERED, "abuseguard_xdp_scan_first_contacts_total", "answered", NULL},
+    {COUNTER_SCAN_REJECTED, "abuseguard_xdp_scan_first_contacts_total", "rejected", NULL},
+    {COUNTER_SCAN_TIMEOUTS, "abuseguard_xdp_scan_first_contacts_total", "timed_out", NULL},
+    {COUNTER_SCAN_NO_RETURN_PATH, "abuseguard_xdp_scan_first_contacts_total", "no_return_path",
+     NULL},
+    {COUNTER_SCAN_QUOTA, "abuseguard_xdp_scan_first_contacts_total", "untracked_quota", NULL},
 };
+
+/* Per VM-facing interface, from its state in the XDP program; bounded by limits.max_interfaces. */
+static const struct {
+	const char *name, *help;
+	size_t offset; /* of a __u64 in struct interface_state */
+} interface_metrics[] = {
+    {"abuseguard_interface_spoofed_total",
+     "Packets from a VM-facing interface whose source is not the interface's.",
+     offsetof(struct interface_state, spoofed)},
+    {"abuseguard_interface_unverified_total",
+     "IP packets from an interface that knows no address of their family yet.",
+     offsetof(struct interface_state, unverified)},
+    {"abuseguard_interface_learn_frames_dropped_total",
+     "An interface's ARP, NDP and DHCP frames not handed up (limits.learn_frames).",
+     offsetof(struct interface_state, learn_dropped)},
+    {"abuseguard_interface_sources_refused_total",
+     "New sources of an interface not tracked (limits.interface_sources).",
+     offsetof(struct interface_state, sources_refused)},
+};
+
+static void
+interface_metrics_write(struct daemon *daemon, struct metrics *m)
+{
+	struct capture_interface *interfaces;
+	struct interface_state *states;
+	size_t count = capture_interfaces(daemon->capture, NULL, 0);
+
+	interfaces = calloc(count + 1, sizeof(*interfaces));
+	states = calloc(count + 1, sizeof(*states));
+	if (interfaces != NULL && states != NULL) {
+		count = capture_interfaces(daemon->capture, interfaces, count);
+		for (size_t i = 0; i < count; i++)
+			capture_interface_state(daemon->capture, interfaces[i].ifindex, &states[i]);
+		for (size_t j = 0; j < sizeof(interface_metrics) / sizeof(interface_metrics[0]);
+		     j++) {
+			metrics_family(m, interface_metrics[j].name, "counter",
+			               interface_metrics[j].help);
+			for (size_t i = 0; i < count; i++) {
+				const unsigned char *state = (const unsigned char *)&states[i];
+				uint64_t value;
+
+				memcpy(&value, state + interface_metrics[j].offset, sizeof(value));
+				metrics_sample(m, interface_metrics[j].name, value, "interface",
+				               interfaces[i].name, NULL);
+			}
+		}
+	}
+	free(interfaces);
+	free(states);
+}
 
 /*
  * Everything the status counts, and the decisions by category, in
@@ -294,6 +376,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	metrics_single(m, "abuseguard_interfaces_attached", "gauge",
 	               "VM-facing interfaces the XDP program is attached to.",
 	               capture_interfaces(daemon->capture, NULL, 0));
+	interface_metrics_write(daemon, m);
 	metrics_family(m, "abuseguard_interface_events_total", "counter",
 	               "Attachments to VM-facing interfaces, by outcome.");
 	metrics_sample(m, "abuseguard_interface_events_total", capture.attached, "event",
@@ -331,6 +414,10 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	}
 	metrics_single(m, "abuseguard_lifts_total", "counter", "Bans lifted by an operator.",
 	               engine->lifts);
+	metrics_single(m, "abuseguard_never_bannable_total", "counter",
+	               "Findings against an address no VM can own (loopback, the host's own, ...), "
+	               "ignored.",
+	               engine->unownable);
 	metrics_single(m, "abuseguard_safety_valve_trips_total", "counter",
 	               "Times the safety valve (limits.bans_per_minute) turned bans into alerts.",
 	               engine->valve_trips);

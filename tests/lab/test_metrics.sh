@@ -47,6 +47,16 @@ check "the XDP program's SMTP attempts counter moved past the threshold (30)" \
 check "packets are counted" metric_above abuseguard_xdp_packets_total 30
 check "the active ban shows in the gauge" metric_is 'abuseguard_bans_active{family="ipv4"}' 1
 check "no ring-buffer drop" metric_is abuseguard_ringbuf_drops_total 0
+check "the VM's ARP was handed up to learn from" \
+	metric_above 'abuseguard_xdp_learn_frames_total{kind="handed_up"}' 0
+check "agvm0's own attribution counters are there: nothing spoofed" \
+	metric_is 'abuseguard_interface_spoofed_total{interface="agvm0"}' 0
+check "and no source refused by its quota" \
+	metric_is 'abuseguard_interface_sources_refused_total{interface="agvm0"}' 0
+check "as in status, per interface" status_match '.interfaces[] | select(.name == "agvm0" and .spoofed == 0 and .learn_frames > 0)'
+check "first contacts are counted, the SYNs of the burst among them" \
+	metric_above 'abuseguard_xdp_scan_first_contacts_total{kind="probe"}' 0
+check "no finding against an address no VM can own" metric_is abuseguard_never_bannable_total 0
 
 check "within 2 s the metrics file shows the ban too" \
 	wait_until 2000 metric_is 'abuseguard_bans_total{category="spam",scope="smtp"}' 1 "$PROM"
