@@ -24,6 +24,7 @@
 #include "abuseguard.skel.h"
 #include "capture.h"
 #include "log.h"
+#include "rtnetlink.h"
 #include "vm.h"
 
 /*
@@ -321,25 +322,6 @@ ring_ready(struct loop_watch *watch, uint32_t events)
 		log_warnx("capture: ring buffer consume failed");
 }
 
-static int
-netlink_open(struct capture *capture)
-{
-	struct sockaddr_nl address = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd == -1 || bind(fd, (struct sockaddr *)&address, sizeof(address)) == -1) {
-		int error = errno;
-
-		log_warn("capture: rtnetlink socket");
-		if (fd != -1)
-			close(fd);
-		return -error;
-	}
-	capture->netlink_watch.fd = fd;
-	capture->netlink_watch.ready = netlink_ready;
-	return loop_add(capture->loop, &capture->netlink_watch, EPOLLIN);
-}
-
 static void
 capture_set_scan(struct capture *capture, const struct scan_config *scan,
                  const typeof(((struct config *)0)->limits) *limits)
@@ -476,7 +458,8 @@ capture_open_hooks(struct capture **out, struct loop *loop, const struct config 
 		capture->ring_watch.ready = ring_ready;
 		error = loop_add(loop, &capture->ring_watch, EPOLLIN);
 		if (error == 0)
-			error = netlink_open(capture);
+			error = rtnetlink_watch(loop, &capture->netlink_watch, RTMGRP_LINK,
+			                        netlink_ready, "capture");
 		if (error == 0)
 			interfaces_scan(capture);
 	}

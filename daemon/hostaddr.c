@@ -13,6 +13,7 @@
 #include "config.h"
 #include "hostaddr.h"
 #include "log.h"
+#include "rtnetlink.h"
 
 static int
 vm_facing(const struct host_addresses *host, const char *name)
@@ -96,28 +97,6 @@ address_event(struct loop_watch *watch, uint32_t events)
 		(void)host_addresses_refresh(host);
 }
 
-static int
-watch_open(struct host_addresses *host)
-{
-	struct sockaddr_nl address = {
-	    .nl_family = AF_NETLINK,
-	    .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-	};
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd == -1 || bind(fd, (struct sockaddr *)&address, sizeof(address)) == -1) {
-		int error = errno;
-
-		log_warn("host addresses: rtnetlink socket");
-		if (fd != -1)
-			close(fd);
-		return -error;
-	}
-	host->watch.fd = fd;
-	host->watch.ready = address_event;
-	return loop_add(host->loop, &host->watch, EPOLLIN);
-}
-
 int
 host_addresses_open(struct host_addresses *host, struct loop *loop, const struct config *config)
 {
@@ -135,7 +114,9 @@ host_addresses_open(struct host_addresses *host, struct loop *loop, const struct
 		return -ENOMEM;
 	}
 	/* Watch first, so that no change between the two is missed. */
-	if (loop != NULL && (error = watch_open(host)) < 0) {
+	if (loop != NULL &&
+	    (error = rtnetlink_watch(loop, &host->watch, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+	                             address_event, "host addresses")) < 0) {
 		host_addresses_close(host);
 		return error;
 	}
