@@ -205,6 +205,7 @@ kernel_set_has() { in_hv nft list set inet abuseguard "$1" 2>/dev/null | grep -q
 # vm_forged_syns [-i IFACE PEER] SOURCE DESTINATION COUNT [PORT] [INTERVAL_S]: COUNT
 # TCP SYNs claiming SOURCE, written as raw frames on the vm's IFACE (eth0) to the
 # MAC of PEER (agvm0) in hv, so they are routed as real packets would be.
+# PORT (25) may be a range FIRST-LAST, gone through in turn: a port scan.
 # Bounded by COUNT. With MARK=N, prints the epoch milliseconds at which the
 # Nth SYN went out.
 vm_forged_syns() {
@@ -215,7 +216,8 @@ vm_forged_syns() {
 	in_vm timeout 30 python3 - "$iface" "$mac" "$@" <<'PY'
 import os, socket, struct, sys, time
 iface, mac, source, destination, count = sys.argv[1:6]
-port = int(sys.argv[6]) if len(sys.argv) > 6 else 25
+first, _, last = (sys.argv[6] if len(sys.argv) > 6 else "25").partition("-")
+first = int(first); ports = int(last) - first + 1 if last else 1
 interval = float(sys.argv[7]) if len(sys.argv) > 7 else 0.005
 mark = int(os.environ.get("MARK", "0"))
 def checksum(data):
@@ -228,7 +230,7 @@ s.bind((iface, 0))
 own = s.getsockname()[4]
 src, dst = socket.inet_aton(source), socket.inet_aton(destination)
 for i in range(int(count)):
-    tcp = struct.pack("!HHIIBBHHH", 40000 + i % 20000, port, i, 0, 5 << 4, 0x02, 64240, 0, 0)
+    tcp = struct.pack("!HHIIBBHHH", 40000 + i % 20000, first + i % ports, i, 0, 5 << 4, 0x02, 64240, 0, 0)
     tcp = tcp[:16] + struct.pack("!H", checksum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0, 64, 6, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]

@@ -3,7 +3,8 @@
 # from addresses not learned yet and later learned by NDP: that is not
 # spoofing. It then forges the second's address for an
 # SMTP burst, before and after the second has sent anything: the second
-# keeps SMTP and web, nothing is banned or recorded for its address, the
+# keeps SMTP and web, nothing is banned or recorded for its address (nor
+# for a port scan forging it), the
 # first's spoofing is reported (and its own address takes the ladder). The
 # first then floods SYNs from 4,000,000 random sources while the second
 # really spams: the second is banned as fast as without the flood and the
@@ -110,6 +111,19 @@ check "the daemon logs the forged sources as evidence" \
 	grep -q 'spoofing.*forged: 10.0.2.6' "$WORK/daemon.log"
 check "the second VM reaches SMTP" vm2_connects 10.0.1.2 25
 check "the second VM reaches the web" vm2_web
+# A port scan forging the second VM's address: net answers it with RSTs,
+# routed to the second VM, and none of it is the second VM's first contact.
+probes_before=$(ctl --json status | jq '.counters.scan_probes')
+spoofed_before=$(ctl --json status | jq '.counters.spoofed')
+vm_forged_syns 10.0.2.6 10.0.1.2 60 1000-1059 0.002
+check "a port scan of 60 ports forging 10.0.2.6 is counted as spoofed" \
+	wait_for_status ".counters.spoofed >= $spoofed_before + 60" 3000
+check "it makes no first contact for anyone (scan_probes stays $probes_before)" \
+	status_match ".counters.scan_probes == $probes_before"
+sleep 0.5
+check "nothing is recorded for 10.0.2.6 after the forged scan" test "$(recorded_for 10.0.2.6)" = 0
+check "nor banned" bans_match '[.bans[] | select(.source == "10.0.2.6")] == []'
+check "after it the second VM still reaches the web" vm2_web
 
 # The second VM speaks: agvm1 learns its address; forging it again changes nothing.
 in_vm2 ping -c 1 -W 2 10.0.2.1 >/dev/null 2>&1
