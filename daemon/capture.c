@@ -630,8 +630,22 @@ capture_interface_flags(const struct vm *vm, bool drop)
 int
 capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop)
 {
-	int fd = bpf_map__fd(capture->skeleton->maps.vm_addresses);
-	int policies = bpf_map__fd(capture->skeleton->maps.interface_policies);
+	int error;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	error = capture_vm_maps_sync(bpf_map__fd(capture->skeleton->maps.vm_addresses),
+	                             bpf_map__fd(capture->skeleton->maps.interface_policies),
+	                             ifindex, vm, drop);
+	if (error < 0)
+		log_warnx("%s: cannot write its addresses into the XDP program: %s",
+		          vm != NULL ? vm->interface : "interface", strerror(-error));
+	return error;
+}
+
+int
+capture_vm_maps_sync(int fd, int policies, int ifindex, const struct vm *vm, bool drop)
+{
 	struct vm_address_key key, next, *previous = NULL;
 	struct interface_policy policy = {0};
 	__u32 index = (__u32)ifindex;
@@ -668,9 +682,6 @@ capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool 
 		error = -errno;
 	if (error == 0 && policy.flags == 0)
 		bpf_map_delete_elem(policies, &index);
-	if (error < 0)
-		log_warnx("%s: cannot write its addresses into the XDP program: %s",
-		          vm != NULL ? vm->interface : "interface", strerror(-error));
 	return error;
 }
 

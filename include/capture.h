@@ -90,6 +90,9 @@ int capture_sweep(struct capture *capture, uint64_t time_ns);
  */
 struct vm;
 int capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop);
+/* The same on the maps "vm_addresses" and "interface_policies" by fd; -errno, not logged. */
+int capture_vm_maps_sync(int addresses_fd, int policies_fd, int ifindex, const struct vm *vm,
+                         bool drop);
 /*
  * The interface's policy flags for the XDP program: INTERFACE_KNOWN_IPV4 or
  * _IPV6 for each family it holds addresses of, both when they are configured.

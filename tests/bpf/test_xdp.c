@@ -1120,38 +1120,25 @@ test_ring_full(void)
 #define HARNESS_ADDRESSES_MAX 4
 
 /*
- * Gives an interface these addresses (NULL-terminated), as the daemon does:
- * each under ifindex and under 0, and the flags capture_interface_flags()
- * makes of them, configured or learned as origin says.
+ * Gives an interface these addresses (NULL-terminated), configured or
+ * learned as origin says, through the daemon's own capture_vm_maps_sync().
  */
 static void
 harness_own(struct harness *harness, int ifindex, enum vm_origin origin,
             const char *const *prefixes)
 {
-	struct vm_address_value value = {.ifindex = (uint32_t)ifindex, .origin = origin};
 	struct vm_address addresses[HARNESS_ADDRESSES_MAX];
 	struct vm vm = {.addresses = addresses, .ifindex = ifindex};
-	struct interface_policy policy = {0};
-	uint32_t index = (uint32_t)ifindex;
-	struct vm_address_key key;
 
 	for (; *prefixes != NULL && vm.address_count < HARNESS_ADDRESSES_MAX; prefixes++) {
-		struct vm_address *address = &addresses[vm.address_count++];
-
-		if (prefix_parse(*prefixes, &address->prefix) < 0)
+		if (prefix_parse(*prefixes, &addresses[vm.address_count].prefix) < 0)
 			fail("bad prefix in a test");
-		address->origin = origin;
-		for (int copy = 0; copy < 2; copy++) {
-			capture_address_key(&address->prefix, copy ? 0 : ifindex, &key);
-			if (bpf_map__update_elem(harness->skel->maps.vm_addresses, &key,
-			                         sizeof(key), &value, sizeof(value), BPF_ANY) != 0)
-				fail("vm_addresses update");
-		}
+		addresses[vm.address_count++].origin = origin;
 	}
-	policy.flags = capture_interface_flags(&vm, false);
-	if (bpf_map__update_elem(harness->skel->maps.interface_policies, &index, sizeof(index),
-	                         &policy, sizeof(policy), BPF_ANY) != 0)
-		fail("interface_policies update");
+	if (capture_vm_maps_sync(bpf_map__fd(harness->skel->maps.vm_addresses),
+	                         bpf_map__fd(harness->skel->maps.interface_policies), ifindex, &vm,
+	                         false) != 0)
+		fail("capture_vm_maps_sync");
 }
 
 /* Sets or clears INTERFACE_DROP on the interface's policy. */
