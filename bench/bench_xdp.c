@@ -10,6 +10,12 @@
  *	SMTP SYNs from that many distinct sources (bench/source_driver.bpf.c
  *	feeds them), the LRU maps sized to match as the daemon sizes them, and
  *	the maps' memory.
+ *   bench_xdp flood [--sources N] [--passes P]
+ *	What a VM's flood of SMTP SYNs from N random sources (per family)
+ *	costs per packet, on an interface whose addresses are known (every
+ *	packet spoofed) and on one with none known yet (the interface's quota),
+ *	against the same VM's honest SYNs from its own address, all fed by the
+ *	driver, and the empty program fed the same way.
  *
  * Prints one row (see bench.h). Needs root.
  */
@@ -33,7 +39,9 @@
 #include "empty.skel.h"
 #include "bench/source_driver.skel.h"
 #include "bench.h"
+#include "capture.h"
 #include "config.h"
+#include "vm.h"
 
 #define SIZES_MAX  8
 #define TEXT_BYTES 1024
@@ -48,7 +56,8 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID "
 	                "--xdp-filter-rules TEXT | --xdp-filter-missing WHY]\n"
-	                "       bench_xdp sources [--sizes N,N,...] [--passes P]\n");
+	                "       bench_xdp sources [--sizes N,N,...] [--passes P]\n"
+	                "       bench_xdp flood [--sources N] [--passes P]\n");
 	exit(2);
 }
 
@@ -441,6 +450,106 @@ out:
 	return error;
 }
 
+/* The loopback's ifindex: BPF_PROG_TEST_RUN hands XDP its packets as arriving there. */
+#define TEST_RUN_INTERFACE "lo"
+
+/* Gives the test run's interface the addresses the driver writes with number 0. */
+static int
+own_driver_sources(struct abuseguard_bpf *skeleton)
+{
+	static const char *const owned[] = {"10.0.0.0", "fd00::/64"};
+	struct vm_address addresses[2];
+	struct vm vm = {.addresses = addresses, .address_count = 2};
+
+	for (int i = 0; i < 2; i++) {
+		if (prefix_parse(owned[i], &addresses[i].prefix) < 0)
+			return -EINVAL;
+		addresses[i].origin = VM_ORIGIN_OPERATOR;
+	}
+	return capture_vm_maps_sync(bpf_map__fd(skeleton->maps.vm_addresses),
+	                            bpf_map__fd(skeleton->maps.interface_policies),
+	                            (int)if_nametoindex(TEST_RUN_INTERFACE), &vm, false);
+}
+
+enum flood_case { FLOOD_HONEST, FLOOD_SPOOFED, FLOOD_UNVERIFIED, FLOOD_EMPTY, FLOOD_CASES };
+
+static int
+bench_flood(uint32_t sources, unsigned passes)
+{
+	static const char *const names[FLOOD_CASES] = {
+	    [FLOOD_HONEST] = "honest SYNs from the VM's own address",
+	    [FLOOD_SPOOFED] = "random-source flood, addresses known (spoofed)",
+	    [FLOOD_UNVERIFIED] = "random-source flood, no address known (interface quota)",
+	    [FLOOD_EMPTY] = "driver+empty",
+	};
+	struct source_driver_bpf *driver = source_driver_bpf__open_and_load();
+	struct empty_bpf *empty = empty_bpf__open_and_load();
+	struct abuseguard_bpf *skeleton = NULL;
+	struct summary results[FLOOD_CASES];
+	char ratio[TEXT_BYTES], figures[2 * TEXT_BYTES], sizes[TEXT_BYTES];
+	uint32_t stride = scatter_stride(sources), packets = steady_packets(sources);
+	double costs[passes];
+	struct config config;
+	size_t used = 0;
+	int error = -EIO;
+
+	if (driver == NULL || empty == NULL) {
+		fprintf(stderr, "bench_xdp: cannot load the driver and the empty program\n");
+		goto out;
+	}
+	config_defaults(&config);
+	for (int c = 0; c < FLOOD_CASES; c++) {
+		int prog_fd = bpf_program__fd(empty->progs.empty_xdp);
+		uint32_t count = c == FLOOD_HONEST ? 1 : sources;
+
+		/* A fresh program for each case: no state from the one before. */
+		abuseguard_bpf__destroy(skeleton);
+		skeleton = NULL;
+		if (c != FLOOD_EMPTY) {
+			if ((skeleton = abuseguard_load(&config)) == NULL)
+				goto out;
+			prog_fd = bpf_program__fd(skeleton->progs.abuseguard_xdp);
+			if (c != FLOOD_UNVERIFIED && own_driver_sources(skeleton) != 0) {
+				fprintf(stderr, "bench_xdp: cannot give %s its addresses\n",
+				        TEST_RUN_INTERFACE);
+				goto out;
+			}
+		}
+		for (unsigned pass = 0; pass < passes; pass++)
+			if (driven_run(driver, prog_fd, count, count == 1 ? 1 : stride, packets,
+			               &costs[pass]) != 0)
+				goto out;
+		summarize(costs, passes, &results[c]);
+		if (c == FLOOD_SPOOFED && counter_sum(skeleton, COUNTER_SPOOFED) == 0) {
+			fprintf(stderr, "bench_xdp: the flood was not counted as spoofed\n");
+			goto out;
+		}
+	}
+	snprintf(ratio, sizeof(ratio),
+	         "spoofed flood packet %.2fx an honest SYN, %.2fx the empty program; unverified "
+	         "flood %.2fx an honest SYN",
+	         results[FLOOD_SPOOFED].median / results[FLOOD_HONEST].median,
+	         results[FLOOD_SPOOFED].median / results[FLOOD_EMPTY].median,
+	         results[FLOOD_UNVERIFIED].median / results[FLOOD_HONEST].median);
+	for (int c = 0; c < FLOOD_CASES; c++)
+		used += (size_t)snprintf(figures + used, sizeof(figures) - used,
+		                         "%s%s %.1f ns (%.1f-%.1f)", c ? "; " : "", names[c],
+		                         results[c].median, results[c].minimum, results[c].maximum);
+	snprintf(sizes, sizeof(sizes),
+	         "SMTP SYNs, half IPv4, half IPv6; the flood from %u sources per family in "
+	         "scattered order, the honest VM from one address; %u packets per family and "
+	         "pass, %u passes, median (min-max); the driver rewrites the source and "
+	         "tail-calls the program, the default policy's limits",
+	         sources, packets, passes);
+	row_print("XDP cost under a random-source flood", ratio, figures, sizes);
+	error = 0;
+out:
+	abuseguard_bpf__destroy(skeleton);
+	source_driver_bpf__destroy(driver);
+	empty_bpf__destroy(empty);
+	return error;
+}
+
 static size_t
 sizes_parse(char *text, uint32_t *sizes)
 {
@@ -467,11 +576,13 @@ main(int argc, char **argv)
 	    {"xdp-filter-rules", required_argument, NULL, 'f'},
 	    {"sizes", required_argument, NULL, 's'},
 	    {"passes", required_argument, NULL, 'p'},
+	    {"sources", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t sizes[SIZES_MAX] = {1000, 100000, 1000000};
 	size_t size_count = 3;
 	unsigned repeat = 100000, runs = 5, passes = 3;
+	uint32_t flood_sources = 1000000;
 	const char *xdp_filter_missing = NULL, *xdp_filter_rules = "";
 	int xdp_filter_id = 0, option;
 
@@ -502,11 +613,15 @@ main(int argc, char **argv)
 		case 'p':
 			passes = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'o':
+			flood_sources = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			usage();
 		}
 	}
-	if (repeat == 0 || runs == 0 || passes == 0 || passes > 100)
+	if (repeat == 0 || runs == 0 || passes == 0 || passes > 100 || flood_sources < 2 ||
+	    flood_sources > 16777216)
 		usage();
 	/* Kernels before 5.11 charge maps to RLIMIT_MEMLOCK. */
 	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});
@@ -517,5 +632,7 @@ main(int argc, char **argv)
 		           : 1;
 	if (strcmp(argv[1], "sources") == 0)
 		return bench_sources(sizes, size_count, passes) == 0 ? 0 : 1;
+	if (strcmp(argv[1], "flood") == 0)
+		return bench_flood(flood_sources, passes) == 0 ? 0 : 1;
 	usage();
 }

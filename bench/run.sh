@@ -27,11 +27,13 @@ rows=$LOGS/rows
 if [ -n "$smoke" ]; then
 	mix_options=(--repeat 1000 --runs 2)
 	sources_options=(--sizes 1000,4000 --passes 1)
+	flood_options=(--sources 4000 --passes 1)
 	nft_options=(--bans 2000 --calls 20 --latency 50 --runs 1)
 	scan_options=(--trials 3)
 else
 	mix_options=(--repeat 200000 --runs 9)
 	sources_options=(--sizes 1000,100000,1000000 --passes 3)
+	flood_options=(--sources 1000000 --passes 3)
 	nft_options=(--bans 100000 --calls 1000 --latency 1000 --runs 3)
 	scan_options=(--trials 101)
 fi
@@ -57,9 +59,11 @@ bench() {
 bench verifier "$BUILD/bench/verifier_cost"
 bench xdp_mix bench/xdp_mix.sh "$BUILD" "${mix_options[@]}"
 bench xdp_sources "$BUILD/bench/bench_xdp" sources "${sources_options[@]}"
+bench xdp_flood "$BUILD/bench/bench_xdp" flood "${flood_options[@]}"
 bench nft "$BUILD/bench/bench_nft" "${nft_options[@]}"
 bench scan_probes "$BUILD/bench/scan_probes" "${scan_options[@]}"
 bench detect bench/detect.sh "$BUILD" $smoke
+bench detect_flood bench/detect_flood.sh "$BUILD" $smoke
 bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke
 bench replay bench/replay.sh "$BUILD" $smoke
 bench notice_enqueue "$BUILD/bench/notice_cost" $smoke
