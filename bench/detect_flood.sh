@@ -16,7 +16,7 @@ LAB=agbf$$
 . tests/lab/lib.sh
 VM2=$LAB-vm2
 lab_setup || { echo "bench: lab namespaces could not be created" >&2; exit 1; }
-trap 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null; lab_cleanup' EXIT
+lab_at_exit 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null'
 ip netns add "$VM2" &&
 	ip link add agvm1 netns "$HV" type veth peer name eth0 netns "$VM2" &&
 	ip -n "$VM2" link set lo up && ip -n "$VM2" link set eth0 up &&
