@@ -147,7 +147,7 @@ source_state_get(const struct source_key *source, struct interface_state *interf
 	if (state)
 		return state;
 	/* A VM flooding new sources fills its own quota, not the shared map. */
-	if (!interface_source_allowed(interface))
+	if (!interface_source_allowed(interface, 0))
 		return NULL;
 	if (bpf_map_update_elem(&sources, source, &fresh, BPF_NOEXIST) == 0)
 		count(COUNTER_SOURCES_NEW);
@@ -408,7 +408,7 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 		struct scan_contact_key contact;
 
 		if (scan_probe_from_packet(packet, &contact))
-			record_scan_probe(&contact, ctx->ingress_ifindex);
+			record_scan_probe(&contact, ctx->ingress_ifindex, interface);
 	}
 	return XDP_PASS;
 }

@@ -83,19 +83,28 @@ interface_state_get(__u32 ifindex, __u64 now, __u64 window_ns)
 		state->window_spoofed = 0;
 		state->window_learn = 0;
 		state->window_sources = 0;
+		state->window_scan_sources = 0;
 		state->reported = 0;
 		state->sample_count = 0;
 	}
 	return state;
 }
 
-/* May the interface add one more source in this window? Counts a refusal. */
+/*
+ * May the interface add one more source to a per-source map (the SMTP one,
+ * or with scan the scan one) in this window? Counts a refusal. Each map has
+ * its own count, so that an SMTP SYN from a new source, which enters both,
+ * takes one of each.
+ */
 static __always_inline int
-interface_source_allowed(struct interface_state *state)
+interface_source_allowed(struct interface_state *state, int scan)
 {
+	__u32 *window;
+
 	if (!state)
 		return 1;
-	if (__sync_fetch_and_add(&state->window_sources, 1) < attribution.interface_sources)
+	window = scan ? &state->window_scan_sources : &state->window_sources;
+	if (__sync_fetch_and_add(window, 1) < attribution.interface_sources)
 		return 1;
 	__sync_fetch_and_add(&state->sources_refused, 1);
 	count(COUNTER_INTERFACE_QUOTA);

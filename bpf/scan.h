@@ -16,7 +16,7 @@
  * (abuseguard_scan_sweep) passes. Replay sweeps on the capture's clock.
  *
  * Included by abuseguard.bpf.c after count(), clock_now(), the events ring
- * buffer and source_key_from_address().
+ * buffer, source_key_from_address() and attribution.h's quota.
  */
 #ifndef ABUSEGUARD_BPF_SCAN_H
 #define ABUSEGUARD_BPF_SCAN_H
@@ -274,14 +274,19 @@ scan_window(struct scan_state *state, __u64 now)
 	state->reported = 0;
 }
 
+/* owner: the VM's interface, whose quota a new source takes; NULL: look up only. */
 static __always_inline struct scan_state *
-scan_state_get(const struct source_key *source, __u32 ifindex, int create)
+scan_state_get(const struct source_key *source, __u32 ifindex, struct interface_state *owner,
+               int create)
 {
 	struct scan_state *state;
 
 	state = bpf_map_lookup_elem(&scan_sources, source);
 	if (state || !create)
 		return state;
+	/* A VM flooding new sources fills its own quota, not the shared map. */
+	if (!interface_source_allowed(owner, 1))
+		return NULL;
 	/* Too big for the stack: the bucket array starts zeroed in a fresh element. */
 	if (bpf_map_update_elem(&scan_sources, source, &scan_state_zero, BPF_NOEXIST) == 0)
 		count(COUNTER_SCAN_SOURCES_NEW);
@@ -357,7 +362,7 @@ scan_sample(struct scan_state *state, const struct scan_contact_key *key)
  * connection to the same service does not.
  */
 static __always_inline void
-record_scan_probe(const struct scan_contact_key *key, __u32 ifindex)
+record_scan_probe(const struct scan_contact_key *key, __u32 ifindex, struct interface_state *owner)
 {
 	struct scan_contact *contact, fresh = {};
 	struct scan_interface *interface;
@@ -376,7 +381,7 @@ record_scan_probe(const struct scan_contact_key *key, __u32 ifindex)
 	if (contact && now >= contact->sent_ns && now - contact->sent_ns < scan_settings.window_ns)
 		return;
 
-	state = scan_state_get(&key->source, ifindex, 1);
+	state = scan_state_get(&key->source, ifindex, owner, 1);
 	if (!state)
 		return;
 	count(COUNTER_SCAN_PROBES);
@@ -439,7 +444,7 @@ record_scan_reply(const struct scan_contact_key *key, int outcome)
 	interface = bpf_map_lookup_elem(&scan_interfaces, &contact->ifindex);
 	if (interface)
 		scan_bucket_settle(interface->buckets, sent, width);
-	state = scan_state_get(&key->source, 0, 0);
+	state = scan_state_get(&key->source, 0, NULL, 0);
 	if (!state)
 		return 1;
 	scan_bucket_settle(state->buckets, sent, width);

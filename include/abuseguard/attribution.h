@@ -53,10 +53,10 @@ struct interface_state {
 	__u64 sources_refused; /* new sources not tracked: the window's quota */
 	__u32 window_spoofed;
 	__u32 window_learn;
-	__u32 window_sources;
-	__u32 reported; /* a spoofing event went out in this window */
+	__u32 window_sources; /* new sources in "sources" (SMTP) this window */
+	__u32 reported;       /* a spoofing event went out in this window */
 	__u32 sample_count;
-	__u32 pad;
+	__u32 window_scan_sources;                  /* new sources in "scan_sources" this window */
 	struct event_sample samples[EVENT_SAMPLES]; /* forged sources, first seen first */
 };
 

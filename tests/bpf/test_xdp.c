@@ -423,10 +423,9 @@ harness_state_attempts(struct harness *harness, const char *source)
 }
 
 static unsigned
-harness_source_count(struct harness *harness)
+map_source_count(int fd)
 {
 	struct source_key key, next;
-	int fd = bpf_map__fd(harness->skel->maps.sources);
 	unsigned count = 0;
 	void *previous = NULL;
 
@@ -436,6 +435,20 @@ harness_source_count(struct harness *harness)
 		previous = &key;
 	}
 	return count;
+}
+
+/* Sources with SMTP state. */
+static unsigned
+harness_source_count(struct harness *harness)
+{
+	return map_source_count(bpf_map__fd(harness->skel->maps.sources));
+}
+
+/* Sources with scan state. */
+static unsigned
+harness_scan_source_count(struct harness *harness)
+{
+	return map_source_count(bpf_map__fd(harness->skel->maps.scan_sources));
 }
 
 static void
@@ -1370,7 +1383,7 @@ test_random_source_flood(void)
 	struct frame_spec syn = smtp_syn("10.0.0.5", "203.0.113.1", 25);
 	char source[INET_ADDRSTRLEN];
 	struct harness harness;
-	unsigned before, after;
+	unsigned before, after, scan_before, scan_after;
 	int a, b;
 
 	a = (int)if_nametoindex("lo");
@@ -1384,6 +1397,7 @@ test_random_source_flood(void)
 	harness_run_times(&harness, &syn, 3);
 	harness_own(&harness, a, VM_ORIGIN_OPERATOR, (const char *[]){"10.0.0.5", NULL});
 	before = harness_source_count(&harness);
+	scan_before = harness_scan_source_count(&harness);
 	syn.source = source;
 	for (unsigned i = 0; i < 5000; i++) {
 		snprintf(source, sizeof(source), "10.%u.%u.%u", 64 + i / 65536, (i / 256) % 256,
@@ -1391,8 +1405,10 @@ test_random_source_flood(void)
 		harness_run(&harness, &syn);
 	}
 	CHECK(harness_source_count(&harness) == before &&
+	          harness_scan_source_count(&harness) == scan_before &&
 	          harness_counter(&harness, COUNTER_SPOOFED) == 5000,
-	      "flood: 5000 random sources on lo, which has its address, add no state");
+	      "flood: 5000 random sources on lo, which has its address, add no state, SMTP or "
+	      "scan");
 	harness.ifindex = b;
 	for (unsigned i = 0; i < 5000; i++) {
 		snprintf(source, sizeof(source), "10.%u.%u.%u", 128 + i / 65536, (i / 256) % 256,
@@ -1400,10 +1416,17 @@ test_random_source_flood(void)
 		harness_run(&harness, &syn);
 	}
 	after = harness_source_count(&harness);
-	CHECK(after - before == 100 && harness_counter(&harness, COUNTER_INTERFACE_QUOTA) == 4900,
-	      "flood: on agt0, with no known address, 100 of 5000 sources get state (the "
-	      "quota), 4900 refused and counted (%u)",
+	scan_after = harness_scan_source_count(&harness);
+	CHECK(after - before == 100,
+	      "flood: on agt0, with no known address, 100 of 5000 sources get SMTP state (the "
+	      "quota) (%u)",
 	      after - before);
+	CHECK(scan_after - scan_before == 100,
+	      "flood: and 100 get scan state: the flood cannot push other VMs' scans out (%u)",
+	      scan_after - scan_before);
+	CHECK(harness_counter(&harness, COUNTER_INTERFACE_QUOTA) == 2 * 4900,
+	      "flood: 4900 refused for each of the two maps, and counted (%llu)",
+	      (unsigned long long)harness_counter(&harness, COUNTER_INTERFACE_QUOTA));
 	CHECK(harness_state_attempts(&harness, "10.0.0.5") == 3,
 	      "flood: lo's own source keeps its state and count");
 	harness_close(&harness);
