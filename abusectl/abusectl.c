@@ -40,6 +40,10 @@ enum option_id {
 	OPT_UNTIL,
 	OPT_SINCE,
 	OPT_FOLLOW,
+	OPT_STATUS,
+	OPT_TEXT,
+	OPT_TO_CUSTOMER,
+	OPT_CUSTOMER_STATUS,
 	OPT_COUNT
 };
 
@@ -61,7 +65,14 @@ static const struct {
     [OPT_UNTIL] = {"until", CTL_KEY_UNTIL, false},
     [OPT_SINCE] = {"since", CTL_KEY_SINCE, false},
     [OPT_FOLLOW] = {"follow", CTL_KEY_FOLLOW, false},
+    [OPT_STATUS] = {"status", CTL_KEY_STATUS, false},
+    [OPT_TEXT] = {"text", CTL_KEY_TEXT, false},
+    [OPT_TO_CUSTOMER] = {"to-customer", CTL_KEY_TO_CUSTOMER, false},
+    [OPT_CUSTOMER_STATUS] = {"customer-status", CTL_KEY_CUSTOMER_STATUS, false},
 };
+
+/* The options that take no value: given, they are true. */
+#define FLAG_OPTIONS (TAKES(OPT_FOLLOW) | TAKES(OPT_TO_CUSTOMER))
 
 struct command {
 	const char *name;     /* one or two words on the command line */
@@ -139,6 +150,38 @@ static const struct command commands[] = {
      CTL_KEY_INTERFACE,
      TAKES(OPT_ADDRESS) | TAKES(OPT_NAME) | TAKES(OPT_CUSTOMER) | TAKES(OPT_REASON),
      TAKES(OPT_ADDRESS) | TAKES(OPT_REASON), REPLY_VM_SET, NULL},
+    {"tickets", CTL_CMD_TICKETS, " [--status S] [--customer ID] [--source ADDR]",
+     "The abuse tickets, oldest first: status (the desk's and the customer's), customer, "
+     "source, category, events, last seen, deadline. The options keep those of one status "
+     "(open, acknowledged, resolved, escalated, false-positive, closed), customer or source.",
+     NULL, TAKES(OPT_STATUS) | TAKES(OPT_CUSTOMER) | TAKES(OPT_SOURCE), 0, REPLY_TICKETS,
+     CTL_KEY_TICKETS},
+    /* The two-word ticket commands before "ticket ID": the first match wins. */
+    {"ticket acknowledge", CTL_CMD_TICKET_ACKNOWLEDGE, " ID --reason TEXT",
+     "The desk takes ticket ID: open becomes acknowledged.", CTL_KEY_ID, TAKES(OPT_REASON),
+     TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
+    {"ticket resolve", CTL_CMD_TICKET_RESOLVE, " ID --reason TEXT",
+     "The desk closes the case (from open, acknowledged or escalated); new abuse reopens it.",
+     CTL_KEY_ID, TAKES(OPT_REASON), TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
+    {"ticket note", CTL_CMD_TICKET_NOTE, " ID --text TEXT [--to-customer] --reason TEXT",
+     "Adds a note to the ticket's thread: internal, or with --to-customer a message to the "
+     "customer.",
+     CTL_KEY_ID, TAKES(OPT_TEXT) | TAKES(OPT_TO_CUSTOMER) | TAKES(OPT_REASON),
+     TAKES(OPT_TEXT) | TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
+    {"ticket reply", CTL_CMD_TICKET_REPLY,
+     " ID --text TEXT [--customer-status acknowledged|fixed] --reason TEXT",
+     "Records the customer's answer in the thread; --customer-status moves their status "
+     "forward (none, acknowledged, fixed), never back.",
+     CTL_KEY_ID, TAKES(OPT_TEXT) | TAKES(OPT_CUSTOMER_STATUS) | TAKES(OPT_REASON),
+     TAKES(OPT_TEXT) | TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
+    {"ticket false-positive", CTL_CMD_TICKET_FALSE_POSITIVE, " ID --reason TEXT",
+     "Marks ticket ID a false positive: its active bans are lifted and its offences leave "
+     "the ladder's history.",
+     CTL_KEY_ID, TAKES(OPT_REASON), TAKES(OPT_REASON), REPLY_TICKET_FALSE_POSITIVE, NULL},
+    {"ticket", CTL_CMD_TICKET, " ID",
+     "One ticket whole: its fields, the thread, its events with each offence's evidence, "
+     "its status changes and its bans.",
+     CTL_KEY_ID, 0, 0, REPLY_TICKET, NULL},
 };
 
 /* Commands that need no daemon: they get their arguments and return the exit status. */
@@ -435,6 +478,20 @@ follow(struct reader *reader, const struct output *output)
 	return CTL_EXIT_UNREACHABLE;
 }
 
+/* A ticket's number as the request carries it; anything else is a usage error. */
+static json_t *
+ticket_id(const char *command, const char *text)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || id < 1)
+		usage_error("%s: not a ticket number: %s", command, text);
+	return json_integer(id);
+}
+
 /* The exit status a reply calls for. */
 static int
 ctl_exit_status(json_t *reply)
@@ -479,6 +536,10 @@ main(int argc, char *argv[])
 	    {"until", required_argument, NULL, OPT_UNTIL},
 	    {"since", required_argument, NULL, OPT_SINCE},
 	    {"follow", no_argument, NULL, OPT_FOLLOW},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {"text", required_argument, NULL, OPT_TEXT},
+	    {"to-customer", no_argument, NULL, OPT_TO_CUSTOMER},
+	    {"customer-status", required_argument, NULL, OPT_CUSTOMER_STATUS},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = CTL_SOCKET_PATH;
@@ -518,7 +579,7 @@ main(int argc, char *argv[])
 			if ((seen & TAKES(option)) && !option_specs[option].repeats)
 				usage_error("--%s given twice", option_specs[option].name);
 			seen |= TAKES(option);
-			if (option == OPT_FOLLOW)
+			if (FLAG_OPTIONS & TAKES(option))
 				json_object_set_new(given, option_specs[option].key, json_true());
 			else if (option_specs[option].repeats) {
 				json_t *values = json_object_get(given, option_specs[option].key);
@@ -581,7 +642,10 @@ main(int argc, char *argv[])
 	json_object_update(request, given);
 	json_decref(given);
 	if (command->operand != NULL)
-		json_object_set_new(request, command->operand, json_string(argv[words]));
+		json_object_set_new(request, command->operand,
+		                    strcmp(command->operand, CTL_KEY_ID) == 0
+		                        ? ticket_id(command->name, argv[words])
+		                        : json_string(argv[words]));
 	following = json_is_true(json_object_get(request, CTL_KEY_FOLLOW));
 	reader.path = path;
 	reader.fd = connect_daemon(path, following);

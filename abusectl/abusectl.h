@@ -37,6 +37,10 @@ enum reply_kind {
 	REPLY_MODE,
 	REPLY_VMS,
 	REPLY_VM_SET,
+	REPLY_TICKETS,
+	REPLY_TICKET,
+	REPLY_TICKET_CHANGE,         /* a desk verb: the ticket as it now is */
+	REPLY_TICKET_FALSE_POSITIVE, /* the same, and the bans it lifted */
 	REPLY_KINDS
 };
 

@@ -543,6 +543,157 @@ print_mode(json_t *reply)
 	       format_scalar(json_object_get(reply, "previous"), previous, CELL_MAX));
 }
 
+/* Tickets: one row each. */
+static void
+print_tickets(json_t *reply)
+{
+	static const struct column columns[] = {
+	    {"ID", "id", false},
+	    {"STATUS", "status", false},
+	    {"CUSTOMER-STATUS", "customer_status", false},
+	    {"CUSTOMER", "customer", false},
+	    {"SOURCE", "source", false},
+	    {"CATEGORY", "category", false},
+	    {"EVENTS", "events", false},
+	    {"LAST-SEEN(UTC)", "last_seen", false},
+	    {"DEADLINE(UTC)", "deadline", false},
+	    {"INTERFACE", "interface", false},
+	};
+	json_t *tickets = json_object_get(reply, CTL_KEY_TICKETS), *rows = json_array(), *ticket;
+	size_t i;
+
+	if (json_array_size(tickets) == 0) {
+		printf("no tickets\n");
+		json_decref(rows);
+		return;
+	}
+	/* The VM's interface is one level down; the table reads flat rows. */
+	json_array_foreach(tickets, i, ticket)
+	{
+		json_t *row = json_copy(ticket);
+
+		json_object_set(row, "interface",
+		                json_object_get(json_object_get(ticket, "vm"), "interface"));
+		json_array_append_new(rows, row);
+	}
+	print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+	json_decref(rows);
+}
+
+/* "ticket 12: spam from 10.0.0.5, customer c-1001: acknowledged (customer: fixed)" */
+static void
+print_ticket_line(json_t *ticket)
+{
+	char text[5][CELL_MAX];
+
+	printf("ticket %s: %s from %s, customer %s%s: %s (customer: %s)\n",
+	       format_scalar(json_object_get(ticket, "id"), text[0], CELL_MAX),
+	       format_scalar(json_object_get(ticket, "category"), text[1], CELL_MAX),
+	       format_scalar(json_object_get(ticket, "source"), text[2], CELL_MAX),
+	       format_scalar(json_object_get(ticket, "customer"), text[3], CELL_MAX),
+	       json_is_true(json_object_get(ticket, "unrouted")) ? " (unrouted: no prefix holds it)"
+	                                                         : "",
+	       format_scalar(json_object_get(ticket, "status"), text[4], CELL_MAX),
+	       json_string_value(json_object_get(ticket, "customer_status")) ?: "-");
+}
+
+static void
+print_ticket(json_t *reply)
+{
+	static const struct column event_columns[] = {
+	    {"TIME(UTC)", "time", false},  {"KIND", "kind", false},
+	    {"OFFENCE", "offence", false}, {"BAN", "ban", false},
+	    {"DETAIL", "detail", false},
+	};
+	static const struct column change_columns[] = {
+	    {"TIME(UTC)", "time", false}, {"UID", "uid", false}, {"AXIS", "axis", false},
+	    {"FROM", "from", false},      {"TO", "to", false},   {"REASON", "reason", false},
+	};
+	static const struct column ban_columns[] = {
+	    {"ID", "id", false},
+	    {"SCOPE", "scope", false},
+	    {"LEVEL", "level", false},
+	    {"STARTED(UTC)", "started", false},
+	    {"ENDS(UTC)", "expires", false},
+	    {"ACTIVE", "active", false},
+	};
+	json_t *ticket = json_object_get(reply, CTL_KEY_TICKET),
+	       *vm = json_object_get(ticket, "vm");
+	json_t *message, *ban = json_object_get(ticket, "ban");
+	char text[4][CELL_MAX];
+	size_t i;
+
+	print_ticket_line(ticket);
+	print_field(ticket, "customer_name", "customer name", false);
+	print_field(ticket, "contact", "contact", false);
+	print_field(ticket, "route", "routed by", false);
+	printf("VM: %s %s %s\n", format_scalar(json_object_get(vm, "interface"), text[0], CELL_MAX),
+	       format_scalar(json_object_get(vm, "mac"), text[1], CELL_MAX),
+	       format_scalar(json_object_get(vm, "name"), text[2], CELL_MAX));
+	print_field(ticket, "events", "events", false);
+	print_field(ticket, "first_seen", "first seen", false);
+	print_field(ticket, "last_seen", "last seen", false);
+	print_field(ticket, "opened", "notice", false);
+	print_field(ticket, "deadline", "deadline", false);
+	print_field(ticket, "overdue", "overdue", false);
+	print_field(ticket, "updates", "updates sent", false);
+	if (json_is_object(ban))
+		printf("current ban: scope %s, level %s, until %s\n",
+		       format_scalar(json_object_get(ban, "scope"), text[0], CELL_MAX),
+		       format_scalar(json_object_get(ban, "level"), text[1], CELL_MAX),
+		       format_scalar(json_object_get(ban, "expires"), text[2], CELL_MAX));
+	printf("\nthread:\n");
+	json_array_foreach(json_object_get(reply, CTL_KEY_THREAD), i, message)
+	    printf("  %s  %s, %s, seen by %s, from %s:\n    %s\n",
+	           format_scalar(json_object_get(message, "time"), text[0], CELL_MAX),
+	           format_scalar(json_object_get(message, "template"), text[1], CELL_MAX),
+	           format_scalar(json_object_get(message, "direction"), text[2], CELL_MAX),
+	           format_scalar(json_object_get(message, "visibility"), text[3], CELL_MAX),
+	           json_string_value(json_object_get(message, "author")) ?: "-",
+	           json_string_value(json_object_get(message, "text")) ?: "");
+	printf("\nevents (the evidence of each offence):\n");
+	print_table(json_object_get(reply, CTL_KEY_EVENTS), event_columns,
+	            sizeof(event_columns) / sizeof(event_columns[0]));
+	printf("\nstatus changes:\n");
+	if (json_array_size(json_object_get(reply, CTL_KEY_CHANGES)) == 0)
+		printf("none\n");
+	else
+		print_table(json_object_get(reply, CTL_KEY_CHANGES), change_columns,
+		            sizeof(change_columns) / sizeof(change_columns[0]));
+	printf("\nbans:\n");
+	if (json_array_size(json_object_get(reply, CTL_KEY_BANS)) == 0)
+		printf("none\n");
+	else
+		print_table(json_object_get(reply, CTL_KEY_BANS), ban_columns,
+		            sizeof(ban_columns) / sizeof(ban_columns[0]));
+}
+
+static void
+print_ticket_change(json_t *reply)
+{
+	print_ticket_line(json_object_get(reply, CTL_KEY_TICKET));
+}
+
+static void
+print_ticket_false_positive(json_t *reply)
+{
+	json_t *lifted = json_object_get(reply, CTL_KEY_LIFTED), *ban;
+	char scope[64], level[64];
+	size_t i;
+
+	print_ticket_change(reply);
+	if (json_array_size(lifted) == 0) {
+		printf("no ban was active\n");
+		return;
+	}
+	printf("lifted:");
+	json_array_foreach(lifted, i, ban)
+	    printf("%s %s (level %s)", i > 0 ? "," : "",
+	           format_scalar(json_object_get(ban, "scope"), scope, sizeof(scope)),
+	           format_scalar(json_object_get(ban, "level"), level, sizeof(level)));
+	printf("\n");
+}
+
 /* "abusectl: unban: no active ban for that source", on standard error. */
 static void
 print_failure(const char *command, json_t *reply)
@@ -561,6 +712,10 @@ const struct output output_text = {
             [REPLY_UNBAN] = print_unban,
             [REPLY_VMS] = print_vms,
             [REPLY_VM_SET] = print_vm_set,
+            [REPLY_TICKETS] = print_tickets,
+            [REPLY_TICKET] = print_ticket,
+            [REPLY_TICKET_CHANGE] = print_ticket_change,
+            [REPLY_TICKET_FALSE_POSITIVE] = print_ticket_false_positive,
             [REPLY_BAN] = print_ban,
             [REPLY_HISTORY] = print_history,
             [REPLY_AUDIT] = print_audit,

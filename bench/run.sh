@@ -30,12 +30,14 @@ if [ -n "$smoke" ]; then
 	flood_options=(--sources 4000 --passes 1)
 	nft_options=(--bans 2000 --calls 20 --latency 50 --runs 1)
 	scan_options=(--trials 3)
+	tickets_options=(--sources 50 --runs 1)
 else
 	mix_options=(--repeat 200000 --runs 9)
 	sources_options=(--sizes 1000,100000,1000000 --passes 3)
 	flood_options=(--sources 1000000 --passes 3)
 	nft_options=(--bans 100000 --calls 1000 --latency 1000 --runs 3)
 	scan_options=(--trials 101)
+	tickets_options=(--sources 1000 --runs 3)
 fi
 
 failures=0
@@ -62,6 +64,7 @@ bench xdp_sources "$BUILD/bench/bench_xdp" sources "${sources_options[@]}"
 bench xdp_flood "$BUILD/bench/bench_xdp" flood "${flood_options[@]}"
 bench nft "$BUILD/bench/bench_nft" "${nft_options[@]}"
 bench scan_probes "$BUILD/bench/scan_probes" "${scan_options[@]}"
+bench tickets "$BUILD/bench/bench_tickets" "${tickets_options[@]}"
 bench detect bench/detect.sh "$BUILD" $smoke
 bench detect_flood bench/detect_flood.sh "$BUILD" $smoke
 bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke

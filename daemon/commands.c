@@ -27,6 +27,7 @@
 #include "pending.h"
 #include "protocol.h"
 #include "source.h"
+#include "ticket_commands.h"
 #include "vm.h"
 
 static void
@@ -1526,5 +1527,12 @@ const struct control_command daemon_commands[] = {
     {CTL_CMD_ALLOWLIST, false, command_allowlist, false},
     {CTL_CMD_RELOAD, true, command_reload, false},
     {CTL_CMD_MODE, true, command_mode, false},
+    {CTL_CMD_TICKETS, false, command_tickets, false},
+    {CTL_CMD_TICKET, false, command_ticket, false},
+    {CTL_CMD_TICKET_ACKNOWLEDGE, true, command_ticket_acknowledge, false},
+    {CTL_CMD_TICKET_RESOLVE, true, command_ticket_resolve, false},
+    {CTL_CMD_TICKET_NOTE, true, command_ticket_note, false},
+    {CTL_CMD_TICKET_REPLY, true, command_ticket_reply, false},
+    {CTL_CMD_TICKET_FALSE_POSITIVE, true, command_ticket_false_positive, false},
     {NULL, false, NULL, false},
 };

@@ -754,8 +754,7 @@ ticket_false_positive(struct tickets *tickets, int64_t id, uid_t uid, const char
 	desk_author(uid, author, sizeof(author));
 	message_init(&message, now_ms, author, uid, DIRECTION_DESK_TO_CUSTOMER, TEMPLATE_STATUS,
 	             "This report was a false positive; we apologise. Its bans are lifted and "
-	             "it does not count against you. Reason: %s",
-	             reason);
+	             "it does not count against you.");
 	change.message = &message;
 	error = store_ticket_false_positive(tickets->store, &ticket, &change, now_ms, lifted, max,
 	                                    count);

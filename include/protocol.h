@@ -33,6 +33,14 @@
 #define CTL_CMD_ALLOWLIST "allowlist"
 #define CTL_CMD_RELOAD    "reload"
 #define CTL_CMD_MODE      "mode"
+/* Tickets: the list, one ticket whole, and the desk's verbs (each a change). */
+#define CTL_CMD_TICKETS               "tickets"
+#define CTL_CMD_TICKET                "ticket"
+#define CTL_CMD_TICKET_ACKNOWLEDGE    "ticket_acknowledge"
+#define CTL_CMD_TICKET_RESOLVE        "ticket_resolve"
+#define CTL_CMD_TICKET_NOTE           "ticket_note"
+#define CTL_CMD_TICKET_REPLY          "ticket_reply"
+#define CTL_CMD_TICKET_FALSE_POSITIVE "ticket_false_positive"
 
 /* Keys every request or reply may carry. */
 #define CTL_KEY_COMMAND "command"
@@ -50,30 +58,38 @@
 #define CTL_KEY_FOLLOW "follow"
 
 /* Request keys of the commands that take arguments. */
-#define CTL_KEY_SOURCE    "source"    /* an address: unban */
-#define CTL_KEY_INTERFACE "interface" /* vm_set */
-#define CTL_KEY_ADDRESSES "addresses" /* vm_set: an array of addresses or prefixes */
-#define CTL_KEY_NAME      "name"      /* vm_set */
-#define CTL_KEY_CUSTOMER  "customer"  /* vm_set */
-#define CTL_KEY_SCOPE     "scope"     /* ban; a filter of bans */
-#define CTL_KEY_CATEGORY  "category"  /* ban; a filter of bans */
-#define CTL_KEY_DURATION  "duration"  /* ban: "1h", "7d"; absent: the ladder's next rung */
-#define CTL_KEY_UNTIL     "until"     /* allow: a time ("2026-12-31T00:00:00Z") or "30d" from now */
-#define CTL_KEY_SINCE     "since"     /* audit: a time, or "2h" ago */
-#define CTL_KEY_MODE      "mode"      /* mode: "observe" or "enforce" */
+#define CTL_KEY_SOURCE          "source"    /* an address: unban */
+#define CTL_KEY_INTERFACE       "interface" /* vm_set */
+#define CTL_KEY_ADDRESSES       "addresses" /* vm_set: an array of addresses or prefixes */
+#define CTL_KEY_NAME            "name"      /* vm_set */
+#define CTL_KEY_CUSTOMER        "customer"  /* vm_set; tickets: the filter */
+#define CTL_KEY_SCOPE           "scope"     /* ban; a filter of bans */
+#define CTL_KEY_CATEGORY        "category"  /* ban; a filter of bans */
+#define CTL_KEY_DURATION        "duration"  /* ban: "1h", "7d"; absent: the ladder's next rung */
+#define CTL_KEY_UNTIL           "until" /* allow: a time ("2026-12-31T00:00:00Z") or "30d" from now */
+#define CTL_KEY_SINCE           "since"           /* audit: a time, or "2h" ago */
+#define CTL_KEY_MODE            "mode"            /* mode: "observe" or "enforce" */
+#define CTL_KEY_ID              "id"              /* ticket and its verbs: the ticket's number */
+#define CTL_KEY_STATUS          "status"          /* tickets: the desk's status to list */
+#define CTL_KEY_TO_CUSTOMER     "to_customer"     /* ticket_note: true for desk -> customer */
+#define CTL_KEY_CUSTOMER_STATUS "customer_status" /* ticket_reply: acknowledged or fixed */
 
 /* Reply keys of the arrays the listing commands return. */
 #define CTL_KEY_BANS      "bans"
 #define CTL_KEY_VMS       "vms"
 #define CTL_KEY_VM        "vm"
 #define CTL_KEY_LIFTED    "lifted"
-#define CTL_KEY_TEXT      "text" /* metrics: Prometheus' text format */
+#define CTL_KEY_TEXT      "text" /* metrics: Prometheus' text format; ticket_note, ticket_reply */
 #define CTL_KEY_BAN       "ban"
 #define CTL_KEY_EVENTS    "events" /* history, and the recent ones of events */
 #define CTL_KEY_AUDIT     "audit"
 #define CTL_KEY_ALLOWLIST "allowlist"
 #define CTL_KEY_MESSAGE   "message" /* reload: what happened */
 #define CTL_KEY_EVENT     "event"   /* in each event line: what happened */
+#define CTL_KEY_TICKETS   "tickets"
+#define CTL_KEY_TICKET    "ticket"
+#define CTL_KEY_THREAD    "thread"
+#define CTL_KEY_CHANGES   "changes"
 
 /* Per ban: does the kernel enforce it, and for how long; then what only the kernel holds. */
 #define CTL_KEY_IN_KERNEL         "in_kernel"

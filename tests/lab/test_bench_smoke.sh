@@ -19,11 +19,12 @@ row_column() {
 has_ratio() { grep -Eq '[0-9]+(\.[0-9]+)?x|not available yet' <<<"$(row_column "$1" 2)"; }
 # Figures with a unit: "39.8 ns", "2.5 ms", "804134 bans/s", "6.7 MiB", ...
 has_figures() {
-	grep -Eq '[0-9]+(\.[0-9]+)? (ns|us|ms|MiB|bans/s|packets/s)' <<<"$(row_column "$1" 3)"
+	grep -Eq '[0-9]+(\.[0-9]+)? (ns|us|ms|MiB|bans/s|packets/s|tickets/s)' <<<"$(row_column "$1" 3)"
 }
 
 for row in "XDP cost per packet" "XDP cost as sources grow" "Ban installation" \
-	"Detection to ban (lab)" "Daemon cost (lab)" "Replay throughput"; do
+	"Detection to ban (lab)" "Daemon cost (lab)" "Replay throughput" \
+	"Tickets opened under a ban burst"; do
 	check "the table has a row \"$row\" with a ratio" has_ratio "$row"
 	check "the row \"$row\" has figures with units" has_figures "$row"
 done
