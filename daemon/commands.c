@@ -108,6 +108,30 @@ nft_status(struct daemon *daemon)
 	                 (json_int_t)daemon->nft_restores);
 }
 
+/* The tickets' counters: the status counter's name, the metric's event label, the field. */
+static const struct {
+	const char *counter, *event;
+	size_t offset;
+} ticket_counters[] = {
+    {"tickets_opened", "opened", offsetof(struct ticket_stats, opened)},
+    {"ticket_events_added", "added", offsetof(struct ticket_stats, added)},
+    {"tickets_reopened", "reopened", offsetof(struct ticket_stats, reopened)},
+    {"ticket_updates", "updated", offsetof(struct ticket_stats, updates)},
+    {"ticket_deadline_warnings", "deadline_warning", offsetof(struct ticket_stats, warnings)},
+    {"tickets_escalated", "escalated", offsetof(struct ticket_stats, escalated)},
+    {"tickets_closed", "closed", offsetof(struct ticket_stats, closed)},
+    {"tickets_unrouted", "unrouted", offsetof(struct ticket_stats, unrouted)},
+    {"ticket_store_errors", "store_error", offsetof(struct ticket_stats, store_errors)},
+    {"ticket_delivery_refused", "delivery_refused", offsetof(struct ticket_stats, sink_errors)},
+};
+
+static uint64_t
+ticket_counter(const struct daemon *daemon, size_t i)
+{
+	return *(const uint64_t *)((const char *)&daemon->tickets.stats +
+	                           ticket_counters[i].offset);
+}
+
 static json_t *
 command_status(void *context, const struct control_peer *peer, json_t *request,
                struct control_error *error)
@@ -212,6 +236,9 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	                    json_integer(control.subscribers_dropped));
 	json_object_set_new(counters, "control_events", json_integer(control.events_published));
 	json_object_set_new(counters, "allowlist_full", json_integer(daemon->allowlist.full));
+	for (size_t i = 0; i < sizeof(ticket_counters) / sizeof(ticket_counters[0]); i++)
+		json_object_set_new(counters, ticket_counters[i].counter,
+		                    json_integer((json_int_t)ticket_counter(daemon, i)));
 	reply = json_pack(
 	    "{s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "version", ABUSEGUARD_VERSION, "mode",
 	    daemon->config.mode == MODE_OBSERVE ? "observe" : "enforce", "pid", (int)getpid(),
@@ -388,6 +415,14 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	               "failed", NULL);
 	metrics_sample(m, "abuseguard_interface_events_total", capture.interfaces_refused, "event",
 	               "refused", NULL);
+
+	metrics_family(
+	    m, "abuseguard_ticket_events_total", "counter",
+	    "Ticket changes by event (opened, added, updated, escalated, closed, ...), "
+	    "tickets opened in the default queue, and what the store or delivery refused.");
+	for (size_t i = 0; i < sizeof(ticket_counters) / sizeof(ticket_counters[0]); i++)
+		metrics_sample(m, "abuseguard_ticket_events_total", ticket_counter(daemon, i),
+		               "event", ticket_counters[i].event, NULL);
 
 	metrics_family(m, "abuseguard_findings_total", "counter",
 	               "Findings of the detectors, by category and the action the policy took.");

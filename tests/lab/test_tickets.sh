@@ -6,12 +6,8 @@
 # abuse, false positive), each audited; the false positive lifts the ban and
 # the next burst starts the ladder again. Timer states (escalated, closed)
 # are simulated over a week in tests/unit/test_ticket.c.
-set -u
-BUILD=$(realpath "${1:-build}")
-cd "$(dirname "$0")/../.."
-. tests/lab/lib.sh
-lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
-lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+. "$(dirname "$0")/lib.sh"
+lab_begin "$@"
 POLICY=$WORK/abuseguard.conf
 STATE=$WORK/state
 # The reseller's /16 and its customer's /24: the /24 must win.
@@ -19,7 +15,11 @@ sed 's|^customers = ( );|customers = (\
 	{ id = "c-2002"; name = "Reseller"; contact = "noc@reseller.example"; prefixes = [ "10.0.0.0/16" ]; },\
 	{ id = "c-1001"; name = "Example Customer"; contact = "abuse@customer.example";\
 	  prefixes = [ "10.0.0.0/24", "fd00:5::/48" ]; }\
-);|' policy/abuseguard.conf >"$POLICY"
+);|; s|^\tmail_command = .*|\tmail_command = "";|; s|^\tevent_log = .*|\tevent_log = "'"$WORK"'/events.jsonl";|' \
+	policy/abuseguard.conf >"$POLICY"
+EVENTS=$WORK/events.jsonl
+# delivered JQ: has the event log (delivery's SIEM backend) a line matching JQ?
+delivered() { [ -f "$EVENTS" ] && jq -e -s "any(.[]; $1)" "$EVENTS" >/dev/null 2>&1; }
 check "the policy with two customers is valid" "$BUILD/abuseguardd" -t -c "$POLICY"
 check "daemon starts" daemon_start "$POLICY" "$STATE"
 
@@ -53,6 +53,8 @@ check "its thread starts with the notice, desk to customer, visible to the custo
 check "its events link the offence and the ban; its bans list the ban" \
 	ticket_has "$ID" '(.events[0] | .kind == "opened" and .offence != null and .ban != null) and (.bans | length == 1)'
 
+check "delivery got the notice: the event log has the opened event for c-1001, for the customer" \
+	wait_until 5000 delivered ".ticket == $ID and .event == \"opened\" and .template == \"notice\" and .customer.id == \"c-1001\" and .visibility == \"customer\""
 check "--customer c-1001 lists it" test "$(tickets_json --customer c-1001 | jq length)" = 1
 check "--customer c-2002 lists nothing" test "$(tickets_json --customer c-2002 | jq length)" = 0
 check "--source 10.0.0.5 lists it" test "$(tickets_json --source 10.0.0.5 | jq length)" = 1
@@ -75,6 +77,12 @@ refute "acknowledging twice is refused" ctl ticket acknowledge "$ID" --reason "a
 check "an internal note" ctl ticket note "$ID" --text "phoned the customer" --reason "call log"
 check "a note to the customer" ctl ticket note "$ID" --text "please check your mail server" --to-customer --reason "advice"
 check "the customer's reply: fixed" ctl ticket reply "$ID" --text "we removed the spam script" --customer-status fixed --reason "mail from the customer"
+notes_delivered() {
+	delivered ".ticket == $ID and .event == \"note\" and .visibility == \"internal\"" &&
+		delivered ".ticket == $ID and .event == \"note\" and .visibility == \"customer\" and .text == \"please check your mail server\""
+}
+check "delivery got the internal note as internal, and the note to the customer as the customer's" \
+	wait_until 5000 notes_delivered
 check "the customer says fixed; the thread has the notes and the reply in their directions" \
 	ticket_has "$ID" '.ticket.customer_status == "fixed" and ([.thread[] | .direction] | index("internal") != null and index("customer-to-desk") != null) and ([.thread[] | select(.template == "note" and .visibility == "customer")] | length == 1)'
 refute "the customer's status never goes back" ctl ticket reply "$ID" --text "hm" --customer-status acknowledged --reason "x"
@@ -104,6 +112,11 @@ check "every status change is audited with uid and reason" \
 	ticket_has "$ID" '[.changes[] | select(.axis == "desk") | .to] == ["acknowledged", "resolved", "open", "false-positive"] and ([.changes[] | select(.uid != 0 or (.reason | length) == 0)] | length == 0)'
 check "the audit table has each desk verb" \
 	test "$(sqlite3 "$STATE/abuseguard.db" "SELECT count(*) FROM audit WHERE action LIKE 'ticket %' AND subject = 'ticket $ID'")" = 6
+
+check "status counts the tickets: two opened, one reopened, none unrouted, no errors" \
+	status_match '.counters | .tickets_opened == 2 and .tickets_reopened == 1 and .tickets_unrouted == 0 and .ticket_store_errors == 0 and .ticket_delivery_refused == 0'
+check "the metrics count them too" \
+	bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' metrics | grep -qx 'abuseguard_ticket_events_total{event=\"opened\"} 2'"
 
 daemon_stop
 check "the daemon restarts" daemon_start "$POLICY" "$STATE"

@@ -19,13 +19,13 @@
 /* Commands abusectl runs itself, without the daemon. */
 static const char *const offline[] = {"robots check"};
 
-/* The daemon's name for what abusectl calls "vm set": words joined by '_'. */
+/* The daemon's name for what abusectl calls "vm set": words (and hyphens) joined by '_'. */
 static void
 request_name(const char *words, char *out, size_t len)
 {
 	snprintf(out, len, "%s", words);
 	for (char *c = out; *c != '\0'; c++)
-		if (*c == ' ')
+		if (*c == ' ' || *c == '-') /* "ticket false-positive" is ticket_false_positive */
 			*c = '_';
 }
 
