@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "config.h"
 #include "control.h"
+#include "crawl.h"
 #include "daemon.h"
 #include "engine.h"
 #include "hostaddr.h"
@@ -44,6 +45,7 @@
 #include "source.h"
 #include "store.h"
 #include "vm.h"
+#include "wire.h"
 
 /* How often the daemon checks that its nftables table is still there. */
 #define NFT_CHECK_INTERVAL_S 5
@@ -117,6 +119,43 @@ on_interface(void *arg, struct capture *capture, int ifindex, const char *name, 
 	struct daemon *daemon = arg;
 
 	attribution_interface(&daemon->attribution, capture, ifindex, name, attached);
+	if (attached)
+		(void)wire_attach(daemon->wire, ifindex, name); /* logged there */
+	else
+		wire_detach(daemon->wire, ifindex);
+}
+
+static void
+on_wire_request(void *arg, const struct wire_request *request)
+{
+	struct daemon *daemon = arg;
+
+	crawl_request(daemon->crawl, request);
+}
+
+static void
+on_wire_robots(void *arg, const struct wire_robots *reply)
+{
+	struct daemon *daemon = arg;
+
+	crawl_robots(daemon->crawl, reply);
+}
+
+/* A crawler finding: its whole evidence in the log, then the ladder as for any other. */
+static void
+on_crawler_finding(void *arg, int ifindex, const struct crawler_finding *crawler)
+{
+	struct daemon *daemon = arg;
+	char source[SOURCE_STRLEN], evidence[CRAWLER_EVIDENCE_MAX];
+	struct finding finding;
+
+	crawler_finding_convert(crawler, (unsigned)ifindex, &finding);
+	crawler_evidence_format(crawler, evidence, sizeof(evidence));
+	log_info("%s: crawler evidence: %s",
+	         source_format(&crawler->source, source, sizeof(source)), evidence);
+	daemon->event_ifindex = (uint32_t)ifindex;
+	engine_handle_finding(&daemon->engine, &finding);
+	daemon->event_ifindex = 0;
 }
 
 /* The abuse desk's view of each decision, in the daemon's log. */
@@ -382,6 +421,8 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	if (capture_sweep(daemon->capture, 0) < 0)
 		log_warnx("capture: scan sweep failed");
 	outbox_tick(daemon->outbox);
+	crawl_tick(daemon->crawl, clock_now_ms(&daemon->clock));
+	wire_expire(daemon->wire, clock_now_ms(&daemon->clock));
 	if (++daemon->ticks % NFT_CHECK_INTERVAL_S == 0) {
 		nft_check(daemon);
 		store_maintain(daemon);
@@ -586,6 +627,12 @@ daemon_start(struct daemon *daemon)
 	    .on_interface = on_interface,
 	    .arg = daemon,
 	};
+	const struct wire_hooks wire_hooks = {
+	    .on_request = on_wire_request,
+	    .on_robots = on_wire_robots,
+	    .arg = daemon,
+	};
+	struct wire_config wire_config;
 	char database[PATH_MAX + 32], status[STATUS_LINE_MAX];
 
 	if (mkdir(config->state_dir, 0750) == -1 && errno != EEXIST)
@@ -643,6 +690,11 @@ daemon_start(struct daemon *daemon)
 		fatal("timerfd");
 	if (control_init(&daemon->control, &daemon->loop, &control_options) < 0)
 		fatalx("%s: cannot open the control socket", config->control_socket);
+	wire_config_from(config, &wire_config);
+	if (wire_open(&daemon->wire, &daemon->loop, &wire_config, &wire_hooks) < 0 ||
+	    crawl_open(&daemon->crawl, &daemon->loop, config, &daemon->attribution.host,
+	               on_crawler_finding, daemon) < 0)
+		fatalx("cannot set up the crawler path (libpcap, robots.txt)");
 	if (capture_open_hooks(&daemon->capture, &daemon->loop, config, &hooks) < 0)
 		fatalx("cannot load or attach the XDP program");
 	if (metrics_timer_arm(daemon) < 0)
@@ -661,6 +713,8 @@ daemon_stop(struct daemon *daemon)
 	notify_stopping(&daemon->notify, "stopping; bans stay in the kernel until they expire");
 	/* Bans stay in the kernel and expire on their own. */
 	capture_close(daemon->capture);
+	wire_close(daemon->wire);
+	crawl_close(daemon->crawl);
 	control_close(daemon->control);
 	daemon_commands_close(daemon);
 	engine_close(&daemon->engine);

@@ -273,6 +273,14 @@ config_defaults(struct config *config)
 	config->crawler.fetch_robots = 1;
 	config->crawler.max_sources = 1024;
 	config->crawler.max_sites_per_source = 16;
+	config->crawler.max_sites = 256;
+	config->crawler.fetch_queue = 64;
+	config->crawler.fetch_timeout_ms = 5 * MS_PER_SECOND;
+	config->crawler.held_requests = 32;
+	config->limits.wire_flows = 16384;
+	config->limits.wire_buffer_bytes = 4 * 1024 * 1024;
+	config->limits.evidence_packets = 4096;
+	config->limits.evidence_bytes = 2 * 1024 * 1024;
 
 	config->tickets.deadline_ms = 48 * MS_PER_HOUR;
 	config->tickets.update_interval_ms = 24 * MS_PER_HOUR;
@@ -1350,6 +1358,26 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.control_event_queue),
      .min = 4096,
      .max = 4194304},
+    {.name = "wire_flows",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.wire_flows),
+     .min = 16,
+     .max = 4194304},
+    {.name = "wire_buffer_bytes",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.wire_buffer_bytes),
+     .min = 65536,
+     .max = 1073741824},
+    {.name = "evidence_packets",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.evidence_packets),
+     .min = 0,
+     .max = 1048576},
+    {.name = "evidence_bytes",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.evidence_bytes),
+     .min = 0,
+     .max = 1073741824},
     {0},
 };
 
@@ -1541,6 +1569,32 @@ static const struct rule crawler_rules[] = {
      .offset = offsetof(struct config, crawler.max_sites_per_source),
      .min = 1,
      .max = 1024},
+    {.name = "max_sites",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.max_sites),
+     .min = 1,
+     .max = 100000},
+    {.name = "fetch_queue",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.fetch_queue),
+     .min = 1,
+     .max = 100000},
+    {.name = "fetch_timeout",
+     .read = read_duration,
+     .offset = offsetof(struct config, crawler.fetch_timeout_ms),
+     .min = MS_PER_SECOND,
+     .max = MS_PER_MINUTE},
+    {.name = "held_requests",
+     .read = read_uint32,
+     .offset = offsetof(struct config, crawler.held_requests),
+     .min = 0,
+     .max = 1000},
+    {.name = "fetch_deny",
+     .read = read_prefixes,
+     .offset = offsetof(struct config, crawler.fetch_deny),
+     .count_offset = offsetof(struct config, crawler.fetch_deny_count),
+     .min = 0,
+     .max = CONFIG_MAX_PREFIXES},
     {0},
 };
 

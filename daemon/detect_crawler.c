@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "detect_crawler.h"
 
@@ -99,9 +100,8 @@ crawler_stats(const struct crawler *crawler)
 	return &crawler->stats;
 }
 
-/* "Shop.Example:8080" -> "shop.example"; "[2001:DB8::1]:80" -> "[2001:db8::1]". */
-static int
-site_host(const char *host, size_t len, char out[CRAWLER_HOST_MAX])
+int
+crawler_site_host(const char *host, size_t len, char out[CRAWLER_HOST_MAX])
 {
 	size_t end = len;
 
@@ -298,7 +298,7 @@ crawler_judge(struct crawler *crawler, const struct crawler_request *request,
 	int error;
 
 	if (request->host == NULL || request->path == NULL || request->path_len == 0 ||
-	    site_host(request->host, request->host_len, host) < 0)
+	    crawler_site_host(request->host, request->host_len, host) < 0)
 		return -EINVAL;
 	crawler->stats.requests++;
 	if (!config->enabled)
@@ -338,4 +338,63 @@ crawler_judge(struct crawler *crawler, const struct crawler_request *request,
 	make_finding(crawler, source, site, inside, request, out);
 	crawler->stats.findings++;
 	return 1;
+}
+
+void
+crawler_finding_convert(const struct crawler_finding *crawler, unsigned ifindex,
+                        struct finding *out)
+{
+	char line[512];
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	out->source = crawler->source;
+	out->category = CATEGORY_CRAWLER;
+	out->time_ms = crawler->time_ms;
+	out->counts.attempts = crawler->requests;
+	out->counts.destinations = 1;
+	out->ifindex = ifindex;
+	/* Cut to the store's line; the log has the whole evidence. */
+	snprintf(line, sizeof(line),
+	         "%u requests disallowed by http://%.60s:%u/robots.txt within %llds; line %u "
+	         "\"%.40s\"; agent \"%.32s\"; last %.40s",
+	         crawler->requests, crawler->host, crawler->port,
+	         (long long)(crawler->window_ms / 1000), crawler->rule_line, crawler->rule_text,
+	         crawler->user_agent, crawler->sample_count > 0 ? crawler->samples[0].path : "-");
+	len = strnlen(line, sizeof(out->detail) - 1);
+	memcpy(out->detail, line, len);
+	out->detail[len] = '\0';
+}
+
+static void
+utc_format(int64_t ms, char *out, size_t size)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&seconds, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+crawler_evidence_format(const struct crawler_finding *finding, char *out, size_t size)
+{
+	char fetched[32], when[32], sha[65];
+	size_t used;
+
+	for (int i = 0; i < 32; i++)
+		snprintf(sha + 2 * i, 3, "%02x", finding->robots.sha256[i]);
+	utc_format(finding->robots.fetched_ms, fetched, sizeof(fetched));
+	used = (size_t)snprintf(out, size,
+	                        "site http://%s:%u; rule line %u \"%s\" of the group at line %u "
+	                        "(user-agent %s); user agent \"%s\"; robots.txt fetched %s, "
+	                        "status %d, sha256 %s; latest requests:",
+	                        finding->host, finding->port, finding->rule_line,
+	                        finding->rule_text, finding->group_line, finding->group_agent,
+	                        finding->user_agent, fetched, finding->robots.status, sha);
+	for (unsigned i = 0; i < finding->sample_count && used < size; i++) {
+		utc_format(finding->samples[i].time_ms, when, sizeof(when));
+		used += (size_t)snprintf(out + used, size - used, "%s %s %s", i ? "," : "", when,
+		                         finding->samples[i].path);
+	}
 }

@@ -231,14 +231,9 @@ engine_flush_pending(struct engine *engine)
 int
 engine_handle_event(struct engine *engine, const struct abuse_event *event)
 {
-	struct ban history[ENGINE_HISTORY], ban;
 	const struct detector *detector;
-	struct decision decision;
 	struct finding finding;
-	size_t count, active, pending;
-	enum address_class class;
-	int64_t now_ms = clock_now_ms(engine->clock);
-	int error, found = -EINVAL;
+	int found = -EINVAL;
 
 	engine->stats.events++;
 	detector = detector_for(event->category);
@@ -254,37 +249,49 @@ engine_handle_event(struct engine *engine, const struct abuse_event *event)
 	}
 	if (found == 0)
 		return 0;
-	engine->stats.findings++;
+	return engine_handle_finding(engine, &finding);
+}
 
+int
+engine_handle_finding(struct engine *engine, const struct finding *finding)
+{
+	struct ban history[ENGINE_HISTORY], ban;
+	struct decision decision;
+	size_t count, active, pending;
+	enum address_class class;
+	int64_t now_ms = clock_now_ms(engine->clock);
+	int error;
+
+	engine->stats.findings++;
 	/* Queued bans are newer than any in the store: they come first. */
-	pending = pending_history(&engine->pending, &finding.source, history, ENGINE_HISTORY);
-	error = store_history(engine->store, &finding.source, history + pending,
+	pending = pending_history(&engine->pending, &finding->source, history, ENGINE_HISTORY);
+	error = store_history(engine->store, &finding->source, history + pending,
 	                      ENGINE_HISTORY - pending, &count);
 	if (error < 0) {
 		engine->stats.errors++;
 		return error;
 	}
 	count += pending;
-	error = store_count_active(engine->store, now_ms, finding.source.family, &active);
+	error = store_count_active(engine->store, now_ms, finding->source.family, &active);
 	if (error < 0) {
 		engine->stats.errors++;
 		return error;
 	}
-	class = source_classify(&finding.source, engine->host ? engine->host->addresses : NULL,
+	class = source_classify(&finding->source, engine->host ? engine->host->addresses : NULL,
 	                        engine->host ? engine->host->count : 0);
 	if (class != ADDRESS_ORDINARY)
 		engine->stats.unownable++;
-	policy_decide(engine->config, &finding, class, history, count, now_ms,
+	policy_decide(engine->config, finding, class, history, count, now_ms,
 	              bans_last_minute(engine, now_ms), active, &decision);
 	/* The runtime allowlist is the operators' addition to the policy's. */
 	if (decision.action != ACTION_IGNORE && engine->allowlist != NULL &&
-	    allowlist_contains(engine->allowlist, &finding.source, now_ms)) {
+	    allowlist_contains(engine->allowlist, &finding->source, now_ms)) {
 		decision.action = ACTION_IGNORE;
 		decision.why = REASON_ALLOWLISTED;
 	}
-	error = engine_act(engine, &finding, &decision, now_ms, &ban);
+	error = engine_act(engine, finding, &decision, now_ms, &ban);
 	if (error == 0 && engine->on_decision != NULL)
-		engine->on_decision(engine->arg, &finding, &decision,
+		engine->on_decision(engine->arg, finding, &decision,
 		                    decision.action == ACTION_BAN ? &ban : NULL);
 	return error;
 }

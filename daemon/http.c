@@ -286,19 +286,30 @@ parse_request_line(const char *line, size_t len, struct http_request *request)
 	return parse_target(request->method, request->method_len, request);
 }
 
-/* Content-Length: digits only; a second one must say the same. */
-static enum http_error
-read_length(const char *value, size_t len, struct head_info *info)
+int
+http_content_length_parse(const char *value, size_t len, uint64_t *out)
 {
 	uint64_t length = 0;
 
 	if (len == 0 || len > 18)
-		return HTTP_ERROR_LENGTH;
+		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		if (value[i] < '0' || value[i] > '9')
-			return HTTP_ERROR_LENGTH;
+			return -EINVAL;
 		length = length * 10 + (uint64_t)(value[i] - '0');
 	}
+	*out = length;
+	return 0;
+}
+
+/* Content-Length: digits only; a second one must say the same. */
+static enum http_error
+read_length(const char *value, size_t len, struct head_info *info)
+{
+	uint64_t length;
+
+	if (http_content_length_parse(value, len, &length) < 0)
+		return HTTP_ERROR_LENGTH;
 	if (info->have_length && info->length != length)
 		return HTTP_ERROR_LENGTH;
 	info->have_length = true;
@@ -493,9 +504,8 @@ read_line(struct http_flow *flow, const struct http_limits *limits, const char *
 	return 1;
 }
 
-/* "1a;name=value": the chunk's size, or -1. */
-static int64_t
-parse_chunk_size(const char *line, size_t len)
+int64_t
+http_chunk_size_parse(const char *line, size_t len)
 {
 	int64_t size = 0;
 	size_t i = 0;
@@ -543,7 +553,7 @@ read_chunked(struct http_flow *flow, const struct http_limits *limits, struct ht
 		return (ssize_t)used;
 	switch (flow->state) {
 	case HTTP_STATE_CHUNK_SIZE:
-		if ((size = parse_chunk_size(line, line_len)) < 0) {
+		if ((size = http_chunk_size_parse(line, line_len)) < 0) {
 			fail(flow, stats, HTTP_ERROR_CHUNK);
 			return -1;
 		}

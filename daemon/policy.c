@@ -12,6 +12,7 @@ category_scope(const struct config *config, enum category category)
 	case CATEGORY_SPOOFING:
 		return config->spoofing.scope;
 	case CATEGORY_CRAWLER:
+		return config->crawler.scope;
 	default:
 		return SCOPE_WEB;
 	}

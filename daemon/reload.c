@@ -39,6 +39,12 @@ static const struct restart_only {
     {"limits.max_host_addresses", FIELD(limits.max_host_addresses), 0, 0},
     {"limits.runtime_allowlist", FIELD(limits.runtime_allowlist), 0, 0},
     {"limits.control_event_queue", FIELD(limits.control_event_queue), 0, 0},
+    {"limits.wire_flows", FIELD(limits.wire_flows), 0, 0},
+    {"limits.wire_buffer_bytes", FIELD(limits.wire_buffer_bytes), 0, 0},
+    {"limits.evidence_packets", FIELD(limits.evidence_packets), 0, 0},
+    {"limits.evidence_bytes", FIELD(limits.evidence_bytes), 0, 0},
+    /* The crawler path's tables, allocated at start. */
+    {"crawler", FIELD(crawler), 0, 0},
     /* Written into the ruleset when the table is made. */
     {"spoofing.action", FIELD(spoofing.action), 0, 0},
     /* Read into the VM registry at start, with the store's. */

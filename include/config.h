@@ -92,6 +92,12 @@ struct crawler_config {
 	int fetch_robots;              /* fetch a site's robots.txt when the VM did not */
 	uint32_t max_sources;          /* sources with violations tracked */
 	uint32_t max_sites_per_source; /* sites tracked for each */
+	uint32_t max_sites;            /* sites whose robots.txt is kept */
+	uint32_t fetch_queue;          /* sites waiting for a fetch */
+	int64_t fetch_timeout_ms;      /* one fetch, redirects included */
+	uint32_t held_requests;        /* per site, while its robots.txt is awaited */
+	struct prefix fetch_deny[CONFIG_MAX_PREFIXES]; /* never fetched from */
+	unsigned fetch_deny_count;
 };
 
 /* The ticket lifecycle's clock (daemon/ticket.c). */
@@ -150,6 +156,10 @@ struct config {
 		uint32_t ticket_evidence_bytes; /* bytes kept per ticket, all files */
 		uint32_t runtime_allowlist;     /* entries of abusectl allow held at once */
 		uint32_t control_event_queue; /* bytes an events --follow client may leave unread */
+		uint32_t wire_flows;        /* TCP connections libpcap follows at once */
+		uint32_t wire_buffer_bytes; /* each interface's kernel capture buffer */
+		uint32_t evidence_packets;  /* recent packets kept per interface for tickets */
+		uint32_t evidence_bytes;    /* and their bytes */
 	} limits;
 
 	struct {

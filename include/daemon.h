@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "crawl.h"
 #include "engine.h"
 #include "loop.h"
 #include "metrics.h"
@@ -22,6 +23,7 @@
 #include "notify.h"
 #include "ticket_notify.h"
 #include "store.h"
+#include "wire.h"
 
 #define ABUSEGUARD_VERSION "0.1"
 /* Events abusectl events shows before it follows. */
@@ -36,6 +38,8 @@ struct daemon {
 	struct engine engine;
 	struct tickets tickets;
 	struct capture *capture;
+	struct wire *wire;   /* libpcap: HTTP and SMTP of the VMs, the evidence rings */
+	struct crawl *crawl; /* robots.txt judged per site */
 	struct control *control;
 	struct attribution attribution;
 	struct loop_watch signal_watch;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "detect.h"
 #include "robots.h"
 #include "source.h"
 
@@ -100,5 +101,20 @@ void crawler_free(struct crawler *crawler);
 int crawler_judge(struct crawler *crawler, const struct crawler_request *request,
                   const struct crawler_rules *rules, struct crawler_finding *out);
 const struct crawler_stats *crawler_stats(const struct crawler *crawler);
+/*
+ * A Host header as the site's name: "Shop.Example:8080" -> "shop.example",
+ * "[2001:DB8::1]:80" -> "[2001:db8::1]". 0, or -EINVAL for what no host is.
+ */
+/*
+ * The whole evidence on one line, for the log and a ticket: the site, the
+ * rule and its group, the user agent, the robots.txt judged against (when
+ * fetched, its status, its SHA-256), the latest requests with their times.
+ */
+#define CRAWLER_EVIDENCE_MAX (1024 + CRAWLER_SAMPLES_MAX * (CRAWLER_TEXT_MAX + 32))
+void crawler_evidence_format(const struct crawler_finding *finding, char *out, size_t size);
+/* The finding the engine takes: category crawler, the requests counted, a shorter detail. */
+void crawler_finding_convert(const struct crawler_finding *crawler, unsigned ifindex,
+                             struct finding *out);
+int crawler_site_host(const char *host, size_t len, char out[CRAWLER_HOST_MAX]);
 
 #endif

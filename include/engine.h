@@ -108,6 +108,8 @@ int engine_ban(struct engine *engine, const struct manual_ban *request, struct b
 /* Is the source on the policy's or the runtime allowlist at now_ms? */
 bool engine_allowlisted(const struct engine *engine, const struct source_key *source,
                         int64_t now_ms);
+/* A finding made in userspace (the crawler path): policy, store, nftables. */
+int engine_handle_finding(struct engine *engine, const struct finding *finding);
 /* An operator's lift: durable first, then out of the kernel. -ENOENT if not banned. */
 int engine_unban(struct engine *engine, const struct source_key *source, uid_t uid,
                  const char *reason, struct ban *lifted, size_t max, size_t *count);

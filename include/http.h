@@ -127,5 +127,9 @@ void http_flow_free(struct http_flow *flow);
 int http_feed(struct http_flow *flow, const struct http_limits *limits, struct http_stats *stats,
               uint32_t seq, const void *data, size_t len, http_request_fn request, void *context);
 const char *http_error_name(enum http_error error);
+/* Shared with the response reader. Content-Length: digits only; 0 or -EINVAL. */
+int http_content_length_parse(const char *value, size_t len, uint64_t *out);
+/* A chunk-size line, "1a;name=value": the chunk's size, or -1. */
+int64_t http_chunk_size_parse(const char *line, size_t len);
 
 #endif

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Crawlers that break robots.txt, end to end: libpcap reads the VM's HTTP on
+# the vm-facing veth, the site's robots.txt comes from the VM's own fetch on
+# the wire or from the daemon's, and a crawler that ignores it is banned with
+# scope web (new HTTP connections stop, SMTP still works). A crawler that
+# obeys and a person clicking into a disallowed path a few times are not.
+set -u
+BUILD=$(realpath "${1:-build}")
+cd "$(dirname "$0")/../.."
+. tests/lab/lib.sh
+lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
+lab_servers || { not_ok "SMTP sink and web server start in net"; exit 1; }
+STATE=$WORK/state
+
+# The site: a robots.txt that forbids /private/ to everyone, and pages linking into it.
+cat >"$WORK/www/robots.txt" <<'ROBOTS'
+# the lab's shop
+User-agent: *
+Disallow: /private/
+ROBOTS
+mkdir -p "$WORK/www/private" "$WORK/www/public"
+{
+	echo "<html><body>"
+	for i in $(seq 3); do echo "<a href=\"/public/$i.html\">public $i</a>"; done
+	for i in $(seq 12); do echo "<a href=\"/private/$i.html\">private $i</a>"; done
+	echo "</body></html>"
+} >"$WORK/www/index.html"
+for i in $(seq 3); do echo "public $i" >"$WORK/www/public/$i.html"; done
+for i in $(seq 12); do echo "private $i" >"$WORK/www/private/$i.html"; done
+robots_sha=$(sha256sum "$WORK/www/robots.txt" | cut -d' ' -f1)
+
+# The default policy; the test's only change is a shorter fetch timeout.
+sed -e 's/fetch_timeout = "5s"/fetch_timeout = "2s"/' policy/abuseguard.conf >"$WORK/policy.conf"
+check "daemon starts with the crawler path on" daemon_start "$WORK/policy.conf" "$STATE"
+check "the daemon says libpcap reads agvm0" \
+	wait_until 2000 grep -q 'agvm0: libpcap reading TCP' "$WORK/daemon.log"
+
+# wget -r obeys robots.txt: it fetches it, the daemon reads the reply on the wire.
+in_vm timeout 20 wget -q -r -l 2 --tries=1 --timeout=3 -P "$WORK/obeying" http://10.0.1.2/ \
+	>/dev/null 2>&1
+check "the obeying crawler fetched the public pages" test -f "$WORK/obeying/10.0.1.2/public/3.html"
+refute "the obeying crawler fetched nothing under /private/" test -d "$WORK/obeying/10.0.1.2/private"
+
+# A person clicking into the disallowed area a few times.
+for i in 1 2 3; do
+	in_vm curl -sf --max-time 3 -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' \
+		"http://10.0.1.2/private/$i.html" -o /dev/null
+done
+sleep 1
+check "neither the obeying crawler nor a person is banned" bans_match '.bans == []'
+refute "the daemon did not fetch robots.txt itself: the VM's fetch on the wire did" \
+	grep -q '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log"
+
+# wget -r -e robots=off, on a site name the daemon has no robots.txt for yet.
+in_vm timeout 20 wget -q -r -l 2 -e robots=off --tries=1 --timeout=3 --header 'Host: shop.lab' \
+	-P "$WORK/ignoring" http://10.0.1.2/ >/dev/null 2>&1
+if wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "web" and .category == "crawler")' 5000; then
+	ok "wget -r -e robots=off is banned: 10.0.0.5, scope web, category crawler"
+else
+	not_ok "wget -r -e robots=off is banned: 10.0.0.5, scope web, category crawler"
+fi
+check "the daemon fetched shop.lab's robots.txt itself, once" \
+	test "$(grep -c '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log")" -eq 1
+check "the kernel set ban4_web holds 10.0.0.5" kernel_set_has ban4_web 10.0.0.5
+refute "the banned VM cannot open new HTTP connections" vm_connects 10.0.1.2 80
+check "the banned VM still reaches SMTP" vm_connects 10.0.1.2 25
+check "the evidence names the site, the rule and its group, and the agent" \
+	grep -qE 'crawler evidence: site http://shop\.lab:80; rule line 3 "Disallow: /private/" of the group at line 2 \(user-agent \*\); user agent "Wget/' "$WORK/daemon.log"
+check "the evidence names the robots.txt judged against: status 200 and its SHA-256" \
+	grep -q "status 200, sha256 $robots_sha; latest requests: .*/private/" "$WORK/daemon.log"
