@@ -16,9 +16,10 @@ static const struct capability {
     {CAP_NET_ADMIN, "CAP_NET_ADMIN", "nftables and XDP attachment"},
     {CAP_BPF, "CAP_BPF", "loading the BPF program"},
     {CAP_PERFMON, "CAP_PERFMON", "the BPF verifier's checks of the program"},
+    {CAP_NET_RAW, "CAP_NET_RAW", "libpcap on the VM-facing interfaces"},
 };
 
-const char privilege_needed[] = "CAP_NET_ADMIN CAP_BPF CAP_PERFMON";
+const char privilege_needed[] = "CAP_NET_ADMIN CAP_BPF CAP_PERFMON CAP_NET_RAW";
 
 static int
 effective(const struct __user_cap_data_struct *data, int number)
@@ -40,7 +41,8 @@ privilege_check(char *missing, size_t len)
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		/* Before Linux 5.8 CAP_SYS_ADMIN stood for CAP_BPF and CAP_PERFMON. */
 		if (effective(data, needed[i].number) ||
-		    (needed[i].number != CAP_NET_ADMIN && effective(data, CAP_SYS_ADMIN)))
+		    ((needed[i].number == CAP_BPF || needed[i].number == CAP_PERFMON) &&
+		     effective(data, CAP_SYS_ADMIN)))
 			continue;
 		if (used < len)
 			used += snprintf(missing + used, len - used, "%s%s (%s)",

@@ -29,10 +29,10 @@ exposure=$(systemd-analyze security --offline=yes "$WORK/unit/abuseguard.service
 check "systemd-analyze security --offline=yes rates the unit ${exposure:-?} (4.0 or lower)" \
 	awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 4.0) }'
 check "the unit runs the daemon as its own user, not root" test "$(unit_value User)" = abuseguard
-check "the unit grants CAP_NET_ADMIN CAP_BPF CAP_PERFMON and bounds itself to them" \
-	test "$UNIT_CAPS" = "CAP_NET_ADMIN CAP_BPF CAP_PERFMON" -a "$(unit_value CapabilityBoundingSet)" = "$UNIT_CAPS"
+check "the unit grants CAP_NET_ADMIN CAP_BPF CAP_PERFMON CAP_NET_RAW and bounds itself to them" \
+	test "$UNIT_CAPS" = "CAP_NET_ADMIN CAP_BPF CAP_PERFMON CAP_NET_RAW" -a "$(unit_value CapabilityBoundingSet)" = "$UNIT_CAPS"
 
-# setpriv's form of a capability list: "+net_admin,+bpf,+perfmon".
+# setpriv's form of a capability list: "+net_admin,+bpf,+perfmon,+net_raw".
 setpriv_caps() { for c in "$@"; do printf '+%s,' "$(echo "${c#CAP_}" | tr A-Z a-z)"; done | sed 's/,$//'; }
 
 # run_sandboxed LOG CAPS...: the daemon in hv as nobody:nogroup with only CAPS,
@@ -71,6 +71,13 @@ check "an SMTP burst is banned" wait_until 8000 sandbox_banned
 burst_stop "$burst"
 check "the kernel set ban4_smtp holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
 refute "the banned VM cannot open SMTP connections" vm_connects 10.0.1.2 25
+# libpcap and the robots.txt fetch work with the same rights: a page the VM
+# asks for makes the daemon fetch the site's robots.txt itself.
+in_vm curl -sf --max-time 3 http://10.0.1.2/ -o /dev/null
+check "libpcap reads the VM's interface with the unit's rights" \
+	grep -q 'agvm0: libpcap reading TCP' "$WORK/daemon.log"
+check "the daemon fetches a site's robots.txt with the unit's rights" \
+	wait_until 5000 grep -q '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log"
 # Signals go to the daemon itself, not to strace above it.
 daemon=$(sandbox_ctl --json status | jq -r .pid)
 kill -HUP "$daemon"
