@@ -68,6 +68,8 @@ transport_build(const struct frame_spec *spec, unsigned char *out)
 		tcp->th_off = sizeof(*tcp) / 4;
 		tcp->th_flags = spec->tcp_flags;
 		tcp->th_win = htons(65535);
+		if (spec->payload != NULL)
+			memcpy(out + sizeof(*tcp), spec->payload, spec->payload_bytes);
 		checksum = &tcp->th_sum;
 	} else {
 		struct udphdr *udp = (struct udphdr *)out;

@@ -26,6 +26,7 @@ struct frame_spec {
 	uint32_t tcp_sequence; /* the lab numbers its SYNs here */
 	uint16_t vlan_id;      /* 0: untagged */
 	uint16_t payload_bytes;
+	const void *payload; /* payload_bytes of it; NULL: zeros */
 	uint8_t source_mac[6];
 	uint8_t destination_mac[6];
 };

@@ -454,6 +454,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	               "Findings against an address no VM can own (loopback, the host's own, ...), "
 	               "ignored.",
 	               engine->unownable);
+	crawl_metrics(daemon->crawl, daemon->wire, m);
 	metrics_single(m, "abuseguard_safety_valve_trips_total", "counter",
 	               "Times the safety valve (limits.bans_per_minute) turned bans into alerts.",
 	               engine->valve_trips);

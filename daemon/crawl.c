@@ -13,6 +13,7 @@
 #include "addrclass.h"
 #include "crawl.h"
 #include "log.h"
+#include "metrics.h"
 
 enum site_state {
 	SITE_UNKNOWN,  /* no rules yet, nothing asked */
@@ -479,4 +480,74 @@ const struct crawler_stats *
 crawl_detector_stats(const struct crawl *crawl)
 {
 	return crawler_stats(crawl->detector);
+}
+
+static uint64_t
+http_errors(const struct http_stats *stats)
+{
+	uint64_t total = 0;
+
+	for (int error = 1; error < HTTP_ERROR_COUNT; error++)
+		total += stats->errors[error];
+	return total;
+}
+
+void
+crawl_metrics(const struct crawl *crawl_path, struct wire *wire_path, struct metrics *m)
+{
+	const struct crawler_stats *detector = crawl_detector_stats(crawl_path);
+	struct wire_stats wire;
+	struct crawl_stats crawl;
+
+	wire_stats(wire_path, &wire);
+	crawl_stats(crawl_path, &crawl);
+	const struct {
+		const char *name, *type, *help;
+		uint64_t value;
+	} rows[] = {
+	    {"abuseguard_wire_packets_total", "counter", "Packets libpcap handed the daemon.",
+	     wire.packets},
+	    {"abuseguard_wire_kernel_drops_total", "counter",
+	     "Packets the kernel dropped: the capture buffer was full (limits.wire_buffer_bytes).",
+	     wire.kernel_drops + wire.interface_drops},
+	    {"abuseguard_wire_flows", "gauge", "TCP connections followed now (limits.wire_flows).",
+	     wire.flows - wire.flows_evicted - wire.flows_expired},
+	    {"abuseguard_wire_flows_evicted_total", "counter",
+	     "Connections forgotten because the flow table was full.", wire.flows_evicted},
+	    {"abuseguard_wire_http_requests_total", "counter", "HTTP request heads read.",
+	     wire.requests},
+	    {"abuseguard_wire_http_errors_total", "counter",
+	     "Client streams that were not HTTP/1.x or passed a limit (reset).",
+	     http_errors(&wire.http)},
+	    {"abuseguard_wire_robots_replies_total", "counter",
+	     "Replies to the VMs' robots.txt requests read.", wire.robots_replies},
+	    {"abuseguard_wire_smtp_lines_total", "counter", "Clear-text SMTP lines read.",
+	     wire.smtp_lines},
+	    {"abuseguard_wire_ring_wrapped_total", "counter",
+	     "Packets pushed out of an evidence ring by newer ones (limits.evidence_*).",
+	     wire.ring_wrapped},
+	    {"abuseguard_crawler_requests_total", "counter", "HTTP requests judged or held.",
+	     crawl.requests},
+	    {"abuseguard_crawler_disallowed_total", "counter",
+	     "Requests a 2xx robots.txt disallowed for their agent.", detector->disallowed},
+	    {"abuseguard_crawler_unjudged_total", "counter",
+	     "Requests no robots.txt could judge (none, 5xx, unreachable, fetching off).",
+	     detector->unjudged + crawl.unjudged_dropped},
+	    {"abuseguard_crawler_held_dropped_total", "counter",
+	     "Requests not held: the site's crawler.held_requests were full.", crawl.held_dropped},
+	    {"abuseguard_crawler_sites_evicted_total", "counter",
+	     "Sites forgotten because crawler.max_sites were kept.", crawl.sites_evicted},
+	    {"abuseguard_crawler_robots_from_wire_total", "counter",
+	     "robots.txt taken from the VMs' own fetches.", crawl.robots_from_wire},
+	    {"abuseguard_crawler_robots_fetched_total", "counter",
+	     "robots.txt the daemon fetched itself.", crawl.robots_fetched},
+	    {"abuseguard_crawler_fetch_failures_total", "counter",
+	     "Fetches that ended unreachable, 5xx or redirected away.", crawl.fetch_failures},
+	    {"abuseguard_crawler_fetch_refused_total", "counter",
+	     "Fetches not made: a forbidden address, crawler.fetch_queue full, or fetching off.",
+	     crawl.fetch_forbidden + crawl.fetch_queue_full + crawl.fetch_off},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		metrics_single(m, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
 }

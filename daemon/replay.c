@@ -20,12 +20,14 @@
 
 #include "capture.h"
 #include "clock.h"
+#include "crawl.h"
 #include "engine.h"
 #include "log.h"
 #include "policy.h"
 #include "replay.h"
 #include "source.h"
 #include "store.h"
+#include "wire.h"
 
 #define NS_PER_MS 1000000ULL
 
@@ -46,6 +48,8 @@
 #define REPLAY_MIN_HEADERS (20 + 20)
 /* Per file and reason, the packets named on stderr; the rest are only counted. */
 #define REPLAY_REPORTS_PER_REASON 10
+/* The HTTP path's name for the capture's one interface. */
+#define REPLAY_IFINDEX 1
 
 enum skip_reason {
 	SKIP_LINK_TYPE,
@@ -109,6 +113,8 @@ struct replay {
 	struct engine engine;
 	struct tickets tickets; /* filed into the scratch store, listed in the summary */
 	struct capture *capture;
+	struct wire *wire;      /* the HTTP path: requests and robots.txt replies in the capture */
+	struct crawl *crawl;    /* fetching off: a site without its reply gives no verdict */
 	char scratch[PATH_MAX]; /* the scratch store's directory; "" if none */
 	struct replay_file *file;
 	uint64_t latest_ns;     /* the clock, in the program's unit */
@@ -251,6 +257,32 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 
 	/* Errors are logged and counted by the engine; the replay goes on. */
 	engine_handle_event(&replay->engine, event);
+}
+
+static void
+on_wire_request(void *arg, const struct wire_request *request)
+{
+	struct replay *replay = arg;
+
+	crawl_request(replay->crawl, request);
+}
+
+static void
+on_wire_robots(void *arg, const struct wire_robots *reply)
+{
+	struct replay *replay = arg;
+
+	crawl_robots(replay->crawl, reply);
+}
+
+static void
+on_crawler_finding(void *arg, int ifindex, const struct crawler_finding *crawler)
+{
+	struct replay *replay = arg;
+	struct finding finding;
+
+	crawler_finding_convert(crawler, (unsigned)ifindex, &finding);
+	engine_handle_finding(&replay->engine, &finding);
 }
 
 static uint16_t
@@ -416,6 +448,7 @@ replay_sweep(struct replay *replay, uint64_t time_ns)
 		return;
 	if (replay->next_sweep_ns != 0 && capture_sweep(replay->capture, time_ns) < 0)
 		log_warnx("replay: scan sweep failed");
+	crawl_tick(replay->crawl, (int64_t)(time_ns / NS_PER_MS));
 	replay->next_sweep_ns = time_ns + NS_PER_MS * 1000;
 }
 
@@ -434,6 +467,7 @@ replay_finish(struct replay *replay)
 	clock_set(&replay->clock, (int64_t)(end_ns / NS_PER_MS));
 	if (capture_sweep(replay->capture, end_ns) < 0)
 		log_warnx("replay: scan sweep failed");
+	crawl_tick(replay->crawl, (int64_t)(end_ns / NS_PER_MS));
 }
 
 static void
@@ -479,6 +513,9 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
 		return;
 	}
+	/* The capture is one interface's: the same frame through the HTTP path. */
+	wire_packet(replay->wire, REPLAY_IFINDEX, frame, length, length, (int64_t)(time_ns / 1000),
+	            direction == CAPTURE_FROM_VM);
 	replay->stats.packets_run++;
 	if (replay->stats.first_ns == 0)
 		replay->stats.first_ns = time_ns;
@@ -719,6 +756,12 @@ static int
 replay_open(struct replay *replay, const struct config *config)
 {
 	struct sigaction action = {.sa_handler = replay_interrupt};
+	const struct wire_hooks wire_hooks = {
+	    .on_request = on_wire_request,
+	    .on_robots = on_wire_robots,
+	    .arg = replay,
+	};
+	struct wire_config wire_config;
 
 	memset(replay, 0, sizeof(*replay));
 	replay->config = config;
@@ -742,6 +785,12 @@ replay_open(struct replay *replay, const struct config *config)
 	replay->engine.arg = replay;
 	tickets_init(&replay->tickets, config, &replay->clock, replay->store);
 	replay->engine.tickets = &replay->tickets;
+	wire_config_from(config, &wire_config);
+	if (wire_open(&replay->wire, NULL, &wire_config, &wire_hooks) < 0 ||
+	    crawl_open(&replay->crawl, NULL, config, NULL, on_crawler_finding, replay) < 0) {
+		log_warnx("replay: no memory for the HTTP path");
+		return -ENOMEM;
+	}
 	if (capture_open(&replay->capture, NULL, config, on_abuse_event, replay) < 0) {
 		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
 		          "CAP_NET_ADMIN, is needed)");
@@ -754,6 +803,8 @@ static void
 replay_close(struct replay *replay)
 {
 	capture_close(replay->capture);
+	wire_close(replay->wire);
+	crawl_close(replay->crawl);
 	engine_close(&replay->engine);
 	scratch_store_close(replay);
 	tdestroy(replay->flagged_root, free);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -498,6 +499,14 @@ smtp_line(struct wire *wire, struct flow *flow, const char *text, size_t len)
 		wire->hooks.on_smtp_line(wire->hooks.arg, &out);
 }
 
+static bool
+smtp_greeting(const uint8_t *payload, size_t len)
+{
+	return len >= 5 && (strncasecmp((const char *)payload, "EHLO ", 5) == 0 ||
+	                    strncasecmp((const char *)payload, "HELO ", 5) == 0 ||
+	                    strncasecmp((const char *)payload, "LHLO ", 5) == 0);
+}
+
 static void
 smtp_client_bytes(struct wire *wire, struct flow *flow, const struct segment *segment)
 {
@@ -508,9 +517,18 @@ smtp_client_bytes(struct wire *wire, struct flow *flow, const struct segment *se
 
 	if (flow->smtp == SMTP_DONE)
 		return;
-	/* Joined in the middle, or bytes lost: where a line or a message begins is unknown. */
+	/*
+	 * The client's first bytes are its greeting (the capture sees no SYN:
+	 * the filter keeps bare SYNs in the kernel). Joined anywhere else, or
+	 * with bytes lost, where a line or a message begins is unknown.
+	 */
+	if (!flow->smtp_synced && !(segment->flags & TCP_SYN) &&
+	    !smtp_greeting(segment->payload, segment->payload_len)) {
+		flow->smtp = SMTP_DONE;
+		return;
+	}
 	aligned =
-	    stream_align(&flow->smtp_synced, &flow->smtp_next_seq, segment, false, &bytes, &len);
+	    stream_align(&flow->smtp_synced, &flow->smtp_next_seq, segment, true, &bytes, &len);
 	if (aligned < 0)
 		flow->smtp = SMTP_DONE;
 	if (aligned != 0)
@@ -576,7 +594,8 @@ segment_follow(struct wire *wire, int ifindex, const struct segment *segment, bo
 		return;
 	flow = flow_find(wire, &key);
 	if (flow == NULL) {
-		if (segment->flags & TCP_RST)
+		/* Only bytes make a flow: a flood of SYNs or RSTs costs no memory. */
+		if (segment->payload_len == 0 || (segment->flags & TCP_RST))
 			return;
 		if ((flow = flow_create(wire, &key, kind)) == NULL)
 			return;
@@ -617,6 +636,8 @@ ring_init(struct ring *ring, uint32_t slots, uint32_t bytes)
 		memset(ring, 0, sizeof(*ring));
 		return -ENOMEM;
 	}
+	/* Touched now: the ring's memory is the daemon's from the start, whatever comes. */
+	memset(ring->bytes, 0, bytes);
 	ring->slot_count = slots;
 	ring->size = bytes;
 	return 0;
@@ -765,21 +786,31 @@ pcap_ready(struct loop_watch *watch, uint32_t events)
 		read += got;
 }
 
-static int
-filter_build(const struct wire *wire, char *out, size_t size)
+int
+wire_filter(const struct wire_config *config, char *out, size_t size)
 {
+	/*
+	 * Segments with payload, and FIN or RST: what the readers use. Bare
+	 * SYNs and ACKs stay in the kernel, so a SYN flood from forged sources
+	 * costs the daemon nothing here (XDP counts it). IPv6 as the readers
+	 * take it: TCP right after the fixed header.
+	 */
+	static const char carrying[] =
+	    "((ip and (ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) != 0) or "
+	    "(ip6 and (ip6[4:2] - ((ip6[52] & 0xf0) >> 2)) != 0) or "
+	    "(ip and tcp[13] & 5 != 0) or (ip6 and ip6[53] & 5 != 0))";
 	char ports[WIRE_MAX_PORTS * 16 + 64] = "";
 	size_t used = 0;
 
-	for (unsigned i = 0; i < wire->config.http_port_count; i++)
+	for (unsigned i = 0; i < config->http_port_count; i++)
 		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%sport %u",
-		                         used ? " or " : "", wire->config.http_ports[i]);
+		                         used ? " or " : "", config->http_ports[i]);
 	for (size_t i = 0; i < sizeof(smtp_ports) / sizeof(smtp_ports[0]); i++)
 		used += (size_t)snprintf(ports + used, sizeof(ports) - used, " or port %u",
 		                         smtp_ports[i]);
 	/* The second half reads the same behind a VLAN tag. */
-	return snprintf(out, size, "(tcp and (%s)) or (vlan and tcp and (%s))", ports, ports) <
-	               (int)size
+	return snprintf(out, size, "(tcp and (%s) and %s) or (vlan and tcp and (%s) and %s)", ports,
+	                carrying, ports, carrying) < (int)size
 	           ? 0
 	           : -ENOSPC;
 }
@@ -806,7 +837,7 @@ interface_mac(const char *name, uint8_t mac[6])
 static int
 pcap_start(struct wire *wire, struct interface *interface)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "", filter[1024];
+	char errbuf[PCAP_ERRBUF_SIZE] = "", filter[4096];
 	struct bpf_program program;
 	pcap_t *pcap;
 	int status;
@@ -828,7 +859,7 @@ pcap_start(struct wire *wire, struct interface *interface)
 		pcap_close(pcap);
 		return -EIO;
 	}
-	if (filter_build(wire, filter, sizeof(filter)) < 0 ||
+	if (wire_filter(&wire->config, filter, sizeof(filter)) < 0 ||
 	    pcap_compile(pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
 	    pcap_setfilter(pcap, &program) < 0 || pcap_setnonblock(pcap, 1, errbuf) < 0 ||
 	    pcap_get_selectable_fd(pcap) < 0) {

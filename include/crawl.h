@@ -61,5 +61,8 @@ void crawl_robots(struct crawl *crawl, const struct wire_robots *reply);
 void crawl_tick(struct crawl *crawl, int64_t now_ms);
 void crawl_stats(const struct crawl *crawl, struct crawl_stats *out);
 const struct crawler_stats *crawl_detector_stats(const struct crawl *crawl);
+/* The libpcap path's and the crawler's counters, every limit's drops among them. */
+struct metrics;
+void crawl_metrics(const struct crawl *crawl, struct wire *wire, struct metrics *metrics);
 
 #endif

@@ -2,7 +2,8 @@
  * The second eye: libpcap on the VM-facing interfaces, beside the XDP
  * program. A kernel filter lets only TCP to or from the watched ports
  * through (the crawler's HTTP ports, SMTP's 25, 465 and 587), in both
- * directions. From it:
+ * directions, and of that only segments with payload, FIN or RST: bare
+ * SYNs and ACKs (a SYN flood) never leave the kernel. From it:
  *
  *   - HTTP request heads the VMs send (http.c, per-flow reassembly), and
  *     the replies to their robots.txt requests (http_response.c);
@@ -113,6 +114,8 @@ void wire_config_from(const struct config *policy, struct wire_config *out);
 int wire_open(struct wire **out, struct loop *loop, const struct wire_config *config,
               const struct wire_hooks *hooks);
 void wire_close(struct wire *wire);
+/* The kernel filter the captures use, as tcpdump takes it. 0, or -ENOSPC. */
+int wire_filter(const struct wire_config *config, char *out, size_t size);
 /* Opens a capture on an interface (live only). 0 or -errno (logged, counted). */
 int wire_attach(struct wire *wire, int ifindex, const char *name);
 void wire_detach(struct wire *wire, int ifindex);

@@ -2,8 +2,10 @@
 # Crawlers that break robots.txt, end to end: libpcap reads the VM's HTTP on
 # the vm-facing veth, the site's robots.txt comes from the VM's own fetch on
 # the wire or from the daemon's, and a crawler that ignores it is banned with
-# scope web (new HTTP connections stop, SMTP still works). A crawler that
-# obeys and a person clicking into a disallowed path a few times are not.
+# scope web (new HTTP connections stop, SMTP still works); so is one that
+# reads robots.txt and fetches what its own agent's group forbids. A crawler
+# that obeys and a person clicking into a disallowed path a few times are
+# not. The HTTP path replays from a capture.
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.."
@@ -17,6 +19,9 @@ cat >"$WORK/www/robots.txt" <<'ROBOTS'
 # the lab's shop
 User-agent: *
 Disallow: /private/
+
+User-agent: BadBot
+Disallow: /
 ROBOTS
 mkdir -p "$WORK/www/private" "$WORK/www/public"
 {
@@ -68,3 +73,29 @@ check "the evidence names the site, the rule and its group, and the agent" \
 	grep -qE 'crawler evidence: site http://shop\.lab:80; rule line 3 "Disallow: /private/" of the group at line 2 \(user-agent \*\); user agent "Wget/' "$WORK/daemon.log"
 check "the evidence names the robots.txt judged against: status 200 and its SHA-256" \
 	grep -q "status 200, sha256 $robots_sha; latest requests: .*/private/" "$WORK/daemon.log"
+
+# A crawler that reads robots.txt (seen on the wire) and then fetches what the
+# group naming its agent forbids; the capture of it replays to the same verdict.
+check "abusectl unban lifts the web ban" ctl unban 10.0.0.5 --reason "crawler fixed"
+ip netns exec "$HV" timeout 30 tcpdump -i agvm0 -U -w "$WORK/crawl.pcap" 'tcp port 80' \
+	>/dev/null 2>&1 &
+tcpdump_pid=$!
+wait_until 3000 test -s "$WORK/crawl.pcap"
+badbot() { in_vm curl -sf --max-time 3 -A 'BadBot/1.0 (+http://bad.example)' -H 'Host: www.lab' "$@"; }
+badbot http://10.0.1.2/robots.txt -o /dev/null
+for i in $(seq 12); do badbot "http://10.0.1.2/public/$((i % 3 + 1)).html" -o /dev/null; done
+if wait_for_bans '.bans[] | select(.source == "10.0.0.5" and .scope == "web" and .level == 2)' 5000; then
+	ok "a crawler that read robots.txt and fetched what its agent's group forbids is banned (level 2)"
+else
+	not_ok "a crawler that read robots.txt and fetched what its agent's group forbids is banned (level 2)"
+fi
+check "it was judged by the group naming BadBot, from the reply on the wire" \
+	grep -qE 'site http://www\.lab:80; rule line 6 "Disallow: /" of the group at line 5 \(user-agent BadBot\)' "$WORK/daemon.log"
+check "the daemon still fetched only one robots.txt itself" \
+	test "$(grep -c '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log")" -eq 1
+sleep 0.5
+kill "$tcpdump_pid" 2>/dev/null
+wait "$tcpdump_pid" 2>/dev/null
+"$BUILD/abuseguardd" -c "$WORK/policy.conf" --replay "$WORK/crawl.pcap" >"$WORK/replay.out" 2>"$WORK/replay.err"
+check "replaying the capture bans the same crawler for web, from its robots.txt reply in the capture" \
+	bash -c "grep '^{' '$WORK/replay.out' | jq -e 'select(.category == \"crawler\" and .source == \"10.0.0.5\" and .action == \"ban\" and .scope == \"web\")'"
