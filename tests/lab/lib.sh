@@ -139,7 +139,7 @@ vm_connects() { in_vm timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 # vm_connects_from SOURCE HOST PORT: the same, from a chosen source address.
 vm_connects_from() {
-	in_vm timeout 3 python3 -c '
+	in_vm timeout 3 /usr/bin/python3 -c '
 import socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
 s = socket.socket(family, socket.SOCK_STREAM)
