@@ -41,7 +41,8 @@ check "the daemon says libpcap reads agvm0" \
 	wait_until 2000 grep -q 'agvm0: libpcap reading TCP' "$WORK/daemon.log"
 
 # wget -r obeys robots.txt: it fetches it, the daemon reads the reply on the wire.
-in_vm timeout 20 wget -q -r -l 2 --tries=1 --timeout=3 -P "$WORK/obeying" http://10.0.1.2/ \
+# (A robots.txt request that times out makes wget go on without it: timeouts are generous.)
+in_vm timeout 30 wget -q -r -l 2 --tries=2 --timeout=10 -P "$WORK/obeying" http://10.0.1.2/ \
 	>/dev/null 2>&1
 check "the obeying crawler fetched the public pages" test -f "$WORK/obeying/10.0.1.2/public/3.html"
 refute "the obeying crawler fetched nothing under /private/" test -d "$WORK/obeying/10.0.1.2/private"
