@@ -521,6 +521,8 @@ crawl_metrics(const struct crawl *crawl_path, struct wire *wire_path, struct met
 	     http_errors(&wire.http)},
 	    {"abuseguard_wire_robots_replies_total", "counter",
 	     "Replies to the VMs' robots.txt requests read.", wire.robots_replies},
+	    {"abuseguard_wire_robots_not_kept_total", "counter",
+	     "robots.txt replies not read: 16 were being read at once.", wire.robots_not_kept},
 	    {"abuseguard_wire_smtp_lines_total", "counter", "Clear-text SMTP lines read.",
 	     wire.smtp_lines},
 	    {"abuseguard_wire_ring_wrapped_total", "counter",

@@ -29,7 +29,7 @@ response_reset(struct http_response_flow *flow)
 	free(flow->location);
 	flow->body = NULL;
 	flow->location = NULL;
-	flow->body_len = 0;
+	flow->body_len = flow->body_size = 0;
 	flow->body_ignored = 0;
 	flow->status = 0;
 	flow->chunked = flow->have_length = false;
@@ -264,8 +264,20 @@ body_bytes(struct http_response_flow *flow, const char *p, size_t len)
 	room = flow->max_body_bytes - flow->body_len;
 	take = len < room ? len : room;
 	if (take > 0) {
-		if (flow->body == NULL && (flow->body = malloc(flow->max_body_bytes + 1)) == NULL)
-			return -ENOMEM;
+		/* Grown as the body comes: most robots.txt are a few KiB, the cap is 500. */
+		if (flow->body_len + take + 1 > flow->body_size) {
+			size_t size = flow->body_size ? flow->body_size : 4096;
+			char *grown;
+
+			while (size < flow->body_len + take + 1)
+				size *= 2;
+			if (size > flow->max_body_bytes + 1)
+				size = flow->max_body_bytes + 1;
+			if ((grown = realloc(flow->body, size)) == NULL)
+				return -ENOMEM;
+			flow->body = grown;
+			flow->body_size = size;
+		}
 		memcpy(flow->body + flow->body_len, p, take);
 		flow->body_len += take;
 		flow->body[flow->body_len] = '\0';

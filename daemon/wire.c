@@ -35,6 +35,8 @@
 #define DISPATCH_BUDGET  4096 /* packets read per wakeup: the loop serves others too */
 #define PCAP_FILE_HEADER 24
 #define PCAP_RECORD      16
+/* robots.txt replies being kept at once, over all flows: 16 x 500 KiB at most. */
+#define WIRE_ROBOTS_KEPT_MAX 16
 /* A connection silent this long is forgotten: keep-alive timeouts are shorter. */
 #define WIRE_FLOW_IDLE_MS (5 * 60 * 1000)
 
@@ -90,7 +92,8 @@ struct flow {
 	struct http_response_flow response;
 	bool response_synced;
 	uint32_t response_next_seq;
-	char *robots_host; /* the Host of the robots.txt request in flight */
+	char *robots_host;    /* the Host of the robots.txt request in flight */
+	unsigned robots_kept; /* robots.txt replies this flow waits to keep */
 	/* SMTP */
 	enum smtp_state smtp;
 	bool smtp_synced;
@@ -110,6 +113,7 @@ struct wire {
 	uint32_t bucket_count, flow_count;
 	struct flow *newest, *oldest;
 	int64_t now_ms;
+	unsigned robots_kept; /* over all flows: each may buffer robots_max_bytes */
 	struct wire_stats stats;
 	/* The packet being read, for the hooks. */
 	int ifindex;
@@ -263,6 +267,7 @@ flow_free(struct wire *wire, struct flow *flow)
 		link = &(*link)->hash_next;
 	*link = flow->hash_next;
 	lru_unlink(wire, flow);
+	wire->robots_kept -= flow->robots_kept;
 	http_flow_free(&flow->http);
 	http_response_free(&flow->response);
 	free(flow->robots_host);
@@ -341,8 +346,15 @@ on_http_request(void *context, const struct http_request *request)
 	};
 
 	wire->stats.requests++;
+	/* Each kept reply may buffer robots_max_bytes: so many at once, no more. */
+	if (robots && wire->robots_kept >= WIRE_ROBOTS_KEPT_MAX) {
+		wire->stats.robots_not_kept++;
+		robots = false;
+	}
 	if (http_response_expect(&flow->response, &wire->stats.responses, robots, head) == 0 &&
 	    robots) {
+		flow->robots_kept++;
+		wire->robots_kept++;
 		free(flow->robots_host);
 		flow->robots_host =
 		    request->host != NULL ? strndup(request->host, request->host_len) : NULL;
@@ -367,6 +379,10 @@ on_http_response(void *context, const struct http_response *response)
 	};
 
 	wire->stats.robots_replies++;
+	if (flow->robots_kept > 0) {
+		flow->robots_kept--;
+		wire->robots_kept--;
+	}
 	if (wire->hooks.on_robots != NULL)
 		wire->hooks.on_robots(wire->hooks.arg, &out);
 }

@@ -58,7 +58,7 @@ struct http_response_flow {
 	size_t line_len;
 	char *location;
 	char *body;
-	size_t body_len;
+	size_t body_len, body_size;
 	uint64_t body_ignored;
 };
 

@@ -230,6 +230,31 @@ test_robots_reply(void)
 }
 
 static void
+test_robots_kept_limit(void)
+{
+	static const char request[] = "GET /robots.txt HTTP/1.1\r\nHost: shop.lab\r\n\r\n";
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct seen seen;
+	struct wire *wire = open_wire(&seen, 64, 0, 0);
+	struct wire_stats stats;
+
+	/* 17 connections ask for robots.txt before any reply: each reply may be 500 KiB. */
+	for (uint16_t port = 0; port < 17; port++)
+		send_bytes(wire, true, 44000 + port, 80, 1, 0x18, request, sizeof(request) - 1);
+	wire_stats(wire, &stats);
+	CHECK(stats.robots_not_kept == 1, "past 16 robots.txt replies awaited at once the next "
+	                                  "is not kept, counted: %llu",
+	      (unsigned long long)stats.robots_not_kept);
+	send_bytes(wire, false, 44000, 80, 7, 0x18, reply, sizeof(reply) - 1);
+	send_bytes(wire, false, 44016, 80, 7, 0x18, reply, sizeof(reply) - 1);
+	CHECK(seen.robots == 1, "the kept reply is read, the one past the limit is stepped over");
+	send_bytes(wire, true, 45000, 80, 1, 0x18, request, sizeof(request) - 1);
+	wire_stats(wire, &stats);
+	CHECK(stats.robots_not_kept == 1, "a reply read frees its place for the next request");
+	wire_close(wire);
+}
+
+static void
 test_flow_limit(void)
 {
 	static const char partial[] = "GET /a HTTP/1.1\r\nHost: x\r\n";
@@ -444,6 +469,7 @@ main(void)
 	test_split_everywhere();
 	test_pipelined_keepalive();
 	test_robots_reply();
+	test_robots_kept_limit();
 	test_flow_limit();
 	test_smtp_lines();
 	test_excerpt();
