@@ -30,16 +30,6 @@
 #include "ticket_commands.h"
 #include "vm.h"
 
-static void
-format_utc(int64_t ms, char *buf, size_t len)
-{
-	time_t seconds = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&seconds, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_PACKETS] = "packets",
     [COUNTER_IPV4] = "ipv4",
@@ -539,8 +529,8 @@ ban_json(const struct ban *ban, int64_t now_ms)
 {
 	char source[SOURCE_STRLEN], started[32], expires[32];
 
-	format_utc(ban->start_ms, started, sizeof(started));
-	format_utc(ban_end_ms(ban), expires, sizeof(expires));
+	clock_format_utc(ban->start_ms, started, sizeof(started));
+	clock_format_utc(ban_end_ms(ban), expires, sizeof(expires));
 	return json_pack(
 	    "{s:I, s:b, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:I, s:s, s:s, s:s}", "id",
 	    (json_int_t)ban->id, "recorded", ban->id != 0, "source",
@@ -883,7 +873,7 @@ vm_json(const struct vm *vm)
 	for (unsigned i = 0; i < vm->address_count; i++) {
 		const struct vm_address *entry = &vm->addresses[i];
 
-		format_utc(entry->since_ms, since, sizeof(since));
+		clock_format_utc(entry->since_ms, since, sizeof(since));
 		json_array_append_new(
 		    addresses, json_pack("{s:s, s:s, s:s}", "address",
 		                         prefix_format(&entry->prefix, address, sizeof(address)),
@@ -1064,7 +1054,7 @@ daemon_event(struct daemon *daemon, const char *event, json_t *fields)
 
 	if (fields == NULL)
 		return;
-	format_utc(clock_now_ms(&daemon->clock), time, sizeof(time));
+	clock_format_utc(clock_now_ms(&daemon->clock), time, sizeof(time));
 	json_object_set_new(fields, CTL_KEY_EVENT, json_string(event));
 	json_object_set_new(fields, "time", json_string(time));
 	control_publish(daemon->control, fields);
@@ -1147,7 +1137,7 @@ command_ban(void *context, const struct control_peer *peer, json_t *request,
 		    "it first",
 		    text);
 	case -EEXIST:
-		format_utc(ban_end_ms(&ban), until, sizeof(until));
+		clock_format_utc(ban_end_ms(&ban), until, sizeof(until));
 		return control_fail(error, CTL_RESULT_REFUSED,
 		                    "%s is already banned in scope %s until %s; unban it first to "
 		                    "change that ban",
@@ -1171,7 +1161,7 @@ append_event(const struct store_event *event, void *arg)
 	json_t *list = arg, *entry;
 	char time[32];
 
-	format_utc(event->time_ms, time, sizeof(time));
+	clock_format_utc(event->time_ms, time, sizeof(time));
 	entry = json_pack("{s:s, s:s}", "time", time, CTL_KEY_EVENT, event->kind);
 	if (entry == NULL)
 		return -ENOMEM;
@@ -1232,7 +1222,7 @@ append_audit(const struct store_audit_row *row, void *arg)
 	json_t *list = arg;
 	char time[32];
 
-	format_utc(row->time_ms, time, sizeof(time));
+	clock_format_utc(row->time_ms, time, sizeof(time));
 	return json_array_append_new(
 	           list, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "id", (json_int_t)row->id,
 	                           "time", time, "uid", (json_int_t)row->uid, "action", row->action,
@@ -1386,7 +1376,7 @@ command_allow(void *context, const struct control_peer *peer, json_t *request,
 		                    text, strerror(-result));
 	(void)allowlist_set(&daemon->allowlist, &prefix, until_ms); /* room was checked */
 	if (until_ms > 0)
-		format_utc(until_ms, until, sizeof(until));
+		clock_format_utc(until_ms, until, sizeof(until));
 	log_warnx("%s: allowlisted by uid %u%s%s: %s", text, (unsigned)peer->uid,
 	          until_ms > 0 ? " until " : "", until, reason);
 	/* What is allowed is not banned: its active bans are lifted now. */
@@ -1447,9 +1437,9 @@ append_allow(const struct store_allow *entry, void *arg)
 	json_t *list = arg;
 	char text[SOURCE_STRLEN], since[32], until[32];
 
-	format_utc(entry->created_ms, since, sizeof(since));
+	clock_format_utc(entry->created_ms, since, sizeof(since));
 	if (entry->until_ms > 0)
-		format_utc(entry->until_ms, until, sizeof(until));
+		clock_format_utc(entry->until_ms, until, sizeof(until));
 	return json_array_append_new(
 	           list,
 	           json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s}", CTL_KEY_SOURCE,
