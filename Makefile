@@ -26,7 +26,7 @@ ARCH	 := $(shell uname -m)
 BPF_ARCH := $(subst x86_64,x86,$(subst aarch64,arm64,$(ARCH)))
 
 CFLAGS	?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -I$(BUILD) -D_GNU_SOURCE
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Iinclude -Irobots -I$(BUILD) -D_GNU_SOURCE
 LDLIBS	:= -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lsqlite3 -ljansson -lpcap -lnettle
 SANITIZE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -44,17 +44,21 @@ BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 MAINS	:= daemon/abuseguardd.c
-MODULES	:= $(filter-out $(MAINS),$(wildcard daemon/*.c))
-# abusectl (abusectl/) links only what it uses of the daemon's modules: the
-# offline robots check. It speaks to the daemon through include/protocol.h.
+# robots/ is a library of its own (the robots.txt parser and the offline
+# check, with their headers): the daemon's crawler detector and abusectl's
+# `robots check` both link it. abusectl (abusectl/) includes no daemon header
+# but include/protocol.h, through which it speaks to the daemon.
+ROBOTS_SRCS := $(wildcard robots/*.c)
+MODULES	:= $(filter-out $(MAINS),$(wildcard daemon/*.c)) $(ROBOTS_SRCS)
 CTL_SRCS    := $(wildcard abusectl/*.c)
-CTL_HEADERS := $(wildcard abusectl/*.h) include/protocol.h include/robots_check.h include/robots.h
-CTL_MODULES := $(BUILD)/obj/robots_check.o $(BUILD)/obj/robots.o
+CTL_HEADERS := $(wildcard abusectl/*.h) include/protocol.h $(wildcard robots/*.h)
 CTL_LDLIBS  := -ljansson
-HEADERS	:= $(wildcard include/*.h include/abuseguard/*.h)
+HEADERS	:= $(wildcard include/*.h include/abuseguard/*.h robots/*.h)
 BPF_HEADERS := $(wildcard bpf/*.h)
-OBJS	:= $(MODULES:daemon/%.c=$(BUILD)/obj/%.o)
-ASAN_OBJS := $(MODULES:daemon/%.c=$(BUILD)/asan/%.o)
+module_objs = $(patsubst robots/%.c,$(1)/%.o,$(patsubst daemon/%.c,$(1)/%.o,$(MODULES)))
+OBJS	:= $(call module_objs,$(BUILD)/obj)
+ASAN_OBJS := $(call module_objs,$(BUILD)/asan)
+ROBOTS_OBJS := $(ROBOTS_SRCS:robots/%.c=$(BUILD)/obj/%.o)
 
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 TESTS	  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
@@ -70,10 +74,19 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/obj/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: robots/%.c $(wildcard robots/*.h) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
+$(BUILD)/asan/%.o: robots/%.c $(wildcard robots/*.h) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
+
+$(BUILD)/librobots.a: $(ROBOTS_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libabuseguard.a: $(OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -84,8 +97,8 @@ $(BUILD)/asan/libabuseguard.a: $(ASAN_OBJS)
 $(BUILD)/abuseguardd: daemon/abuseguardd.c $(HEADERS) $(SKELETONS) $(BUILD)/libabuseguard.a
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
 
-$(BUILD)/abusectl: $(CTL_SRCS) $(CTL_HEADERS) $(CTL_MODULES)
-	$(CC) $(CFLAGS) -Iabusectl $(CTL_SRCS) -o $@ $(CTL_MODULES) $(CTL_LDLIBS)
+$(BUILD)/abusectl: $(CTL_SRCS) $(CTL_HEADERS) $(BUILD)/librobots.a
+	$(CC) $(CFLAGS) -Iabusectl $(CTL_SRCS) -o $@ $(BUILD)/librobots.a $(CTL_LDLIBS)
 
 # Unit and BPF tests run under AddressSanitizer and UBSan.
 TEST_LINK = @mkdir -p $(@D) && $(CC) $(CFLAGS) $(SANITIZE) -Itests $< -o $@ \
@@ -130,7 +143,7 @@ $(BUILD)/abuseguard.service: systemd/abuseguard.service.in FORCE | $(BUILD)
 FORCE:
 
 format:
-	clang-format -i daemon/*.c abusectl/*.c abusectl/*.h include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
+	clang-format -i daemon/*.c robots/*.c robots/*.h abusectl/*.c abusectl/*.h include/*.h include/abuseguard/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*.h \
 		bench/*.c bench/*.h
 
 clean:
@@ -147,11 +160,14 @@ FUZZ_SANITIZE := -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	-fsanitize=address,undefined
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS	  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_OBJS := $(MODULES:daemon/%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_OBJS := $(call module_objs,$(BUILD)/fuzz/obj)
 FUZZ_SECONDS ?= 60
 FUZZ	  ?=
 
 $(BUILD)/fuzz/obj/%.o: daemon/%.c $(HEADERS) $(SKELETONS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CLANG) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/obj/%.o: robots/%.c $(wildcard robots/*.h) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CLANG) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -35,3 +35,16 @@ check "and names it" grep -q "missing.txt: No such file or directory" "$WORK/err
 check "no URL is a usage error (64)" exit_status 64 ctl_robots "$WORK/robots.txt" a
 check "robots without check is a usage error" exit_status 64 "$BUILD/abusectl" robots list "$WORK/robots.txt" a /
 check "--reason is refused" exit_status 64 "$BUILD/abusectl" robots check "$WORK/robots.txt" a / --reason x
+
+# The parser is a library of its own (robots/), so abusectl needs no daemon
+# header: it speaks to the daemon only through include/protocol.h.
+daemon_headers_included() {
+	grep -ho '^#include "[^"]*"' abusectl/*.c abusectl/*.h | sed 's/^#include "\(.*\)"$/\1/' |
+		sort -u | while read -r header; do
+		[ -e "include/$header" ] && [ "$header" != protocol.h ] && echo "$header"
+	done
+}
+check "abusectl includes no daemon header but protocol.h" \
+	test -z "$(daemon_headers_included)"
+check "and links none of the daemon's libraries (libbpf, libnftnl, SQLite, libpcap)" \
+	bash -c "! ldd '$BUILD/abusectl' | grep -E 'libbpf|libnftnl|libsqlite3|libpcap|libconfig'"
