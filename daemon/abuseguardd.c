@@ -100,6 +100,8 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 	daemon->ticket_notify.current_event = event;
 	daemon->ticket_notify.current_time_ms =
 	    clock_from_program_ns(&daemon->clock, event->time_ns);
+	daemon->ticket_notify.current_window_ms =
+	    clock_from_program_ns(&daemon->clock, event->window_start_ns);
 	engine_handle_event(&daemon->engine, event);
 	daemon->ticket_notify.current_event = NULL;
 	daemon->event_ifindex = 0;
@@ -139,6 +141,18 @@ on_wire_robots(void *arg, const struct wire_robots *reply)
 	struct daemon *daemon = arg;
 
 	crawl_robots(daemon->crawl, reply);
+}
+
+/* Kept until the source's ticket takes it into its evidence. */
+static void
+on_wire_smtp_line(void *arg, const struct wire_smtp_line *line)
+{
+	struct daemon *daemon = arg;
+	struct source_key source;
+
+	source_from_addr(line->client.family, line->client.addr, daemon->config.ipv6_prefix_len,
+	                 &source);
+	smtp_transcript_add(daemon->smtp_transcript, &source, line);
 }
 
 /* A crawler finding: its whole evidence in the log, then the ladder as for any other. */
@@ -630,6 +644,7 @@ daemon_start(struct daemon *daemon)
 	const struct wire_hooks wire_hooks = {
 	    .on_request = on_wire_request,
 	    .on_robots = on_wire_robots,
+	    .on_smtp_line = on_wire_smtp_line,
 	    .arg = daemon,
 	};
 	struct wire_config wire_config;
@@ -675,10 +690,16 @@ daemon_start(struct daemon *daemon)
 	                  config->limits.ticket_evidence_files,
 	                  config->limits.ticket_evidence_bytes) < 0)
 		fatalx("%s/evidence: cannot keep evidence", config->state_dir);
+	if (smtp_transcript_open(&daemon->smtp_transcript, config->limits.smtp_transcript_sources,
+	                         config->limits.smtp_transcript_lines) < 0)
+		fatalx("SMTP transcripts: no memory for %u sources of %u lines",
+		       config->limits.smtp_transcript_sources,
+		       config->limits.smtp_transcript_lines);
 	daemon->ticket_notify = (struct ticket_notify){
 	    .config = &daemon->config,
 	    .outbox = daemon->outbox,
 	    .evidence = &daemon->evidence,
+	    .transcript = daemon->smtp_transcript,
 	};
 	daemon->tickets.sink = (struct ticket_sink){
 	    .event = ticket_notify_event,
@@ -695,6 +716,7 @@ daemon_start(struct daemon *daemon)
 	    crawl_open(&daemon->crawl, &daemon->loop, config, &daemon->attribution.host,
 	               on_crawler_finding, daemon) < 0)
 		fatalx("cannot set up the crawler path (libpcap, robots.txt)");
+	daemon->ticket_notify.wire = daemon->wire; /* pcap excerpts from its rings */
 	if (capture_open_hooks(&daemon->capture, &daemon->loop, config, &hooks) < 0)
 		fatalx("cannot load or attach the XDP program");
 	if (metrics_timer_arm(daemon) < 0)
@@ -714,6 +736,7 @@ daemon_stop(struct daemon *daemon)
 	/* Bans stay in the kernel and expire on their own. */
 	capture_close(daemon->capture);
 	wire_close(daemon->wire);
+	smtp_transcript_close(daemon->smtp_transcript);
 	crawl_close(daemon->crawl);
 	control_close(daemon->control);
 	daemon_commands_close(daemon);

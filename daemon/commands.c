@@ -504,6 +504,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	               "Failed writes of metrics.file.", daemon->metrics_write_errors);
 	outbox_metrics(daemon->outbox, m);
 	evidence_metrics(&daemon->evidence, m);
+	smtp_transcript_metrics(daemon->smtp_transcript, m);
 }
 
 static json_t *

@@ -281,6 +281,8 @@ config_defaults(struct config *config)
 	config->limits.wire_buffer_bytes = 4 * 1024 * 1024;
 	config->limits.evidence_packets = 4096;
 	config->limits.evidence_bytes = 2 * 1024 * 1024;
+	config->limits.smtp_transcript_sources = 256;
+	config->limits.smtp_transcript_lines = 64;
 
 	config->tickets.deadline_ms = 48 * MS_PER_HOUR;
 	config->tickets.update_interval_ms = 24 * MS_PER_HOUR;
@@ -1378,6 +1380,16 @@ static const struct rule limits_rules[] = {
      .offset = offsetof(struct config, limits.evidence_bytes),
      .min = 0,
      .max = 1073741824},
+    {.name = "smtp_transcript_sources",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.smtp_transcript_sources),
+     .min = 1,
+     .max = 65536},
+    {.name = "smtp_transcript_lines",
+     .read = read_uint32,
+     .offset = offsetof(struct config, limits.smtp_transcript_lines),
+     .min = 1,
+     .max = 4096},
     {0},
 };
 

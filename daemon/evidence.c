@@ -130,6 +130,25 @@ room_for(struct evidence *evidence, const char *dir, size_t length, bool new_fil
 }
 
 int
+evidence_room(struct evidence *evidence, int64_t ticket_id, unsigned *files_left,
+              uint64_t *bytes_left)
+{
+	char dir[PATH_MAX];
+	unsigned files;
+	uint64_t bytes;
+	int error;
+
+	*files_left = 0;
+	*bytes_left = 0;
+	if ((error = ticket_dir(evidence, ticket_id, dir, sizeof(dir))) < 0 ||
+	    (error = ticket_usage(dir, &files, &bytes)) < 0)
+		return error;
+	*files_left = files < evidence->max_files ? evidence->max_files - files : 0;
+	*bytes_left = bytes < evidence->max_bytes ? evidence->max_bytes - bytes : 0;
+	return 0;
+}
+
+int
 evidence_log(struct evidence *evidence, int64_t ticket_id, int64_t time_ms,
              const struct source_key *source, const struct vm_identity *vm, const char *text)
 {
@@ -315,7 +334,7 @@ content_type_of(const char *name)
 	size_t length = strlen(name);
 
 	if (length > 5 && strcmp(name + length - 5, ".pcap") == 0)
-		return "application/vnd.tcpdump.pcap";
+		return EVIDENCE_PCAP_TYPE;
 	if (length > 4 &&
 	    (strcmp(name + length - 4, ".log") == 0 || strcmp(name + length - 4, ".txt") == 0))
 		return "text/plain";

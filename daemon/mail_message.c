@@ -241,6 +241,8 @@ put_facts(FILE *out, const struct abuse_report *report)
 	}
 	if (report->smtp_from[0])
 		fprintf(out, "  Envelope from: %s\n", report->smtp_from);
+	if (report->smtp_to[0])
+		fprintf(out, "  Envelope to:   %s\n", report->smtp_to);
 	if (report->subject[0])
 		fprintf(out, "  Subject seen:  %s\n", report->subject);
 	put_action(out, report);

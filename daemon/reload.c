@@ -43,6 +43,8 @@ static const struct restart_only {
     {"limits.wire_buffer_bytes", FIELD(limits.wire_buffer_bytes), 0, 0},
     {"limits.evidence_packets", FIELD(limits.evidence_packets), 0, 0},
     {"limits.evidence_bytes", FIELD(limits.evidence_bytes), 0, 0},
+    {"limits.smtp_transcript_sources", FIELD(limits.smtp_transcript_sources), 0, 0},
+    {"limits.smtp_transcript_lines", FIELD(limits.smtp_transcript_lines), 0, 0},
     /* The crawler path's tables, allocated at start. */
     {"crawler", FIELD(crawler), 0, 0},
     /* Written into the ruleset when the table is made. */

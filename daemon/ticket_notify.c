@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "evidence_excerpt.h"
 #include "ticket_notify.h"
 
 static enum report_kind
@@ -112,6 +113,50 @@ add_current_event(struct ticket_notify *notify, const struct ticket *ticket,
 		(void)evidence_log_finding(notify->evidence, ticket->id, &finding, &ticket->vm);
 }
 
+struct transcript_context {
+	struct evidence *evidence;
+	const struct ticket *ticket;
+};
+
+static int
+transcript_line(void *arg, int64_t time_ms, const char *text)
+{
+	struct transcript_context *context = arg;
+
+	return evidence_log(context->evidence, context->ticket->id, time_ms,
+	                    &context->ticket->source, &context->ticket->vm, text);
+}
+
+/* What the capture saw of the source: its SMTP conversation, then its packets. */
+static void
+add_capture(struct ticket_notify *notify, const struct ticket *ticket, enum ticket_event event,
+            struct abuse_report *report)
+{
+	struct transcript_context context = {.evidence = notify->evidence, .ticket = ticket};
+	struct smtp_envelope envelope;
+	bool first = event == TICKET_EVENT_OPENED || event == TICKET_EVENT_REOPENED;
+
+	if (notify->transcript != NULL && ticket->category == CATEGORY_SPAM) {
+		/* Past the ticket's bytes the lines are dropped (counted there); the envelope
+		 * stays. */
+		(void)smtp_transcript_take(notify->transcript, &ticket->source, transcript_line,
+		                           &context, &envelope);
+		/* X-ARF wants an address: a null sender or a bare word stays unknown. */
+		if (strchr(envelope.mail_from, '@') != NULL)
+			snprintf(report->smtp_from, sizeof(report->smtp_from), "%s",
+			         envelope.mail_from);
+		if (strchr(envelope.rcpt_to, '@') != NULL)
+			snprintf(report->smtp_to, sizeof(report->smtp_to), "%s", envelope.rcpt_to);
+		snprintf(report->subject, sizeof(report->subject), "%s", envelope.subject);
+		report->source_port = envelope.client_port;
+	}
+	if (notify->wire != NULL)
+		/* Logged and counted where it fails; the notice goes without it. */
+		(void)evidence_excerpt(notify->evidence, notify->wire, ticket->id,
+		                       ticket->event_count, ticket->vm.interface, &ticket->source,
+		                       first ? 0 : notify->current_window_ms, NULL);
+}
+
 int
 ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event event,
                     const struct ticket_message *message)
@@ -122,9 +167,13 @@ ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event ev
 	int error;
 
 	ticket_report_of(ticket, event, message, &report);
+	/* An offence filed: what it brings goes into the evidence first. */
 	if (event == TICKET_EVENT_OPENED || event == TICKET_EVENT_ABUSE ||
-	    event == TICKET_EVENT_UPDATED || event == TICKET_EVENT_REOPENED)
+	    event == TICKET_EVENT_UPDATED || event == TICKET_EVENT_REOPENED) {
 		add_current_event(notify, ticket, &report);
+		if (notify->evidence != NULL)
+			add_capture(notify, ticket, event, &report);
+	}
 	if (notify->evidence != NULL)
 		(void)evidence_collect(notify->evidence, ticket->id, report.files, REPORT_FILES_MAX,
 		                       &report.file_count, &log, &report.log_len);

@@ -156,10 +156,12 @@ struct config {
 		uint32_t ticket_evidence_bytes; /* bytes kept per ticket, all files */
 		uint32_t runtime_allowlist;     /* entries of abusectl allow held at once */
 		uint32_t control_event_queue; /* bytes an events --follow client may leave unread */
-		uint32_t wire_flows;        /* TCP connections libpcap follows at once */
-		uint32_t wire_buffer_bytes; /* each interface's kernel capture buffer */
-		uint32_t evidence_packets;  /* recent packets kept per interface for tickets */
-		uint32_t evidence_bytes;    /* and their bytes */
+		uint32_t wire_flows;          /* TCP connections libpcap follows at once */
+		uint32_t wire_buffer_bytes;   /* each interface's kernel capture buffer */
+		uint32_t evidence_packets;    /* recent packets kept per interface for tickets */
+		uint32_t evidence_bytes;      /* and their bytes */
+		uint32_t smtp_transcript_sources; /* sources whose SMTP lines wait for a ticket */
+		uint32_t smtp_transcript_lines;   /* the latest lines kept of each */
 	} limits;
 
 	struct {

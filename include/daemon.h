@@ -50,6 +50,8 @@ struct daemon {
 	struct outbox *outbox;              /* notices waiting for delivery */
 	struct evidence evidence;           /* per ticket, under the state dir */
 	struct ticket_notify ticket_notify; /* the tickets' sink: events into the outbox */
+	struct smtp_transcript
+	    *smtp_transcript; /* the VMs' SMTP lines, until a ticket takes them */
 	/* The command line's settings, put over every policy read, at start and on reload. */
 	struct {
 		char **interfaces;

@@ -23,6 +23,7 @@
 #define EVIDENCE_LOG_NAME  "evidence.log"
 #define EVIDENCE_SUMS_NAME "SHA256SUMS"
 #define EVIDENCE_LINE_MAX  1024 /* a line of the log, newline included */
+#define EVIDENCE_PCAP_TYPE "application/vnd.tcpdump.pcap"
 
 struct evidence_stats {
 	uint64_t lines;         /* log lines written */
@@ -53,6 +54,10 @@ int evidence_log(struct evidence *evidence, int64_t ticket_id, int64_t time_ms,
 /* The finding as log lines: what was counted, and each destination and port. */
 int evidence_log_finding(struct evidence *evidence, int64_t ticket_id,
                          const struct finding *finding, const struct vm_identity *vm);
+
+/* What the ticket may still hold: files and bytes under its limits. 0 or -errno. */
+int evidence_room(struct evidence *evidence, int64_t ticket_id, unsigned *files_left,
+                  uint64_t *bytes_left);
 
 /*
  * The seam for captures: stores data as the ticket's file name (letters,

@@ -2,8 +2,11 @@
  * The outbox subscribed to the ticket core: each ticket event becomes an
  * abuse_report (ticket, customer, VM, ban, deadline, the thread message's
  * template and visibility, the ticket's evidence with its digests) queued
- * in the outbox. The finding being filed, when there is one, is written to
- * the ticket's evidence log first, so the notice carries what triggered it.
+ * in the outbox. What an offence being filed brings is written to the
+ * ticket's evidence first, so the notice carries what triggered it: the
+ * finding (what was counted, where it went), the source's clear-text SMTP
+ * (smtp_transcript.h, whose envelope fills the report's smtp_* fields and
+ * source port) and a pcap excerpt of its packets (evidence_excerpt.h).
  */
 #ifndef TICKET_NOTIFY_H
 #define TICKET_NOTIFY_H
@@ -12,15 +15,20 @@
 #include "evidence.h"
 #include "outbox.h"
 #include "report.h"
+#include "smtp_transcript.h"
 #include "ticket.h"
+#include "wire.h"
 
 struct ticket_notify {
 	const struct config *config; /* the detectors', to describe the event being filed */
 	struct outbox *outbox;
 	struct evidence *evidence;
+	struct wire *wire;                  /* the capture rings; NULL: no pcap excerpts */
+	struct smtp_transcript *transcript; /* the VMs' SMTP lines; NULL: none */
 	/* The event being handled (set around engine_handle_event), NULL between events. */
 	const struct abuse_event *current_event;
 	int64_t current_time_ms;
+	int64_t current_window_ms; /* the start of its window: a later excerpt starts there */
 };
 
 /* The ticket_sink's event function; arg is a struct ticket_notify. */

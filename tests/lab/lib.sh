@@ -109,9 +109,26 @@ lab_servers() {
 	return 1
 }
 
+# lab_policy POLICY: the policy a lab daemon runs, printed. Lab tests never
+# mail unless they say so: the shipped live mail command (sendmail) becomes
+# "" in the test's own copy under $WORK, or in a copy of a shipped policy.
+# A test that sets its own mail_command (test_notify) keeps it.
+LAB_MAIL_OFF='s|^\tmail_command = "/usr/sbin/sendmail -t -i";|\tmail_command = "";|'
+lab_policy() {
+	local policy
+	policy=$(realpath "$1")
+	case $policy in
+	"$WORK"/*) sed -i "$LAB_MAIL_OFF" "$policy" && echo "$policy" ;;
+	"$LAB_TOP"/policy/*)
+		sed "$LAB_MAIL_OFF" "$policy" >"$WORK/lab-${policy##*/}" && echo "$WORK/lab-${policy##*/}" ;;
+	*) echo "$policy" ;;
+	esac
+}
+
 # daemon_start POLICY STATE_DIR: starts abuseguardd in hv on the vm-facing veth.
 daemon_start() {
-	local policy=$1 state=$2
+	local policy state=$2
+	policy=$(lab_policy "$1") || return 1
 	# Not through in_hv: $! must be the daemon itself (ip netns exec execs it).
 	ip netns exec "$HV" "$BUILD/abuseguardd" -c "$policy" -i 'agvm*' --state-dir "$state" \
 		--socket "$WORK/control.sock" >>"$WORK/daemon.log" 2>&1 &

@@ -32,9 +32,18 @@ POLICY
 
 check "the daemon starts with a notify section for all three backends" \
 	daemon_start "$WORK/policy.conf" "$WORK/state"
-vm_smtp_burst 60 8 &
+# A spam run as swaks sends it: 60 mails at most, 8 at a time, bounded in time.
+swaks_burst() {
+	in_vm timeout 30 bash -c 'for i in $(seq 60); do
+		swaks --silent 2 --timeout 5 --server 10.0.1.2 --helo bulk.example \
+			--from offers@bulk.example --to victim@example.net \
+			--header "Subject: Cheap watches, today only" >/dev/null 2>&1 &
+		[ $((i % 8)) -eq 0 ] && wait
+	done; wait'
+}
+swaks_burst &
 burst=$!
-check "an SMTP burst is banned" wait_for_bans '.bans[] | select(.source == "10.0.0.5")' 5000
+check "a spam run of swaks is banned" wait_for_bans '.bans[] | select(.source == "10.0.0.5")' 20000
 burst_stop "$burst"
 
 mailbox=$WORK/postfix/mail/customer/new
@@ -56,6 +65,29 @@ assert report["category"] == "messaging" and report["type"] == "spam", report
 assert report["source_identifier"] == "10.0.0.5", report
 assert "10.0.0.5" in parts["evidence.log"].get_content()
 PY
+check "the notice shows the envelope and Subject the VM sent, in its text and its X-ARF part" \
+	python3 - "${mail:-/nonexistent}" "$WORK/xarf" <<'PY'
+import email, email.policy, json, pathlib, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+parts = {p.get_filename(): p for p in m.iter_parts()}
+text = list(m.iter_parts())[0].get_content()
+for line in ("Envelope from: offers@bulk.example", "Envelope to:   victim@example.net",
+             "Subject seen:  Cheap watches, today only"):
+    assert line in text, (line, text)
+report = json.loads(parts["xarf-report.json"].get_content())
+assert report["smtp_from"] == "offers@bulk.example", report
+assert report["smtp_to"] == "victim@example.net", report
+assert report["subject"] == "Cheap watches, today only", report
+assert 1024 <= report["source_port"] <= 65535, report
+log = parts["evidence.log"].get_content()
+assert "smtp MAIL FROM:<offers@bulk.example>" in log and "smtp Subject: Cheap watches" in log, log
+pathlib.Path(sys.argv[2]).mkdir()
+(pathlib.Path(sys.argv[2]) / "notice.json").write_text(json.dumps(report))
+PY
+check "the notice's X-ARF report passes strict validation against the messaging/spam schema" \
+	bash -c "python3 tests/xarf/check_report.py '$WORK/xarf' | grep -q '^ok - notice.json validates'"
+check "the notice carries the pcap excerpt's name and digest; tcpdump -r reads the file" \
+	bash -c "grep -q 'excerpt-1.pcap' '${mail:-/nonexistent}' && tcpdump -nn -r '$WORK'/state/evidence/*/excerpt-1.pcap 2>/dev/null | grep -q '10.0.0.5'"
 check "its X-ARF part and log name the burst's destination (10.0.1.2 port 25)" \
 	bash -c "grep -q . '$WORK/events.jsonl' && python3 -c '
 import email, email.policy, sys

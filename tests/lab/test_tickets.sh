@@ -55,6 +55,24 @@ check "its events link the offence and the ban; its bans list the ban" \
 
 check "delivery got the notice: the event log has the opened event for c-1001, for the customer" \
 	wait_until 5000 delivered ".ticket == $ID and .event == \"opened\" and .template == \"notice\" and .customer.id == \"c-1001\" and .visibility == \"customer\""
+# The evidence: the burst's own packets, from before the ban, and its SMTP.
+EVIDENCE=$STATE/evidence/$ID
+check "the ticket's evidence holds a pcap excerpt that tcpdump -r reads" \
+	bash -c "tcpdump -nn -r '$EVIDENCE/excerpt-1.pcap' >'$WORK/excerpt.txt' 2>/dev/null"
+check "the excerpt holds the burst's SMTP packets, and only 10.0.0.5's" \
+	bash -c "grep -q '10.0.0.5.[0-9]* > 10.0.1.2.25:' '$WORK/excerpt.txt' && ! grep -v ' 10.0.0.5\.' '$WORK/excerpt.txt' | grep -q ."
+# excerpt_before_ban: is the excerpt's first packet older than the ban?
+excerpt_before_ban() {
+	local first started
+	first=$(tcpdump -tt -nn -r "$EVIDENCE/excerpt-1.pcap" 2>/dev/null | head -n 1 | cut -d' ' -f1)
+	started=$(ticket_json "$ID" | jq -r '.ticket.ban.started_ms')
+	[ -n "$first" ] && [ "$started" != null ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) * 1000 < int(sys.argv[2]))" "$first" "$started"
+}
+check "the excerpt starts before the ban: it shows what triggered it" excerpt_before_ban
+check "the evidence log has the VM's clear-text SMTP: its MAIL FROM and RCPT TO, to 10.0.1.2" \
+	bash -c "grep -q 'smtp MAIL FROM:<.*> (to 10.0.1.2 port 25)' '$EVIDENCE/evidence.log' && grep -q 'smtp RCPT TO:<' '$EVIDENCE/evidence.log'"
+check "sha256sum -c SHA256SUMS checks the log and the excerpt" \
+	bash -c "cd '$EVIDENCE' && grep -q excerpt-1.pcap SHA256SUMS && sha256sum --quiet -c SHA256SUMS"
 check "--customer c-1001 lists it" test "$(tickets_json --customer c-1001 | jq length)" = 1
 check "--customer c-2002 lists nothing" test "$(tickets_json --customer c-2002 | jq length)" = 0
 check "--source 10.0.0.5 lists it" test "$(tickets_json --source 10.0.0.5 | jq length)" = 1

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "fetch.h"
+#include "frame.h"
 #include "http_response.h"
 #include "wire.h"
 
@@ -99,39 +100,6 @@ open_wire(struct seen *seen, uint32_t max_flows, uint32_t ring_packets, uint32_t
 	return wire;
 }
 
-/* One TCP segment in an Ethernet frame, from (addr, port) to (addr, port). */
-static size_t
-frame(uint8_t *out, const char *from, uint16_t sport, const char *to, uint16_t dport, uint32_t seq,
-      uint8_t flags, const void *payload, size_t len)
-{
-	uint8_t *ip = out + 14, *tcp = ip + 20;
-	size_t total = 20 + 20 + len;
-
-	memset(out, 0, 14 + total);
-	memcpy(out, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
-	out[12] = 0x08;
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)(total >> 8);
-	ip[3] = (uint8_t)total;
-	ip[8] = 64;
-	ip[9] = 6;
-	inet_pton(AF_INET, from, ip + 12);
-	inet_pton(AF_INET, to, ip + 16);
-	tcp[0] = (uint8_t)(sport >> 8);
-	tcp[1] = (uint8_t)sport;
-	tcp[2] = (uint8_t)(dport >> 8);
-	tcp[3] = (uint8_t)dport;
-	tcp[4] = (uint8_t)(seq >> 24);
-	tcp[5] = (uint8_t)(seq >> 16);
-	tcp[6] = (uint8_t)(seq >> 8);
-	tcp[7] = (uint8_t)seq;
-	tcp[12] = 5 << 4;
-	tcp[13] = flags;
-	if (len > 0)
-		memcpy(tcp + 20, payload, len);
-	return 14 + total;
-}
-
 static int64_t clock_us = 1700000000000000LL;
 
 /* Bytes from the VM (client) or toward it (server) on one connection. */
@@ -141,8 +109,9 @@ send_bytes(struct wire *wire, bool from_vm, uint16_t vm_port, uint16_t server_po
 {
 	static uint8_t buffer[70000];
 	size_t n =
-	    from_vm ? frame(buffer, VM_ADDR, vm_port, SITE, server_port, seq, flags, payload, len)
-	            : frame(buffer, SITE, server_port, VM_ADDR, vm_port, seq, flags, payload, len);
+	    from_vm
+	        ? test_frame(buffer, VM_ADDR, vm_port, SITE, server_port, seq, flags, payload, len)
+	        : test_frame(buffer, SITE, server_port, VM_ADDR, vm_port, seq, flags, payload, len);
 
 	clock_us += 1000;
 	wire_packet(wire, IFINDEX, buffer, n, n, clock_us, from_vm);
@@ -242,8 +211,9 @@ test_robots_kept_limit(void)
 	for (uint16_t port = 0; port < 17; port++)
 		send_bytes(wire, true, 44000 + port, 80, 1, 0x18, request, sizeof(request) - 1);
 	wire_stats(wire, &stats);
-	CHECK(stats.robots_not_kept == 1, "past 16 robots.txt replies awaited at once the next "
-	                                  "is not kept, counted: %llu",
+	CHECK(stats.robots_not_kept == 1,
+	      "past 16 robots.txt replies awaited at once the next "
+	      "is not kept, counted: %llu",
 	      (unsigned long long)stats.robots_not_kept);
 	send_bytes(wire, false, 44000, 80, 7, 0x18, reply, sizeof(reply) - 1);
 	send_bytes(wire, false, 44016, 80, 7, 0x18, reply, sizeof(reply) - 1);
@@ -348,7 +318,7 @@ test_excerpt(void)
 	since = clock_us / 1000 + 1;
 	for (int i = 0; i < 4; i++)
 		send_bytes(wire, true, 43001, 80, 1, 0x18, request, sizeof(request) - 1);
-	n = frame(buffer, "10.0.0.9", 43002, SITE, 80, 1, 0x02, NULL, 0);
+	n = test_frame(buffer, "10.0.0.9", 43002, SITE, 80, 1, 0x02, NULL, 0);
 	wire_packet(wire, IFINDEX, buffer, n, n, clock_us += 1000, true);
 	written = wire_excerpt_write(wire, NULL, &vm, since, path, 1 << 20);
 	CHECK(written == 4 && pcap_count(path, VM_ADDR) == 4,
