@@ -262,6 +262,31 @@ reload_kept(void *arg, const char *setting)
  * values and are named. Returns 0 or -errno; message says what happened
  * ("file:line: message" on error). Logged here, once.
  */
+/*
+ * The crawler section is live: its detector and fetching, the ports libpcap
+ * reads and the ports a web ban drops change together. What fails is logged
+ * here; that part keeps running as before.
+ */
+_Static_assert(CONFIG_MAX_HTTP_PORTS <= NFT_WEB_PORTS_MAX &&
+                   CONFIG_MAX_HTTP_PORTS <= WIRE_MAX_PORTS,
+               "every HTTP port the policy may name is read and dropped");
+
+static void
+crawler_reload(struct daemon *daemon)
+{
+	const struct crawler_config *crawler = &daemon->config.crawler;
+
+	if (crawl_configure(daemon->crawl) < 0)
+		log_warnx("reload: crawler: the detector or the robots.txt fetcher kept the old "
+		          "settings");
+	if (wire_set_http_ports(daemon->wire, crawler->http_ports, crawler->http_port_count) < 0)
+		log_warnx("reload: crawler.http_ports: libpcap keeps the old filter on some "
+		          "interfaces");
+	if (nft_set_web_ports(daemon->nft, crawler->http_ports, crawler->http_port_count) < 0)
+		log_warnx("reload: crawler.http_ports: inet %s keeps the old web rules",
+		          daemon->config.nft_table);
+}
+
 static int
 daemon_reload(struct daemon *daemon, char *message, size_t len)
 {
@@ -288,6 +313,7 @@ daemon_reload(struct daemon *daemon, char *message, size_t len)
 		daemon->config = next; /* the engine and capture read it through a pointer */
 		capture_set_thresholds(daemon->capture, &daemon->config);
 		outbox_configure(daemon->outbox, &daemon->config);
+		crawler_reload(daemon);
 		daemon->reloads++;
 		if (metrics_timer_arm(daemon) < 0)
 			log_warn("reload: metrics timer");
@@ -667,6 +693,8 @@ daemon_start(struct daemon *daemon)
 	    .always_allowed = config->always_allowed,
 	    .always_allowed_count = config->always_allowed_count,
 	    .max_bans_per_set = config->limits.max_bans,
+	    .web_ports = config->crawler.http_ports,
+	    .web_port_count = config->crawler.http_port_count,
 	};
 	if (nft_open(&daemon->nft, &daemon->nft_options) < 0)
 		fatalx("nftables: cannot set up table inet %s", config->nft_table);

@@ -50,10 +50,12 @@ struct site {
 
 struct crawl {
 	const struct config *config;
+	struct loop *loop;
 	const struct host_addresses *host;
 	struct crawler *detector;
-	struct fetcher *fetcher; /* NULL: no fetching (replay, or the policy says so) */
-	struct site *sites;      /* max_sites */
+	/* NULL: no fetching (replay, or the policy never turned it on); kept when turned off. */
+	struct fetcher *fetcher;
+	struct site *sites; /* max_sites */
 	struct site *queue_head, *queue_tail;
 	unsigned queue_len;
 	crawl_finding_fn on_finding;
@@ -246,7 +248,7 @@ site_rules_set(struct crawl *crawl, struct site *site, int status, const char *b
 static void
 queue_fetch(struct crawl *crawl, struct site *site)
 {
-	if (crawl->fetcher == NULL) {
+	if (crawl->fetcher == NULL || !crawl->config->crawler.fetch_robots) {
 		crawl->stats.fetch_off++;
 	} else if (!fetch_allowed(crawl, &site->server)) {
 		crawl->stats.fetch_forbidden++;
@@ -423,16 +425,40 @@ crawl_tick(struct crawl *crawl, int64_t now_ms)
 	start_fetches(crawl);
 }
 
-int
-crawl_open(struct crawl **out, struct loop *loop, const struct config *config,
-           const struct host_addresses *host, crawl_finding_fn on_finding, void *arg)
+/* The fetcher, made when the policy first turns fetching on (live only). */
+static int
+fetcher_start_once(struct crawl *crawl)
 {
 	const struct fetcher_options options = {
-	    .timeout_ms = config->crawler.fetch_timeout_ms,
+	    .timeout_ms = crawl->config->crawler.fetch_timeout_ms,
 	    .max_bytes = ROBOTS_DEFAULT_MAX_BYTES,
 	    .max_parallel = CRAWL_FETCH_PARALLEL,
 	    .user_agent = CRAWL_USER_AGENT,
 	};
+
+	if (crawl->loop == NULL || !crawl->config->crawler.fetch_robots)
+		return 0;
+	if (crawl->fetcher != NULL) {
+		fetcher_set_timeout(crawl->fetcher, options.timeout_ms);
+		return 0;
+	}
+	return fetcher_open(&crawl->fetcher, crawl->loop, &options, fetch_done, crawl);
+}
+
+int
+crawl_configure(struct crawl *crawl)
+{
+	int error;
+
+	if ((error = crawler_configure(crawl->detector, &crawl->config->crawler)) < 0)
+		return error;
+	return fetcher_start_once(crawl);
+}
+
+int
+crawl_open(struct crawl **out, struct loop *loop, const struct config *config,
+           const struct host_addresses *host, crawl_finding_fn on_finding, void *arg)
+{
 	struct crawl *crawl = calloc(1, sizeof(*crawl));
 	int error;
 
@@ -440,6 +466,7 @@ crawl_open(struct crawl **out, struct loop *loop, const struct config *config,
 	if (crawl == NULL)
 		return -ENOMEM;
 	crawl->config = config;
+	crawl->loop = loop;
 	crawl->host = host;
 	crawl->on_finding = on_finding;
 	crawl->arg = arg;
@@ -448,8 +475,7 @@ crawl_open(struct crawl **out, struct loop *loop, const struct config *config,
 		return -ENOMEM;
 	}
 	if ((error = crawler_init(&crawl->detector, &config->crawler)) < 0 ||
-	    (loop != NULL && config->crawler.fetch_robots &&
-	     (error = fetcher_open(&crawl->fetcher, loop, &options, fetch_done, crawl)) < 0)) {
+	    (error = fetcher_start_once(crawl)) < 0) {
 		crawl_close(crawl);
 		return error;
 	}

@@ -73,6 +73,48 @@ site_clear(struct crawler_site *site)
 	memset(site, 0, sizeof(*site));
 }
 
+/* The ring for a new threshold, keeping the newest violation times in order. */
+static int
+site_ring_resize(struct crawler_site *site, unsigned old_ring, unsigned ring)
+{
+	int64_t *times = calloc(ring, sizeof(*times));
+	unsigned keep = site->count < ring ? site->count : ring;
+
+	if (times == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < keep; i++)
+		times[i] = site->times[(site->next + old_ring - keep + i) % old_ring];
+	free(site->times);
+	site->times = times;
+	site->count = keep;
+	site->next = keep % ring;
+	return 0;
+}
+
+int
+crawler_configure(struct crawler *crawler, const struct crawler_config *config)
+{
+	unsigned old_ring = crawler->config.disallowed_requests;
+
+	if (config->disallowed_requests == 0)
+		return -EINVAL;
+	if (config->disallowed_requests != old_ring)
+		for (unsigned i = 0; i < crawler->config.max_sources; i++) {
+			struct crawler_source *source = &crawler->sources[i];
+
+			for (unsigned j = 0; source->sites != NULL && j < source->site_count; j++)
+				if (source->sites[j].times != NULL &&
+				    site_ring_resize(&source->sites[j], old_ring,
+				                     config->disallowed_requests) < 0)
+					site_clear(&source->sites[j]); /* its count starts again */
+		}
+	crawler->config.enabled = config->enabled;
+	crawler->config.window_ms = config->window_ms;
+	crawler->config.disallowed_requests = config->disallowed_requests;
+	crawler->config.scope = config->scope;
+	return 0;
+}
+
 static void
 source_clear(struct crawler_source *source, unsigned sites_max)
 {

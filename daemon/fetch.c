@@ -328,6 +328,12 @@ fetcher_tick(struct fetcher *fetcher, int64_t now_ms)
 	}
 }
 
+void
+fetcher_set_timeout(struct fetcher *fetcher, int64_t timeout_ms)
+{
+	fetcher->options.timeout_ms = timeout_ms;
+}
+
 unsigned
 fetcher_running(const struct fetcher *fetcher)
 {

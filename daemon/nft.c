@@ -166,6 +166,9 @@ struct nft {
 	uint32_t max_bans_per_set;
 	/* The kernel updates the timeout of an element added again. */
 	bool refresh_by_add;
+	/* TCP ports the web scope drops beside 80 and 443: where the crawler reads HTTP. */
+	uint16_t web_ports[NFT_WEB_PORTS_MAX];
+	size_t web_port_count;
 	/* The batch being built. */
 	char *batch;
 	size_t batch_length;
@@ -1125,6 +1128,21 @@ probe_timeout_update(struct nft *nft, bool *supported)
 	return r < 0 ? r : r_delete;
 }
 
+/* One scope match's rules in a base chain, for IPv4 and IPv6. */
+static void
+batch_scope_rules(struct nft *nft, size_t index, const struct scope_match *match)
+{
+	for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
+		struct nftnl_rule *rule = rule_build(nft, chain_names[index], ipv6, match);
+		struct nlmsghdr *nlh =
+		    batch_message(nft, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, SET_NONE);
+
+		nftnl_rule_nlmsg_build_payload(nlh, rule);
+		batch_message_end(nft, nlh);
+		nftnl_rule_free(rule);
+	}
+}
+
 /* Creates the base chain if missing and drops its rules. */
 static void
 batch_chain(struct nft *nft, size_t index)
@@ -1156,15 +1174,13 @@ batch_chain(struct nft *nft, size_t index)
 	batch_message_end(nft, nlh);
 	nftnl_rule_free(rule);
 
-	for (size_t i = 0; i < sizeof(scope_matches) / sizeof(scope_matches[0]); i++) {
-		for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
-			rule = rule_build(nft, chain_names[index], ipv6, &scope_matches[i]);
-			nlh = batch_message(nft, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
-			                    SET_NONE);
-			nftnl_rule_nlmsg_build_payload(nlh, rule);
-			batch_message_end(nft, nlh);
-			nftnl_rule_free(rule);
-		}
+	for (size_t i = 0; i < sizeof(scope_matches) / sizeof(scope_matches[0]); i++)
+		batch_scope_rules(nft, index, &scope_matches[i]);
+	for (size_t i = 0; i < nft->web_port_count; i++) {
+		const struct scope_match web = {SCOPE_WEB, IPPROTO_TCP, nft->web_ports[i], false,
+		                                false};
+
+		batch_scope_rules(nft, index, &web);
 	}
 }
 
@@ -1676,6 +1692,42 @@ nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 	return 0;
 }
 
+/* The web ports beyond the fixed 80 and 443 matches, each once. */
+static void
+web_ports_set(struct nft *nft, const uint16_t *ports, size_t count)
+{
+	nft->web_port_count = 0;
+	for (size_t i = 0; i < count && nft->web_port_count < NFT_WEB_PORTS_MAX; i++) {
+		bool known = ports[i] == 80 || ports[i] == 443;
+
+		for (size_t j = 0; j < nft->web_port_count && !known; j++)
+			known = nft->web_ports[j] == ports[i];
+		if (!known)
+			nft->web_ports[nft->web_port_count++] = ports[i];
+	}
+}
+
+int
+nft_set_web_ports(struct nft *nft, const uint16_t *ports, size_t count)
+{
+	uint16_t old[NFT_WEB_PORTS_MAX];
+	size_t old_count = nft->web_port_count;
+	int r;
+
+	memcpy(old, nft->web_ports, sizeof(old));
+	web_ports_set(nft, ports, count);
+	if (old_count == nft->web_port_count &&
+	    memcmp(old, nft->web_ports, old_count * sizeof(old[0])) == 0)
+		return 0;
+	if ((r = skeleton_write(nft, NULL)) < 0) {
+		log_warnx("inet %s: the web scope's ports could not be rewritten", nft->table);
+		memcpy(nft->web_ports, old, sizeof(old));
+		nft->web_port_count = old_count;
+		return r;
+	}
+	return 0;
+}
+
 int
 nft_open(struct nft **out, const struct nft_options *options)
 {
@@ -1697,6 +1749,7 @@ nft_open(struct nft **out, const struct nft_options *options)
 	snprintf(nft->table, sizeof(nft->table), "%s", options->table);
 	nft->ipv6_prefix_len = options->ipv6_prefix_len;
 	nft->max_bans_per_set = options->max_bans_per_set;
+	web_ports_set(nft, options->web_ports, options->web_port_count);
 	nft->seq = (uint32_t)time(NULL);
 	if ((r = socket_open(nft)) < 0) {
 		nft_close(nft);

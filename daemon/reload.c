@@ -45,8 +45,11 @@ static const struct restart_only {
     {"limits.evidence_bytes", FIELD(limits.evidence_bytes), 0, 0},
     {"limits.smtp_transcript_sources", FIELD(limits.smtp_transcript_sources), 0, 0},
     {"limits.smtp_transcript_lines", FIELD(limits.smtp_transcript_lines), 0, 0},
-    /* The crawler path's tables, allocated at start. */
-    {"crawler", FIELD(crawler), 0, 0},
+    /* The crawler path's tables, allocated at start; the rest of crawler is live. */
+    {"crawler.max_sources", FIELD(crawler.max_sources), 0, 0},
+    {"crawler.max_sites_per_source", FIELD(crawler.max_sites_per_source), 0, 0},
+    {"crawler.max_sites", FIELD(crawler.max_sites), 0, 0},
+    {"crawler.held_requests", FIELD(crawler.held_requests), 0, 0},
     /* Written into the ruleset when the table is made. */
     {"spoofing.action", FIELD(spoofing.action), 0, 0},
     /* Read into the VM registry at start, with the store's. */

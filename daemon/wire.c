@@ -850,11 +850,31 @@ interface_mac(const char *name, uint8_t mac[6])
 	return error;
 }
 
+/* The kernel filter of wire->config on one handle. 0, or -EIO (logged). */
+static int
+filter_set(struct wire *wire, pcap_t *pcap, const char *name)
+{
+	char filter[4096];
+	struct bpf_program program;
+
+	if (wire_filter(&wire->config, filter, sizeof(filter)) < 0 ||
+	    pcap_compile(pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		log_warnx("%s: wire: filter \"%s\": %s", name, filter, pcap_geterr(pcap));
+		return -EIO;
+	}
+	if (pcap_setfilter(pcap, &program) < 0) {
+		log_warnx("%s: wire: filter \"%s\": %s", name, filter, pcap_geterr(pcap));
+		pcap_freecode(&program);
+		return -EIO;
+	}
+	pcap_freecode(&program);
+	return 0;
+}
+
 static int
 pcap_start(struct wire *wire, struct interface *interface)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "", filter[4096];
-	struct bpf_program program;
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	pcap_t *pcap;
 	int status;
 
@@ -875,16 +895,13 @@ pcap_start(struct wire *wire, struct interface *interface)
 		pcap_close(pcap);
 		return -EIO;
 	}
-	if (wire_filter(&wire->config, filter, sizeof(filter)) < 0 ||
-	    pcap_compile(pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
-	    pcap_setfilter(pcap, &program) < 0 || pcap_setnonblock(pcap, 1, errbuf) < 0 ||
-	    pcap_get_selectable_fd(pcap) < 0) {
-		log_warnx("%s: wire: filter \"%s\": %s", interface->name, filter,
-		          pcap_geterr(pcap));
+	if ((status = filter_set(wire, pcap, interface->name)) < 0 ||
+	    pcap_setnonblock(pcap, 1, errbuf) < 0 || pcap_get_selectable_fd(pcap) < 0) {
+		if (status == 0)
+			log_warnx("%s: wire: %s", interface->name, errbuf);
 		pcap_close(pcap);
 		return -EIO;
 	}
-	pcap_freecode(&program);
 	interface->pcap = pcap;
 	interface->watch.fd = pcap_get_selectable_fd(pcap);
 	interface->watch.ready = pcap_ready;
@@ -956,6 +973,25 @@ wire_detach(struct wire *wire, int ifindex)
 		if (wire->interfaces[i] == interface)
 			wire->interfaces[i] = wire->interfaces[--wire->interface_count];
 	free(interface);
+}
+
+int
+wire_set_http_ports(struct wire *wire, const uint16_t *ports, unsigned count)
+{
+	int error = 0;
+
+	wire->config.http_port_count = 0;
+	for (unsigned i = 0; i < count && i < WIRE_MAX_PORTS; i++)
+		wire->config.http_ports[wire->config.http_port_count++] = ports[i];
+	for (unsigned i = 0; i < wire->interface_count; i++) {
+		struct interface *interface = wire->interfaces[i];
+		int status;
+
+		if (interface->pcap != NULL &&
+		    (status = filter_set(wire, interface->pcap, interface->name)) < 0)
+			error = status;
+	}
+	return error;
 }
 
 void

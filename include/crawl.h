@@ -54,6 +54,14 @@ struct crawl;
 int crawl_open(struct crawl **out, struct loop *loop, const struct config *config,
                const struct host_addresses *host, crawl_finding_fn on_finding, void *arg);
 void crawl_close(struct crawl *crawl);
+/*
+ * The policy was reloaded (crawl reads it through the pointer crawl_open
+ * got): the detector takes the new enabled, window, threshold and scope,
+ * fetching is turned on or off, new fetches get the new timeout. The table
+ * sizes are reload.c's restart-only settings. 0, or -errno (logged by the
+ * caller).
+ */
+int crawl_configure(struct crawl *crawl);
 /* The wire's hooks. */
 void crawl_request(struct crawl *crawl, const struct wire_request *request);
 void crawl_robots(struct crawl *crawl, const struct wire_robots *reply);

@@ -93,6 +93,12 @@ struct crawler;
 int crawler_init(struct crawler **out, const struct crawler_config *config);
 void crawler_free(struct crawler *crawler);
 /*
+ * A reload: enabled, window, threshold and scope from config; the table
+ * sizes (max_sources, max_sites_per_source) stay as crawler_init made them.
+ * A new threshold keeps each site's newest violations. 0, or -EINVAL.
+ */
+int crawler_configure(struct crawler *crawler, const struct crawler_config *config);
+/*
  * Judges one request against its site's rules (NULL: none known yet).
  * Returns 1 and fills *out when the site's disallowed requests within the
  * window reach the threshold (the count starts again after a finding), 0

@@ -51,6 +51,8 @@ struct fetcher;
 int fetcher_open(struct fetcher **out, struct loop *loop, const struct fetcher_options *options,
                  fetch_done_fn done, void *arg);
 void fetcher_close(struct fetcher *fetcher);
+/* Fetches started from now on get this long (a reload); those under way keep theirs. */
+void fetcher_set_timeout(struct fetcher *fetcher, int64_t timeout_ms);
 /*
  * Starts a fetch: 0, and done is called later, never from here; -EBUSY if
  * max_parallel are running; -errno if no connection could be started.

@@ -18,6 +18,8 @@
 
 struct nft;
 
+#define NFT_WEB_PORTS_MAX 16
+
 struct nft_options {
 	const char *table;                   /* "abuseguard" */
 	unsigned ipv6_prefix_len;            /* sources in the IPv6 sets are masked to this */
@@ -28,6 +30,13 @@ struct nft_options {
 	 * set is created; past it the kernel refuses new elements (-ENFILE).
 	 */
 	uint32_t max_bans_per_set;
+	/*
+	 * TCP ports the web scope drops beside 80 and 443 (the crawler's
+	 * http_ports, where HTTP is read), at most NFT_WEB_PORTS_MAX; 80, 443
+	 * and repeats are skipped. nft_set_web_ports changes them later.
+	 */
+	const uint16_t *web_ports;
+	size_t web_port_count;
 	/*
 	 * Refresh timeouts by deleting and re-adding elements even on kernels
 	 * that update them in place (6.10 on), as older kernels need: for tests.
@@ -71,6 +80,12 @@ struct nft_ruleset_damage {
  * elements are ban_reconcile's. 0 (all was well, or is repaired), or -errno.
  */
 int nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage);
+/*
+ * The web scope drops these TCP ports beside 80 and 443 from now on (a
+ * reload changed crawler.http_ports): the chains' rules are rewritten in one
+ * batch, ban elements stay. 0, or -errno (the old rules stay).
+ */
+int nft_set_web_ports(struct nft *nft, const uint16_t *ports, size_t count);
 /* Deletes the whole table: for tests and uninstall only. */
 int nft_destroy(struct nft *nft);
 

@@ -100,8 +100,8 @@ struct wire_stats {
 	uint64_t flows, flows_evicted, flows_expired, flow_table_full;
 	uint64_t requests, robots_replies, smtp_lines;
 	uint64_t robots_not_kept; /* robots.txt requests past the replies kept at once (16) */
-	uint64_t ring_wrapped; /* packets pushed out of a ring by newer ones */
-	uint64_t ring_too_big; /* packets larger than a ring, not kept */
+	uint64_t ring_wrapped;    /* packets pushed out of a ring by newer ones */
+	uint64_t ring_too_big;    /* packets larger than a ring, not kept */
 	uint64_t attach_failures;
 	struct http_stats http;
 	struct http_response_stats responses;
@@ -117,6 +117,13 @@ int wire_open(struct wire **out, struct loop *loop, const struct wire_config *co
 void wire_close(struct wire *wire);
 /* The kernel filter the captures use, as tcpdump takes it. 0, or -ENOSPC. */
 int wire_filter(const struct wire_config *config, char *out, size_t size);
+/*
+ * Reads HTTP on these ports from now on (a reload): every capture's kernel
+ * filter is rewritten; connections already followed keep how they were
+ * read. 0, or -EIO when a filter could not be set (logged; that interface
+ * keeps its old one).
+ */
+int wire_set_http_ports(struct wire *wire, const uint16_t *ports, unsigned count);
 /* Opens a capture on an interface (live only). 0 or -errno (logged, counted). */
 int wire_attach(struct wire *wire, int ifindex, const char *name);
 void wire_detach(struct wire *wire, int ifindex);

@@ -125,6 +125,25 @@ lab_policy() {
 	esac
 }
 
+# lab_vm2: a second VM, vm2 (10.0.2.6, fd00:6::6) -- agvm1 [hv 10.0.2.1,
+# fd00:6::1], removed at exit.
+VM2=$LAB-vm2
+in_vm2() { ip netns exec "$VM2" "$@"; }
+lab_vm2() {
+	lab_at_exit 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null'
+	ip netns add "$VM2" || return 1
+	ip link add agvm1 netns "$HV" type veth peer name eth0 netns "$VM2" || return 1
+	ip -n "$VM2" link set lo up
+	ip -n "$VM2" addr add 10.0.2.6/24 dev eth0
+	ip -n "$VM2" addr add fd00:6::6/64 dev eth0 nodad
+	ip -n "$VM2" link set eth0 up
+	ip -n "$VM2" route add default via 10.0.2.1
+	ip -n "$VM2" -6 route add default via fd00:6::1
+	ip -n "$HV" addr add 10.0.2.1/24 dev agvm1
+	ip -n "$HV" addr add fd00:6::1/64 dev agvm1 nodad
+	ip -n "$HV" link set agvm1 up
+}
+
 # daemon_start POLICY STATE_DIR: starts abuseguardd in hv on the vm-facing veth.
 daemon_start() {
 	local policy state=$2

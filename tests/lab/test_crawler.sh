@@ -34,6 +34,25 @@ for i in $(seq 3); do echo "public $i" >"$WORK/www/public/$i.html"; done
 for i in $(seq 12); do echo "private $i" >"$WORK/www/private/$i.html"; done
 robots_sha=$(sha256sum "$WORK/www/robots.txt" | cut -d' ' -f1)
 
+# The same site on 8080 (an HTTP port the crawler reads) and 8081 (not yet),
+# and a second VM to show a web ban is the banned VM's alone.
+for port in 8080 8081; do
+	(cd "$WORK/www" && exec ip netns exec "$NET" /usr/bin/python3 -m http.server --bind 10.0.1.2 "$port") \
+		>"$WORK/http$port.log" 2>&1 &
+done
+lab_vm2 || not_ok "a second VM on agvm1"
+check "the site also answers on 8080 and 8081" wait_until 5000 \
+	in_net bash -c 'exec 3<>/dev/tcp/10.0.1.2/8080 && exec 4<>/dev/tcp/10.0.1.2/8081'
+# fetches_from NS ADDRESS PORT PAGE: NS gets the page, and the server's log shows ADDRESS asked.
+fetches_from() {
+	local log=$WORK/http$3.log
+	[ "$3" = 80 ] && log=$WORK/http.log
+	ip netns exec "$1" curl -sf --max-time 2 "http://10.0.1.2:$3$4" -o /dev/null &&
+		wait_until 2000 grep -q "^${2//./\\.} .*GET $4 " "$log"
+}
+wire_requests() { ctl metrics | awk '$1 == "abuseguard_wire_http_requests_total" { print $2 }'; }
+wire_requests_are() { [ "$(wire_requests)" = "$1" ]; }
+
 # The default policy; the test's only change is a shorter fetch timeout.
 sed -e 's/fetch_timeout = "5s"/fetch_timeout = "2s"/' policy/abuseguard.conf >"$WORK/policy.conf"
 check "daemon starts with the crawler path on" daemon_start "$WORK/policy.conf" "$STATE"
@@ -57,6 +76,8 @@ check "neither the obeying crawler nor a person is banned" bans_match '.bans == 
 refute "the daemon did not fetch robots.txt itself: the VM's fetch on the wire did" \
 	grep -q '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log"
 
+check "before any ban the VM's requests on 8080 arrive" fetches_from "$VM" 10.0.0.5 8080 /public/1.html
+
 # wget -r -e robots=off, on a site name the daemon has no robots.txt for yet.
 in_vm timeout 20 wget -q -r -l 2 -e robots=off --tries=1 --timeout=3 --header 'Host: shop.lab' \
 	-P "$WORK/ignoring" http://10.0.1.2/ >/dev/null 2>&1
@@ -70,6 +91,27 @@ check "the daemon fetched shop.lab's robots.txt itself, once" \
 check "the kernel set ban4_web holds 10.0.0.5" kernel_set_has ban4_web 10.0.0.5
 refute "the banned VM cannot open new HTTP connections" vm_connects 10.0.1.2 80
 check "the banned VM still reaches SMTP" vm_connects 10.0.1.2 25
+refute "banned for web, its requests on 8080 no longer arrive either" \
+	fetches_from "$VM" 10.0.0.5 8080 /public/2.html
+refute "nor on 80" fetches_from "$VM" 10.0.0.5 80 /public/2.html
+vm2_fetches_both() { fetches_from "$VM2" 10.0.2.6 8080 "$1" && fetches_from "$VM2" 10.0.2.6 80 "$1"; }
+check "the other VM's requests on 8080 and 80 arrive" vm2_fetches_both /public/2.html
+
+# The site moves from 8080 to 8081: a reload reads and drops 8081 instead, at once.
+sed -i -e 's/http_ports = \[ 80, 8080 \]/http_ports = [ 80, 8081 ]/' "$WORK/policy.conf"
+reload_reply=$(ctl reload --reason "the shop moved to 8081" 2>&1)
+check "reload takes crawler.http_ports: $reload_reply" grep -q 'policy reloaded$' <<<"$reload_reply"
+in_hv nft list chain inet abuseguard forward >"$WORK/forward.nft"
+check "the web rules drop 8081 now" grep -q 'dport 8081' "$WORK/forward.nft"
+refute "and no longer 8080" grep -q 'dport 8080' "$WORK/forward.nft"
+refute "still banned for web, the VM's requests on 8081 do not arrive" \
+	fetches_from "$VM" 10.0.0.5 8081 /public/3.html
+check "while on 8080, no HTTP port now, they do" fetches_from "$VM" 10.0.0.5 8080 /public/3.html
+requests_before=$(wire_requests)
+fetches_from "$VM2" 10.0.2.6 8080 /public/3.html
+fetches_from "$VM2" 10.0.2.6 8081 /public/3.html
+check "libpcap reads the request on 8081 and not the one on 8080 ($requests_before read before)" \
+	wait_until 2000 wire_requests_are $((requests_before + 1))
 check "the evidence names the site, the rule and its group, and the agent" \
 	grep -qE 'crawler evidence: site http://shop\.lab:80; rule line 3 "Disallow: /private/" of the group at line 2 \(user-agent \*\); user agent "Wget/' "$WORK/daemon.log"
 check "the evidence names the robots.txt judged against: status 200 and its SHA-256" \

@@ -257,6 +257,42 @@ test_bounds(void)
 	lab_free(&lab);
 }
 
+/* A reload: the threshold and the window change with the violations already counted kept. */
+static void
+test_reconfigure(void)
+{
+	struct lab lab;
+	struct crawler_config config;
+
+	lab_init(&lab, 200);
+	for (int i = 0; i < 6; i++)
+		request(&lab, "10.0.0.7", "shop.example", "/cart/", "BadBot/2",
+		        T0_MS + i * SECOND_MS);
+	config = lab.config;
+	config.disallowed_requests = 4;
+	CHECK(crawler_configure(lab.crawler, &config) == 0 && lab.findings == 0,
+	      "6 disallowed requests of 10, then the threshold becomes 4: no finding yet");
+	request(&lab, "10.0.0.7", "shop.example", "/cart/", "BadBot/2", T0_MS + 6 * SECOND_MS);
+	CHECK(lab.findings == 1 && lab.finding.requests == 4,
+	      "the next one finds 4 within the window, from the counts kept (%u)",
+	      lab.finding.requests);
+	config.disallowed_requests = 3;
+	config.window_ms = 2 * SECOND_MS;
+	crawler_configure(lab.crawler, &config);
+	request(&lab, "10.0.0.8", "shop.example", "/cart/", "BadBot/2", T0_MS);
+	request(&lab, "10.0.0.8", "shop.example", "/cart/", "BadBot/2", T0_MS + 2 * SECOND_MS);
+	request(&lab, "10.0.0.8", "shop.example", "/cart/", "BadBot/2", T0_MS + 4 * SECOND_MS);
+	CHECK(lab.findings == 1, "a window of 2 s: 3 requests 2 s apart are no finding");
+	config.enabled = false;
+	crawler_configure(lab.crawler, &config);
+	for (int i = 0; i < 5; i++)
+		request(&lab, "10.0.0.9", "shop.example", "/cart/", "BadBot/2", T0_MS + i);
+	CHECK(lab.findings == 1, "turned off, 5 at once are no finding");
+	config.disallowed_requests = 0;
+	CHECK(crawler_configure(lab.crawler, &config) == -EINVAL, "a threshold of 0 is refused");
+	lab_free(&lab);
+}
+
 int
 main(void)
 {
@@ -266,5 +302,6 @@ main(void)
 	test_window_and_sites();
 	test_status_rules();
 	test_bounds();
+	test_reconfigure();
 	return check_done();
 }

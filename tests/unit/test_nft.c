@@ -615,6 +615,57 @@ check_many(struct nft *nft)
 }
 
 /* limits.max_bans: the kernel holds no more than the set's size, and says why. */
+static bool
+ruleset_clean(struct nft *nft)
+{
+	struct nft_ruleset_damage damage;
+
+	return nft_ruleset_check(nft, &damage) == 0 &&
+	       damage.sets_missing + damage.chains_missing + damage.chains_changed +
+	               damage.rules_changed + damage.allow_sets_changed ==
+	           0;
+}
+
+static int
+rules_in(const char *table, const char *chain)
+{
+	json_t *json = table_json(table);
+	int count = json_count(json, "rule", "chain", chain);
+
+	json_decref(json);
+	return count;
+}
+
+/* The web scope drops the crawler's other HTTP ports too, and follows a reload of them. */
+static void
+check_web_ports(struct nft *nft)
+{
+	static const uint16_t read_ports[] = {80, 8080, 8080, 443};
+	static const uint16_t other_ports[] = {8081};
+	int alt = listen_on("127.0.0.1", 8080), other = listen_on("127.0.0.1", 8081);
+
+	CHECK(alt >= 0 && other >= 0, "listening on ports 8080 and 8081");
+	CHECK(nft_set_web_ports(nft, read_ports, 4) == 0 && rules_in(TABLE, "forward") == 16 &&
+	          rules_in(TABLE, "output") == 16,
+	      "web ports 80, 8080, 8080, 443 add one rule per family for 8080 alone (forward %d)",
+	      rules_in(TABLE, "forward"));
+	CHECK(ruleset_clean(nft), "the ruleset check expects the 8080 rules");
+	ban_install(nft, key("127.0.0.1"), SCOPE_WEB, 60000);
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 8080) && connects("127.0.0.1", "127.0.0.1", 8081),
+	      "banned for web, 127.0.0.1 cannot connect to :8080 but can to :8081");
+	CHECK(nft_set_web_ports(nft, other_ports, 1) == 0 && ruleset_clean(nft),
+	      "the web ports become 8081 (a reload), and the check expects that");
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 8081) && connects("127.0.0.1", "127.0.0.1", 8080),
+	      "the same ban now drops :8081 and lets :8080 through");
+	CHECK(!connects("127.0.0.1", "127.0.0.1", 80), "and still drops :80");
+	ban_remove(nft, key("127.0.0.1"), SCOPE_WEB);
+	CHECK(nft_set_web_ports(nft, NULL, 0) == 0 && rules_in(TABLE, "forward") == 14 &&
+	          ruleset_clean(nft),
+	      "without other web ports the chains hold their 14 rules again");
+	close(alt);
+	close(other);
+}
+
 static void
 check_full_set(void)
 {
@@ -782,6 +833,7 @@ main(void)
 	check_tags(nft);
 	check_expiry(nft);
 	check_traffic(nft);
+	check_web_ports(nft);
 	check_full_set();
 
 	other_after = command_output("nft -j list table inet other");

@@ -78,6 +78,15 @@ main(void)
 	    "interfaces = [ \"tap*\" ];",
 	    NULL,
 	};
+	static const char *const crawler[] = {
+	    "disallowed_requests = 10;",
+	    "disallowed_requests = 3;",
+	    "http_ports = [ 80, 8080 ];",
+	    "http_ports = [ 80, 8081 ];",
+	    "max_sites = 256;",
+	    "max_sites = 512;",
+	    NULL,
+	};
 	static struct config running, next, copy;
 	char path[] = "/tmp/abuseguard-reload-XXXXXX", error[512];
 	struct kept kept = {"", 0};
@@ -118,6 +127,18 @@ main(void)
 	      "the restart-only settings keep their running values");
 	CHECK(reload_keep_restart_only(&next, &running, NULL, NULL) == 0,
 	      "once kept, the merged policy differs from the running one only in live settings");
+
+	kept.names[0] = '\0';
+	kept.count = 0;
+	CHECK(write_policy(path, crawler) == 0 &&
+	          config_load(path, &next, error, sizeof(error)) == 0,
+	      "a policy changing the crawler's threshold, ports and site table loads");
+	changed = reload_keep_restart_only(&next, &running, note_kept, &kept);
+	CHECK(changed == 1 && strcmp(kept.names, "crawler.max_sites ") == 0,
+	      "only crawler.max_sites is kept until restart (%s)", kept.names);
+	CHECK(next.crawler.disallowed_requests == 3 && next.crawler.http_ports[1] == 8081 &&
+	          next.crawler.max_sites == running.crawler.max_sites,
+	      "the threshold and the ports are taken at once, the table keeps its size");
 	unlink(path);
 	return check_done();
 }
