@@ -137,21 +137,21 @@ check "and the log says what it did" grep -q '2 with a timeout the store did not
 rule_count() { in_hv nft -j list chain inet abuseguard "$1" 2>/dev/null | jq '[.nftables[] | select(.rule)] | length'; }
 rules_are() { test "$(rule_count "$1")" = "$2"; }
 rules_forward=$(rule_count forward)
-check "the forward chain holds the daemon's 14 rules" test "$rules_forward" = 14
+check "the forward chain holds the daemon's 16 rules (smtp x3, web x4 with 8080, all; IPv4 and IPv6)" test "$rules_forward" = 16
 smtp_rule=$(in_hv nft -a list chain inet abuseguard forward | awk '/ban4_smtp/ { print $NF; exit }')
 in_hv nft delete rule inet abuseguard forward handle "$smtp_rule"
 check "with the rule that drops its SMTP deleted, the banned VM connects to :25" vm_connects 10.0.1.2 25
 check "within 6 s the rule is back and the VM's SMTP dropped again" \
-	wait_until 6000 bash -c "[ \$(ip netns exec $HV nft -j list chain inet abuseguard forward | jq '[.nftables[] | select(.rule)] | length') = 14 ] && ! timeout 2 ip netns exec $VM bash -c 'exec 3<>/dev/tcp/10.0.1.2/25' 2>/dev/null"
+	wait_until 6000 bash -c "[ \$(ip netns exec $HV nft -j list chain inet abuseguard forward | jq '[.nftables[] | select(.rule)] | length') = 16 ] && ! timeout 2 ip netns exec $VM bash -c 'exec 3<>/dev/tcp/10.0.1.2/25' 2>/dev/null"
 check "the log names the chain and what it found" \
-	grep -q 'chain forward: its 13 rules are not the 14 the daemon wrote' "$WORK/daemon.log"
+	grep -q 'chain forward: its 15 rules are not the 16 the daemon wrote' "$WORK/daemon.log"
 in_hv nft insert rule inet abuseguard forward accept
 check "a foreign accept put first in the chain lets the VM's SMTP through" vm_connects 10.0.1.2 25
 check "within 6 s it is gone and the VM's SMTP dropped" \
 	wait_until 6000 bash -c "! ip netns exec $HV nft list chain inet abuseguard forward | grep -qx '[[:space:]]*accept' && ! timeout 2 ip netns exec $VM bash -c 'exec 3<>/dev/tcp/10.0.1.2/25' 2>/dev/null"
 in_hv nft delete chain inet abuseguard forward
-check "a deleted forward chain is back within 6 s, with its 14 rules" \
-	wait_until 6000 rules_are forward 14
+check "a deleted forward chain is back within 6 s, with its 16 rules" \
+	wait_until 6000 rules_are forward 16
 refute "and the VM's SMTP is dropped again" vm_connects 10.0.1.2 25
 check "the log says the chain was missing" grep -q 'chain forward is missing' "$WORK/daemon.log"
 in_hv nft add chain inet abuseguard output '{ policy drop; }'
