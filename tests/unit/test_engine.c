@@ -16,6 +16,7 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "vm.h"
 
 #define HOUR_MS (3600 * 1000LL)
 #define DAY_MS  (24 * HOUR_MS)
@@ -395,6 +396,62 @@ test_never_bannable(void)
 	fixture_close(&f);
 }
 
+/*
+ * A VM's address moves to another interface (migrated, or re-created): the
+ * ladder is the address's, so the next offence climbs from the history the
+ * address made on the old interface, and each record names the interface
+ * and VM the packets came from at the time.
+ */
+static void
+test_history_follows_the_address(void)
+{
+	struct fixture f;
+	struct vm_registry vms;
+	struct abuse_event event;
+	struct prefix address;
+	const char *conflict;
+	int64_t t = T0_MS;
+
+	CHECK(fixture_open(&f, "moved") == 0, "engine opens on a fresh store");
+	CHECK(vm_registry_init(&vms, 8, 4) == 0, "a VM registry");
+	f.engine.vms = &vms;
+	prefix_parse("10.0.0.5", &address);
+	CHECK(vm_configure(&vms, "vnet0", &address, 1, "web1", "C-1", VM_ORIGIN_OPERATOR, t,
+	                   &conflict) == 0,
+	      "vnet0 holds 10.0.0.5, VM web1");
+	vm_find(&vms, "vnet0")->ifindex = 3;
+	event = spam_event("10.0.0.5", 30, t);
+	event.ifindex = 3;
+	clock_set(&f.clock, t);
+	engine_handle_event(&f.engine, &event);
+	CHECK(f.recorder.banned && f.recorder.ban.level == 0 &&
+	          strcmp(f.recorder.ban.vm.interface, "vnet0") == 0 &&
+	          strcmp(f.recorder.ban.vm.name, "web1") == 0,
+	      "a burst on vnet0 bans 10.0.0.5 for 1 hour, naming vnet0 and web1");
+
+	/* The VM is re-created on vnet7 with the same address. */
+	CHECK(vm_configure(&vms, "vnet0", NULL, 0, NULL, NULL, VM_ORIGIN_OPERATOR, t, &conflict) ==
+	          0,
+	      "vnet0 gives up 10.0.0.5");
+	CHECK(vm_configure(&vms, "vnet7", &address, 1, "web1-new", "C-1", VM_ORIGIN_OPERATOR, t,
+	                   &conflict) == 0,
+	      "vnet7 now holds 10.0.0.5");
+	vm_find(&vms, "vnet7")->ifindex = 9;
+	t += HOUR_MS + 12 * HOUR_MS; /* 12 hours after the first ban ended */
+	event = spam_event("10.0.0.5", 30, t);
+	event.ifindex = 9;
+	clock_set(&f.clock, t);
+	engine_handle_event(&f.engine, &event);
+	CHECK(f.recorder.banned && f.recorder.ban.level == 1 &&
+	          f.recorder.ban.expires_ms - t == 7 * DAY_MS,
+	      "a repeat from the new interface climbs the address's ladder: 1 week");
+	CHECK(strcmp(f.recorder.ban.vm.interface, "vnet7") == 0 &&
+	          strcmp(f.recorder.ban.vm.name, "web1-new") == 0,
+	      "the new ban names the interface and VM the packets came from: vnet7, web1-new");
+	vm_registry_free(&vms);
+	fixture_close(&f);
+}
+
 int
 main(void)
 {
@@ -412,6 +469,7 @@ main(void)
 	test_scan_findings();
 	test_never_bannable();
 	test_reconcile_after_prefix_change();
+	test_history_follows_the_address();
 	snprintf(command, sizeof(command), "rm -rf %s", directory);
 	if (system(command) != 0)
 		fprintf(stderr, "could not remove %s\n", directory);
