@@ -119,7 +119,7 @@ send_frame(struct run *run, const unsigned char *frame, size_t length,
            enum capture_direction direction)
 {
 	if (length == 0 ||
-	    capture_run_packet(run->capture, frame, length, run->now, direction) < 0) {
+	    capture_run_packet(run->capture, frame, length, run->now, direction, 0) < 0) {
 		fprintf(stderr, "scan_probes: a test run failed\n");
 		exit(1);
 	}

@@ -57,11 +57,23 @@ struct xdp_thresholds thresholds = {
 /* Replay and the tests drive the clock; the verifier drops the branch not taken. */
 const volatile __u8 replay_clock = 0;
 __u64 replay_now_ns;
+/*
+ * Replay runs every packet on the loopback device; this names the capture's
+ * interface instead (0: the device's own ifindex, as the tests use).
+ */
+__u32 replay_ifindex;
 
 static __always_inline __u64
 clock_now(void)
 {
 	return replay_clock ? replay_now_ns : bpf_ktime_get_ns();
+}
+
+/* The interface a packet belongs to: where it arrived (XDP) or leaves (tc). */
+static __always_inline __u32
+packet_ifindex(__u32 device_ifindex)
+{
+	return replay_clock && replay_ifindex ? replay_ifindex : device_ifindex;
 }
 
 static __always_inline void
@@ -173,7 +185,7 @@ send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smt
 	event->time_ns = now;
 	event->window_start_ns = state->window_start_ns;
 	event->source = pair->source;
-	event->ifindex = ctx->ingress_ifindex;
+	event->ifindex = packet_ifindex(ctx->ingress_ifindex);
 	event->category = CATEGORY_SPAM;
 	event->reason = attempts_reached ? SPAM_REASON_ATTEMPTS : SPAM_REASON_DESTINATIONS;
 	event->counts.attempts = state->smtp_attempts;
@@ -382,7 +394,8 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 
 	if (!packet)
 		return XDP_PASS;
-	interface = interface_state_get(ctx->ingress_ifindex, now, thresholds.window_ns);
+	interface =
+	    interface_state_get(packet_ifindex(ctx->ingress_ifindex), now, thresholds.window_ns);
 	if (packet->learn)
 		learn_hand_up(ctx, interface, now);
 	if (packet->family == 0)
@@ -408,7 +421,8 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 		struct scan_contact_key contact;
 
 		if (scan_probe_from_packet(packet, &contact))
-			record_scan_probe(&contact, ctx->ingress_ifindex, interface);
+			record_scan_probe(&contact, packet_ifindex(ctx->ingress_ifindex),
+			                  interface);
 	}
 	return XDP_PASS;
 }
@@ -469,7 +483,7 @@ abuseguard_tc(struct __sk_buff *skb)
 	if (parse_packet(&cursor, &packet) != 0 || packet.family == 0)
 		return TC_ACT_OK;
 	packet_summarize(&packet, &summary);
-	scan_return_path_seen(skb->ifindex);
+	scan_return_path_seen(packet_ifindex(skb->ifindex));
 	outcome = scan_reply_from_packet(&summary, &cursor, &contact);
 	if (outcome == 0)
 		return TC_ACT_OK;

@@ -145,7 +145,7 @@ learn_hand_up(struct xdp_md *ctx, struct interface_state *state, __u64 now)
 		goto dropped;
 	}
 	frame->time_ns = now;
-	frame->ifindex = ctx->ingress_ifindex;
+	frame->ifindex = packet_ifindex(ctx->ingress_ifindex);
 	frame->length = length;
 	bpf_ringbuf_submit(frame, 0);
 	count(COUNTER_LEARN_FRAMES);
@@ -204,7 +204,7 @@ send_spoof_event(struct xdp_md *ctx, struct interface_state *state, __u64 now)
 	event->time_ns = now;
 	event->window_start_ns = state->window_start_ns;
 	/* The source is the VM's own address, which the daemon fills in. */
-	event->ifindex = ctx->ingress_ifindex;
+	event->ifindex = packet_ifindex(ctx->ingress_ifindex);
 	event->category = CATEGORY_SPOOFING;
 	event->reason = SPOOF_REASON_PACKETS;
 	event->counts.attempts = state->window_spoofed;
@@ -269,7 +269,7 @@ static __always_inline enum attribution
 attribute(struct xdp_md *ctx, const struct packet_summary *packet, struct interface_state *state,
           __u64 now)
 {
-	__u32 ifindex = ctx->ingress_ifindex, known;
+	__u32 ifindex = packet_ifindex(ctx->ingress_ifindex), known;
 	struct interface_policy *policy;
 	struct vm_address_value *holder;
 	struct vm_address_key key;

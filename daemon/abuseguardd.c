@@ -69,7 +69,9 @@ static void __attribute__((noreturn)) usage(int status)
 	fprintf(status ? stderr : stdout,
 	        "usage: abuseguardd [-tv] [-c file] [-i interface]... [--state-dir dir]\n"
 	        "                   [--socket path]\n"
-	        "       abuseguardd [-v] [-c file] --replay file [--replay file]...\n");
+	        "       abuseguardd [-v] [-c file] [-i interface]...\n"
+	        "                   [--replay-interface [index=]interface]...\n"
+	        "                   --replay file [--replay file]...\n");
 	exit(status);
 }
 
@@ -79,21 +81,8 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 	struct daemon *daemon = arg;
 	struct abuse_event attributed;
 
-	/* A spoofing event is an offence of the forging VM's own address. */
-	if (event->category == CATEGORY_SPOOFING) {
-		attributed = *event;
-		if (attribution_event_source(&daemon->attribution, &attributed) < 0) {
-			const struct vm *vm =
-			    attribution_vm(&daemon->attribution, (int)event->ifindex);
-
-			log_warnx("%s: %u packets from forged sources, but no address of its own "
-			          "is known: reported, not recorded",
-			          vm != NULL ? vm->interface : "an interface",
-			          event->counts.attempts);
-			return;
-		}
-		event = &attributed;
-	}
+	if (attribution_event(&daemon->attribution, event, &attributed, &event) < 0)
+		return;
 	/* Errors are logged where they happen; the loop goes on. */
 	daemon->event_ifindex = event->ifindex; /* for the decision's INTERFACE= field */
 	/* Its ticket's notice carries what this event counted and where it went. */
@@ -788,6 +777,7 @@ main(int argc, char *argv[])
 	    {"state-dir", required_argument, NULL, 'S'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"replay", required_argument, NULL, 'R'},
+	    {"replay-interface", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -795,6 +785,7 @@ main(int argc, char *argv[])
 	const char *config_path = CONFIG_DEFAULT_PATH, *state_dir = NULL, *socket_path = NULL;
 	char *interfaces[CONFIG_MAX_INTERFACES + 1];
 	char **replay_files = NULL;
+	struct replay_options replay = {.index_max = (unsigned)argc};
 	unsigned interface_count = 0, replay_count = 0;
 	int check_only = 0, verbose = 0, option;
 	char error[PATH_MAX + 256];
@@ -828,6 +819,14 @@ main(int argc, char *argv[])
 				fatal("--replay");
 			replay_files[replay_count++] = optarg;
 			break;
+		case 'I':
+			/* At most one per argument: argc bounds them. */
+			if (replay.indexes == NULL &&
+			    (replay.indexes = calloc(argc, sizeof(*replay.indexes))) == NULL)
+				fatal("--replay-interface");
+			if (replay_option_interface(&replay, optarg) < 0)
+				usage(64);
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -836,6 +835,10 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(64);
+	if (replay_count == 0 && (replay.interface != NULL || replay.index_count > 0)) {
+		fprintf(stderr, "abuseguardd: --replay-interface is for --replay\n");
+		usage(64);
+	}
 
 	log_init(1, verbose, "abuseguardd");
 	if (config_load(config_path, &daemon.config, error, sizeof(error)) < 0) {
@@ -852,9 +855,13 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (replay_count > 0) {
-		int status = replay_run(&daemon.config, replay_files, replay_count);
+		int status;
 
+		replay.files = replay_files;
+		replay.file_count = replay_count;
+		status = replay_run(&daemon.config, &replay);
 		free(replay_files);
+		free(replay.indexes);
 		return status;
 	}
 

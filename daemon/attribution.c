@@ -173,6 +173,27 @@ attribution_event_source(struct attribution *attribution, struct abuse_event *ev
 	return 0;
 }
 
+int
+attribution_event(struct attribution *attribution, const struct abuse_event *event,
+                  struct abuse_event *copy, const struct abuse_event **out)
+{
+	const struct vm *vm;
+
+	*out = event;
+	if (event->category != CATEGORY_SPOOFING)
+		return 0;
+	*copy = *event;
+	if (attribution_event_source(attribution, copy) == 0) {
+		*out = copy;
+		return 0;
+	}
+	vm = vm_find_ifindex(&attribution->vms, (int)event->ifindex);
+	log_warnx("%s: %u packets from forged sources, but no address of its own is known: "
+	          "reported, not recorded",
+	          vm != NULL ? vm->interface : "an interface", event->counts.attempts);
+	return -ENOENT;
+}
+
 const struct vm *
 attribution_vm(struct attribution *attribution, int ifindex)
 {

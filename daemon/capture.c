@@ -106,13 +106,13 @@ learn_ready(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int
-interface_wanted(const struct config *config, const char *name)
+bool
+capture_interface_wanted(const struct config *config, const char *name)
 {
 	for (unsigned i = 0; i < config->interface_count; i++)
 		if (fnmatch(config->interfaces[i], name, 0) == 0)
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
 static struct attachment *
@@ -245,7 +245,7 @@ interfaces_scan(struct capture *capture)
 		return;
 	}
 	for (struct if_nameindex *entry = names; entry->if_index != 0; entry++)
-		if (interface_wanted(capture->config, entry->if_name))
+		if (capture_interface_wanted(capture->config, entry->if_name))
 			interface_attach(capture, (int)entry->if_index, entry->if_name);
 	if_freenameindex(names);
 }
@@ -277,9 +277,9 @@ link_message(const struct nlmsghdr *message, void *data)
 		if (slot != NULL)
 			attachment_release(capture, slot, "interface removed");
 	} else if (message->nlmsg_type == RTM_NEWLINK && name != NULL) {
-		if (slot != NULL && !interface_wanted(capture->config, name))
+		if (slot != NULL && !capture_interface_wanted(capture->config, name))
 			attachment_release(capture, slot, "renamed out of the patterns");
-		else if (slot == NULL && interface_wanted(capture->config, name))
+		else if (slot == NULL && capture_interface_wanted(capture->config, name))
 			interface_attach(capture, info->ifi_index, name);
 	}
 	return MNL_CB_OK;
@@ -546,7 +546,7 @@ capture_forget(struct capture *capture, const struct source_key *source)
 /* Runs one of the programs once over frame (NULL: a minimal frame). */
 static int
 program_run(struct capture *capture, struct bpf_program *program, const void *frame, size_t length,
-            uint64_t time_ns)
+            uint64_t time_ns, int ifindex)
 {
 	static const unsigned char empty_frame[ETH_HLEN];
 	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = frame ? frame : empty_frame,
@@ -554,6 +554,7 @@ program_run(struct capture *capture, struct bpf_program *program, const void *fr
 	int error;
 
 	capture->skeleton->bss->replay_now_ns = time_ns;
+	capture->skeleton->bss->replay_ifindex = ifindex > 0 ? (__u32)ifindex : 0;
 	error = bpf_prog_test_run_opts(bpf_program__fd(program), &options);
 	if (error < 0)
 		return error;
@@ -562,7 +563,7 @@ program_run(struct capture *capture, struct bpf_program *program, const void *fr
 
 int
 capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns,
-                   enum capture_direction direction)
+                   enum capture_direction direction, int ifindex)
 {
 	struct bpf_program *program = direction == CAPTURE_TOWARD_VM
 	                                  ? capture->skeleton->progs.abuseguard_tc
@@ -571,14 +572,14 @@ capture_run_packet(struct capture *capture, const void *frame, size_t length, ui
 	/* The tc program reads an Ethernet header: shorter frames are not packets. */
 	if (direction == CAPTURE_TOWARD_VM && length < ETH_HLEN)
 		return 0;
-	return program_run(capture, program, frame, length, time_ns);
+	return program_run(capture, program, frame, length, time_ns, ifindex);
 }
 
 int
 capture_sweep(struct capture *capture, uint64_t time_ns)
 {
 	return program_run(capture, capture->skeleton->progs.abuseguard_scan_sweep, NULL, 0,
-	                   time_ns);
+	                   time_ns, 0);
 }
 
 void

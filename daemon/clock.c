@@ -1,4 +1,5 @@
 /* The one clock: live system time, or a time the caller sets. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -52,13 +53,31 @@ clock_from_program_ns(const struct clock *clock, uint64_t program_ns)
 	return program_ms + timespec_ms(CLOCK_REALTIME) - timespec_ms(CLOCK_MONOTONIC);
 }
 
+static const char *
+format_utc(int64_t ms, bool milliseconds, char *buf, size_t len)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	char whole[32];
+	struct tm tm;
+
+	if (gmtime_r(&seconds, &tm) == NULL ||
+	    strftime(whole, sizeof(whole), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)ms);
+	else if (milliseconds)
+		snprintf(buf, len, "%s.%03dZ", whole, (int)(ms % 1000));
+	else
+		snprintf(buf, len, "%sZ", whole);
+	return buf;
+}
+
 const char *
 clock_format_utc(int64_t ms, char *buf, size_t len)
 {
-	time_t seconds = (time_t)(ms / 1000);
-	struct tm tm;
+	return format_utc(ms, false, buf, len);
+}
 
-	if (gmtime_r(&seconds, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)ms);
-	return buf;
+const char *
+clock_format_utc_ms(int64_t ms, char *buf, size_t len)
+{
+	return format_utc(ms, true, buf, len);
 }

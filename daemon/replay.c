@@ -6,9 +6,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <search.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <jansson.h>
 #include <pcap/pcap.h>
 
+#include "attribution.h"
 #include "capture.h"
 #include "clock.h"
 #include "crawl.h"
@@ -40,6 +43,7 @@
 #define SLL_PROTOCOL        14 /* be16 */
 #define SLL2_HEADER_LENGTH  20
 #define SLL2_PROTOCOL       0  /* be16 */
+#define SLL2_INTERFACE      4  /* be32: the capturing host's ifindex */
 #define SLL2_PACKET_TYPE    10 /* u8 */
 #define SLL_PACKET_OUTGOING 4  /* sent by the capturing host */
 /* libpcap hands out at most its MAXIMUM_SNAPLEN; a rebuilt frame adds Ethernet. */
@@ -48,15 +52,27 @@
 #define REPLAY_MIN_HEADERS (20 + 20)
 /* Per file and reason, the packets named on stderr; the rest are only counted. */
 #define REPLAY_REPORTS_PER_REASON 10
-/* The HTTP path's name for the capture's one interface. */
-#define REPLAY_IFINDEX 1
+/*
+ * The program's interfaces in a replay: ifindex numbers of its own, none of
+ * them a device. The first one is the name that packets naming no interface
+ * stand for, then the policy's VMs, then the interfaces as captures name them.
+ */
+#define REPLAY_UNNAMED "(capture)" /* without --replay-interface NAME */
+/*
+ * ARP/NDP/DHCP frames of an Ethernet capture held until the VM's MAC is
+ * known: only the VM's own frames teach, as live, where XDP never sees the
+ * hypervisor's. More are not taught.
+ */
+#define REPLAY_HELD_LEARN 8
+/* Capture interface indexes (cooked v2) whose interface is remembered; more are looked up again. */
+#define REPLAY_CAPTURE_INDEXES 1024
 
 enum skip_reason {
 	SKIP_LINK_TYPE,
 	SKIP_OUT_OF_ORDER,
 	SKIP_TRUNCATED,
 	SKIP_SHORT,
-	SKIP_OUTGOING,
+	SKIP_NOT_VM,
 	SKIP_UNREADABLE,
 	SKIP_RUN_FAILED,
 	SKIP_COUNT
@@ -67,7 +83,7 @@ static const char *const skip_names[SKIP_COUNT] = {
     [SKIP_OUT_OF_ORDER] = "out of order",
     [SKIP_TRUNCATED] = "truncated (caplen < len)",
     [SKIP_SHORT] = "shorter than the link header",
-    [SKIP_OUTGOING] = "outgoing (cooked capture)",
+    [SKIP_NOT_VM] = "on no VM-facing interface",
     [SKIP_UNREADABLE] = "cut off or unreadable record",
     [SKIP_RUN_FAILED] = "refused by the test run",
 };
@@ -106,9 +122,31 @@ struct flagged {
 	struct source_key source;
 };
 
+/* A capture's interface index and the program's interface for it (0: no VM-facing one). */
+struct capture_index {
+	uint32_t index;
+	int ifindex;
+};
+
+struct held_learn {
+	int ifindex;
+	size_t length;
+	unsigned char frame[LEARN_FRAME_BYTES];
+};
+
 struct replay {
 	const struct config *config;
+	const struct replay_options *options;
 	struct clock clock;
+	struct attribution attribution; /* the policy's VMs, learning, the spoofer's address */
+	int unnamed_ifindex;            /* for packets whose capture names no interface */
+	int last_ifindex;
+	struct capture_index indexes[REPLAY_CAPTURE_INDEXES];
+	unsigned index_count;
+	int attribution_open;
+	struct held_learn held[REPLAY_HELD_LEARN];
+	unsigned held_count;
+	uint64_t learn_not_vm; /* frames not taught: not the VM's, or past the held ones */
 	struct store *store;
 	struct engine engine;
 	struct tickets tickets; /* filed into the scratch store, listed in the summary */
@@ -133,20 +171,6 @@ replay_interrupt(int signal_number)
 {
 	(void)signal_number;
 	replay_interrupted = 1;
-}
-
-/* "2026-11-26T06:24:11.914Z" */
-static const char *
-time_format_ms(int64_t ms, char *buf, size_t len)
-{
-	time_t seconds = (time_t)(ms / 1000);
-	struct tm tm;
-	char whole[32];
-
-	gmtime_r(&seconds, &tm);
-	strftime(whole, sizeof(whole), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", whole, (int)(ms % 1000));
-	return buf;
 }
 
 /* Counts a skipped packet; names the first few per file and reason on stderr (fmt not NULL). */
@@ -207,11 +231,12 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 {
 	struct replay *replay = arg;
 	char time[40], source[SOURCE_STRLEN], expires[40], *line;
+	const struct vm *vm;
 	json_t *object;
 
 	object = json_pack(
 	    "{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "time",
-	    time_format_ms(finding->time_ms, time, sizeof(time)), "file", replay->file->name,
+	    clock_format_utc_ms(finding->time_ms, time, sizeof(time)), "file", replay->file->name,
 	    "packet", (json_int_t)replay->file->packet, "source",
 	    source_format(&finding->source, source, sizeof(source)), "category",
 	    category_name(finding->category), "attempts", (json_int_t)finding->counts.attempts,
@@ -222,6 +247,10 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 		log_warnx("replay: no memory for a decision line");
 		return;
 	}
+	/* Which VM it was: the interface its packets came from. */
+	vm = vm_find_ifindex(&replay->attribution.vms, (int)finding->ifindex);
+	if (vm != NULL)
+		json_object_set_new(object, "interface", json_string(vm->interface));
 	/* A ban, or the rung an alert would have taken; an ignored finding takes none. */
 	if (decision->action != ACTION_IGNORE) {
 		json_object_set_new(object, "level", json_integer(decision->step.level + 1));
@@ -231,7 +260,7 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 	if (ban != NULL)
 		json_object_set_new(
 		    object, "expires",
-		    json_string(time_format_ms(ban->expires_ms, expires, sizeof(expires))));
+		    json_string(clock_format_utc_ms(ban->expires_ms, expires, sizeof(expires))));
 	json_object_set_new(object, "detail", json_string(finding->detail));
 	line = json_dumps(object, JSON_COMPACT);
 	json_decref(object);
@@ -254,9 +283,56 @@ static void
 on_abuse_event(void *arg, const struct abuse_event *event)
 {
 	struct replay *replay = arg;
+	struct abuse_event copy;
 
+	/* As live: a spoofing event is an offence of the forging VM's own address. */
+	if (attribution_event(&replay->attribution, event, &copy, &event) < 0)
+		return;
 	/* Errors are logged and counted by the engine; the replay goes on. */
 	engine_handle_event(&replay->engine, event);
+}
+
+static void
+on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
+{
+	struct replay *replay = arg;
+	const struct replay_file *file = replay->file;
+	struct held_learn *held;
+
+	/* Cooked captures say which packets come from the VM; Ethernet ones, its MAC. */
+	if (file->link != LINK_ETHERNET || length < ETHERNET_HEADER_LENGTH ||
+	    (file->vm_mac_known &&
+	     memcmp((const unsigned char *)frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0)) {
+		attribution_learn(&replay->attribution, capture, ifindex, frame, length);
+		return;
+	}
+	if (file->vm_mac_known || replay->held_count >= REPLAY_HELD_LEARN ||
+	    length > sizeof(held->frame)) {
+		replay->learn_not_vm++;
+		return;
+	}
+	held = &replay->held[replay->held_count++];
+	held->ifindex = ifindex;
+	held->length = length;
+	memcpy(held->frame, frame, length);
+}
+
+/* The VM's MAC is known: its held frames teach now, the others never. */
+static void
+held_learn_settle(struct replay *replay)
+{
+	const struct replay_file *file = replay->file;
+
+	for (unsigned i = 0; i < replay->held_count; i++) {
+		const struct held_learn *held = &replay->held[i];
+
+		if (memcmp(held->frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0)
+			attribution_learn(&replay->attribution, replay->capture, held->ifindex,
+			                  held->frame, held->length);
+		else
+			replay->learn_not_vm++;
+	}
+	replay->held_count = 0;
 }
 
 static void
@@ -289,6 +365,77 @@ static uint16_t
 read_be16(const unsigned char *bytes)
 {
 	return (uint16_t)(bytes[0] << 8 | bytes[1]);
+}
+
+static uint32_t
+read_be32(const unsigned char *bytes)
+{
+	return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 |
+	       bytes[3];
+}
+
+/*
+ * The program's interface for a VM-facing interface name: the same one
+ * every time, with the VM's addresses written under it, as when the daemon
+ * attaches to it. Past limits.max_interfaces the interface has no VM
+ * (logged): its sources are unverified, as live.
+ */
+static int
+interface_ifindex(struct replay *replay, const char *name)
+{
+	const struct vm *vm = vm_find(&replay->attribution.vms, name);
+	int ifindex;
+
+	if (vm != NULL && vm->ifindex > 0)
+		return vm->ifindex;
+	ifindex = ++replay->last_ifindex;
+	attribution_interface(&replay->attribution, replay->capture, ifindex, name, true);
+	return ifindex;
+}
+
+/* The VM-facing interface a cooked v2 index names: the command line's, else this host's. */
+static const char *
+capture_index_name(struct replay *replay, uint32_t index, char name[IF_NAMESIZE])
+{
+	const struct replay_options *options = replay->options;
+	const char *local;
+	char here[IF_NAMESIZE + 16];
+
+	for (unsigned i = 0; i < options->index_count; i++)
+		if (options->indexes[i].index == index)
+			return options->indexes[i].name;
+	local = if_indextoname(index, name);
+	if (local != NULL && capture_interface_wanted(replay->config, local))
+		return local;
+	if (local != NULL)
+		snprintf(here, sizeof(here), "%s on this host", local);
+	else
+		snprintf(here, sizeof(here), "unknown on this host");
+	log_warnx("%s: packet %llu: the capture's interface %u (%s) is none of the policy's "
+	          "VM-facing interfaces: its packets are skipped (--replay-interface %u=NAME "
+	          "names it)",
+	          replay->file->name, (unsigned long long)replay->file->packet, index, here, index);
+	return NULL;
+}
+
+/* The program's interface for a cooked v2 capture's interface index; 0 if it is no VM's. */
+static int
+capture_index_interface(struct replay *replay, uint32_t index)
+{
+	char buffer[IF_NAMESIZE];
+	const char *name;
+	int ifindex;
+
+	for (unsigned i = 0; i < replay->index_count; i++)
+		if (replay->indexes[i].index == index)
+			return replay->indexes[i].ifindex;
+	name = capture_index_name(replay, index, buffer);
+	ifindex = name != NULL ? interface_ifindex(replay, name) : 0;
+	/* Past the table's room, looked up (and said) again. */
+	if (replay->index_count < REPLAY_CAPTURE_INDEXES)
+		replay->indexes[replay->index_count++] =
+		    (struct capture_index){.index = index, .ifindex = ifindex};
+	return ifindex;
 }
 
 /* 0 (not IP) lets the program count the packet as other layer 3. */
@@ -364,18 +511,22 @@ frame_opens_contact(const unsigned char *frame, size_t length)
 }
 
 /*
- * Ethernet captures of a VM's interface hold both directions: frames to the
- * VM's MAC go through the egress program, the rest through XDP.
+ * Ethernet captures of a VM's interface hold both directions: frames from
+ * the VM's MAC go through XDP, the rest through the egress program.
  */
 static enum capture_direction
-ethernet_direction(struct replay_file *file, const unsigned char *frame, size_t length)
+ethernet_direction(struct replay *replay, const unsigned char *frame, size_t length)
 {
+	struct replay_file *file = replay->file;
+
+	/* The hypervisor's broadcasts and multicasts too go toward the VM, as live. */
 	if (file->vm_mac_known)
-		return memcmp(frame, file->vm_mac, sizeof(file->vm_mac)) == 0 ? CAPTURE_TOWARD_VM
-		                                                              : CAPTURE_FROM_VM;
+		return memcmp(frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0 ? CAPTURE_FROM_VM
+		                                                                  : CAPTURE_TOWARD_VM;
 	if (frame_opens_contact(frame, length)) {
 		memcpy(file->vm_mac, frame + 6, sizeof(file->vm_mac));
 		file->vm_mac_known = 1;
+		held_learn_settle(replay);
 	}
 	return CAPTURE_FROM_VM;
 }
@@ -387,12 +538,14 @@ ethernet_direction(struct replay_file *file, const unsigned char *frame, size_t 
  */
 static size_t
 frame_build(struct replay *replay, const unsigned char *data, size_t length,
-            const unsigned char **frame, enum capture_direction *direction)
+            const unsigned char **frame, enum capture_direction *direction, int *ifindex)
 {
 	const struct replay_file *file = replay->file;
 	size_t payload_length;
 	uint16_t protocol = 0;
 	int packet_type = 0;
+
+	*ifindex = replay->unnamed_ifindex;
 
 	/* Raw IP has no link header, but its first byte names the version. */
 	if (length < file->link_header_length || length == 0) {
@@ -403,7 +556,7 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	switch (file->link) {
 	case LINK_ETHERNET:
 		*frame = data;
-		*direction = ethernet_direction(replay->file, data, length);
+		*direction = ethernet_direction(replay, data, length);
 		return length;
 	case LINK_SLL:
 		packet_type = read_be16(data + SLL_PACKET_TYPE);
@@ -412,16 +565,16 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	case LINK_SLL2:
 		packet_type = data[SLL2_PACKET_TYPE];
 		protocol = read_be16(data + SLL2_PROTOCOL);
+		*ifindex = capture_index_interface(replay, read_be32(data + SLL2_INTERFACE));
+		if (*ifindex == 0) {
+			packet_skip(replay, SKIP_NOT_VM, NULL); /* said once per index */
+			return 0;
+		}
 		break;
 	case LINK_IP:
 		protocol = ip_ethertype(data[0] >> 4);
 		break;
 	case LINK_UNSUPPORTED:
-		return 0;
-	}
-	/* XDP sees what arrives on an interface; a forwarded packet leaving was seen arriving. */
-	if (packet_type == SLL_PACKET_OUTGOING) {
-		packet_skip(replay, SKIP_OUTGOING, NULL);
 		return 0;
 	}
 	payload_length = length - file->link_header_length;
@@ -436,7 +589,8 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	memcpy(replay->frame + ETHERNET_HEADER_LENGTH, data + file->link_header_length,
 	       payload_length);
 	*frame = replay->frame;
-	*direction = CAPTURE_FROM_VM;
+	/* What leaves a VM's interface goes toward the VM: the tc egress program's, as live. */
+	*direction = packet_type == SLL_PACKET_OUTGOING ? CAPTURE_TOWARD_VM : CAPTURE_FROM_VM;
 	return ETHERNET_HEADER_LENGTH + payload_length;
 }
 
@@ -478,7 +632,7 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 	char when[40], before[40];
 	uint64_t time_ns = 0;
 	size_t length;
-	int error;
+	int error, ifindex;
 
 	/* tv_usec holds nanoseconds: the file was opened with nanosecond precision. */
 	if (header->ts.tv_sec > 0)
@@ -491,9 +645,9 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 	}
 	if (time_ns < replay->latest_ns) {
 		packet_skip(replay, SKIP_OUT_OF_ORDER, "time %s is before the previous packet's %s",
-		            time_format_ms((int64_t)(time_ns / NS_PER_MS), when, sizeof(when)),
-		            time_format_ms((int64_t)(replay->latest_ns / NS_PER_MS), before,
-		                           sizeof(before)));
+		            clock_format_utc_ms((int64_t)(time_ns / NS_PER_MS), when, sizeof(when)),
+		            clock_format_utc_ms((int64_t)(replay->latest_ns / NS_PER_MS), before,
+		                                sizeof(before)));
 		return;
 	}
 	replay->latest_ns = time_ns;
@@ -502,19 +656,19 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 		            header->len);
 		return;
 	}
-	length = frame_build(replay, data, header->caplen, &frame, &direction);
+	length = frame_build(replay, data, header->caplen, &frame, &direction, &ifindex);
 	if (length == 0)
 		return;
 
 	clock_set(&replay->clock, (int64_t)(time_ns / NS_PER_MS));
 	replay_sweep(replay, time_ns);
-	error = capture_run_packet(replay->capture, frame, length, time_ns, direction);
+	error = capture_run_packet(replay->capture, frame, length, time_ns, direction, ifindex);
 	if (error < 0) {
 		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
 		return;
 	}
-	/* The capture is one interface's: the same frame through the HTTP path. */
-	wire_packet(replay->wire, REPLAY_IFINDEX, frame, length, length, (int64_t)(time_ns / 1000),
+	/* The same frame through the HTTP path. */
+	wire_packet(replay->wire, ifindex, frame, length, length, (int64_t)(time_ns / 1000),
 	            direction == CAPTURE_FROM_VM);
 	replay->stats.packets_run++;
 	if (replay->stats.first_ns == 0)
@@ -547,7 +701,7 @@ static void
 file_report_rest(const struct replay_file *file)
 {
 	for (int reason = 0; reason < SKIP_COUNT; reason++)
-		if (reason != SKIP_OUTGOING && reason != SKIP_LINK_TYPE &&
+		if (reason != SKIP_NOT_VM && reason != SKIP_LINK_TYPE &&
 		    file->skipped[reason] > REPLAY_REPORTS_PER_REASON)
 			log_warnx(
 			    "%s: %llu more packets skipped, %s (not listed)", file->name,
@@ -615,6 +769,9 @@ replay_file(struct replay *replay, const char *path)
 		packet_skip(replay, SKIP_UNREADABLE, "%s; the rest of the file is skipped",
 		            pcap_geterr(pcap));
 	}
+	/* A file that never showed its VM's MAC: its held frames teach nothing. */
+	replay->learn_not_vm += replay->held_count;
+	replay->held_count = 0;
 	file_report_rest(&file);
 	pcap_close(pcap);
 	replay->stats.files_read++;
@@ -681,9 +838,11 @@ replay_summary(const struct replay *replay)
 	summary_row("files read", stats->files_read);
 	summary_row("files not read", stats->files_failed);
 	if (stats->packets_run > 0)
-		printf("# %-40s %s .. %s\n", "capture time",
-		       time_format_ms((int64_t)(stats->first_ns / NS_PER_MS), first, sizeof(first)),
-		       time_format_ms((int64_t)(stats->last_ns / NS_PER_MS), last, sizeof(last)));
+		printf(
+		    "# %-40s %s .. %s\n", "capture time",
+		    clock_format_utc_ms((int64_t)(stats->first_ns / NS_PER_MS), first,
+		                        sizeof(first)),
+		    clock_format_utc_ms((int64_t)(stats->last_ns / NS_PER_MS), last, sizeof(last)));
 	summary_row("packets read", stats->packets_read);
 	summary_row("packets run", stats->packets_run);
 	summary_row("packets skipped", skipped);
@@ -694,6 +853,16 @@ replay_summary(const struct replay *replay)
 	summary_row("SMTP connection attempts (XDP)", program.counters[COUNTER_SMTP_ATTEMPTS]);
 	summary_row("malformed packets (XDP)", program.counters[COUNTER_MALFORMED]);
 	summary_row("threshold events (XDP)", program.counters[COUNTER_EVENTS]);
+	summary_row("first contacts (XDP)", program.counters[COUNTER_SCAN_PROBES]);
+	summary_row("  answered (tc)", program.counters[COUNTER_SCAN_ANSWERED]);
+	summary_row("  rejected (tc)", program.counters[COUNTER_SCAN_REJECTED]);
+	summary_row("  timed out", program.counters[COUNTER_SCAN_TIMEOUTS]);
+	summary_row("packets from forged sources (XDP)", program.counters[COUNTER_SPOOFED]);
+	summary_row("packets from unverified sources (XDP)", program.counters[COUNTER_UNVERIFIED]);
+	summary_row("addresses learned (ARP, NDP, DHCP)", replay->attribution.vms.stats.learned);
+	summary_row("learning frames not the VM's (Ethernet)", replay->learn_not_vm);
+	summary_row("spoofing by a VM with no address known",
+	            replay->attribution.spoofing_unattached);
 	for (int category = 0; category < CATEGORY_COUNT; category++) {
 		snprintf(label, sizeof(label), "sources flagged: %s", category_name(category));
 		summary_row(label, stats->flagged[category]);
@@ -753,9 +922,15 @@ scratch_store_close(struct replay *replay)
 }
 
 static int
-replay_open(struct replay *replay, const struct config *config)
+replay_open(struct replay *replay, const struct config *config,
+            const struct replay_options *options)
 {
 	struct sigaction action = {.sa_handler = replay_interrupt};
+	const struct capture_hooks capture_hooks = {
+	    .on_event = on_abuse_event,
+	    .on_learn = on_learn_frame,
+	    .arg = replay,
+	};
 	const struct wire_hooks wire_hooks = {
 	    .on_request = on_wire_request,
 	    .on_robots = on_wire_robots,
@@ -765,6 +940,7 @@ replay_open(struct replay *replay, const struct config *config)
 
 	memset(replay, 0, sizeof(*replay));
 	replay->config = config;
+	replay->options = options;
 	clock_init_fixed(&replay->clock, 0);
 	/* Stop between packets, so the scratch store is removed. */
 	sigemptyset(&action.sa_mask);
@@ -779,8 +955,15 @@ replay_open(struct replay *replay, const struct config *config)
 		log_warnx("replay: cannot open a scratch store");
 		return -EIO;
 	}
+	/* The policy's VMs; the operator's live in the daemon's store, which replay never opens. */
+	if (attribution_open(&replay->attribution, NULL, config, &replay->clock, NULL) < 0) {
+		log_warnx("replay: cannot set up the VM registry");
+		return -ENOMEM;
+	}
+	replay->attribution_open = 1;
 	if (engine_init(&replay->engine, config, &replay->clock, replay->store, NULL) < 0)
 		return -ENOMEM;
+	replay->engine.vms = &replay->attribution.vms;
 	replay->engine.on_decision = on_decision;
 	replay->engine.arg = replay;
 	tickets_init(&replay->tickets, config, &replay->clock, replay->store);
@@ -791,11 +974,20 @@ replay_open(struct replay *replay, const struct config *config)
 		log_warnx("replay: no memory for the HTTP path");
 		return -ENOMEM;
 	}
-	if (capture_open(&replay->capture, NULL, config, on_abuse_event, replay) < 0) {
+	if (capture_open_hooks(&replay->capture, NULL, config, &capture_hooks) < 0) {
 		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
 		          "CAP_NET_ADMIN, is needed)");
 		return -EIO;
 	}
+	/*
+	 * As on a hypervisor where every VM of the policy runs: their addresses
+	 * are in the program before the first packet, so forging a neighbour
+	 * that has not sent anything yet is seen for what it is.
+	 */
+	replay->unnamed_ifindex = interface_ifindex(
+	    replay, options->interface != NULL ? options->interface : REPLAY_UNNAMED);
+	for (unsigned i = 0; i < config->vm_count; i++)
+		(void)interface_ifindex(replay, config->vms[i].interface);
 	return 0;
 }
 
@@ -806,23 +998,70 @@ replay_close(struct replay *replay)
 	wire_close(replay->wire);
 	crawl_close(replay->crawl);
 	engine_close(&replay->engine);
+	if (replay->attribution_open)
+		attribution_close(&replay->attribution);
 	scratch_store_close(replay);
 	tdestroy(replay->flagged_root, free);
 	free(replay->frame);
 }
 
 int
-replay_run(const struct config *config, char *const files[], unsigned count)
+replay_option_interface(struct replay_options *options, const char *argument)
+{
+	const char *name = strchr(argument, '=');
+	unsigned long index = 0;
+	char *end = NULL;
+
+	if (name != NULL) {
+		errno = 0;
+		index = strtoul(argument, &end, 10);
+		if (end != name || argument[0] < '0' || argument[0] > '9' || errno != 0 ||
+		    index == 0 || index > UINT32_MAX) {
+			log_warnx("--replay-interface %s: INDEX=NAME wants an interface index from "
+			          "1 before the '='",
+			          argument);
+			return -EINVAL;
+		}
+		name++;
+	} else {
+		name = argument;
+	}
+	if (name[0] == '\0' || strlen(name) >= IF_NAMESIZE || strchr(name, '/') != NULL) {
+		log_warnx("--replay-interface %s: an interface name is 1 to %d characters, no '/'",
+		          argument, IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	if (end == NULL) {
+		options->interface = name;
+		return 0;
+	}
+	for (unsigned i = 0; i < options->index_count; i++)
+		if (options->indexes[i].index == index) {
+			options->indexes[i].name = name; /* the last one given wins */
+			return 0;
+		}
+	if (options->index_count >= options->index_max) {
+		log_warnx("--replay-interface %s: at most %u interface indexes", argument,
+		          options->index_max);
+		return -EINVAL;
+	}
+	options->indexes[options->index_count++] =
+	    (struct replay_index_name){.index = (uint32_t)index, .name = name};
+	return 0;
+}
+
+int
+replay_run(const struct config *config, const struct replay_options *options)
 {
 	static struct replay replay;
 	int status = 0;
 
-	if (replay_open(&replay, config) < 0) {
+	if (replay_open(&replay, config, options) < 0) {
 		replay_close(&replay);
 		return 1;
 	}
-	for (unsigned i = 0; i < count && !replay_interrupted; i++)
-		if (replay_file(&replay, files[i]) < 0)
+	for (unsigned i = 0; i < options->file_count && !replay_interrupted; i++)
+		if (replay_file(&replay, options->files[i]) < 0)
 			status = 1;
 	if (replay_interrupted) {
 		log_warnx("replay interrupted: the summary covers the packets read so far");

@@ -55,6 +55,15 @@ int attribution_configure(struct attribution *attribution, const char *interface
  */
 int attribution_event_source(struct attribution *attribution, struct abuse_event *event);
 
+/*
+ * The event the engine takes: *out is event itself, or for a spoofing event
+ * a copy in *copy whose source is the forging VM's own address (a spoofing
+ * event is an offence of the VM that forged). -ENOENT, logged, when that VM
+ * has no address: reported, not recorded.
+ */
+int attribution_event(struct attribution *attribution, const struct abuse_event *event,
+                      struct abuse_event *copy, const struct abuse_event **out);
+
 /* The VM behind an interface, or NULL. */
 const struct vm *attribution_vm(struct attribution *attribution, int ifindex);
 

@@ -73,9 +73,16 @@ enum capture_direction {
 	CAPTURE_TOWARD_VM, /* through the tc egress program */
 };
 
-/* Replay: one frame through a program at time_ns; events go to the callback. */
+/*
+ * Replay: one frame through a program at time_ns, as a packet of interface
+ * ifindex (0: the loopback device the test run uses); events go to the
+ * callback. Replay's interfaces need not exist: ifindex only names one in
+ * the program's maps, as capture_vm_sync writes them.
+ */
 int capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns,
-                       enum capture_direction direction);
+                       enum capture_direction direction, int ifindex);
+/* Is name a VM-facing interface: does it match one of the policy's interfaces patterns? */
+bool capture_interface_wanted(const struct config *config, const char *name);
 /*
  * Turns the probes that timed out by time_ns into failures, for every
  * source (the daemon calls it about once a second, replay on the capture's

@@ -32,5 +32,7 @@ int64_t clock_from_program_ns(const struct clock *clock, uint64_t program_ns);
 
 /* "2026-11-26T06:24:11Z": epoch milliseconds as UTC, to the second. Returns buf. */
 const char *clock_format_utc(int64_t ms, char *buf, size_t len);
+/* "2026-11-26T06:24:11.914Z": the same, to the millisecond. */
+const char *clock_format_utc_ms(int64_t ms, char *buf, size_t len);
 
 #endif

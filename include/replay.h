@@ -8,15 +8,38 @@
 #ifndef REPLAY_H
 #define REPLAY_H
 
+#include <stdint.h>
+
 #include "config.h"
 
+/* A capture's interface index (Linux cooked v2) and the VM-facing interface it is. */
+struct replay_index_name {
+	uint32_t index;
+	const char *name;
+};
+
+struct replay_options {
+	char *const *files; /* "-" is standard input */
+	unsigned file_count;
+	/* The VM-facing interface that packets naming none stand for; NULL: "(capture)". */
+	const char *interface;
+	struct replay_index_name *indexes; /* room for index_max */
+	unsigned index_count, index_max;
+};
+
 /*
- * Replays the files in the order given, as one stream ("-" is standard
- * input). Writes to standard output one JSON line per finding and decision,
- * then a summary whose every line starts with "#"; skipped packets and
- * errors go to standard error. Returns the exit status: 0, or 1 if a file
- * could not be read as a capture or the replay could not be set up.
+ * Takes one --replay-interface argument: NAME (the interface), or
+ * INDEX=NAME (a capture's interface index). 0, or -EINVAL (reported).
  */
-int replay_run(const struct config *config, char *const files[], unsigned count);
+int replay_option_interface(struct replay_options *options, const char *argument);
+
+/*
+ * Replays the files in the order given, as one stream. Writes to standard
+ * output one JSON line per finding and decision, then a summary whose every
+ * line starts with "#"; skipped packets and errors go to standard error.
+ * Returns the exit status: 0, or 1 if a file could not be read as a capture
+ * or the replay could not be set up.
+ */
+int replay_run(const struct config *config, const struct replay_options *options);
 
 #endif

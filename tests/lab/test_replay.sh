@@ -46,7 +46,7 @@ check "make_fixtures.py writes the fixture captures" \
 check "the replay namespace starts without nftables tables" \
 	test -z "$(ip netns exec "$REPLAY_NS" nft list tables)"
 
-SPAM_BAN='{"time":"2026-11-26T06:24:10.957Z","packet":30,"source":"10.0.0.5","category":"spam","attempts":30,"destinations":1,"action":"ban","why":"ladder","scope":"smtp","level":1,"duration_s":3600,"expires":"2026-11-26T07:24:10.957Z"}'
+SPAM_BAN='{"time":"2026-11-26T06:24:10.957Z","packet":30,"source":"10.0.0.5","category":"spam","attempts":30,"destinations":1,"action":"ban","why":"ladder","scope":"smtp","interface":"(capture)","level":1,"duration_s":3600,"expires":"2026-11-26T07:24:10.957Z"}'
 
 # A spam burst: 60 SYNs to port 25 in 2 s; the 30th crosses the policy's 30 attempts.
 fixture spam
@@ -67,20 +67,65 @@ expect "spam burst: summary counts 1 source flagged for spam, 1 ban, 1 on rung 1
 expect "spam burst: one ticket filed, in the default queue (the default policy names no customer)" \
 	"$(summary spam 'tickets opened') $(summary spam '  of them in the default queue')" "1 1"
 check "spam burst: the summary lists the ticket: category, source, queue, events, status" \
-	grep -qx '# ticket 1: spam 10.0.0.5, customer unrouted (unrouted), 1 event(s), open' "$WORK/spam.out"
+	grep -qx '# ticket 1: spam 10.0.0.5, customer unrouted (unrouted), 1 event(s), open, VM on (capture)' "$WORK/spam.out"
 
 fixture spam pcapng
 expect "the pcapng version of the burst gives the same decision" "$(decisions spam)" "$SPAM_BAN"
 fixture spam-raw
 expect "the raw-IP version of the burst gives the same decision" "$(decisions spam-raw)" "$SPAM_BAN"
-for version in sll sll2; do
-	fixture spam-$version
-	expect "the Linux cooked ($version) version gives the same ban" \
-		"$(decisions spam-$version 'del(.file, .detail, .packet)')" \
-		"$(decisions spam 'del(.file, .detail, .packet)')"
-	expect "cooked ($version): the 60 forwarded copies (outgoing) are skipped, 60 run" \
-		"$(summary spam-$version '  outgoing (cooked capture)') $(summary spam-$version 'packets run')" "60 60"
-done
+# Cooked v1 names no interface: the forwarded copies (outgoing) go through
+# the egress program, as packets toward the VM. Cooked v2 names the
+# capturing host's interface index: the VM's (2) is named on the command line,
+# the uplink's (3) is no VM's and skipped.
+fixture spam-sll
+expect "the Linux cooked (sll) version gives the same ban" \
+	"$(decisions spam-sll 'del(.file, .detail, .packet)')" \
+	"$(decisions spam 'del(.file, .detail, .packet)')"
+expect "cooked (sll): all 120 packets run, the 60 outgoing ones toward the VM, none skipped" \
+	"$(summary spam-sll 'packets run') $(summary spam-sll 'packets skipped') $(summary spam-sll 'SMTP connection attempts (XDP)')" "120 0 60"
+replay spam-sll2 --replay-interface 2=tap0 --replay "$FIXTURES/spam-sll2.pcap"
+expect "cooked (sll2) with --replay-interface 2=tap0: the same ban, of the VM on tap0" \
+	"$(decisions spam-sll2 'del(.file, .detail, .packet)')" \
+	"$(decisions spam 'del(.file, .detail, .packet) | .interface = "tap0"')"
+expect "cooked (sll2): the uplink's 60 copies are on no VM-facing interface, skipped; 60 run" \
+	"$(summary spam-sll2 '  on no VM-facing interface') $(summary spam-sll2 'packets run')" "60 60"
+check "cooked (sll2): stderr names the uplink's index 3 once, and how to name it" \
+	test "$(grep -c "the capture's interface 3 (unknown on this host) is none of the policy's VM-facing interfaces.*--replay-interface 3=NAME" "$WORK/spam-sll2.err")" -eq 1
+fixture spam-sll2
+expect "cooked (sll2) without naming index 2 (unknown here): all 120 skipped, no decision" \
+	"$(summary spam-sll2 '  on no VM-facing interface')|$(decisions spam-sll2)" "120|"
+replay bad-interface --replay-interface 0=tap0 --replay "$FIXTURES/spam.pcap"
+expect "--replay-interface 0=tap0 is refused (exit 64), naming the argument" \
+	"$RC $(grep -c -- '--replay-interface 0=tap0: INDEX=NAME' "$WORK/bad-interface.err")" "64 1"
+
+# Attribution, as live: the policy's VMs hold their addresses from the first
+# packet; a VM's own ARP teaches it its address; a spoofing event is an
+# offence of the forging VM's own address and never of the forged one.
+sed -e 's|^vms = ( );|vms = ( { interface = "tap-a"; addresses = [ "10.0.0.5" ]; name = "vm-a"; },\
+	{ interface = "tap-b"; addresses = [ "10.0.0.6" ]; name = "vm-b"; } );|' "$POLICY" >"$WORK/two.conf"
+REPLAY_POLICY=$WORK/two.conf replay forged --replay-interface tap-a --replay "$FIXTURES/forged.pcap"
+expect "tap-a forging tap-b's 10.0.0.6: one decision, a spoofing ban of tap-a's own 10.0.0.5 at the 100th" \
+	"$(decisions forged '[.packet, .source, .category, .interface, .action, .scope] | join(" ")')" \
+	"100 10.0.0.5 spoofing tap-a ban all"
+check "the spoofing decision names the forged address as evidence" \
+	grep -q '"detail":"100 packets from sources not its own.*forged: 10.0.0.6"' "$WORK/forged.out"
+expect "forged: 150 packets from forged sources, none counted as an SMTP attempt, no ticket for 10.0.0.6" \
+	"$(summary forged 'packets from forged sources (XDP)') $(summary forged 'SMTP connection attempts (XDP)') $(grep -c '^# ticket .*10\.0\.0\.6' "$WORK/forged.out")" "150 0 0"
+REPLAY_POLICY=$WORK/two.conf fixture forged
+expect "the same capture of an unnamed interface: tap-b's address is still forged, nothing decided" \
+	"$(summary forged 'packets from forged sources (XDP)')|$(decisions forged)" "150|"
+check "unnamed, the spoofing is reported on stderr: the forger has no address of its own" \
+	grep -q '(capture): 100 packets from forged sources, but no address of its own is known' "$WORK/forged.err"
+fixture learned
+expect "a VM's ARP as 10.0.0.7, then a burst forging 10.0.0.9: spoofing of 10.0.0.7, nothing for 10.0.0.9" \
+	"$(decisions learned '[.source, .category, .action] | join(" ")')" "10.0.0.7 spoofing ban"
+expect "learned: the summary counts 1 address learned" "$(summary learned 'addresses learned (ARP, NDP, DHCP)')" 1
+REPLAY_POLICY=$WORK/two.conf replay two-vms --replay-interface 2=tap-a --replay-interface 3=tap-b \
+	--replay "$FIXTURES/two-vms-sll2.pcap"
+expect "two VMs on any: tap-b's own burst is banned at its 30th SYN, tap-a's forging is its own offence" \
+	"$(decisions two-vms '[.source, .category, .interface, .attempts] | join(" ")')" \
+	"10.0.0.6 spam tap-b 30
+10.0.0.5 spoofing tap-a 100"
 fixture spam-user0
 expect "an unsupported link type: no decision, exit status 0" "$(decisions spam-user0)/$RC" "/0"
 check "an unsupported link type is reported once, naming the file" \
@@ -230,13 +275,18 @@ for name in "${!TCPDUMP[@]}"; do
 done
 daemon_stop TERM
 
+# The cooked v2 capture names agvm0 by its index in the hypervisor.
+AGVM0_INDEX=$(in_hv cat /sys/class/net/agvm0/ifindex)
 for name in live-ethernet live-sll live-sll2; do
 	check "$name: tcpdump dropped no packet" grep -q '^0 packets dropped by kernel' "$WORK/$name.tcpdump"
-	replay "$name" --replay "$WORK/$name.pcap"
+	replay "$name" --replay-interface agvm0 --replay-interface "$AGVM0_INDEX=agvm0" \
+		--replay "$WORK/$name.pcap"
 	expect "$name: tcpdump's capture replays with exit status 0" "$RC" 0
 	expect "$name: replay bans what the live daemon banned ($LIVE)" \
 		"$(decisions "$name" 'select(.action == "ban") | {source, scope, level, duration_s}')" \
 		"$LIVE"
+	expect "$name: the ban names the VM's interface, agvm0" \
+		"$(decisions "$name" 'select(.action == "ban") | .interface')" agvm0
 	# For the log: what replay made of the capture, when it is not the live ban.
 	grep -q '"action":"ban"' "$WORK/$name.out" ||
 		cat "$WORK/$name.tcpdump" "$WORK/$name.out" "$WORK/$name.err"
@@ -244,8 +294,8 @@ for name in live-ethernet live-sll live-sll2; do
 	check "$name: replay's ban time is within 2 s of the live ban's" \
 		test "${replay_time:-0}" -ge $((LIVE_STARTED - 2)) -a "${replay_time:-0}" -le $((LIVE_STARTED + 2))
 done
-check "the cooked capture on any skipped the forwarded copies (outgoing)" \
-	test "$(summary live-sll '  outgoing (cooked capture)')" -gt 0
+check "the cooked v2 capture on any skipped the uplink's packets (no VM-facing interface)" \
+	test "$(summary live-sll2 '  on no VM-facing interface')" -gt 0
 
 check "after every replay the replay namespace still has no nftables table" \
 	test -z "$(ip netns exec "$REPLAY_NS" nft list tables)"

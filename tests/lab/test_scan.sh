@@ -119,13 +119,18 @@ lift() {
 ip netns exec "$HV" tcpdump -Z root --immediate-mode -U -s 256 -c 20000 -i agvm0 \
 	-w "$WORK/scan.pcap" 2>"$WORK/scan.tcpdump" &
 TCPDUMP=$!
+# And on any (cooked v2): the probes arrive on agvm0, the RSTs leave on it toward the VM.
+ip netns exec "$HV" tcpdump -Z root --immediate-mode -U -s 256 -c 20000 -i any \
+	-w "$WORK/scan-any.pcap" 2>"$WORK/scan-any.tcpdump" &
+TCPDUMP_ANY=$!
 wait_until 5000 grep -q 'listening on' "$WORK/scan.tcpdump"
+wait_until 5000 grep -q 'listening on' "$WORK/scan-any.tcpdump"
 scan_run nmap -n -Pn -sS -p 23 --max-retries 1 10.0.2.1-40
 scan_banned "an nmap SYN scan of 40 hosts"
 LIVE=$(ctl --json bans | jq -c "[$banned_all][0] | {source, scope, category}")
 sleep 0.5
-kill -INT "$TCPDUMP" 2>/dev/null
-wait "$TCPDUMP" 2>/dev/null
+kill -INT "$TCPDUMP" "$TCPDUMP_ANY" 2>/dev/null
+wait "$TCPDUMP" "$TCPDUMP_ANY" 2>/dev/null
 check "the banned VM still reaches the always_allow destination 10.0.3.53" vm_connects 10.0.3.53 25
 refute "the banned VM reaches nothing else (net's web server)" vm_connects 10.0.1.2 80
 check "the kernel set ban4_all holds 10.0.0.5" kernel_set_has ban4_all 10.0.0.5
@@ -133,11 +138,21 @@ check "status counts the rejected first contacts" status_match '.counters.scan_r
 ip netns add "$LAB-replay"
 ip netns exec "$LAB-replay" "$BUILD/abuseguardd" -c "$POLICY" --replay "$WORK/scan.pcap" \
 	>"$WORK/replay.out" 2>"$WORK/replay.err"
+ip netns exec "$LAB-replay" "$BUILD/abuseguardd" -c "$POLICY" \
+	--replay-interface "$(in_hv cat /sys/class/net/agvm0/ifindex)=agvm0" \
+	--replay "$WORK/scan-any.pcap" >"$WORK/replay-any.out" 2>"$WORK/replay-any.err"
 ip netns del "$LAB-replay"
 REPLAYED=$(jq -c 'select(.action == "ban") | {source, scope, category}' "$WORK/replay.out" | head -1)
 check "the tcpdump capture of the live scan replays to the live ban ($LIVE)" \
 	test -n "$LIVE" -a "$REPLAYED" = "$LIVE"
 [ "$REPLAYED" = "$LIVE" ] || cat "$WORK/replay.out" "$WORK/replay.err"
+REPLAYED_ANY=$(grep -v '^#' "$WORK/replay-any.out" | jq -c 'select(.action == "ban") | {source, scope, category}' | head -1)
+check "the capture on any (cooked v2, agvm0 named by its index) replays to the same ban" \
+	test -n "$LIVE" -a "$REPLAYED_ANY" = "$LIVE"
+[ "$REPLAYED_ANY" = "$LIVE" ] || cat "$WORK/replay-any.out" "$WORK/replay-any.err"
+rejected_any=$(awk '/^#   rejected \(tc\)/ { print $NF }' "$WORK/replay-any.out")
+check "replayed from any, the RSTs leaving agvm0 go through the egress program: ${rejected_any:-0} probes rejected" \
+	test "${rejected_any:-0}" -gt 0
 lift
 
 # 2. nmap connect scan of 200 ports on one host (vertical).

@@ -74,6 +74,13 @@ check "the test policy reports 20 forged packets a window" grep -q '^	packets = 
 check "daemon starts with two VM interfaces" daemon_start "$WORK/policy.conf" "$STATE"
 check "both interfaces are attached" \
 	wait_for_status '[.interfaces[].name] | contains(["agvm0", "agvm1"])'
+# tcpdump on agvm0 from here to the forged bursts: replayed below, it must give
+# the live verdicts. Not through in_hv: $! must be tcpdump itself. Bounded by -c.
+ip netns exec "$HV" tcpdump -Z root --immediate-mode -U -s 256 -B 8192 -c 2000 -i agvm0 \
+	-w "$WORK/agvm0.pcap" 2>"$WORK/agvm0.tcpdump" &
+TCPDUMP=$!
+lab_at_exit 'kill "$TCPDUMP" 2>/dev/null'
+wait_until 5000 grep -q 'listening on' "$WORK/agvm0.tcpdump"
 
 # Learning: the first VM's ARP for its gateway teaches the daemon its address.
 in_vm ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1
@@ -111,6 +118,21 @@ check "the daemon logs the forged sources as evidence" \
 	grep -q 'spoofing.*forged: 10.0.2.6' "$WORK/daemon.log"
 check "the second VM reaches SMTP" vm2_connects 10.0.1.2 25
 check "the second VM reaches the web" vm2_web
+kill -INT "$TCPDUMP" 2>/dev/null
+wait "$TCPDUMP" 2>/dev/null
+# The same traffic replayed as the daemon ran (its -i, agvm0 named): learning,
+# the IPv6 before NDP and the forged bursts give what the live daemon gave,
+# spoofing of 10.0.0.5 alone.
+TMPDIR=$WORK in_hv "$BUILD/abuseguardd" -c "$WORK/policy.conf" -i 'agvm*' --replay-interface agvm0 \
+	--replay "$WORK/agvm0.pcap" >"$WORK/agvm0.replay" 2>"$WORK/agvm0.replay.err"
+check "the replay of agvm0's capture bans what the live daemon banned: spoofing of 10.0.0.5 on agvm0" \
+	test "$(grep -v '^#' "$WORK/agvm0.replay" | jq -rc 'select(.action == "ban") | [.source, .category, .interface] | join(" ")')" = "10.0.0.5 spoofing agvm0"
+check "the replay learns 10.0.0.5 from the VM's ARP and fd00:5::/64 from its NDP, as live" \
+	bash -c "grep -q 'agvm0: learned 10.0.0.5/32 from its arp' '$WORK/agvm0.replay.err' &&
+		grep -q 'agvm0: learned fd00:5::/64 from its ndp' '$WORK/agvm0.replay.err'"
+check "the replay decides nothing for the forged 10.0.2.6" \
+	test -z "$(grep -v '^#' "$WORK/agvm0.replay" | jq -c 'select(.source == "10.0.2.6")')"
+grep -q 'learned fd00:5::/64' "$WORK/agvm0.replay.err" || cat "$WORK/agvm0.replay" "$WORK/agvm0.replay.err"
 # A port scan forging the second VM's address: net answers it with RSTs,
 # routed to the second VM, and none of it is the second VM's first contact.
 probes_before=$(ctl --json status | jq '.counters.scan_probes')

@@ -120,6 +120,13 @@ def web_get(start, client, server, client_port, path):
             (start + 900, segment(client, server, client_port, 80, TCP_PSH | TCP_ACK, request))]
 
 
+def arp_request(sender, target="10.0.0.1", mac=VM_MAC):
+    """The VM asks for its gateway: its own address is the sender's."""
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, socket.inet_aton(sender),
+                       bytes(6), socket.inet_aton(target))
+    return b"\xff" * 6 + mac + struct.pack("!H", 0x0806) + body
+
+
 def write_pcap(path, frames, linktype=LINKTYPE_ETHERNET, snaplen=262144):
     """Classic pcap, microsecond time stamps; frames are (time_us, bytes)."""
     with open(path, "wb") as out:
@@ -211,6 +218,23 @@ def main():
     write_pcap(f"{directory}/ipv6.pcap",
                spam_burst(T0 + DAY, sources=("fd00:5::5", "fd00:5::6"),
                           destination="fd00:1::2"))
+
+    # Attribution; test_replay's policy gives tap-a 10.0.0.5 and tap-b 10.0.0.6.
+    # The VM on tap-a sends 150 SYNs to port 25 (30 a second) forging tap-b's address.
+    forged = spam_burst(T0, sources=("10.0.0.6",), count=150)
+    write_pcap(f"{directory}/forged.pcap", forged)
+    # A VM that asks for its gateway by ARP as 10.0.0.7, then forges 10.0.0.9 (nobody's).
+    write_pcap(f"{directory}/learned.pcap",
+               [(T0 - SECOND, arp_request("10.0.0.7"))]
+               + spam_burst(T0, sources=("10.0.0.9",), count=150))
+    # tcpdump -i any on the hypervisor (cooked v2): tap-a (index 2) forges tap-b's
+    # address while tap-b (index 3) really spams, 10 ms after each of tap-a's SYNs;
+    # both are forwarded out of the uplink (index 4).
+    honest_b = [(t + 10_000, frame) for t, frame in spam_burst(T0, sources=("10.0.0.6",))]
+    write_pcap(f"{directory}/two-vms-sll2.pcap",
+               sorted(cooked(forged, 2, ifindex_in=2, ifindex_out=4)
+                      + cooked(honest_b, 2, ifindex_in=3, ifindex_out=4),
+                      key=lambda item: item[0]), LINKTYPE_LINUX_SLL2)
 
     # Damaged captures of the spam burst.
     write_pcap(f"{directory}/snaplen.pcap", spam, snaplen=34)  # Ethernet + IPv4, no TCP
