@@ -26,6 +26,7 @@
 #include "log.h"
 #include "pending.h"
 #include "protocol.h"
+#include "request.h"
 #include "source.h"
 #include "ticket_commands.h"
 #include "vm.h"
@@ -645,65 +646,14 @@ kernel_only_json(struct daemon *daemon, json_t *reply)
 	return 0;
 }
 
-/* A request's "source": 0, or a failure naming the key (set in error). */
-static int
-request_source(const struct daemon *daemon, json_t *request, struct source_key *out,
-               struct control_error *error)
-{
-	const char *text = json_string_value(json_object_get(request, CTL_KEY_SOURCE));
-
-	if (text == NULL) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "\"" CTL_KEY_SOURCE "\" (an address) is required");
-		return -EINVAL;
-	}
-	if (source_parse(text, daemon->config.ipv6_prefix_len, out) < 0) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "%.64s is not an IPv4 address, an IPv6 address or an IPv6 /%u prefix",
-		             text, daemon->config.ipv6_prefix_len);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* An optional "scope" or "category": 0 (absent: *given false), or -EINVAL with error set. */
-static int
-request_scope(json_t *request, enum scope *out, bool *given, struct control_error *error)
-{
-	json_t *value = json_object_get(request, CTL_KEY_SCOPE);
-
-	*given = value != NULL;
-	if (value != NULL &&
-	    (!json_is_string(value) || scope_parse(json_string_value(value), out) < 0)) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "\"" CTL_KEY_SCOPE "\" must be smtp, web or all");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-request_category(json_t *request, enum category *out, bool *given, struct control_error *error)
-{
-	json_t *value = json_object_get(request, CTL_KEY_CATEGORY);
-
-	*given = value != NULL;
-	if (value != NULL &&
-	    (!json_is_string(value) || category_parse(json_string_value(value), out) < 0)) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "\"" CTL_KEY_CATEGORY "\" must be spam, scan, crawler or spoofing");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int
 request_filter(const struct daemon *daemon, json_t *request, struct ban_filter *filter,
                struct control_error *error)
 {
 	memset(filter, 0, sizeof(*filter));
 	if (json_object_get(request, CTL_KEY_SOURCE) != NULL) {
-		if (request_source(daemon, request, &filter->source, error) < 0)
+		if (request_source(request, daemon->config.ipv6_prefix_len, &filter->source,
+		                   error) < 0)
 			return -EINVAL;
 		filter->by_source = true;
 	}
@@ -847,7 +797,7 @@ command_unban(void *context, const struct control_peer *peer, json_t *request,
 	json_t *list;
 	int result;
 
-	if (request_source(daemon, request, &source, error) < 0)
+	if (request_source(request, daemon->config.ipv6_prefix_len, &source, error) < 0)
 		return NULL;
 	source_format(&source, source_text, sizeof(source_text));
 	list = json_array();
@@ -898,24 +848,6 @@ command_vms(void *context, const struct control_peer *peer, json_t *request,
 	for (unsigned i = 0; i < daemon->attribution.vms.count; i++)
 		json_array_append_new(list, vm_json(&daemon->attribution.vms.vms[i]));
 	return json_pack("{s:o}", CTL_KEY_VMS, list);
-}
-
-/* An optional label: absent is NULL, else printable text under VM_LABEL_MAX. */
-static int
-request_label(json_t *request, const char *key, const char **out)
-{
-	json_t *value = json_object_get(request, key);
-
-	*out = NULL;
-	if (value == NULL)
-		return 0;
-	if (!json_is_string(value) || json_string_length(value) >= VM_LABEL_MAX)
-		return -EINVAL;
-	for (const char *c = json_string_value(value); *c; c++)
-		if (!isprint((unsigned char)*c))
-			return -EINVAL;
-	*out = json_string_value(value);
-	return 0;
 }
 
 static json_t *
@@ -1000,53 +932,6 @@ command_vm_set(void *context, const struct control_peer *peer, json_t *request,
 #define HISTORY_MAX    1000
 #define AUDIT_PAGE_MAX 1000
 
-/*
- * A time as operators type it: "2026-12-02T04:00:00Z", "2026-12-02", or a
- * duration ("2h", "30d") before (sign -1) or after (+1) now. 0 or -EINVAL.
- */
-static int
-time_parse(const char *text, int64_t now_ms, int sign, int64_t *out_ms)
-{
-	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y-%m-%d"};
-	int64_t duration_ms;
-	struct tm tm;
-
-	if (duration_parse(text, &duration_ms) == 0) {
-		*out_ms = now_ms + sign * duration_ms;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		const char *end;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(text, formats[i], &tm);
-		if (end != NULL && *end == '\0') {
-			*out_ms = (int64_t)timegm(&tm) * 1000;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* An optional time key: 0 (absent: *given false), or -EINVAL with error set. */
-static int
-request_time(json_t *request, const char *key, int64_t now_ms, int sign, int64_t *out_ms,
-             bool *given, struct control_error *error)
-{
-	json_t *value = json_object_get(request, key);
-
-	*given = value != NULL;
-	if (value != NULL && (!json_is_string(value) ||
-	                      time_parse(json_string_value(value), now_ms, sign, out_ms) < 0)) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "\"%s\" must be a UTC time (2026-12-31T23:00:00Z or 2026-12-31) or a "
-		             "duration (90m, 2h, 30d)",
-		             key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 void
 daemon_event(struct daemon *daemon, const char *event, json_t *fields)
 {
@@ -1104,7 +989,7 @@ command_ban(void *context, const struct control_peer *peer, json_t *request,
 	int result;
 
 	manual.reason = json_string_value(json_object_get(request, CTL_KEY_REASON));
-	if (request_source(daemon, request, &manual.source, error) < 0 ||
+	if (request_source(request, daemon->config.ipv6_prefix_len, &manual.source, error) < 0 ||
 	    request_scope(request, &manual.scope, &given, error) < 0)
 		return NULL;
 	if (!given)
@@ -1197,7 +1082,7 @@ command_history(void *context, const struct control_peer *peer, json_t *request,
 	int result;
 
 	(void)peer;
-	if (request_source(daemon, request, &source, error) < 0)
+	if (request_source(request, daemon->config.ipv6_prefix_len, &source, error) < 0)
 		return NULL;
 	source_format(&source, text, sizeof(text));
 	events = json_array();
@@ -1290,29 +1175,6 @@ command_events(void *context, const struct control_peer *peer, json_t *request,
 	                 json_is_true(json_object_get(request, CTL_KEY_FOLLOW)));
 }
 
-/*
- * An allowlist entry's prefix: an address, or a prefix. An IPv6 address or
- * a longer prefix widens to the source prefix the ladder counts.
- */
-static int
-request_prefix(const struct daemon *daemon, json_t *request, struct prefix *out, char *text,
-               size_t len, struct control_error *error)
-{
-	const char *value = json_string_value(json_object_get(request, CTL_KEY_SOURCE));
-
-	if (value == NULL || prefix_parse(value, out) < 0) {
-		control_fail(error, CTL_RESULT_BAD_REQUEST,
-		             "\"" CTL_KEY_SOURCE "\" must be an address or a prefix (10.0.0.5, "
-		             "10.0.0.0/24, 2001:db8::/48), not %.64s",
-		             value != NULL ? value : "missing");
-		return -EINVAL;
-	}
-	if (out->family == SOURCE_FAMILY_IPV6 && out->len > daemon->config.ipv6_prefix_len)
-		prefix_mask(out, daemon->config.ipv6_prefix_len);
-	prefix_format(out, text, len);
-	return 0;
-}
-
 struct sources_in_prefix {
 	const struct prefix *prefix;
 	struct source_key *sources;
@@ -1356,7 +1218,8 @@ command_allow(void *context, const struct control_peer *peer, json_t *request,
 	bool given;
 	int result;
 
-	if (request_prefix(daemon, request, &prefix, text, sizeof(text), error) < 0 ||
+	if (request_prefix(request, daemon->config.ipv6_prefix_len, &prefix, text, sizeof(text),
+	                   error) < 0 ||
 	    request_time(request, CTL_KEY_UNTIL, now_ms, 1, &until_ms, &given, error) < 0)
 		return NULL;
 	if (given && until_ms <= now_ms)
@@ -1410,7 +1273,8 @@ command_disallow(void *context, const struct control_peer *peer, json_t *request
 	struct prefix prefix;
 	int result;
 
-	if (request_prefix(daemon, request, &prefix, text, sizeof(text), error) < 0)
+	if (request_prefix(request, daemon->config.ipv6_prefix_len, &prefix, text, sizeof(text),
+	                   error) < 0)
 		return NULL;
 	result = store_allow_remove(daemon->store, &prefix, clock_now_ms(&daemon->clock), peer->uid,
 	                            reason);
