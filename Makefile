@@ -5,6 +5,7 @@
 #   make fuzz     run every fuzzer for FUZZ_SECONDS (60) each; FUZZ=NAME picks some
 #   make install  honours DESTDIR and PREFIX
 #   make demo     a narrated lab in namespaces: a VM spams and scans, abuseguard bans it
+#   make deb      a Debian package of the tree (debhelper) in build/deb/
 
 PREFIX	   ?= /usr/local
 SBINDIR	   ?= $(PREFIX)/sbin
@@ -37,6 +38,7 @@ DEB_PACKAGES := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libnftnl-dev libmnl-dev libconfig-dev libsqlite3-dev libjansson-dev libpcap-dev \
 	pkg-config iproute2 nftables sqlite3 tcpdump curl python3 swaks postfix iputils-ping jq \
 	xdp-tools systemd man-db strace prometheus libclang-rt-14-dev nmap masscan hping3 \
+	debhelper dpkg-dev \
 	nettle-dev python3-jsonschema
 
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
@@ -95,10 +97,10 @@ $(BUILD)/asan/libabuseguard.a: $(ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/abuseguardd: daemon/abuseguardd.c $(HEADERS) $(SKELETONS) $(BUILD)/libabuseguard.a
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libabuseguard.a $(LDLIBS)
 
 $(BUILD)/abusectl: $(CTL_SRCS) $(CTL_HEADERS) $(BUILD)/librobots.a
-	$(CC) $(CFLAGS) -Iabusectl $(CTL_SRCS) -o $@ $(BUILD)/librobots.a $(CTL_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Iabusectl $(CTL_SRCS) -o $@ $(BUILD)/librobots.a $(CTL_LDLIBS)
 
 # Unit and BPF tests run under AddressSanitizer and UBSan.
 TEST_LINK = @mkdir -p $(@D) && $(CC) $(CFLAGS) $(SANITIZE) -Itests $< -o $@ \
@@ -137,6 +139,22 @@ install: all
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 644 completion/abusectl $(DESTDIR)$(BASHCOMPDIR)/abusectl
 
+# The package is built from a copy of the tree (without build directories), so
+# that dpkg-buildpackage's output, which goes next to the tree, lands in build/deb/.
+# The package's own make must not inherit this one's command line (MAKEFLAGS):
+# with BUILD=DIR given here, its `make clean` would remove this tree's DIR.
+# nocheck: the package build runs no tests (make check is the suite).
+DEB_JOBS ?= 2
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/abuseguard
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./$(BUILD) . | \
+		tar -x -C $(BUILD)/deb/abuseguard
+	cd $(BUILD)/deb/abuseguard && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(DEB_JOBS)" \
+		dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	@ls $(BUILD)/deb/*.deb
+
 # The unit names the installed paths, so it is made again on every build.
 $(BUILD)/abuseguard.service: systemd/abuseguard.service.in FORCE | $(BUILD)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@.tmp && mv $@.tmp $@
@@ -149,7 +167,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests check deps install format clean FORCE
+.PHONY: all tests check deps install deb format clean FORCE
 
 # Fuzzers (tests/fuzz/fuzz_*.c): libFuzzer targets, linked against the modules
 # compiled again by clang with coverage instrumentation, ASan and UBSan. Each
