@@ -26,7 +26,8 @@ struct transcript_entry {
 	bool used;
 	int64_t heard_ms;      /* the latest line: the least recent entry makes room */
 	uint32_t first, count; /* the ring of lines, in lines[index * lines_per_source ...] */
-	struct smtp_envelope envelope;
+	struct smtp_envelope building; /* the message under way: since its MAIL FROM */
+	struct smtp_envelope envelope; /* the latest with a recipient: what a ticket reports */
 };
 
 struct smtp_transcript {
@@ -150,10 +151,15 @@ starts_with(const char *text, const char *prefix)
 	return strncasecmp(text, prefix, strlen(prefix)) == 0;
 }
 
-/* The latest message's envelope: MAIL FROM starts one. */
+/*
+ * MAIL FROM starts a message; from its first RCPT TO on it is the one a
+ * ticket reports, unless the one reported has a Subject and it has none
+ * yet: a message the ban cut short does not hide the complete one before.
+ */
 static void
-envelope_learn(struct smtp_envelope *envelope, const struct wire_smtp_line *line, const char *text)
+envelope_learn(struct transcript_entry *entry, const struct wire_smtp_line *line, const char *text)
 {
+	struct smtp_envelope *envelope = &entry->building;
 	const char *value;
 
 	if (line->kind == WIRE_SMTP_COMMAND && starts_with(text, "MAIL FROM:")) {
@@ -173,6 +179,10 @@ envelope_learn(struct smtp_envelope *envelope, const struct wire_smtp_line *line
 	}
 	if (envelope->client_port == 0)
 		envelope->client_port = line->client.port;
+	if ((envelope->recipients > 0 &&
+	     (envelope->subject[0] != '\0' || entry->envelope.subject[0] == '\0')) ||
+	    entry->envelope.client_port == 0)
+		entry->envelope = *envelope;
 }
 
 void
@@ -201,7 +211,7 @@ smtp_transcript_add(struct smtp_transcript *transcript, const struct source_key 
 	if (line->len >= sizeof(slot->text))
 		transcript->stats.lines_cut++;
 	transcript->stats.lines++;
-	envelope_learn(&entry->envelope, line, slot->text);
+	envelope_learn(entry, line, slot->text);
 }
 
 int

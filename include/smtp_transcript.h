@@ -5,8 +5,9 @@
  * ban that opens its ticket, so they wait here: the latest
  * limits.smtp_transcript_lines of each of limits.smtp_transcript_sources
  * sources (the least recently heard one makes room). Beside the lines,
- * the envelope of the source's latest message (MAIL FROM, the first RCPT
- * TO, Subject, the client's port) outlives them, for the X-ARF report.
+ * the envelope of the source's latest complete message (MAIL FROM, the
+ * first RCPT TO, Subject, the client's port) outlives them, for the X-ARF
+ * report.
  * Text is kept as printable ASCII: anything else becomes '?'.
  */
 #ifndef SMTP_TRANSCRIPT_H

@@ -104,15 +104,25 @@ test_message(void)
 	      "taken lines are the ticket's: a second take has none, but the envelope stays");
 	add(transcript, "10.0.0.5", 40003, WIRE_SMTP_COMMAND, "MAIL FROM:<>");
 	CHECK(take(transcript, "10.0.0.5", &taken, &envelope) == 1 &&
-	          envelope.mail_from[0] == '\0' && envelope.rcpt_to[0] == '\0' &&
-	          envelope.subject[0] == '\0' && envelope.client_port == 40003,
-	      "a new MAIL FROM starts a new envelope; the null sender is no address");
+	          strcmp(envelope.mail_from, "offers@bulk.example") == 0 &&
+	          envelope.client_port == 40002,
+	      "a message cut short before its RCPT TO does not hide the complete one before it");
+	add(transcript, "10.0.0.5", 40003, WIRE_SMTP_COMMAND, "RCPT TO:<bounce@example.net>");
+	CHECK(take(transcript, "10.0.0.5", &taken, &envelope) == 1 &&
+	          strcmp(envelope.subject, "Cheap watches") == 0,
+	      "nor does one cut short before its Subject");
+	add(transcript, "10.0.0.5", 40003, WIRE_SMTP_HEADER, "Subject: Delivery failure");
+	CHECK(
+	    take(transcript, "10.0.0.5", &taken, &envelope) == 1 && envelope.mail_from[0] == '\0' &&
+	        strcmp(envelope.rcpt_to, "bounce@example.net") == 0 &&
+	        strcmp(envelope.subject, "Delivery failure") == 0 && envelope.client_port == 40003,
+	    "complete, the new message is the envelope; the null sender is no address");
 	CHECK(take(transcript, "10.0.0.77", &taken, &envelope) == 0 && envelope.client_port == 0,
 	      "a source never heard has nothing and an empty envelope");
 	smtp_transcript_stats(transcript, &stats);
-	CHECK(stats.lines == 10 && stats.lines_taken == 9 && stats.lines_overwritten == 0 &&
+	CHECK(stats.lines == 12 && stats.lines_taken == 11 && stats.lines_overwritten == 0 &&
 	          stats.sources_evicted == 0,
-	      "the counters: 10 lines kept, 9 taken");
+	      "the counters: 12 lines kept, 11 taken");
 	smtp_transcript_close(transcript);
 }
 
