@@ -636,6 +636,19 @@ allowlist_start(struct daemon *daemon)
 		log_info("runtime allowlist: %u entries", daemon->allowlist.count);
 }
 
+/* What a crash left between a ticket's change and its queueing goes out now. */
+static void
+outbox_recover(struct daemon *daemon)
+{
+	size_t requeued;
+
+	if (ticket_notify_recover(&daemon->ticket_notify, daemon->store, &requeued) < 0)
+		log_warnx("outbox: cannot look for ticket events a crash left unqueued");
+	else if (requeued > 0)
+		log_warnx("outbox: %zu ticket event(s) a crash left unqueued are queued now",
+		          requeued);
+}
+
 static void
 daemon_start(struct daemon *daemon)
 {
@@ -722,6 +735,7 @@ daemon_start(struct daemon *daemon)
 	    .event = ticket_notify_event,
 	    .arg = &daemon->ticket_notify,
 	};
+	outbox_recover(daemon);
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("nftables: reconcile with the store failed; bans may be missing");
 	if (timer_open(daemon) < 0)

@@ -399,8 +399,9 @@ outbox_enqueue(struct outbox *outbox, const struct abuse_report *given)
 		          report.ticket_id, report_kind_name(report.kind), outbox->stats.depth);
 		error = -ENOSPC;
 	}
-	if (error == 0 && count > 0 &&
-	    (error = store_outbox_add(outbox->store, rows, count, &added)) == 0) {
+	/* Even with no backend taking it: its thread message is then queued, not lost. */
+	if (error == 0 && (error = store_outbox_add(outbox->store, report.ticket_id,
+	                                            report.event_id, rows, count, &added)) == 0) {
 		outbox->stats.queued += added;
 		outbox->stats.duplicate += count - added;
 		outbox->stats.depth += added;

@@ -181,6 +181,13 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL);"
     "CREATE INDEX audit_subject ON audit (subject, time_ms);"
     "PRAGMA user_version = 5;",
+    /*
+     * 6: a thread message is queued with its outbox rows (store_outbox_add); one a crash left
+     * unqueued goes out at the next start. Messages from before were all queued.
+     */
+    "ALTER TABLE ticket_messages ADD COLUMN queued INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX ticket_messages_unqueued ON ticket_messages (queued) WHERE queued = 0;"
+    "PRAGMA user_version = 6;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -235,6 +242,8 @@ enum statement_id {
 	STATEMENT_TICKET_GET,
 	STATEMENT_TICKET_LIST,
 	STATEMENT_TICKET_MESSAGES,
+	STATEMENT_TICKET_MESSAGES_UNQUEUED,
+	STATEMENT_TICKET_MESSAGE_QUEUED,
 	STATEMENT_TICKET_EVENTS,
 	STATEMENT_TICKET_CHANGES,
 	STATEMENT_TICKET_BANS,
@@ -354,8 +363,8 @@ static const struct {
     [STATEMENT_TICKET_MESSAGE_INSERT] =
         {"record ticket message",
          "INSERT INTO ticket_messages (ticket_id, time_ms, author, uid, direction, visibility, "
-         "template, text) VALUES (:ticket_id, :time_ms, :author, :uid, :direction, "
-         ":visibility, :template, :text)"},
+         "template, text, queued) VALUES (:ticket_id, :time_ms, :author, :uid, :direction, "
+         ":visibility, :template, :text, 0)"},
     [STATEMENT_TICKET_CHANGE_INSERT] =
         {"record ticket status change",
          "INSERT INTO ticket_changes (ticket_id, time_ms, uid, axis, from_status, to_status, "
@@ -380,6 +389,14 @@ static const struct {
                                    "SELECT id, time_ms, author, uid, direction, visibility, "
                                    "template, text FROM ticket_messages WHERE ticket_id = :id "
                                    "ORDER BY id"},
+    /* A ticket change and its outbox rows are two transactions: a crash between leaves this. */
+    [STATEMENT_TICKET_MESSAGES_UNQUEUED] =
+        {"find thread messages never queued",
+         "SELECT id, time_ms, author, uid, direction, visibility, template, text, ticket_id "
+         "FROM ticket_messages WHERE queued = 0 ORDER BY id LIMIT :limit"},
+    [STATEMENT_TICKET_MESSAGE_QUEUED] = {"mark thread message queued",
+                                         "UPDATE ticket_messages SET queued = 1 WHERE id = "
+                                         ":event_id AND ticket_id = :ticket_id"},
     [STATEMENT_TICKET_EVENTS] = {"read ticket events",
                                  "SELECT id, time_ms, kind, coalesce(offence_id, 0), "
                                  "coalesce(ban_id, 0), detail FROM ticket_events WHERE "
@@ -1647,6 +1664,8 @@ message_row(sqlite3_stmt *row, void *fn, void *arg)
 
 	memset(&message, 0, sizeof(message));
 	message.id = sqlite3_column_int64(row, 0);
+	if (sqlite3_column_count(row) > 8) /* across tickets: the row names its own */
+		message.ticket_id = sqlite3_column_int64(row, 8);
 	message.time_ms = sqlite3_column_int64(row, 1);
 	message.uid = (uid_t)sqlite3_column_int64(row, 3);
 	if (column_text(row, 2, message.author, sizeof(message.author)) < 0 ||
@@ -1697,6 +1716,27 @@ store_ticket_messages(struct store *store, int64_t id,
                       int (*fn)(const struct ticket_message *message, void *arg), void *arg)
 {
 	return ticket_rows(store, STATEMENT_TICKET_MESSAGES, id, message_row, (void *)fn, arg);
+}
+
+int
+store_ticket_messages_unqueued(struct store *store, size_t max,
+                               int (*fn)(const struct ticket_message *message, void *arg),
+                               void *arg)
+{
+	enum statement_id id = STATEMENT_TICKET_MESSAGES_UNQUEUED;
+	int rc = SQLITE_OK, error = 0;
+
+	bind_int64(store, id, ":limit", max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(store->statements[id])) == SQLITE_ROW)
+			if ((error = message_row(store->statements[id], (void *)fn, arg)) != 0)
+				break;
+	if (error == -EIO)
+		log_warnx("%s: %s: malformed row", store->path, statements[id].purpose);
+	else if (error == 0 && rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
 }
 
 int
@@ -1798,15 +1838,18 @@ delivery_from_row(struct store *store, struct store_delivery *out)
 }
 
 int
-store_outbox_add(struct store *store, const struct store_delivery *deliveries, size_t count,
-                 size_t *added)
+store_outbox_add(struct store *store, int64_t ticket_id, int64_t event_id,
+                 const struct store_delivery *deliveries, size_t count, size_t *added)
 {
 	enum statement_id id = STATEMENT_OUTBOX_INSERT;
-	int error;
+	int rc = SQLITE_OK, error;
 
 	*added = 0;
 	if ((error = transaction_begin(store)) < 0)
 		return error;
+	bind_int64(store, STATEMENT_TICKET_MESSAGE_QUEUED, ":event_id", event_id, &rc);
+	bind_int64(store, STATEMENT_TICKET_MESSAGE_QUEUED, ":ticket_id", ticket_id, &rc);
+	error = statement_execute(store, STATEMENT_TICKET_MESSAGE_QUEUED, rc);
 	for (size_t i = 0; i < count && error == 0; i++) {
 		const struct store_delivery *delivery = &deliveries[i];
 		int rc = SQLITE_OK;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "store.h"
 #include "evidence_excerpt.h"
 #include "ticket_notify.h"
 
@@ -157,14 +158,30 @@ add_capture(struct ticket_notify *notify, const struct ticket *ticket, enum tick
 		                       first ? 0 : notify->current_window_ms, NULL);
 }
 
+/* The report with the ticket's evidence as it is now, into the outbox. */
+static int
+queue_report(struct ticket_notify *notify, const struct ticket *ticket, struct abuse_report *report)
+{
+	char *log = NULL;
+	int error;
+
+	if (notify->evidence != NULL)
+		(void)evidence_collect(notify->evidence, ticket->id, report->files,
+		                       REPORT_FILES_MAX, &report->file_count, &log,
+		                       &report->log_len);
+	report->log = log;
+	error = outbox_enqueue(notify->outbox, report);
+	report->log = NULL;
+	free(log);
+	return error;
+}
+
 int
 ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event event,
                     const struct ticket_message *message)
 {
 	struct ticket_notify *notify = arg;
 	struct abuse_report report;
-	char *log = NULL;
-	int error;
 
 	ticket_report_of(ticket, event, message, &report);
 	/* An offence filed: what it brings goes into the evidence first. */
@@ -174,11 +191,73 @@ ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event ev
 		if (notify->evidence != NULL)
 			add_capture(notify, ticket, event, &report);
 	}
-	if (notify->evidence != NULL)
-		(void)evidence_collect(notify->evidence, ticket->id, report.files, REPORT_FILES_MAX,
-		                       &report.file_count, &log, &report.log_len);
-	report.log = log;
-	error = outbox_enqueue(notify->outbox, &report);
-	free(log);
+	return queue_report(notify, ticket, &report);
+}
+
+/* The ticket event a thread message was written for, as the outbox names it. */
+static enum ticket_event
+event_of(const struct ticket *ticket, const struct ticket_message *message)
+{
+	switch (message->template_kind) {
+	case TEMPLATE_NOTICE:
+		return ticket->event_count > 1 ? TICKET_EVENT_REOPENED : TICKET_EVENT_OPENED;
+	case TEMPLATE_UPDATE:
+		return TICKET_EVENT_UPDATED;
+	case TEMPLATE_DEADLINE_WARNING:
+		return TICKET_EVENT_DEADLINE_WARNING;
+	case TEMPLATE_ESCALATION:
+		return TICKET_EVENT_ESCALATED;
+	case TEMPLATE_CLOSURE:
+		return TICKET_EVENT_CLOSED;
+	case TEMPLATE_REPLY:
+		return TICKET_EVENT_CUSTOMER_REPLY;
+	case TEMPLATE_STATUS:
+		return ticket->status == TICKET_RESOLVED         ? TICKET_EVENT_RESOLVED
+		       : ticket->status == TICKET_FALSE_POSITIVE ? TICKET_EVENT_FALSE_POSITIVE
+		                                                 : TICKET_EVENT_ACKNOWLEDGED;
+	default:
+		return TICKET_EVENT_NOTE;
+	}
+}
+
+#define RECOVER_BATCH 256
+
+struct unqueued {
+	struct ticket_message *messages;
+	size_t count;
+};
+
+static int
+collect_message(const struct ticket_message *message, void *arg)
+{
+	struct unqueued *unqueued = arg;
+
+	unqueued->messages[unqueued->count++] = *message;
+	return 0;
+}
+
+int
+ticket_notify_recover(struct ticket_notify *notify, struct store *store, size_t *requeued)
+{
+	struct unqueued unqueued = {.messages =
+	                                calloc(RECOVER_BATCH, sizeof(struct ticket_message))};
+	int error;
+
+	*requeued = 0;
+	if (unqueued.messages == NULL)
+		return -ENOMEM;
+	error = store_ticket_messages_unqueued(store, RECOVER_BATCH, collect_message, &unqueued);
+	for (size_t i = 0; i < unqueued.count && error == 0; i++) {
+		const struct ticket_message *message = &unqueued.messages[i];
+		struct abuse_report report;
+		struct ticket ticket;
+
+		if (store_ticket_get(store, message->ticket_id, &ticket) < 0)
+			continue; /* logged there */
+		ticket_report_of(&ticket, event_of(&ticket, message), message, &report);
+		if ((error = queue_report(notify, &ticket, &report)) == 0)
+			(*requeued)++;
+	}
+	free(unqueued.messages);
 	return error;
 }

@@ -193,6 +193,14 @@ int store_ticket_messages(struct store *store, int64_t id,
                           int (*fn)(const struct ticket_message *message, void *arg), void *arg);
 int store_ticket_events(struct store *store, int64_t id,
                         int (*fn)(const struct ticket_event_row *row, void *arg), void *arg);
+/*
+ * Thread messages of any ticket never queued for delivery (a crash came
+ * between the ticket's change and store_outbox_add), oldest first, at most
+ * max; message->ticket_id is filled. fn must not use the store.
+ */
+int store_ticket_messages_unqueued(struct store *store, size_t max,
+                                   int (*fn)(const struct ticket_message *message, void *arg),
+                                   void *arg);
 int store_ticket_changes(struct store *store, int64_t id,
                          int (*fn)(const struct ticket_change_row *row, void *arg), void *arg);
 /* The bans the ticket's offences led to, newest first, at most max; *count how many. */
@@ -275,11 +283,13 @@ struct store_delivery {
 };
 
 /*
- * Queues deliveries in one transaction. A delivery of a ticket event by a
- * backend that is queued already is ignored: *added counts the new ones.
+ * Queues the deliveries of one ticket event (count may be 0: no backend
+ * takes it) and marks its thread message (id event_id) queued, in one
+ * transaction. A delivery of a ticket event by a backend that is queued
+ * already is ignored: *added counts the new ones.
  */
-int store_outbox_add(struct store *store, const struct store_delivery *deliveries, size_t count,
-                     size_t *added);
+int store_outbox_add(struct store *store, int64_t ticket_id, int64_t event_id,
+                     const struct store_delivery *deliveries, size_t count, size_t *added);
 /* At most max deliveries due at now_ms, neither delivered nor running, soonest first. */
 int store_outbox_due(struct store *store, int64_t now_ms, struct store_delivery *out, size_t max,
                      size_t *count);

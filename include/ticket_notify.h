@@ -35,6 +35,15 @@ struct ticket_notify {
 int ticket_notify_event(void *arg, const struct ticket *ticket, enum ticket_event event,
                         const struct ticket_message *message);
 
+/*
+ * At start: the thread messages a crash left unqueued (the ticket's change
+ * and its queueing are two transactions; store_outbox_add marks a message
+ * queued) are queued now, with the ticket as it is now. The outbox's one
+ * row per event and backend keeps anything from going twice. *requeued
+ * gets how many, at most 256 a start. 0 or -errno.
+ */
+int ticket_notify_recover(struct ticket_notify *notify, struct store *store, size_t *requeued);
+
 /* The report of a ticket event, without evidence (pure: the unit tests use it). */
 void ticket_report_of(const struct ticket *ticket, enum ticket_event event,
                       const struct ticket_message *message, struct abuse_report *out);
