@@ -195,6 +195,8 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(counters, "ban_elements_retimed",
 	                    json_integer(engine->elements_retimed));
 	json_object_set_new(counters, "ruleset_repairs", json_integer(daemon->ruleset_repairs));
+	json_object_set_new(counters, "ruleset_checks_skipped",
+	                    json_integer((json_int_t)daemon->nft_checks_skipped));
 	json_object_set_new(counters, "errors", json_integer(engine->errors));
 	json_object_set_new(counters, "vm_addresses_learned",
 	                    json_integer(daemon->attribution.vms.stats.learned));

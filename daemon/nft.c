@@ -33,6 +33,7 @@
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -166,6 +167,13 @@ struct nft {
 	uint32_t max_bans_per_set;
 	/* The kernel updates the timeout of an element added again. */
 	bool refresh_by_add;
+	/*
+	 * The ruleset's generation id after the last nft_generation_changed,
+	 * moved on by each commit of ours that was the only one since; changed
+	 * when not (or nothing is known yet).
+	 */
+	uint32_t generation;
+	bool generation_changed;
 	/* TCP ports the web scope drops beside 80 and 443: where the crawler reads HTTP. */
 	uint16_t web_ports[NFT_WEB_PORTS_MAX];
 	size_t web_port_count;
@@ -463,6 +471,25 @@ ack_callback(const struct nlmsghdr *nlh, void *data)
  * sendmsg, so all acks are queued when it returns; reading stops when none
  * is left, never waiting.
  */
+static int generation_read(struct nft *nft, uint32_t *out);
+
+/*
+ * Each commit moves the generation on by one: ours alone since the last
+ * look leaves it at one more than then. Anything else is another program's.
+ */
+static void
+generation_after_commit(struct nft *nft, bool committed)
+{
+	uint32_t now;
+
+	if (nft->generation_changed)
+		return;
+	if (!committed || generation_read(nft, &now) < 0 || now != nft->generation + 1)
+		nft->generation_changed = true;
+	else
+		nft->generation = now;
+}
+
 static int
 batch_commit(struct nft *nft)
 {
@@ -510,6 +537,7 @@ batch_commit(struct nft *nft)
 	if (error.error != 0)
 		batch_report(nft, &error);
 	nft->note_count = 0;
+	generation_after_commit(nft, error.error == 0);
 	return error.error;
 }
 
@@ -1751,6 +1779,7 @@ nft_open(struct nft **out, const struct nft_options *options)
 	nft->max_bans_per_set = options->max_bans_per_set;
 	web_ports_set(nft, options->web_ports, options->web_port_count);
 	nft->seq = (uint32_t)time(NULL);
+	nft->generation_changed = true; /* nothing is known yet */
 	if ((r = socket_open(nft)) < 0) {
 		nft_close(nft);
 		return r;
@@ -1785,6 +1814,47 @@ nft_close(struct nft *nft)
 	free(nft->receive);
 	free(nft->batch);
 	free(nft);
+}
+
+static int
+generation_callback(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *gen = nftnl_gen_alloc();
+	uint32_t *out = data;
+
+	if (gen == NULL || nftnl_gen_nlmsg_parse(nlh, gen) < 0 ||
+	    !nftnl_gen_is_set(gen, NFTNL_GEN_ID)) {
+		nftnl_gen_free(gen);
+		return MNL_CB_ERROR;
+	}
+	*out = nftnl_gen_get_u32(gen, NFTNL_GEN_ID);
+	nftnl_gen_free(gen);
+	return MNL_CB_OK;
+}
+
+static int
+generation_read(struct nft *nft, uint32_t *out)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh =
+	    nftnl_nlmsg_build_hdr(request, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, nft->seq++);
+
+	return request_run(nft, nlh, generation_callback, out, NULL,
+	                   "ask for the ruleset's generation");
+}
+
+int
+nft_generation_changed(struct nft *nft)
+{
+	uint32_t now;
+	int r, changed;
+
+	if ((r = generation_read(nft, &now)) < 0)
+		return r;
+	changed = nft->generation_changed || now != nft->generation;
+	nft->generation = now;
+	nft->generation_changed = false;
+	return changed;
 }
 
 int

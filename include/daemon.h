@@ -69,6 +69,8 @@ struct daemon {
 	uint64_t nft_restores, reloads, reload_failures;
 	/* Sets, chains, rules and allow sets found changed by others and rewritten. */
 	uint64_t ruleset_repairs;
+	/* Ruleset checks skipped: the generation had not moved (NFT_FULL_CHECK_INTERVAL_S). */
+	uint64_t nft_checks_skipped;
 	uint64_t store_pruned;          /* history rows past the retention, deleted */
 	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
 	int64_t started_ms;

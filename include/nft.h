@@ -86,6 +86,16 @@ int nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage);
  * batch, ban elements stay. 0, or -errno (the old rules stay).
  */
 int nft_set_web_ports(struct nft *nft, const uint16_t *ports, size_t count);
+/*
+ * Has anything in the kernel's ruleset changed since the last call, other
+ * than by this nft's own commits? nftables counts every commit in its
+ * generation id (NFT_MSG_GETGEN); a commit of the daemon's own that is not
+ * the only one since (another program committed in between) counts as a
+ * change. 1 (changed, or not known: the first call), 0, or -errno. Any
+ * table's change counts, not only the daemon's: a cheap test that says
+ * when the full checks are worth running.
+ */
+int nft_generation_changed(struct nft *nft);
 /* Deletes the whole table: for tests and uninstall only. */
 int nft_destroy(struct nft *nft);
 

@@ -201,9 +201,13 @@ check "soonest expiry first, across pages" \
 check "abusectl bans prints a table of 50,000 rows under its heading" \
 	test "$(ctl bans | wc -l)" = 50001
 cpu_ms() { awk '{ print ($14 + $15) * 10 }' "/proc/$DAEMON_PID/stat"; }
+skipped_count() { ctl --json status | jq '.counters.ruleset_checks_skipped'; }
+skipped_before=$(skipped_count)
 before=$(cpu_ms)
 sleep 10
-echo "# daemon CPU with 50,000 bans, idle, checking its sets every 5 s: $(($(cpu_ms) - before)) ms in 10 s"
+echo "# daemon CPU with 50,000 bans, idle, asking the ruleset's generation every 5 s: $(($(cpu_ms) - before)) ms in 10 s"
+check "idle, the full checks of the table and sets are skipped: nothing changed the generation" \
+	test "$(skipped_count)" -ge $((skipped_before + 1))
 check "one request is one page of at most 1000 bans, with where to go on" \
 	bash -c "echo '{\"command\":\"bans\"}' | ip netns exec $HV timeout 30 python3 -c '
 import socket, sys, json

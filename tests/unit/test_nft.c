@@ -636,6 +636,31 @@ rules_in(const char *table, const char *chain)
 	return count;
 }
 
+/* The cheap change test: the daemon's own commits are no change, anyone else's is. */
+static void
+check_generation(struct nft *nft)
+{
+	nft_generation_changed(nft);
+	CHECK(nft_generation_changed(nft) == 0, "asked twice, the generation has not moved");
+	CHECK(ban_install(nft, key("192.0.2.40"), SCOPE_SMTP, 60000) == 0 &&
+	          ban_remove(nft, key("192.0.2.40"), SCOPE_SMTP) == 0 &&
+	          nft_generation_changed(nft) == 0,
+	      "the daemon's own ban and lift are no change");
+	CHECK(run("nft add element inet " TABLE " ban4_web '{ 192.0.2.41 timeout 1h }'") == 0 &&
+	          nft_generation_changed(nft) == 1 && nft_generation_changed(nft) == 0,
+	      "another program's element is a change, seen once");
+	CHECK(run("nft add table inet abuseguard_gen_other && nft delete table inet "
+	          "abuseguard_gen_other") == 0 &&
+	          nft_generation_changed(nft) == 1,
+	      "so is a change to another table (the test is for the whole ruleset)");
+	CHECK(run("nft delete element inet " TABLE " ban4_web '{ 192.0.2.41 }'") == 0 &&
+	          ban_install(nft, key("192.0.2.42"), SCOPE_SMTP, 60000) == 0 &&
+	          nft_generation_changed(nft) == 1,
+	      "another program's commit before one of the daemon's still counts");
+	ban_remove(nft, key("192.0.2.42"), SCOPE_SMTP);
+	nft_generation_changed(nft);
+}
+
 /* The web scope drops the crawler's other HTTP ports too, and follows a reload of them. */
 static void
 check_web_ports(struct nft *nft)
@@ -834,6 +859,7 @@ main(void)
 	check_expiry(nft);
 	check_traffic(nft);
 	check_web_ports(nft);
+	check_generation(nft);
 	check_full_set();
 
 	other_after = command_output("nft -j list table inet other");
