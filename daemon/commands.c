@@ -559,6 +559,9 @@ struct ban_listing {
 	struct ban_filter filter;
 	struct nft *nft; /* NULL: no kernel to compare with */
 	size_t kernel_only_count;
+	/* The bans listed, in list's order, for one look at the kernel after them. */
+	struct nft_ban *asked;
+	size_t asked_count, asked_capacity;
 };
 
 static bool
@@ -570,26 +573,34 @@ ban_wanted(const struct ban_filter *filter, const struct ban *ban)
 }
 
 /*
- * What the kernel enforces for the ban: whether its set holds the source and
- * the time the element has left, which another program may have changed
- * (the periodic check sets it back).
+ * What the kernel enforces for each ban listed: whether its set holds the
+ * source and the time the element has left, which another program may have
+ * changed (the periodic check sets it back). All of a page's bans are asked
+ * for in one go (ban_lookup_many). A failure is logged there; the bans are
+ * then listed without the kernel's side.
  */
-static void
-ban_kernel_json(json_t *json, struct nft *nft, const struct ban *ban)
+static int
+listing_kernel_view(struct ban_listing *listing)
 {
-	struct nft_ban element;
-	int found;
+	int *found;
 
-	if (nft == NULL || json == NULL)
-		return;
-	found = ban_lookup(nft, &ban->source, ban->scope, &element);
-	if (found < 0)
-		return; /* logged; the ban is listed without the kernel's side */
-	json_object_set_new(json, CTL_KEY_IN_KERNEL, json_boolean(found == 1));
-	json_object_set_new(json, CTL_KEY_KERNEL_REMAINING,
-	                    found == 1 && element.remaining_ms != INT64_MAX
-	                        ? json_integer((json_int_t)(element.remaining_ms / 1000))
-	                        : json_null());
+	if (listing->nft == NULL || listing->asked_count == 0)
+		return 0;
+	if ((found = calloc(listing->asked_count, sizeof(*found))) == NULL)
+		return -ENOMEM;
+	if (ban_lookup_many(listing->nft, listing->asked, found, listing->asked_count) == 0)
+		for (size_t i = 0; i < listing->asked_count; i++) {
+			json_t *json = json_array_get(listing->list, i);
+			int64_t remaining_ms = listing->asked[i].remaining_ms;
+
+			json_object_set_new(json, CTL_KEY_IN_KERNEL, json_boolean(found[i]));
+			json_object_set_new(json, CTL_KEY_KERNEL_REMAINING,
+			                    found[i] && remaining_ms != INT64_MAX
+			                        ? json_integer((json_int_t)(remaining_ms / 1000))
+			                        : json_null());
+		}
+	free(found);
+	return 0;
 }
 
 static int
@@ -600,8 +611,18 @@ append_ban(const struct ban *ban, void *arg)
 
 	if (!ban_wanted(&listing->filter, ban))
 		return 0;
+	if (listing->asked_count == listing->asked_capacity) {
+		size_t capacity = listing->asked_capacity ? 2 * listing->asked_capacity : 256;
+		struct nft_ban *grown = reallocarray(listing->asked, capacity, sizeof(*grown));
+
+		if (grown == NULL)
+			return -ENOMEM;
+		listing->asked = grown;
+		listing->asked_capacity = capacity;
+	}
+	listing->asked[listing->asked_count++] =
+	    (struct nft_ban){.source = ban->source, .scope = ban->scope};
 	json = ban_json(ban, listing->now_ms);
-	ban_kernel_json(json, listing->nft, ban);
 	return json_array_append_new(listing->list, json) ? -ENOMEM : 0;
 }
 
@@ -738,6 +759,9 @@ command_bans(void *context, const struct control_peer *peer, json_t *request,
 	if (!failed && count < page_size)
 		failed = pending_active_bans(&daemon->engine.pending, listing.now_ms, append_ban,
 		                             &listing) < 0;
+	if (!failed)
+		failed = listing_kernel_view(&listing) < 0;
+	free(listing.asked);
 	if (failed) {
 		json_decref(listing.list);
 		return control_fail(error, CTL_RESULT_FAILED, "cannot read the store");

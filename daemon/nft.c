@@ -2093,40 +2093,116 @@ ban_list(struct nft *nft, int (*fn)(const struct nft_ban *ban, void *arg), void 
 	return r;
 }
 
+/* Lookups sent in one write: their replies fit the socket's receive buffer many times over. */
+#define LOOKUP_CHUNK 256
+
+/* One lookup's request: a get of one element, answered by it and an ack, or by ENOENT. */
+static size_t
+lookup_message(struct nft *nft, char *buf, const struct element *element, uint32_t seq)
+{
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set_elem *asked = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh;
+
+	if (set == NULL || asked == NULL)
+		fatal("nftnl_set_alloc");
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[element->set].name);
+	nftnl_set_elem_set(asked, NFTNL_SET_ELEM_KEY, element->key,
+	                   (uint32_t)set_key_length(element->set));
+	nftnl_set_elem_add(set, asked);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, set);
+	nftnl_set_free(set);
+	return NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+/* The replies to count lookups sent with sequence numbers from first_seq on. */
+static int
+lookup_replies(struct nft *nft, uint32_t first_seq, const struct element *asked,
+               struct nft_ban *bans, int *found, size_t count)
+{
+	size_t answered = 0;
+	int error = 0;
+
+	while (answered < count) {
+		ssize_t length = recv(mnl_socket_get_fd(nft->socket), nft->receive,
+		                      RECEIVE_BUFFER_SIZE, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nft->receive;
+		int left = (int)length;
+
+		if (length < 0 && errno == EINTR)
+			continue;
+		if (length <= 0)
+			return length < 0 && errno != EAGAIN ? -errno : -EPROTO;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			size_t i = nlh->nlmsg_seq - first_seq;
+
+			if (nlh->nlmsg_seq < first_seq || i >= count)
+				continue; /* not ours: an answer to an earlier request */
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *ack = mnl_nlmsg_get_payload(nlh);
+
+				answered++;
+				if (ack->error != 0 && ack->error != -ENOENT && error == 0)
+					error = ack->error;
+			} else if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWSETELEM) {
+				struct element_list list = {.set = asked[i].set};
+
+				if (dump_callback(nlh, &list) == MNL_CB_OK && list.count == 1) {
+					element_to_ban(nft, &list.elements[0], &bans[i]);
+					found[i] = 1;
+				}
+				free(list.elements);
+			}
+		}
+	}
+	return error;
+}
+
+int
+ban_lookup_many(struct nft *nft, struct nft_ban *bans, int *found, size_t count)
+{
+	struct element asked[LOOKUP_CHUNK];
+	char *request = malloc((size_t)LOOKUP_CHUNK * MNL_SOCKET_BUFFER_SIZE);
+	int r = 0;
+
+	if (request == NULL)
+		return -ENOMEM;
+	for (size_t done = 0; done < count && r == 0; done += LOOKUP_CHUNK) {
+		size_t n = count - done < LOOKUP_CHUNK ? count - done : LOOKUP_CHUNK, length = 0;
+		uint32_t first_seq = nft->seq;
+
+		/* Sequence numbers tell the replies apart: none may wrap inside a chunk. */
+		if (first_seq > UINT32_MAX - LOOKUP_CHUNK)
+			first_seq = nft->seq = 1;
+		for (size_t i = 0; i < n && r == 0; i++) {
+			found[done + i] = 0;
+			if ((r = ban_to_element(nft, &bans[done + i].source, bans[done + i].scope,
+			                        0, &asked[i])) == 0)
+				length +=
+				    lookup_message(nft, request + length, &asked[i], nft->seq++);
+		}
+		if (r == 0 && mnl_socket_sendto(nft->socket, request, length) < 0)
+			r = -errno;
+		if (r == 0)
+			r = lookup_replies(nft, first_seq, asked, bans + done, found + done, n);
+	}
+	free(request);
+	if (r < 0)
+		log_warnx("inet %s: look up %zu elements: %s", nft->table, count, strerror(-r));
+	return r;
+}
+
 int
 ban_lookup(struct nft *nft, const struct source_key *source, enum scope scope, struct nft_ban *out)
 {
-	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
-	struct element_list list = {0};
-	struct nftnl_set_elem *asked;
-	struct element element;
-	struct nftnl_set *set;
-	struct nlmsghdr *nlh;
-	int r;
+	int found = 0, r;
 
-	if ((r = ban_to_element(nft, source, scope, 0, &element)) < 0)
-		return r;
-	if ((set = nftnl_set_alloc()) == NULL || (asked = nftnl_set_elem_alloc()) == NULL)
-		fatal("nftnl_set_alloc");
-	nftnl_set_set_str(set, NFTNL_SET_TABLE, nft->table);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[element.set].name);
-	nftnl_set_elem_set(asked, NFTNL_SET_ELEM_KEY, element.key,
-	                   (uint32_t)set_key_length(element.set));
-	nftnl_set_elem_add(set, asked);
-	/* Not a dump: the kernel answers with the one element, or ENOENT. */
-	nlh =
-	    nftnl_nlmsg_build_hdr(request, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nft->seq++);
-	nftnl_set_elems_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	list.set = element.set;
-	snprintf(what, sizeof(what), "look up an element of set %s", sets[element.set].name);
-	r = request_run(nft, nlh, dump_callback, &list, &list.error, what);
-	if (r == 0 && list.count == 1)
-		element_to_ban(nft, &list.elements[0], out);
-	free(list.elements);
-	if (r == -ENOENT)
-		return 0;
-	return r < 0 ? r : list.count == 1;
+	out->source = *source;
+	out->scope = scope;
+	r = ban_lookup_many(nft, out, &found, 1);
+	return r < 0 ? r : found;
 }
 
 int

@@ -132,6 +132,13 @@ int ban_reconcile(struct nft *nft, const struct nft_ban *wanted, size_t count,
 int ban_lookup(struct nft *nft, const struct source_key *source, enum scope scope,
                struct nft_ban *out);
 /*
+ * The kernel's elements for many bans at once (source and scope of each
+ * given in bans): found[i] is 1 with bans[i] filled as ban_lookup does, or
+ * 0. The requests go in writes of hundreds, not one round trip each.
+ * 0, or -errno (logged).
+ */
+int ban_lookup_many(struct nft *nft, struct nft_ban *bans, int *found, size_t count);
+/*
  * Calls fn for every element of the kernel sets that no ban in wanted stands
  * behind: what enforces a ban the caller does not know of.
  */

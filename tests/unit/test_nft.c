@@ -636,6 +636,45 @@ rules_in(const char *table, const char *chain)
 	return count;
 }
 
+/* Hundreds of lookups in a few writes: each answer lands on its own ban. */
+static void
+check_lookup_many(struct nft *nft)
+{
+	enum { PRESENT = 300 };
+	static struct nft_ban installed[PRESENT], asked[2 * PRESENT + 1];
+	static int found[2 * PRESENT + 1];
+	int present = 0, absent_found = 0, timers = 0;
+
+	for (int i = 0; i < PRESENT; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "198.18.%d.%d", i / 200, i % 200);
+		installed[i] = (struct nft_ban){source(text), SCOPE_SMTP, 600000 + i * 1000, {0}};
+		asked[2 * i] = (struct nft_ban){.source = installed[i].source, .scope = SCOPE_SMTP};
+		/* The same source in another scope has no element. */
+		asked[2 * i + 1] =
+		    (struct nft_ban){.source = installed[i].source, .scope = SCOPE_WEB};
+	}
+	asked[2 * PRESENT] =
+	    (struct nft_ban){.source = source("2001:db8:77::/64"), .scope = SCOPE_ALL};
+	CHECK(ban_install_many(nft, installed, PRESENT) == 0, "300 smtp bans installed");
+	CHECK(ban_lookup_many(nft, asked, found, 2 * PRESENT + 1) == 0,
+	      "601 lookups (past the 256 of one write) are answered");
+	for (int i = 0; i < PRESENT; i++) {
+		int64_t wanted = 600000 + i * 1000;
+
+		present += found[2 * i];
+		absent_found += found[2 * i + 1];
+		timers += found[2 * i] && asked[2 * i].remaining_ms <= wanted &&
+		          asked[2 * i].remaining_ms > wanted - 30000;
+	}
+	CHECK(present == PRESENT && absent_found == 0 && found[2 * PRESENT] == 0,
+	      "each smtp ban is found, none of the web ones nor the IPv6 prefix (%d, %d)", present,
+	      absent_found);
+	CHECK(timers == PRESENT, "each answer carries its own ban's time left (%d of 300)", timers);
+	CHECK(ban_reconcile(nft, NULL, 0, NULL, NULL, NULL) == 0, "and they go");
+}
+
 /* The cheap change test: the daemon's own commits are no change, anyone else's is. */
 static void
 check_generation(struct nft *nft)
@@ -859,6 +898,7 @@ main(void)
 	check_expiry(nft);
 	check_traffic(nft);
 	check_web_ports(nft);
+	check_lookup_many(nft);
 	check_generation(nft);
 	check_full_set();
 
