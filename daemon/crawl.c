@@ -571,6 +571,10 @@ crawl_metrics(const struct crawl *crawl_path, struct wire *wire_path, struct met
 	     "robots.txt the daemon fetched itself.", crawl.robots_fetched},
 	    {"abuseguard_crawler_fetch_failures_total", "counter",
 	     "Fetches that ended unreachable, 5xx or redirected away.", crawl.fetch_failures},
+	    {"abuseguard_crawler_fetch_redirected_away_total", "counter",
+	     "Fetches redirected to another host, port or scheme (https): not followed, the site "
+	     "is not judged.",
+	     crawl_path->fetcher != NULL ? fetcher_stats(crawl_path->fetcher)->redirected_away : 0},
 	    {"abuseguard_crawler_fetch_refused_total", "counter",
 	     "Fetches not made: a forbidden address, crawler.fetch_queue full, or fetching off.",
 	     crawl.fetch_forbidden + crawl.fetch_queue_full + crawl.fetch_off},

@@ -215,6 +215,13 @@ fetch_answered(struct fetch *fetch)
 	error = fetch_redirect_path(fetch->location, fetch->target.host, fetch->target.server.port,
 	                            fetch->path, sizeof(fetch->path));
 	if (error < 0) {
+		/*
+		 * Not followed (RFC 9309 2.3.1.2 would, across authorities): the
+		 * daemon resolves no names and speaks no TLS, and rules read from
+		 * an address guessed for another host could ban on a robots.txt
+		 * that is not the site's. The site stays unjudged, never banned.
+		 */
+		fetcher->stats.redirected_away += error == -EXDEV;
 		fetch_finish(fetch, status,
 		             error == -EXDEV ? "redirected to another site" : "bad redirect");
 		return;

@@ -44,6 +44,7 @@ struct fetcher_options {
 
 struct fetcher_stats {
 	uint64_t started, succeeded, failed, timed_out, redirects;
+	uint64_t redirected_away; /* to another host, port or scheme: not followed */
 };
 
 struct fetcher;
