@@ -41,7 +41,7 @@ for port in 8080 8081; do
 		>"$WORK/http$port.log" 2>&1 &
 done
 lab_vm2 || not_ok "a second VM on agvm1"
-check "the site also answers on 8080 and 8081" wait_until 5000 \
+check "the site also answers on 8080 and 8081" wait_until 15000 \
 	in_net bash -c 'exec 3<>/dev/tcp/10.0.1.2/8080 && exec 4<>/dev/tcp/10.0.1.2/8081'
 # fetches_from NS ADDRESS PORT PAGE: NS gets the page, and the server's log shows ADDRESS asked.
 fetches_from() {
