@@ -94,7 +94,7 @@ static const struct command commands[] = {
      NULL, 0, 0, REPLY_STATUS, NULL},
     {"bans", CTL_CMD_BANS, " [--source ADDR] [--scope S] [--category C]",
      "The active bans, soonest expiry first; the options keep those of one source, scope "
-     "(smtp, web, all) or category (spam, scan, crawler, spoofing).",
+     "(smtp, web, all) or category (spam, scan, crawler, spoofing, evasion).",
      NULL, TAKES(OPT_SOURCE) | TAKES(OPT_SCOPE) | TAKES(OPT_CATEGORY), 0, REPLY_BANS, CTL_KEY_BANS},
     {"ban", CTL_CMD_BAN, " SOURCE --scope S [--duration D] [--category C] --reason TEXT",
      "Bans SOURCE in scope S (smtp, web, all): for D (90m, 2h, 7d) or, without --duration, "

@@ -3,7 +3,8 @@
  * nftables' job, and every packet passes but a forged one on an interface
  * whose policy drops them (attribution.h). It parses Ethernet, up to two VLAN
  * tags, IPv4 or IPv6 and the transport header, keeps bounded per-source
- * state in LRU maps for SMTP connection attempts, and wakes the daemon
+ * state in LRU maps for SMTP connection attempts, tiny first fragments and
+ * scans (scan.h), and wakes the daemon
  * through the ring buffer only when a source crosses a threshold, at most
  * once per source and window.
  *
@@ -52,6 +53,7 @@ struct xdp_thresholds thresholds = {
     .smtp_attempts = 30,
     .smtp_destinations = 15,
     .ipv6_prefix_len = 64,
+    .tiny_fragments = 3,
 };
 
 /* Replay and the tests drive the clock; the verifier drops the branch not taken. */
@@ -149,11 +151,14 @@ smtp_pair_from_packet(const struct packet_summary *packet, struct smtp_pair_key 
 	__builtin_memcpy(pair->destination, packet->destination, sizeof(pair->destination));
 }
 
+/* A fresh "sources" value, in .bss: the stack is short. Never written. */
+struct source_state source_state_zero;
+
 /* Returns the source's state, inserting a zeroed one for a new source. */
 static __always_inline struct source_state *
 source_state_get(const struct source_key *source, struct interface_state *interface)
 {
-	struct source_state *state, fresh = {};
+	struct source_state *state;
 
 	state = bpf_map_lookup_elem(&sources, source);
 	if (state)
@@ -161,10 +166,29 @@ source_state_get(const struct source_key *source, struct interface_state *interf
 	/* A VM flooding new sources fills its own quota, not the shared map. */
 	if (!interface_source_allowed(interface, 0))
 		return NULL;
-	if (bpf_map_update_elem(&sources, source, &fresh, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&sources, source, &source_state_zero, BPF_NOEXIST) == 0)
 		count(COUNTER_SOURCES_NEW);
 	/* Either ours, or another CPU inserted it first. */
 	return bpf_map_lookup_elem(&sources, source);
+}
+
+/* Starts the source's next window when its current one is over. */
+static __always_inline __u64
+source_window(struct source_state *state, __u64 now)
+{
+	__u64 window_start = state->window_start_ns;
+
+	/* A replayed capture may step back a little: that stays in the window. */
+	if (window_start == 0 ||
+	    (now >= window_start && now - window_start >= thresholds.window_ns)) {
+		state->window_start_ns = now;
+		state->smtp_attempts = 0;
+		state->smtp_destinations = 0;
+		state->tiny_fragments = 0;
+		state->reported = 0;
+		window_start = now;
+	}
+	return window_start;
 }
 
 static __always_inline void
@@ -213,16 +237,7 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	state = source_state_get(&pair->source, interface);
 	if (!state)
 		return;
-	/* A replayed capture may step back a little: that stays in the window. */
-	window_start = state->window_start_ns;
-	if (window_start == 0 ||
-	    (now >= window_start && now - window_start >= thresholds.window_ns)) {
-		state->window_start_ns = now;
-		state->smtp_attempts = 0;
-		state->smtp_destinations = 0;
-		state->reported = 0;
-		window_start = now;
-	}
+	window_start = source_window(state, now);
 	__sync_fetch_and_add(&state->smtp_attempts, 1);
 
 	pair_window = bpf_map_lookup_elem(&smtp_pairs, pair);
@@ -255,6 +270,60 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
 	send_spam_event(ctx, state, pair, port, now, attempts_reached);
 }
 
+/*
+ * A tiny first fragment from an attributed source (RFC 1858): it hides the
+ * ports and flags a filter would judge. Reported once per source and window
+ * past thresholds.tiny_fragments, with the latest fragment's fields.
+ */
+static __always_inline void
+record_tiny_fragment(struct xdp_md *ctx, const struct packet_summary *packet,
+                     struct interface_state *interface)
+{
+	struct source_state *state;
+	struct abuse_event *event;
+	struct source_key source;
+	__u64 now = clock_now();
+	__u32 fragments;
+
+	if (thresholds.tiny_fragments == 0)
+		return;
+	source_key_from_address(&source, packet->family, packet->source);
+	state = source_state_get(&source, interface);
+	if (!state)
+		return;
+	source_window(state, now);
+	state->last_seen_ns = now;
+	fragments = __sync_fetch_and_add(&state->tiny_fragments, 1) + 1;
+	if (fragments < thresholds.tiny_fragments)
+		return;
+	if (__sync_fetch_and_or(&state->reported, 1U << CATEGORY_EVASION) &
+	    (1U << CATEGORY_EVASION))
+		return;
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(COUNTER_EVENTS_LOST);
+		__sync_fetch_and_and(&state->reported, ~(1U << CATEGORY_EVASION));
+		return;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->time_ns = now;
+	event->window_start_ns = state->window_start_ns;
+	event->source = source;
+	event->ifindex = packet_ifindex(ctx->ingress_ifindex);
+	event->category = CATEGORY_EVASION;
+	event->reason = EVASION_REASON_TINY_FRAGMENTS;
+	event->counts.attempts = fragments;
+	event->fragment_bytes = packet->fragment_bytes;
+	event->fragment_id = packet->fragment_id;
+	event->sample_count = 1;
+	__builtin_memcpy(event->samples[0].address, packet->destination,
+	                 sizeof(event->samples[0].address));
+	event->samples[0].family = packet->family;
+	event->samples[0].protocol = packet->fragment_protocol;
+	bpf_ringbuf_submit(event, 0);
+	count(COUNTER_EVENTS);
+}
+
 #include "scan.h"
 
 /* The contact key of a packet; reversed: seen from the far end (a reply). */
@@ -269,6 +338,28 @@ contact_key_from_packet(const struct packet_summary *packet, struct scan_contact
 	                 sizeof(key->destination));
 	key->port = port;
 	key->protocol = packet->protocol;
+}
+
+/*
+ * 1 and *key filled if an ARP frame from the VM asks for a neighbour's
+ * address. Not a probe: an announcement (sender and target the same, RFC
+ * 5227) and a probe for a conflict (sender 0.0.0.0), which nobody answers.
+ */
+static __always_inline int
+scan_arp_probe(const struct packet_summary *packet, __u32 ifindex, struct scan_contact_key *key)
+{
+	const __u8 *sender = packet->source, *target = packet->destination;
+
+	if (packet->protocol != SAMPLE_PROTOCOL_ARP || packet->arp_operation != ARP_REQUEST)
+		return 0;
+	if ((sender[0] | sender[1] | sender[2] | sender[3]) == 0 ||
+	    (target[0] | target[1] | target[2] | target[3]) == 0)
+		return 0;
+	if (sender[0] == target[0] && sender[1] == target[1] && sender[2] == target[2] &&
+	    sender[3] == target[3])
+		return 0;
+	scan_arp_contact_key(key, ifindex, target);
+	return 1;
 }
 
 /* 1 and *key filled if the VM's packet is a probe: TCP SYN, UDP, ICMP echo or timestamp. */
@@ -342,15 +433,21 @@ scan_quoted_probe(struct cursor *cursor, __u8 family, struct scan_contact_key *k
 /*
  * The outcome a packet toward the VM reports and the first contact it
  * answers: SCAN_ANSWERED, SCAN_REJECTED or 0 (not a reply to a probe).
- * cursor stands after the transport header.
+ * cursor stands after the transport header; ifindex is the VM's interface.
  */
 static __always_inline int
 scan_reply_from_packet(const struct packet_summary *packet, struct cursor *cursor,
-                       struct scan_contact_key *key)
+                       struct scan_contact_key *key, __u32 ifindex)
 {
 	__u8 type = packet->icmp_type, flags = packet->tcp_flags;
 
 	switch (packet->protocol) {
+	case SAMPLE_PROTOCOL_ARP:
+		/* A neighbour's reply: the sender is the address the VM asked for. */
+		if (packet->arp_operation != ARP_REPLY)
+			return 0;
+		scan_arp_contact_key(key, ifindex, packet->source);
+		return SCAN_ANSWERED;
 	case IPPROTO_TCP:
 		if (flags & TCP_FLAG_RST) {
 			contact_key_from_packet(packet, key, 1, packet->source_port);
@@ -390,40 +487,44 @@ __attribute__((noinline)) int
 xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 {
 	struct interface_state *interface;
+	__u32 ifindex = packet_ifindex(ctx->ingress_ifindex);
 	__u64 now = clock_now();
+	struct scan_contact_key contact;
+	int probe;
 
 	if (!packet)
 		return XDP_PASS;
-	interface =
-	    interface_state_get(packet_ifindex(ctx->ingress_ifindex), now, thresholds.window_ns);
+	interface = interface_state_get(ifindex, now, thresholds.window_ns);
 	if (packet->learn)
 		learn_hand_up(ctx, interface, now);
-	if (packet->family == 0)
-		return XDP_PASS;
-	/* Before any per-source state: a forged source gets none. */
-	switch (attribute(ctx, packet, interface, now)) {
-	case ATTRIBUTED:
-		break;
-	case SPOOFED_DROP:
-		return XDP_DROP;
-	default:
-		return XDP_PASS;
-	}
-	/* Keys in blocks of their own: the stack holds one at a time (512 bytes in all). */
-	if (is_smtp_attempt(packet)) {
-		struct smtp_pair_key pair;
+	if (packet->family == 0) {
+		/* ARP: an interface's own question, whatever sender it names. */
+		probe = scan_arp_probe(packet, ifindex, &contact);
+	} else {
+		/* Before any per-source state: a forged source gets none. */
+		switch (attribute(ctx, packet, interface, now)) {
+		case ATTRIBUTED:
+			break;
+		case SPOOFED_DROP:
+			return XDP_DROP;
+		default:
+			return XDP_PASS;
+		}
+		if (packet->tiny_fragment)
+			record_tiny_fragment(ctx, packet, interface);
+		/* A block of its own: the stack is 512 bytes for the whole call chain. */
+		if (is_smtp_attempt(packet)) {
+			struct smtp_pair_key pair;
 
-		count(COUNTER_SMTP_ATTEMPTS);
-		smtp_pair_from_packet(packet, &pair);
-		record_smtp_attempt(ctx, &pair, packet->destination_port, interface);
+			count(COUNTER_SMTP_ATTEMPTS);
+			smtp_pair_from_packet(packet, &pair);
+			record_smtp_attempt(ctx, &pair, packet->destination_port, interface);
+		}
+		probe = scan_probe_from_packet(packet, &contact);
 	}
-	{
-		struct scan_contact_key contact;
-
-		if (scan_probe_from_packet(packet, &contact))
-			record_scan_probe(&contact, packet_ifindex(ctx->ingress_ifindex),
-			                  interface);
-	}
+	/* One call site: the verifier walks the scan accounting once. */
+	if (probe)
+		record_scan_probe(&contact, ifindex, interface);
 	return XDP_PASS;
 }
 
@@ -453,12 +554,12 @@ abuseguard_xdp(struct xdp_md *ctx)
 		count(COUNTER_MALFORMED);
 	else if (packet.tiny_fragment)
 		count(COUNTER_TINY_FRAGMENTS);
-	if (parsed == 0)
+	if (parsed == 0 || packet.arp)
 		packet_summarize(&packet, &summary);
 	else
 		__builtin_memset(&summary, 0, sizeof(summary));
 	summary.learn = parsed != PARSE_MALFORMED && is_learn_frame(&packet);
-	if (summary.family == 0 && !summary.learn)
+	if (summary.family == 0 && !summary.learn && summary.protocol != SAMPLE_PROTOCOL_ARP)
 		return XDP_PASS;
 	return xdp_account(ctx, &summary);
 }
@@ -480,11 +581,14 @@ abuseguard_tc(struct __sk_buff *skb)
 	struct scan_contact_key contact;
 	int outcome;
 
-	if (parse_packet(&cursor, &packet) != 0 || packet.family == 0)
+	/* An ARP reply answers a VM's request: its link shows a return path too. */
+	if (parse_packet(&cursor, &packet) != 0 && !packet.arp)
+		return TC_ACT_OK;
+	if (packet.family == 0 && !packet.arp)
 		return TC_ACT_OK;
 	packet_summarize(&packet, &summary);
 	scan_return_path_seen(packet_ifindex(skb->ifindex));
-	outcome = scan_reply_from_packet(&summary, &cursor, &contact);
+	outcome = scan_reply_from_packet(&summary, &cursor, &contact, packet_ifindex(skb->ifindex));
 	if (outcome == 0)
 		return TC_ACT_OK;
 	if (!record_scan_reply(&contact, outcome) && summary.protocol == IPPROTO_UDP)

@@ -64,15 +64,19 @@ struct attribution_settings attribution = {
     .interface_sources = 4096,
 };
 
+/* A fresh "interface_states" value, in .bss: the stack has no room for it. Never written. */
+struct interface_state interface_state_zero;
+
 /* The interface's state, its window renewed; NULL only if the map refuses it. */
 static __always_inline struct interface_state *
 interface_state_get(__u32 ifindex, __u64 now, __u64 window_ns)
 {
-	struct interface_state *state, fresh = {};
+	struct interface_state *state;
 
 	state = bpf_map_lookup_elem(&interface_states, &ifindex);
 	if (!state) {
-		bpf_map_update_elem(&interface_states, &ifindex, &fresh, BPF_NOEXIST);
+		bpf_map_update_elem(&interface_states, &ifindex, &interface_state_zero,
+		                    BPF_NOEXIST);
 		state = bpf_map_lookup_elem(&interface_states, &ifindex);
 		if (!state)
 			return NULL;

@@ -11,8 +11,10 @@
  * transport header; real servers still answer it once reassembled, so it
  * counts for what it shows: TCP ports and flags sit in the first 14 bytes
  * (RFC 793), UDP ports and ICMP type and code in the first 8. One too short
- * to show them is RFC 1858's tiny-fragment attack: flagged, not counted.
- * Later fragments have no transport header to look at.
+ * to show them is RFC 1858's tiny-fragment attack: flagged, not counted; so
+ * is an IPv6 first fragment whose header chain stops before the upper-layer
+ * header (RFC 7112 requires the whole chain in the first fragment). Later
+ * fragments have no transport header to look at.
  */
 #ifndef ABUSEGUARD_BPF_PARSING_H
 #define ABUSEGUARD_BPF_PARSING_H
@@ -76,6 +78,23 @@ struct icmp_header {
 	__be32 rest;
 };
 
+/* ARP for IPv4 over Ethernet (RFC 826), the only kind a VM's link carries. */
+struct arp_ipv4 {
+	__be16 hardware;
+	__be16 protocol;
+	__u8 hardware_length;
+	__u8 protocol_length;
+	__be16 operation;
+	__u8 sender_mac[ETH_ALEN];
+	__u8 sender_ip[4];
+	__u8 target_mac[ETH_ALEN];
+	__u8 target_ip[4];
+};
+
+#define ARP_HARDWARE_ETHERNET 1
+#define ARP_REQUEST           1
+#define ARP_REPLY             2
+
 struct cursor {
 	void *position;
 	void *end;
@@ -88,12 +107,15 @@ struct packet {
 	__u8 vlan_tags;
 	__u8 first_fragment;    /* offset 0, more fragments follow */
 	__u8 tiny_fragment;     /* a first fragment too short to show ports and flags */
+	__u8 fragment_protocol; /* of a tiny fragment: the header it cuts short */
+	__u32 fragment_id;      /* of a fragment: its identification, host order */
 	__u32 transport_length; /* datagram bytes after the network headers */
 	void *network_header;   /* struct iphdr or struct ipv6hdr */
 	/* In a first fragment only the bytes TCP_FRAGMENT_MINIMUM names are read. */
 	struct tcphdr *tcp;
 	struct udphdr *udp;
 	struct icmp_header *icmp; /* ICMP or ICMPv6, by family */
+	struct arp_ipv4 *arp;     /* an ARP frame for IPv4 over Ethernet */
 };
 
 /* Returns the ethertype after the VLAN tags, in host order. */
@@ -125,6 +147,21 @@ parse_ethernet(struct cursor *cursor, struct packet *packet)
 	return protocol;
 }
 
+/* ARP: packet->arp set if it is IPv4 over Ethernet; other kinds are not looked at. */
+static __always_inline void
+parse_arp(struct cursor *cursor, struct packet *packet)
+{
+	struct arp_ipv4 *arp = cursor->position;
+
+	if ((void *)(arp + 1) > cursor->end)
+		return;
+	if (arp->hardware != bpf_htons(ARP_HARDWARE_ETHERNET) ||
+	    arp->protocol != bpf_htons(ETH_P_IP) || arp->hardware_length != ETH_ALEN ||
+	    arp->protocol_length != 4)
+		return;
+	packet->arp = arp;
+}
+
 /* Returns the transport protocol. */
 static __always_inline int
 parse_ipv4(struct cursor *cursor, struct packet *packet)
@@ -149,6 +186,7 @@ parse_ipv4(struct cursor *cursor, struct packet *packet)
 	if (ip->frag_off & bpf_htons(IPV4_FRAGMENT_OFFSET))
 		return PARSE_NO_TRANSPORT;
 	packet->first_fragment = !!(ip->frag_off & bpf_htons(IPV4_MORE_FRAGMENTS));
+	packet->fragment_id = bpf_ntohs(ip->id);
 	return ip->protocol;
 }
 
@@ -157,6 +195,20 @@ ipv6_is_extension_header(int next_header)
 {
 	return next_header == IPPROTO_HOPOPTS || next_header == IPPROTO_ROUTING ||
 	       next_header == IPPROTO_DSTOPTS || next_header == IPPROTO_FRAGMENT;
+}
+
+/*
+ * A header cut short at the cursor: in a first fragment, a tiny fragment
+ * (PARSE_NO_TRANSPORT, nothing to count); anywhere else malformed.
+ */
+static __always_inline int
+header_cut_short(struct packet *packet, int protocol)
+{
+	if (!packet->first_fragment)
+		return PARSE_MALFORMED;
+	packet->tiny_fragment = 1;
+	packet->fragment_protocol = protocol;
+	return PARSE_NO_TRANSPORT;
 }
 
 /* Walks the extension headers; returns the transport protocol. */
@@ -190,12 +242,13 @@ parse_ipv6(struct cursor *cursor, struct packet *packet)
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
 			option = cursor->position;
-			if ((void *)(option + 1) > cursor->end)
-				return PARSE_MALFORMED;
+			/* After a first fragment's header, the rest may be in the next one. */
+			if ((void *)(option + 1) > cursor->end || packet->transport_length < 2)
+				return header_cut_short(packet, next_header);
 			option_length = (option->hdrlen + 1) * 8;
 			if (option_length > packet->transport_length ||
 			    cursor->position + option_length > cursor->end)
-				return PARSE_MALFORMED;
+				return header_cut_short(packet, next_header);
 			next_header = option->nexthdr;
 			cursor->position += option_length;
 			packet->transport_length -= option_length;
@@ -209,6 +262,7 @@ parse_ipv6(struct cursor *cursor, struct packet *packet)
 				return PARSE_NO_TRANSPORT;
 			packet->first_fragment =
 			    !!(fragment->frag_off & bpf_htons(IPV6_MORE_FRAGMENTS));
+			packet->fragment_id = bpf_ntohl(fragment->identification);
 			next_header = fragment->nexthdr;
 			cursor->position = fragment + 1;
 			packet->transport_length -= sizeof(*fragment);
@@ -235,12 +289,9 @@ transport_holds(const struct cursor *cursor, const struct packet *packet, __u32 
  * nothing to count); anywhere else malformed.
  */
 static __always_inline int
-transport_cut_short(struct packet *packet)
+transport_cut_short(struct packet *packet, int protocol)
 {
-	if (!packet->first_fragment)
-		return PARSE_MALFORMED;
-	packet->tiny_fragment = 1;
-	return 0;
+	return header_cut_short(packet, protocol) == PARSE_MALFORMED ? PARSE_MALFORMED : 0;
 }
 
 static __always_inline int
@@ -261,7 +312,7 @@ parse_tcp(struct cursor *cursor, struct packet *packet)
 	}
 	/* In a first fragment the rest of the header may be in the next one. */
 	if (!packet->first_fragment || !transport_holds(cursor, packet, TCP_FRAGMENT_MINIMUM))
-		return transport_cut_short(packet);
+		return transport_cut_short(packet, IPPROTO_TCP);
 	cursor->position += TCP_FRAGMENT_MINIMUM;
 	packet->tcp = tcp;
 	return 0;
@@ -274,7 +325,7 @@ parse_udp(struct cursor *cursor, struct packet *packet)
 
 	if (!transport_holds(cursor, packet, UDP_FRAGMENT_MINIMUM) ||
 	    (void *)(udp + 1) > cursor->end)
-		return transport_cut_short(packet);
+		return transport_cut_short(packet, IPPROTO_UDP);
 	cursor->position = udp + 1;
 	packet->udp = udp;
 	return 0;
@@ -286,7 +337,8 @@ parse_icmp(struct cursor *cursor, struct packet *packet)
 	struct icmp_header *icmp = cursor->position;
 
 	if (!transport_holds(cursor, packet, sizeof(*icmp)) || (void *)(icmp + 1) > cursor->end)
-		return transport_cut_short(packet);
+		return transport_cut_short(
+		    packet, packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
 	cursor->position = icmp + 1;
 	packet->icmp = icmp;
 	return 0;
@@ -331,9 +383,16 @@ struct packet_summary {
 	__u8 icmp_type;
 	__u16 source_port; /* host order; 0 without TCP or UDP */
 	__u16 destination_port;
-	__u8 learn; /* an ARP, NDP or DHCP frame to hand up for learning */
+	__u8 learn;         /* an ARP, NDP or DHCP frame to hand up for learning */
+	__u8 arp_operation; /* with protocol SAMPLE_PROTOCOL_ARP: ARP_REQUEST or ARP_REPLY */
+	/* A tiny first fragment: the header it cuts short, its bytes and identification. */
+	__u8 tiny_fragment;
+	__u8 fragment_protocol;
+	__u8 fragment_bytes;
 	__u8 pad[3];
-	__u8 source[16]; /* IPv4 in the first four bytes */
+	__u32 fragment_id;
+	/* IPv4 in the first four bytes; of ARP, the sender's and the target's IPv4 addresses */
+	__u8 source[16];
 	__u8 destination[16];
 };
 
@@ -352,9 +411,23 @@ packet_summarize(const struct packet *packet, struct packet_summary *summary)
 		__builtin_memcpy(summary->source, &ipv6->saddr, 16);
 		__builtin_memcpy(summary->destination, &ipv6->daddr, 16);
 	} else {
+		/* ARP is not IP (family 0); the scan accounting reads its addresses. */
+		if (packet->arp && bpf_ntohs(packet->arp->operation) <= 0xff) {
+			__builtin_memcpy(summary->source, packet->arp->sender_ip, 4);
+			__builtin_memcpy(summary->destination, packet->arp->target_ip, 4);
+			summary->protocol = SAMPLE_PROTOCOL_ARP;
+			summary->arp_operation = bpf_ntohs(packet->arp->operation);
+		}
 		return;
 	}
 	summary->family = packet->family;
+	if (packet->tiny_fragment) {
+		summary->tiny_fragment = 1;
+		summary->fragment_protocol = packet->fragment_protocol;
+		summary->fragment_bytes =
+		    packet->transport_length > 0xff ? 0xff : packet->transport_length;
+		summary->fragment_id = packet->fragment_id;
+	}
 	if (packet->tcp) {
 		summary->protocol = IPPROTO_TCP;
 		summary->tcp_flags = ((__u8 *)packet->tcp)[13];
@@ -373,8 +446,8 @@ packet_summarize(const struct packet *packet, struct packet_summary *summary)
 
 /*
  * Ethernet, VLAN tags, IP and the transport header. Returns 0,
- * PARSE_OTHER_L3 for a frame that is not IP, or PARSE_MALFORMED; the
- * caller counts what packet->ethertype and vlan_tags say.
+ * PARSE_OTHER_L3 for a frame that is not IP (packet->arp set for ARP), or
+ * PARSE_MALFORMED; the caller counts what packet->ethertype and vlan_tags say.
  */
 static __always_inline int
 parse_packet(struct cursor *cursor, struct packet *packet)
@@ -391,6 +464,9 @@ parse_packet(struct cursor *cursor, struct packet *packet)
 	case ETH_P_IPV6:
 		protocol = parse_ipv6(cursor, packet);
 		break;
+	case ETH_P_ARP:
+		parse_arp(cursor, packet);
+		return PARSE_OTHER_L3;
 	default:
 		return PARSE_OTHER_L3;
 	}

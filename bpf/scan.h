@@ -79,6 +79,7 @@ struct scan_settings scan_settings = {
     .hosts_per_port = 24,
     .ports_per_host = 24,
     .pending_per_interface = 4096,
+    .arp_hosts = 8,
 };
 
 /* Fresh map values, too big for the stack; never written. */
@@ -87,6 +88,20 @@ struct scan_interface scan_interface_zero;
 
 /* Destination ports never counted (DHCP, NetBIOS, SSDP, mDNS, LLMNR by default), in .bss. */
 __u64 scan_ignored_ports[SCAN_PORT_WORDS];
+
+/*
+ * The first contact of an ARP request: the interface asks (whatever sender
+ * address the frame names, which the VM may forge) for address, an IPv4 one.
+ */
+static __always_inline void
+scan_arp_contact_key(struct scan_contact_key *key, __u32 ifindex, const __u8 *address)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->source.family = SOURCE_FAMILY_INTERFACE;
+	__builtin_memcpy(key->source.addr, &ifindex, sizeof(ifindex));
+	__builtin_memcpy(key->destination, address, 4);
+	key->protocol = SAMPLE_PROTOCOL_ARP;
+}
 
 static __always_inline __u64
 scan_bucket_width(void)
@@ -197,9 +212,20 @@ scan_expire(struct scan_state *state, __u64 now)
 
 /* Returns the reason of the first test the source passes in its window, or 0. */
 static __always_inline int
-scan_reason(const struct scan_state *state)
+scan_reason(const struct scan_state *state, const struct source_key *source)
 {
 	__u32 failures = state->failures, probes = state->probes;
+
+	/*
+	 * An interface's ARP requests: the gateway and a few neighbours are
+	 * asked for all the time, and some are gone; only a net count of
+	 * unanswered ones past arp_hosts is a sweep of the link.
+	 */
+	if (source->family == SOURCE_FAMILY_INTERFACE)
+		return scan_settings.arp_hosts != 0 && state->score > 0 &&
+		               (__u32)state->score >= scan_settings.arp_hosts
+		           ? SCAN_REASON_ARP
+		           : 0;
 
 	if (scan_settings.sequential != 0 && state->score >= (__s32)scan_settings.sequential)
 		return SCAN_REASON_SEQUENTIAL;
@@ -221,7 +247,7 @@ scan_report(struct scan_state *state, const struct source_key *source, __u64 now
 
 	if (!scan_settings.enabled || state->reported)
 		return;
-	reason = scan_reason(state);
+	reason = scan_reason(state, source);
 	if (reason == 0)
 		return;
 	if (__sync_lock_test_and_set(&state->reported, 1))
@@ -351,7 +377,9 @@ scan_sample(struct scan_state *state, const struct scan_contact_key *key)
 
 	__builtin_memcpy(sample->address, key->destination, sizeof(sample->address));
 	sample->port = key->port;
-	sample->family = key->source.family;
+	/* An ARP request asks for an IPv4 address. */
+	sample->family =
+	    key->source.family == SOURCE_FAMILY_INTERFACE ? SOURCE_FAMILY_IPV4 : key->source.family;
 	sample->protocol = key->protocol;
 	state->sample_next++;
 }
@@ -373,7 +401,7 @@ record_scan_probe(const struct scan_contact_key *key, __u32 ifindex, struct inte
 	    !scan_destination_counted(key->source.family, key->destination))
 		return;
 	if (key->protocol != IPPROTO_ICMP && key->protocol != IPPROTO_ICMPV6 &&
-	    scan_port_ignored(key->port))
+	    key->protocol != SAMPLE_PROTOCOL_ARP && scan_port_ignored(key->port))
 		return;
 	if (key->protocol == IPPROTO_UDP && bpf_map_lookup_elem(&scan_udp_peers, key))
 		return; /* the other side began this flow */

@@ -418,8 +418,8 @@ tiny_fragments_check(struct daemon *daemon)
 	if (seen > daemon->tiny_fragments_logged)
 		log_warnx("XDP: %" PRIu64
 		          " tiny IP fragments in the last %d s (first fragments too "
-		          "short to show ports and flags, RFC 1858); counted, not attributed to a "
-		          "source",
+		          "short to show ports and flags, RFC 1858); from VMs' own sources they "
+		          "are judged as evasion",
 		          seen - daemon->tiny_fragments_logged, NFT_CHECK_INTERVAL_S);
 	daemon->tiny_fragments_logged = seen;
 }

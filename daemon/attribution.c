@@ -163,13 +163,21 @@ int
 attribution_event_source(struct attribution *attribution, struct abuse_event *event)
 {
 	const struct vm *vm = vm_find_ifindex(&attribution->vms, (int)event->ifindex);
+	const struct prefix *address;
+	unsigned chosen = 0;
 
 	if (vm == NULL || vm->address_count == 0) {
 		attribution->spoofing_unattached++;
 		return -ENOENT;
 	}
-	source_from_addr(vm->addresses[0].prefix.family, vm->addresses[0].prefix.addr,
-	                 attribution->config->ipv6_prefix_len, &event->source);
+	/* An ARP sweep asked for IPv4 addresses: the VM's IPv4 address answers for it. */
+	if (event->source.family == SOURCE_FAMILY_INTERFACE)
+		for (unsigned i = vm->address_count; i-- > 0;)
+			if (vm->addresses[i].prefix.family == SOURCE_FAMILY_IPV4)
+				chosen = i;
+	address = &vm->addresses[chosen].prefix;
+	source_from_addr(address->family, address->addr, attribution->config->ipv6_prefix_len,
+	                 &event->source);
 	return 0;
 }
 
@@ -180,7 +188,8 @@ attribution_event(struct attribution *attribution, const struct abuse_event *eve
 	const struct vm *vm;
 
 	*out = event;
-	if (event->category != CATEGORY_SPOOFING)
+	/* An ARP sweep is counted per interface: an ARP frame's sender may be forged. */
+	if (event->category != CATEGORY_SPOOFING && event->source.family != SOURCE_FAMILY_INTERFACE)
 		return 0;
 	*copy = *event;
 	if (attribution_event_source(attribution, copy) == 0) {
@@ -188,9 +197,10 @@ attribution_event(struct attribution *attribution, const struct abuse_event *eve
 		return 0;
 	}
 	vm = vm_find_ifindex(&attribution->vms, (int)event->ifindex);
-	log_warnx("%s: %u packets from forged sources, but no address of its own is known: "
-	          "reported, not recorded",
-	          vm != NULL ? vm->interface : "an interface", event->counts.attempts);
+	log_warnx("%s: %u %s, but no address of its own is known: reported, not recorded",
+	          vm != NULL ? vm->interface : "an interface", event->counts.attempts,
+	          event->category == CATEGORY_SPOOFING ? "packets from forged sources"
+	                                               : "ARP requests in a sweep of its link");
 	return -ENOENT;
 }
 

@@ -5,10 +5,9 @@
 #include "ban.h"
 
 static const char *const category_names[CATEGORY_COUNT] = {
-    [CATEGORY_SPAM] = "spam",
-    [CATEGORY_SCAN] = "scan",
-    [CATEGORY_CRAWLER] = "crawler",
-    [CATEGORY_SPOOFING] = "spoofing",
+    [CATEGORY_SPAM] = "spam",       [CATEGORY_SCAN] = "scan",
+    [CATEGORY_CRAWLER] = "crawler", [CATEGORY_SPOOFING] = "spoofing",
+    [CATEGORY_EVASION] = "evasion",
 };
 
 static const char *const scope_names[SCOPE_COUNT] = {

@@ -338,6 +338,7 @@ capture_set_scan(struct capture *capture, const struct scan_config *scan,
 	settings->sequential = scan->sequential;
 	settings->hosts_per_port = scan->hosts_per_port;
 	settings->ports_per_host = scan->ports_per_host;
+	settings->arp_hosts = scan->arp_hosts;
 	settings->pending_per_interface = limits->scan_pending_per_interface;
 	memcpy(capture->skeleton->bss->scan_ignored_ports, scan->ignored_ports,
 	       sizeof(scan->ignored_ports));
@@ -352,6 +353,7 @@ capture_set_thresholds(struct capture *capture, const struct config *config)
 	thresholds->smtp_attempts = config->spam.enabled ? config->spam.smtp_attempts : 0;
 	thresholds->smtp_destinations = config->spam.enabled ? config->spam.smtp_destinations : 0;
 	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
+	thresholds->tiny_fragments = config->evasion.tiny_fragments;
 	capture_set_scan(capture, &config->scan, &config->limits);
 	capture->skeleton->data->attribution.spoof_packets = config->spoofing.packets;
 	capture->skeleton->data->attribution.learn_frames = config->limits.learn_frames;

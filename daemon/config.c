@@ -239,6 +239,8 @@ config_defaults(struct config *config)
 	config->spoofing.packets = 100;
 	config->spoofing.action = SPOOF_REPORT;
 	config->spoofing.scope = SCOPE_ALL;
+	config->evasion.tiny_fragments = 3;
+	config->evasion.scope = SCOPE_ALL;
 
 	config->store.retention_ms = 400 * MS_PER_DAY;
 	config->store.check_timeout_ms = 60 * MS_PER_SECOND;
@@ -258,6 +260,7 @@ config_defaults(struct config *config)
 	config->scan.sequential = 5;
 	config->scan.hosts_per_port = 24;
 	config->scan.ports_per_host = 24;
+	config->scan.arp_hosts = 8;
 	config->scan.scope = SCOPE_ALL;
 	for (unsigned i = 0; i < sizeof(default_ignored_ports) / sizeof(default_ignored_ports[0]);
 	     i++)
@@ -1175,9 +1178,10 @@ read_scan(struct parser *parser, const config_setting_t *setting, const struct r
 	if ((error = read_group(parser, setting, rule, base)) < 0)
 		return error;
 	if (config->scan.enabled && config->scan.sequential == 0 &&
-	    config->scan.hosts_per_port == 0 && config->scan.ports_per_host == 0)
+	    config->scan.hosts_per_port == 0 && config->scan.ports_per_host == 0 &&
+	    config->scan.arp_hosts == 0)
 		return fail(parser, setting,
-		            "sequential, hosts_per_port and ports_per_host are all 0: "
+		            "sequential, hosts_per_port, ports_per_host and arp_hosts are all 0: "
 		            "set one, or set enabled = false");
 	if (config->scan.timeout_ms >= config->scan.window_ms)
 		return fail(parser, setting, "timeout must be shorter than window");
@@ -1464,6 +1468,11 @@ static const struct rule scan_rules[] = {
      .offset = offsetof(struct config, scan.ports_per_host),
      .min = 0,
      .max = 1000000},
+    {.name = "arp_hosts",
+     .read = read_uint32,
+     .offset = offsetof(struct config, scan.arp_hosts),
+     .min = 0,
+     .max = 1000000},
     {.name = "scope",
      .read = read_enum,
      .offset = offsetof(struct config, scan.scope),
@@ -1540,6 +1549,20 @@ static const struct rule spoofing_rules[] = {
     {.name = "scope",
      .read = read_enum,
      .offset = offsetof(struct config, spoofing.scope),
+     .max = SCOPE_COUNT - 1,
+     .value_name = scope_value_name},
+    {0},
+};
+
+static const struct rule evasion_rules[] = {
+    {.name = "tiny_fragments",
+     .read = read_uint32,
+     .offset = offsetof(struct config, evasion.tiny_fragments),
+     .min = 0,
+     .max = 1000000},
+    {.name = "scope",
+     .read = read_enum,
+     .offset = offsetof(struct config, evasion.scope),
      .max = SCOPE_COUNT - 1,
      .value_name = scope_value_name},
     {0},
@@ -1671,6 +1694,7 @@ static const struct rule root_rules[] = {
     {.name = "spam", .read = read_spam, .children = spam_rules},
     {.name = "scan", .read = read_scan, .children = scan_rules},
     {.name = "spoofing", .read = read_group, .children = spoofing_rules},
+    {.name = "evasion", .read = read_group, .children = evasion_rules},
     {.name = "crawler", .read = read_group, .children = crawler_rules},
     {.name = "notify", .read = read_group, .children = notify_rules},
     {.name = "ladder", .read = read_ladder, .offset = offsetof(struct config, ladder)},

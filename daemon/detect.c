@@ -27,10 +27,18 @@ spoofing_detector(const struct config *config, const struct abuse_event *event, 
 	return detect_spoofing(&config->spoofing, event, time_ms, out);
 }
 
+static int
+evasion_detector(const struct config *config, const struct abuse_event *event, int64_t time_ms,
+                 struct finding *out)
+{
+	return detect_evasion(&config->evasion, event, time_ms, out);
+}
+
 static const struct detector detectors[CATEGORY_COUNT] = {
     [CATEGORY_SPAM] = {"spam", spam_detector},
     [CATEGORY_SCAN] = {"scan", scan_detector},
     [CATEGORY_SPOOFING] = {"spoofing", spoofing_detector},
+    [CATEGORY_EVASION] = {"evasion", evasion_detector},
 };
 
 const struct detector *
@@ -67,6 +75,30 @@ finding_from_event(const struct abuse_event *event, int64_t time_ms, struct find
 	out->sample_count = event->sample_count;
 	memcpy(out->samples, event->samples, sizeof(out->samples));
 	return 0;
+}
+
+const char *
+sample_protocol_name(unsigned protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP:
+		return "TCP";
+	case IPPROTO_UDP:
+		return "UDP";
+	case IPPROTO_ICMP:
+		return "ICMP";
+	case IPPROTO_ICMPV6:
+		return "ICMPv6";
+	case SAMPLE_PROTOCOL_ARP:
+		return "ARP";
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_FRAGMENT:
+		return "IPv6 extension";
+	default:
+		return "IP";
+	}
 }
 
 const char *

@@ -2,7 +2,9 @@
  * Scans: the XDP and tc programs judge each first contact by its outcome
  * and run the sequential test; this confirms the event against the policy
  * and names the kind for people: horizontal (one port, many hosts),
- * vertical (one host, many ports) or a sweep, by protocol.
+ * vertical (one host, many ports) or a sweep, by protocol. An ARP sweep
+ * comes with the VM's own address as its source (the daemon put it there):
+ * the program counts ARP per interface.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,25 +32,11 @@ scan_confirmed(const struct scan_config *scan, const struct abuse_event *event)
 		return threshold_reached(counts->failures, scan->hosts_per_port);
 	case SCAN_REASON_VERTICAL:
 		return threshold_reached(counts->failures, scan->ports_per_host);
+	case SCAN_REASON_ARP:
+		/* Like the sequential test: the net count never exceeds the failures. */
+		return threshold_reached(counts->failures, scan->arp_hosts);
 	default:
 		return -EINVAL;
-	}
-}
-
-static const char *
-protocol_name(unsigned protocol)
-{
-	switch (protocol) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_ICMP:
-		return "ICMP";
-	case IPPROTO_ICMPV6:
-		return "ICMPv6";
-	default:
-		return "IP";
 	}
 }
 
@@ -68,6 +56,8 @@ scan_kind(const struct abuse_event *event)
 {
 	const struct event_counts *counts = &event->counts;
 
+	if (event->reason == SCAN_REASON_ARP)
+		return "host-discovery sweep";
 	if (event->sample_count > 0 && (event->samples[0].protocol == IPPROTO_ICMP ||
 	                                event->samples[0].protocol == IPPROTO_ICMPV6))
 		return "ping sweep";
@@ -86,6 +76,8 @@ reason_name(unsigned reason)
 		return "sequential test";
 	case SCAN_REASON_HORIZONTAL:
 		return "hosts per port";
+	case SCAN_REASON_ARP:
+		return "unanswered ARP requests";
 	case SCAN_REASON_VERTICAL:
 	default:
 		return "ports per host";
@@ -100,7 +92,9 @@ detect_scan(const struct scan_config *scan, const struct abuse_event *event, int
 	char sample[INET6_ADDRSTRLEN + 16], port[32] = "";
 	int confirmed;
 
-	if (event->category != CATEGORY_SCAN || event->sample_count == 0)
+	if (event->category != CATEGORY_SCAN || event->sample_count == 0 ||
+	    (event->reason == SCAN_REASON_ARP) !=
+	        (event->samples[0].protocol == SAMPLE_PROTOCOL_ARP))
 		return -EINVAL;
 	if (finding_from_event(event, time_ms, out) < 0)
 		return -EINVAL;
@@ -110,14 +104,23 @@ detect_scan(const struct scan_config *scan, const struct abuse_event *event, int
 	if (!scan->enabled || !confirmed)
 		return 0;
 
+	sample_format(&event->samples[0], sample, sizeof(sample));
+	if (event->reason == SCAN_REASON_ARP) {
+		snprintf(out->detail, sizeof(out->detail),
+		         "ARP %s (%s): %u addresses asked for on its link within %llds, "
+		         "%u failed, %u answered; last for %s",
+		         scan_kind(event), reason_name(event->reason), counts->attempts,
+		         (long long)(scan->window_ms / 1000), counts->failures, counts->successes,
+		         sample);
+		return 1;
+	}
 	if (samples_share_port(event) && event->samples[0].port != 0)
 		snprintf(port, sizeof(port), " port %u", event->samples[0].port);
 	snprintf(out->detail, sizeof(out->detail),
 	         "%s %s scan%s (%s): %u first contacts within %llds, %u failed, %u answered; "
 	         "%u hosts on one port, %u ports on one host; last to %s",
-	         protocol_name(event->samples[0].protocol), scan_kind(event), port,
+	         sample_protocol_name(event->samples[0].protocol), scan_kind(event), port,
 	         reason_name(event->reason), counts->attempts, (long long)(scan->window_ms / 1000),
-	         counts->failures, counts->successes, counts->destinations, counts->ports,
-	         sample_format(&event->samples[0], sample, sizeof(sample)));
+	         counts->failures, counts->successes, counts->destinations, counts->ports, sample);
 	return 1;
 }

@@ -219,9 +219,10 @@ evidence_log_finding(struct evidence *evidence, int64_t ticket_id, const struct 
 
 		snprintf(text, sizeof(text), "  to %s (%s)",
 		         sample_format(destination, sample, sizeof(sample)),
-		         destination->protocol == 6    ? "tcp"
-		         : destination->protocol == 17 ? "udp"
-		                                       : "icmp");
+		         destination->protocol == 6                     ? "tcp"
+		         : destination->protocol == 17                  ? "udp"
+		         : destination->protocol == SAMPLE_PROTOCOL_ARP ? "arp"
+		                                                        : "icmp");
 		if ((error = evidence_log(evidence, ticket_id, finding->time_ms, &finding->source,
 		                          vm, text)) < 0)
 			return error;

@@ -188,6 +188,8 @@ category_words(enum category category)
 		return "Crawling that ignores robots.txt";
 	case CATEGORY_SPOOFING:
 		return "Packets with forged source addresses";
+	case CATEGORY_EVASION:
+		return "IP fragments shaped to slip past filters";
 	default:
 		return "Abuse";
 	}

@@ -11,6 +11,8 @@ category_scope(const struct config *config, enum category category)
 		return config->scan.scope;
 	case CATEGORY_SPOOFING:
 		return config->spoofing.scope;
+	case CATEGORY_EVASION:
+		return config->evasion.scope;
 	case CATEGORY_CRAWLER:
 		return config->crawler.scope;
 	default:

@@ -54,7 +54,8 @@ report_xarf_type(enum category category, const char **xarf_category, const char 
 		*xarf_type = "scraping";
 		return 0;
 	default:
-		/* Spoofing has no X-ARF type: the notice goes without the JSON part. */
+		/* Spoofing and evasion have no X-ARF type: the notice goes without the JSON part.
+		 */
 		return -ENOTSUP;
 	}
 }

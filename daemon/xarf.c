@@ -50,6 +50,7 @@ protocol_name(unsigned protocol)
 		return "udp";
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
+	case SAMPLE_PROTOCOL_ARP: /* X-ARF names no ARP; host discovery, like a ping sweep */
 		return "icmp";
 	case IPPROTO_SCTP:
 		return "sctp";

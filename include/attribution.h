@@ -51,15 +51,18 @@ int attribution_configure(struct attribution *attribution, const char *interface
 
 /*
  * Fills a spoofing event's source with the forging VM's own address (its
- * first, IPv6 masked to ipv6_prefix). -ENOENT, counted, if it has none.
+ * first, IPv6 masked to ipv6_prefix), and an ARP sweep's (source family
+ * SOURCE_FAMILY_INTERFACE) with its first IPv4 address, else its first.
+ * -ENOENT, counted, if it has none.
  */
 int attribution_event_source(struct attribution *attribution, struct abuse_event *event);
 
 /*
  * The event the engine takes: *out is event itself, or for a spoofing event
- * a copy in *copy whose source is the forging VM's own address (a spoofing
- * event is an offence of the VM that forged). -ENOENT, logged, when that VM
- * has no address: reported, not recorded.
+ * or an ARP sweep (source family SOURCE_FAMILY_INTERFACE) a copy in *copy
+ * whose source is the VM's own address (a spoofing event is an offence of
+ * the VM that forged). -ENOENT, logged, when that VM has no address:
+ * reported, not recorded.
  */
 int attribution_event(struct attribution *attribution, const struct abuse_event *event,
                       struct abuse_event *copy, const struct abuse_event **out);

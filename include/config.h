@@ -57,6 +57,12 @@ struct spoofing_config {
 	enum scope scope; /* what a ban of the forging VM's address drops */
 };
 
+/* Packets shaped to slip past filters (daemon/detect_evasion.c). */
+struct evasion_config {
+	uint32_t tiny_fragments; /* per source and spam.window that make a finding; 0: off */
+	enum scope scope;
+};
+
 struct spam_config {
 	int enabled;
 	int64_t window_ms;
@@ -76,6 +82,7 @@ struct scan_config {
 	uint32_t sequential;    /* net failed first contacts (TRW); 0 = off */
 	uint32_t hosts_per_port;
 	uint32_t ports_per_host;
+	uint32_t arp_hosts; /* net unanswered ARP requests of a VM in the window; 0 = off */
 	enum scope scope;
 	uint64_t ignored_ports[CONFIG_PORT_WORDS]; /* destination ports never counted */
 	unsigned ignored_port_count;
@@ -177,6 +184,7 @@ struct config {
 	struct spam_config spam;
 	struct scan_config scan;
 	struct spoofing_config spoofing;
+	struct evasion_config evasion;
 	struct crawler_config crawler;
 	struct notify_config notify;
 

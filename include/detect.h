@@ -49,6 +49,9 @@ const struct detector *detector_for(unsigned category);
  */
 int finding_from_event(const struct abuse_event *event, int64_t time_ms, struct finding *out);
 
+/* A sample's protocol as people name it: "TCP", "ICMPv6", "ARP", "IPv6 extension", ... */
+const char *sample_protocol_name(unsigned protocol);
+
 /* Formats a sample as "address port N" (or just the address without a port). */
 const char *sample_format(const struct event_sample *sample, char *buf, size_t len);
 
@@ -63,5 +66,9 @@ int detect_scan(const struct scan_config *scan, const struct abuse_event *event,
 /* Spoofing, from the XDP program's per-interface count of forged sources. */
 int detect_spoofing(const struct spoofing_config *spoofing, const struct abuse_event *event,
                     int64_t time_ms, struct finding *out);
+
+/* Evasion, from the XDP program's per-source count of tiny first fragments. */
+int detect_evasion(const struct evasion_config *evasion, const struct abuse_event *event,
+                   int64_t time_ms, struct finding *out);
 
 #endif

@@ -10,6 +10,20 @@
 
 #define SOURCE_FAMILY_IPV4 2  /* AF_INET */
 #define SOURCE_FAMILY_IPV6 10 /* AF_INET6 */
+/*
+ * A VM-facing interface as a scan source, its ifindex in addr (host order):
+ * what a VM asks on its link (ARP) carries a sender address it may forge,
+ * so a host-discovery sweep is charged to the interface, and the daemon
+ * names the VM's own address, as for spoofing. Never on the ladder itself.
+ */
+#define SOURCE_FAMILY_INTERFACE 255
+
+/*
+ * The protocol of an ARP request in a first contact and its sample: not an
+ * IP protocol (IANA reserves 255). The sample's address is the IPv4 address
+ * asked for, its port 0.
+ */
+#define SAMPLE_PROTOCOL_ARP 255
 
 /* Kinds of abuse. The crawler keeps its slot for the detector to come. */
 enum category {
@@ -17,6 +31,7 @@ enum category {
 	CATEGORY_SCAN = 1,
 	CATEGORY_CRAWLER = 2,
 	CATEGORY_SPOOFING = 3, /* a VM sent packets from sources that are not its own */
+	CATEGORY_EVASION = 4,  /* packets shaped to slip past filters: tiny first fragments */
 	CATEGORY_COUNT
 };
 
@@ -31,6 +46,13 @@ enum scan_reason {
 	SCAN_REASON_SEQUENTIAL = 1, /* failed first contacts outweigh answered ones (TRW) */
 	SCAN_REASON_HORIZONTAL = 2, /* failed first contacts, most to one port */
 	SCAN_REASON_VERTICAL = 3,   /* failed first contacts, most to one host */
+	SCAN_REASON_ARP = 4,        /* unanswered ARP requests outweigh answered ones */
+};
+
+/* Why an evasion event went out. */
+enum evasion_reason {
+	/* first fragments too short to show the transport header (RFC 1858, RFC 7112) */
+	EVASION_REASON_TINY_FRAGMENTS = 1,
 };
 
 /*
@@ -57,8 +79,8 @@ struct source_state {
 	__u64 last_seen_ns;
 	__u32 smtp_attempts;
 	__u32 smtp_destinations;
-	__u32 reported; /* bit (1 << category): an event already went out in this window */
-	__u32 pad;
+	__u32 reported;       /* bit (1 << category): an event already went out in this window */
+	__u32 tiny_fragments; /* first fragments too short to show ports and flags */
 };
 
 #define EVENT_SAMPLES 4
@@ -96,9 +118,10 @@ struct abuse_event {
 	__u8 category;     /* enum category */
 	__u8 reason;       /* the category's threshold crossed first: enum spam_reason, ... */
 	__u8 sample_count; /* valid entries in samples, at most EVENT_SAMPLES */
-	__u8 pad;
+	/* Evasion: the latest tiny first fragment's transport bytes and identification. */
+	__u8 fragment_bytes;
 	struct event_counts counts;
-	__u32 pad2;
+	__u32 fragment_id;                          /* IPv4's 16 bits or IPv6's 32, host order */
 	struct event_sample samples[EVENT_SAMPLES]; /* the latest first */
 };
 
@@ -176,7 +199,7 @@ struct scan_settings {
 	__u32 hosts_per_port; /* failed first contacts, three quarters to one port */
 	__u32 ports_per_host; /* failed first contacts, three quarters to one host */
 	__u32 pending_per_interface;
-	__u32 pad;
+	__u32 arp_hosts; /* net unanswered ARP requests of an interface (a sweep of its link) */
 };
 
 /* Ignored destination ports, a bitmap: bit (port % 64) of word (port / 64). */
@@ -191,7 +214,7 @@ struct xdp_thresholds {
 	__u32 smtp_attempts;
 	__u32 smtp_destinations;
 	__u32 ipv6_prefix_len;
-	__u32 pad;
+	__u32 tiny_fragments; /* per source and window that make an evasion event; 0: none */
 };
 
 /* Indexes into the per-CPU "counters" array. */

@@ -253,6 +253,44 @@ toward_vm(struct harness *harness, int ifindex, const struct spec *spec)
 	run(harness, harness->skel->progs.abuseguard_tc, &packet, &context, sizeof(context));
 }
 
+/* An ARP frame for IPv4: operation 1 (request) or 2 (reply). */
+static void
+arp_frame(int operation, const char *sender, const char *target, struct packet *out)
+{
+	unsigned char ethernet[ETH_HLEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2,
+	                                    0,    0,    0,    0,    2,    0x08, 0x06};
+	unsigned char arp[28] = {0, 1, 8, 0, 6, 4, 0, (unsigned char)operation, 2, 0, 0, 0, 0, 2};
+
+	if (inet_pton(AF_INET, sender, &arp[14]) != 1 || inet_pton(AF_INET, target, &arp[24]) != 1)
+		die("bad ARP address");
+	out->length = 0;
+	put(out, ethernet, sizeof(ethernet));
+	put(out, arp, sizeof(arp));
+}
+
+/* The VM on ifindex asks who has target, naming sender as its own address. */
+static void
+arp_request(struct harness *harness, int ifindex, const char *sender, const char *target)
+{
+	struct xdp_md context = {.ingress_ifindex = (uint32_t)ifindex};
+	struct packet packet;
+
+	arp_frame(1, sender, target, &packet);
+	context.data_end = (uint32_t)packet.length;
+	run(harness, harness->skel->progs.abuseguard_xdp, &packet, &context, sizeof(context));
+}
+
+/* The neighbour sender answers the VM (vm) on ifindex. */
+static void
+arp_reply(struct harness *harness, int ifindex, const char *sender, const char *vm)
+{
+	struct __sk_buff context = {.ifindex = (uint32_t)ifindex};
+	struct packet packet;
+
+	arp_frame(2, sender, vm, &packet);
+	run(harness, harness->skel->progs.abuseguard_tc, &packet, &context, sizeof(context));
+}
+
 static void
 sweep(struct harness *harness)
 {
@@ -746,6 +784,122 @@ test_quota(void)
 	harness_close(&h);
 }
 
+static void
+test_arp_sweep(void)
+{
+	struct harness h;
+	const struct abuse_event *event = &h.events[0];
+	char target[32], sender[32];
+	uint32_t ifindex;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.4.5");
+	/* The gateway is asked for and answers. */
+	arp_request(&h, vm_a, "10.0.4.5", "10.0.4.1");
+	arp_reply(&h, vm_a, "10.0.4.1", "10.0.4.5");
+	CHECK(counter(&h, COUNTER_SCAN_ANSWERED) == 1,
+	      "the gateway's ARP reply answers the request");
+	/* nmap -sn -PR of a dark /27, each request naming another sender. */
+	for (int i = 64; i < 96; i++) {
+		snprintf(target, sizeof(target), "10.0.4.%d", i);
+		snprintf(sender, sizeof(sender), "10.0.4.%d", 200 + i % 50);
+		arp_request(&h, vm_a, sender, target);
+		h.now += 10 * MS;
+	}
+	CHECK(h.event_count == 0, "unanswered ARP requests: no verdict before the timeout");
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1, "an ARP sweep of 32 dark addresses: one event (%u)",
+	      h.event_count);
+	if (h.event_count >= 1) {
+		memcpy(&ifindex, event->source.addr, sizeof(ifindex));
+		CHECK(event->category == CATEGORY_SCAN && event->reason == SCAN_REASON_ARP,
+		      "the event is a scan, reason ARP sweep (%u)", event->reason);
+		CHECK(event->source.family == SOURCE_FAMILY_INTERFACE &&
+		          ifindex == (uint32_t)vm_a && event->ifindex == (uint32_t)vm_a,
+		      "charged to the VM's interface, not to a sender the frames named");
+		CHECK(event->counts.failures == 32 && event->counts.successes == 1 &&
+		          event->counts.attempts == 33,
+		      "counts: 33 addresses asked for, 32 unanswered, 1 answered (%u, %u, %u)",
+		      event->counts.attempts, event->counts.failures, event->counts.successes);
+		CHECK(event->sample_count == 4 &&
+		          event->samples[0].protocol == SAMPLE_PROTOCOL_ARP &&
+		          event->samples[0].family == SOURCE_FAMILY_IPV4 &&
+		          event->samples[0].address[3] == 95 && event->samples[0].port == 0,
+		      "samples: the addresses asked for, the latest first (10.0.4.%u)",
+		      event->samples[0].address[3]);
+	}
+	for (int i = 200; i < 250; i++) {
+		struct source_key forged = {
+		    .family = SOURCE_FAMILY_IPV4, .prefix_len = 32, .addr = {10, 0, 4, (uint8_t)i}};
+		struct scan_state state;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(h.skel->maps.scan_sources), &forged, &state) ==
+		    0) {
+			CHECK(0, "a sender address an ARP frame named got scan state (10.0.4.%d)",
+			      i);
+			break;
+		}
+	}
+	/* Another VM's requests are its own: vm_b asks for the same addresses, answered. */
+	return_path(&h, vm_b, "10.0.4.6");
+	for (int i = 64; i < 96; i++) {
+		snprintf(target, sizeof(target), "10.0.4.%d", i);
+		arp_request(&h, vm_b, "10.0.4.6", target);
+		arp_reply(&h, vm_b, target, "10.0.4.6");
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1 && counter(&h, COUNTER_SCAN_ANSWERED) == 33,
+	      "another VM asking for 32 neighbours that all answer: no event (%u)", h.event_count);
+	harness_close(&h);
+}
+
+static void
+test_arp_honest(void)
+{
+	struct harness h;
+	char target[32];
+	uint64_t probes;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.5.5");
+	/* Every minute for three minutes: the gateway, a neighbour that answers, and
+	 * six that are gone (a stale cluster list, a host being replaced). */
+	for (int round = 0; round < 3; round++) {
+		arp_request(&h, vm_a, "10.0.5.5", "10.0.5.1");
+		arp_reply(&h, vm_a, "10.0.5.1", "10.0.5.5");
+		arp_request(&h, vm_a, "10.0.5.5", "10.0.5.2");
+		arp_reply(&h, vm_a, "10.0.5.2", "10.0.5.5");
+		for (int i = 10; i < 16; i++) {
+			snprintf(target, sizeof(target), "10.0.5.%d", i);
+			/* Linux asks three times before it gives up. */
+			for (int retry = 0; retry < 3; retry++) {
+				arp_request(&h, vm_a, "10.0.5.5", target);
+				h.now += SECOND;
+			}
+		}
+		h.now += WINDOW;
+		sweep(&h);
+	}
+	CHECK(h.event_count == 0,
+	      "asking for the gateway, a neighbour and six gone hosts each minute: no event (%u)",
+	      h.event_count);
+	probes = counter(&h, COUNTER_SCAN_PROBES);
+	CHECK(probes == 3 * 8,
+	      "each address is one first contact per window, retries are not (%llu)",
+	      (unsigned long long)probes);
+	/* Announcements and conflict probes of 100 addresses: nothing asked of anyone. */
+	for (int i = 1; i <= 100; i++) {
+		snprintf(target, sizeof(target), "10.0.6.%d", i);
+		arp_request(&h, vm_a, target, target);
+		arp_request(&h, vm_a, "0.0.0.0", target);
+	}
+	CHECK(counter(&h, COUNTER_SCAN_PROBES) == probes,
+	      "gratuitous ARP and address conflict probes are not first contacts");
+	harness_close(&h);
+}
+
 /* Two interfaces of our own, in a namespace of our own. */
 static void
 namespace_open(void)
@@ -772,5 +926,7 @@ main(void)
 	test_honest_patterns();
 	test_late_and_lost_replies();
 	test_quota();
+	test_arp_sweep();
+	test_arp_honest();
 	return check_done();
 }

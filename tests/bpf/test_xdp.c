@@ -968,6 +968,7 @@ test_fragments(void)
 	struct frame_spec spec6 = smtp_syn("2001:db8:80::1", "2001:db8:ffff::25", 25);
 	struct frame frame;
 	int not_passed = 0;
+	size_t events;
 
 	if (harness_open(&harness, "fragments", &options) < 0) {
 		CHECK(0, "fragments: the XDP program loads");
@@ -992,6 +993,7 @@ test_fragments(void)
 	      "fragments: 14 TCP bytes (ports and flags) are enough to count");
 
 	spec.source = "192.0.2.82";
+	events = harness.event_count; /* the SMTP attempts' */
 	fragment_build(&spec, 8, &frame);
 	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
 	/* Ethernet padding behind it must not be read as the rest of the header. */
@@ -1004,6 +1006,33 @@ test_fragments(void)
 	      "fragments: a first fragment of 8 TCP bytes, bare or padded, counts "
 	      "COUNTER_TINY_FRAGMENTS (%llu), not an attempt, not malformed",
 	      (unsigned long long)harness_counter(&harness, COUNTER_TINY_FRAGMENTS));
+	CHECK(harness.event_count == events,
+	      "fragments: two tiny fragments are below the threshold of 3");
+	/* The third and a fourth, with an identification: one evasion event. */
+	frame.bytes[ETH_HLEN + 4] = 0x12;
+	frame.bytes[ETH_HLEN + 5] = 0x34;
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness.event_count == events + 1, "fragments: the third tiny fragment of a source "
+	                                         "is one evasion event, the fourth no second");
+	if (harness.event_count == events + 1) {
+		const struct abuse_event *event = &harness.events[events];
+		struct source_key expected;
+
+		source_parse("192.0.2.82", 64, &expected);
+		CHECK(event->category == CATEGORY_EVASION &&
+		          event->reason == EVASION_REASON_TINY_FRAGMENTS &&
+		          memcmp(&event->source, &expected, sizeof(expected)) == 0 &&
+		          event->counts.attempts == 3,
+		      "fragments: the event is evasion by tiny fragments of 192.0.2.82, 3 of them");
+		CHECK(event->fragment_bytes == 8 && event->fragment_id == 0x1234 &&
+		          event->sample_count == 1 && event->samples[0].protocol == IPPROTO_TCP &&
+		          event->samples[0].family == SOURCE_FAMILY_IPV4 &&
+		          event->samples[0].address[0] == 203 && event->samples[0].address[3] == 80,
+		      "fragments: its evidence is the latest fragment's fields: 8 TCP bytes, id "
+		      "0x%x, to 203.0.113.80",
+		      event->fragment_id);
+	}
 
 	spec.source = "192.0.2.83";
 	spec.ipv4_frag_off = IPV4_MORE_FRAGMENTS | 2; /* offset 16 bytes: the rest of the header */
@@ -1013,7 +1042,7 @@ test_fragments(void)
 	fragment_build(&spec, 16, &frame);
 	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
 	CHECK(harness_state_attempts(&harness, "192.0.2.83") == 0 &&
-	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 2 &&
+	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 4 &&
 	          harness_counter(&harness, COUNTER_MALFORMED) == 1,
 	      "fragments: a later fragment is not counted; an unfragmented 16-byte TCP header "
 	      "is malformed");
@@ -1022,7 +1051,7 @@ test_fragments(void)
 	spec.ipv4_frag_off = IPV4_MORE_FRAGMENTS;
 	fragment_build(&spec, 0, &frame);
 	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
-	CHECK(harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 3,
+	CHECK(harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 5,
 	      "fragments: a first UDP fragment without its 8 header bytes is tiny");
 
 	spec6.ipv6_extension = IPPROTO_FRAGMENT;
@@ -1037,9 +1066,34 @@ test_fragments(void)
 	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr) + 3] |= 1;
 	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
 	CHECK(harness_state_attempts(&harness, "2001:db8:81::") == 0 &&
-	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 4 &&
+	          harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 6 &&
 	          harness_counter(&harness, COUNTER_MALFORMED) == 1,
 	      "fragments: an IPv6 first fragment with 8 TCP bytes is tiny, not an attempt");
+	/* RFC 7112: a first fragment whose header chain stops at a destination options
+	 * header it does not hold. */
+	fragment_build(&spec6, 0, &frame);
+	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr) + 3] |= 1;
+	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr)] = IPPROTO_DSTOPTS;
+	frame.bytes[ETH_HLEN + sizeof(struct ip6_hdr) + 7] = 0x77; /* identification */
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness_counter(&harness, COUNTER_TINY_FRAGMENTS) == 7 &&
+	          harness_counter(&harness, COUNTER_MALFORMED) == 1,
+	      "fragments: an IPv6 first fragment without the upper-layer header is tiny, not "
+	      "malformed");
+	events = harness.event_count;
+	CHECK(harness.events[events - 1].category == CATEGORY_SPAM,
+	      "fragments: two tiny IPv6 fragments make no event yet");
+	not_passed += harness_run_bytes(&harness, frame.bytes, frame.length) != XDP_PASS;
+	CHECK(harness.event_count == events + 1 &&
+	          harness.events[events].category == CATEGORY_EVASION &&
+	          harness.events[events].source.family == SOURCE_FAMILY_IPV6 &&
+	          harness.events[events].samples[0].protocol == IPPROTO_DSTOPTS &&
+	          harness.events[events].fragment_bytes == 0 &&
+	          harness.events[events].fragment_id == 0x77,
+	      "fragments: the third is an IPv6 evasion event of the /64, naming the header it "
+	      "cuts short (protocol %u, id 0x%x)",
+	      harness.events[harness.event_count - 1].samples[0].protocol,
+	      harness.events[harness.event_count - 1].fragment_id);
 	CHECK(not_passed == 0, "fragments: every frame passes");
 	harness_close(&harness);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Scans, end to end, with real tools: the daemon's XDP and tc egress programs
 # on the vm-facing veth judge each first contact by its outcome. nmap SYN,
-# connect, UDP, IPv6 SYN and slow scans, a ping sweep of dark routed space
-# and masscan at a bounded rate are each banned with scope "all", while an
-# always_allow destination stays reachable. The honest patterns (monitoring,
-# fan-out, P2P-like UDP, a backup job) are never banned. A tcpdump capture of
+# connect, UDP, IPv6 SYN and slow scans, a ping sweep of dark routed space,
+# an ARP sweep of a dark part of the VM's own subnet and masscan at a bounded
+# rate are each banned with scope "all", while an always_allow destination
+# stays reachable. The honest patterns (monitoring, fan-out, P2P-like UDP, a
+# backup job, ARP for the gateway and a few neighbours) are never banned. A tcpdump capture of
 # a live scan replays to the live ban. Every generator is bounded in probes
 # and time; all traffic stays inside the lab's namespaces.
 . "$(dirname "$0")/lib.sh"
@@ -78,6 +79,14 @@ in_vm timeout 30 bash -c 'for i in $(seq 200); do exec 3<>/dev/tcp/10.0.2.1/8080
 sleep 1
 check "a backup job's 200 connections to one host are never banned" bans_match '.bans == []'
 check "status counts the answered first contacts" status_match '.counters.scan_answered >= 60'
+# The gateway and five neighbours on the VM's /24, four of them gone: the
+# kernel asks ARP three times for each, then gives up.
+timeouts=$(ctl --json status | jq '.counters.scan_timeouts')
+in_vm bash -c 'ip neigh flush dev eth0; for i in 1 6 7 8 9; do ping -c 1 -W 2 10.0.0.$i & done; wait' \
+	>/dev/null 2>&1
+check "the unanswered ARP requests for four gone neighbours time out" \
+	wait_for_status ".counters.scan_timeouts >= ${timeouts:-0} + 4" 10000
+check "a VM asking ARP for its gateway and a few neighbours is never banned" bans_match '.bans == []'
 
 # scan_banned WHAT: waits for the scope "all" scan ban of the vm and checks it;
 # then lifts it so the next scan starts clean.
@@ -186,7 +195,15 @@ scan_banned "an nmap ping sweep of 32 dark addresses" 15000 timeouts
 check "status counts the timed-out first contacts" status_match '.counters.scan_timeouts >= 5'
 lift
 
-# 7. masscan, 101 ports at 200 packets a second.
+# 7. nmap ARP host discovery of a dark /27 of the VM's own subnet: nobody
+# answers ARP there, the timeouts decide; charged to the VM's own address.
+scan_run nmap -n -sn -PR --max-retries 0 10.0.0.64/27
+scan_banned "an nmap ARP sweep of 32 dark addresses on its link" 15000 timeouts
+check "the daemon names it an ARP host-discovery sweep" \
+	grep -q 'banned for.*ARP host-discovery sweep' "$WORK/daemon.log"
+lift
+
+# 8. masscan, 101 ports at 200 packets a second.
 router_mac=$(ip -n "$HV" link show agvm0 | awk '/link\/ether/ { print $2 }')
 scan_run masscan -p 3000-3100 10.0.1.2 --rate 200 --wait 2 -e eth0 \
 	--adapter-ip 10.0.0.5 --router-mac "$router_mac"

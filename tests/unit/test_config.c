@@ -168,13 +168,16 @@ test_full_policy(void)
 	CHECK(loaded.scan.enabled && loaded.scan.window_ms == 120000 &&
 	          loaded.scan.timeout_ms == 250 && loaded.scan.return_path_ms == 3600000 &&
 	          loaded.scan.sequential == 0 && loaded.scan.hosts_per_port == 10 &&
-	          loaded.scan.ports_per_host == 1000000 && loaded.scan.scope == SCOPE_WEB,
-	      "scan: window, timeout, return_path, the three tests and the scope are read");
+	          loaded.scan.ports_per_host == 1000000 && loaded.scan.arp_hosts == 3 &&
+	          loaded.scan.scope == SCOPE_WEB,
+	      "scan: window, timeout, return_path, the four tests and the scope are read");
 	CHECK(loaded.scan.ignored_port_count == 5 && scan_port_ignored(&loaded.scan, 53) &&
 	          scan_port_ignored(&loaded.scan, 100) && scan_port_ignored(&loaded.scan, 102) &&
 	          scan_port_ignored(&loaded.scan, 8080) && !scan_port_ignored(&loaded.scan, 67),
 	      "scan.ignore_ports replaces the default list: a number, a range, a string (%u)",
 	      loaded.scan.ignored_port_count);
+	CHECK(loaded.evasion.tiny_fragments == 0 && loaded.evasion.scope == SCOPE_SMTP,
+	      "evasion: tiny_fragments 0 (off) and scope smtp are read");
 	CHECK(loaded.spam.enabled == 1 && loaded.spam.window_ms == 90000 &&
 	          loaded.spam.smtp_attempts == 100 && loaded.spam.smtp_destinations == 0 &&
 	          loaded.spam.scope == SCOPE_ALL,
@@ -261,7 +264,8 @@ static const struct bad_policy bad_policies[] = {
      "a ring buffer size that is no power of two"},
     {"bad-spam-both-off.conf", 1, "spam: smtp_attempts and smtp_destinations are both 0",
      "spam enabled with both thresholds off"},
-    {"bad-scan-all-off.conf", 1, "scan: sequential, hosts_per_port and ports_per_host are all 0",
+    {"bad-scan-all-off.conf", 1,
+     "scan: sequential, hosts_per_port, ports_per_host and arp_hosts are all 0",
      "scans enabled with every test off"},
     {"bad-scan-port.conf", 4, "scan.ignore_ports[1]: not a port or a range such as",
      "a port range backwards"},
@@ -433,7 +437,8 @@ test_notify_policy(void)
 	          loaded.notify.timeout_ms == 30000 && loaded.notify.retry_ms == 120000 &&
 	          loaded.notify.retry_max_ms == 12 * 3600000LL && loaded.limits.outbox == 500 &&
 	          loaded.limits.deliveries == 2 && loaded.limits.delivery_output == 1024 &&
-	          loaded.limits.ticket_evidence_files == 4 && loaded.limits.ticket_evidence_bytes == 1048576,
+	          loaded.limits.ticket_evidence_files == 4 &&
+	          loaded.limits.ticket_evidence_bytes == 1048576,
 	      "every notify setting and outbox limit is read, a backend switched off with \"\": %s",
 	      error == 0 ? "ok" : err);
 	config_load("policy/abuseguard.conf", &loaded, err, sizeof(err));

@@ -365,6 +365,66 @@ test_scan_findings(void)
 	event = scan_event("10.0.0.23", 9, 30, 10, 80, T0_MS);
 	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL,
 	      "a scan event with an unknown reason is refused");
+
+	/* An ARP sweep, its source the VM's address as the daemon fills it in. */
+	f.config.scan.scope = SCOPE_ALL;
+	event = scan_event("10.0.0.24", SCAN_REASON_ARP, 8, 1, 0, T0_MS);
+	for (unsigned i = 0; i < EVENT_SAMPLES; i++)
+		event.samples[i].protocol = SAMPLE_PROTOCOL_ARP;
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.banned &&
+	          f.recorder.ban.scope == SCOPE_ALL &&
+	          strstr(f.recorder.finding.detail,
+	                 "ARP host-discovery sweep (unanswered ARP requests): 9 addresses asked "
+	                 "for on its link within 60s, 8 failed, 1 answered; last for "
+	                 "203.0.113.40"),
+	      "an ARP sweep bans with scope all and names itself: %s", f.recorder.finding.detail);
+	f.config.scan.arp_hosts = 9;
+	f.recorder.decisions = 0;
+	event.source.addr[3] = 25;
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
+	      "an ARP sweep below a raised arp_hosts decides nothing");
+	event.samples[0].protocol = IPPROTO_TCP;
+	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL,
+	      "an ARP sweep whose sample is not an ARP request is refused");
+	fixture_close(&f);
+}
+
+static void
+test_evasion_findings(void)
+{
+	struct fixture f;
+	struct abuse_event event;
+
+	CHECK(fixture_open(&f, "evasion") == 0, "engine opens for evasion");
+	event = spam_event("10.0.0.30", 0, T0_MS);
+	event.category = CATEGORY_EVASION;
+	event.reason = EVASION_REASON_TINY_FRAGMENTS;
+	event.counts = (struct event_counts){.attempts = 3};
+	event.fragment_bytes = 8;
+	event.fragment_id = 0xbeef;
+	event.sample_count = 1;
+	event.samples[0] =
+	    (struct event_sample){.family = SOURCE_FAMILY_IPV4, .protocol = IPPROTO_TCP};
+	inet_pton(AF_INET, "203.0.113.25", event.samples[0].address);
+	clock_set(&f.clock, T0_MS);
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.banned &&
+	          f.recorder.ban.scope == SCOPE_ALL &&
+	          f.recorder.ban.category == CATEGORY_EVASION &&
+	          f.recorder.ban.expires_ms - f.recorder.ban.start_ms == HOUR_MS,
+	      "three tiny fragments ban for 1 hour with scope all, category evasion");
+	CHECK(strstr(f.recorder.finding.detail,
+	             "3 tiny IPv4 first fragments in a window (limit 3, RFC 1858): the latest to "
+	             "203.0.113.25, protocol 6, id 0xbeef, 8 bytes of TCP header") != NULL,
+	      "the finding names the count and the fragment's fields: %s",
+	      f.recorder.finding.detail);
+	f.config.evasion.tiny_fragments = 0;
+	f.recorder.decisions = 0;
+	event.source.addr[3] = 31;
+	CHECK(engine_handle_event(&f.engine, &event) == 0 && f.recorder.decisions == 0,
+	      "with evasion.tiny_fragments = 0 an event decides nothing");
+	event.reason = 7;
+	CHECK(engine_handle_event(&f.engine, &event) == -EINVAL,
+	      "an evasion event with an unknown reason is refused");
 	fixture_close(&f);
 }
 
@@ -467,6 +527,7 @@ main(void)
 	test_safe_defaults();
 	test_bad_events();
 	test_scan_findings();
+	test_evasion_findings();
 	test_never_bannable();
 	test_reconcile_after_prefix_change();
 	test_history_follows_the_address();
