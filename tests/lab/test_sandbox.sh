@@ -117,9 +117,11 @@ check "every socket family used ($families) is in RestrictAddressFamilies=$UNIT_
 proc=$(grep -v ' = -1 ' "$TRACE/strace.out" | grep -oE '"/proc/[^"]*"' | grep -vE '^"/proc/(self|thread-self|[0-9]+)(/|")' | sort -u | tr '\n' ' ')
 check "nothing of /proc beyond the process's own is read (ProcSubset=pid)${proc:+: $proc}" test -z "$proc"
 # Writes: files opened for writing or created, directories made, names removed.
+# /proc/self/fd/N is a file the daemon already holds (a memfd: an evidence
+# excerpt), not a path in the file system.
 written=$(grep -E 'openat\(.*O_(WRONLY|RDWR|CREAT)|mkdir(at)?\(|unlink(at)?\(|rename(at)?2?\(|bind\(.*sun_path' \
 	"$TRACE/strace.out" | grep -v ' = -1 ' | grep -oE '"/[^"]*"' | tr -d '"' |
-	grep -vE "^($STATE|$RUN)(/|$)|^/dev/null$" | sort -u | tr '\n' ' ')
+	grep -vE "^($STATE|$RUN)(/|$)|^/dev/null$|^/proc/self/fd/[0-9]+$" | sort -u | tr '\n' ' ')
 check "the daemon writes only to its state and runtime directories (ProtectSystem=strict)${written:+: $written}" \
 	test -z "$written"
 
