@@ -1,28 +1,59 @@
 /* The daemon's side of attribution: registry, learning, and the program's maps. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "addrclass.h"
 #include "attribution.h"
 #include "learn.h"
 #include "log.h"
+
+/* Why vm_configure refused addresses, naming the one no VM can own. */
+static const char *
+refusal_reason(const struct attribution *attribution, int error, const struct prefix *addresses,
+               unsigned count, const char *conflict, char *buf, size_t len)
+{
+	const struct host_addresses *host = &attribution->host;
+	char address[SOURCE_STRLEN];
+	enum address_class class;
+
+	if (error == -EADDRINUSE) {
+		snprintf(buf, len, "configured on interface %s", conflict);
+		return buf;
+	}
+	if (error == -ENOSPC) {
+		snprintf(buf, len, "past limits.max_vm_addresses or max_interfaces");
+		return buf;
+	}
+	for (unsigned i = 0; error == -EADDRNOTAVAIL && i < count; i++) {
+		class = address_classify(&addresses[i], host->addresses, host->count);
+		if (class != ADDRESS_ORDINARY) {
+			snprintf(buf, len, "%s is or holds a %s, which no VM can own",
+			         prefix_format(&addresses[i], address, sizeof(address)),
+			         address_class_name(class));
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%s", strerror(-error));
+	return buf;
+}
 
 static int
 load_stored_vm(const struct store_vm *record, void *arg)
 {
 	struct attribution *attribution = arg;
 	const char *conflict;
+	char reason[128];
 	int error;
 
 	error = vm_configure(&attribution->vms, record->interface, record->addresses,
 	                     record->address_count, record->name, record->customer,
 	                     VM_ORIGIN_OPERATOR, clock_now_ms(attribution->clock), &conflict);
 	if (error < 0)
-		log_warnx("%s: the addresses the store holds are not applied: %s%s",
+		log_warnx("%s: the addresses the store holds are not applied: %s",
 		          record->interface,
-		          error == -EADDRINUSE ? "configured on interface "
-		          : error == -ENOSPC   ? "limits.max_vm_addresses or max_interfaces"
-		                               : "an address no VM can own",
-		          error == -EADDRINUSE ? conflict : "");
+		          refusal_reason(attribution, error, record->addresses,
+		                         record->address_count, conflict, reason, sizeof(reason)));
 	return 0;
 }
 
@@ -31,6 +62,7 @@ attribution_open(struct attribution *attribution, struct loop *loop, const struc
                  struct clock *clock, struct store *store)
 {
 	const char *conflict;
+	char reason[128];
 	int error;
 
 	memset(attribution, 0, sizeof(*attribution));
@@ -48,12 +80,16 @@ attribution_open(struct attribution *attribution, struct loop *loop, const struc
 	for (unsigned i = 0; i < config->vm_count; i++) {
 		const struct config_vm *vm = &config->vms[i];
 
-		if (vm_configure(&attribution->vms, vm->interface, vm->addresses, vm->address_count,
-		                 vm->name, vm->customer, VM_ORIGIN_POLICY, clock_now_ms(clock),
-		                 &conflict) < 0)
-			log_warnx("%s: the policy's addresses are not applied (one is the "
-			          "hypervisor's own, or limits refuse them)",
-			          vm->interface);
+		error = vm_configure(&attribution->vms, vm->interface, vm->addresses,
+		                     vm->address_count, vm->name, vm->customer, VM_ORIGIN_POLICY,
+		                     clock_now_ms(clock), &conflict);
+		if (error < 0)
+			log_warnx("%s: the policy's addresses are not applied: %s; it learns its "
+			          "addresses instead",
+			          vm->interface,
+			          refusal_reason(attribution, error, vm->addresses,
+			                         vm->address_count, conflict, reason,
+			                         sizeof(reason)));
 	}
 	if (store != NULL && store_vms(store, load_stored_vm, attribution) < 0)
 		log_warnx("the store's VMs could not all be read");

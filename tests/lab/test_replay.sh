@@ -120,6 +120,14 @@ fixture learned
 expect "a VM's ARP as 10.0.0.7, then a burst forging 10.0.0.9: spoofing of 10.0.0.7, nothing for 10.0.0.9" \
 	"$(decisions learned '[.source, .category, .action] | join(" ")')" "10.0.0.7 spoofing ban"
 expect "learned: the summary counts 1 address learned" "$(summary learned 'addresses learned (ARP, NDP, DHCP)')" 1
+# A policy VM whose range holds one of the host's addresses is refused, by name.
+ip -n "$REPLAY_NS" addr add 192.0.2.1/32 dev lo
+sed -e 's|^vms = ( );|vms = ( { interface = "tap-a"; addresses = [ "192.0.2.0/24" ]; } );|' \
+	"$POLICY" >"$WORK/host.conf"
+REPLAY_POLICY=$WORK/host.conf replay host-range --replay-interface tap-a --replay "$FIXTURES/spam.pcap"
+check "a policy VM holding the host's 192.0.2.1 is refused, naming its range and why" \
+	grep -q "tap-a: the policy's addresses are not applied: 192.0.2.0/24 is or holds a hypervisor address, which no VM can own; it learns its addresses instead" "$WORK/host-range.err"
+ip -n "$REPLAY_NS" addr del 192.0.2.1/32 dev lo
 REPLAY_POLICY=$WORK/two.conf replay two-vms --replay-interface 2=tap-a --replay-interface 3=tap-b \
 	--replay "$FIXTURES/two-vms-sll2.pcap"
 expect "two VMs on any: tap-b's own burst is banned at its 30th SYN, tap-a's forging is its own offence" \
