@@ -49,7 +49,19 @@ mapfile -t replay_ms < <(timed_runs unshare --net "$BUILD/abuseguardd" -c policy
 [ "${#replay_ms[@]}" -eq "$runs" ] || { echo "bench: abuseguardd --replay failed" >&2; exit 1; }
 findings=$(grep -c '^{' "$WORK/out")
 read -r r_median r_min r_max < <(summary "${replay_ms[@]}")
+# Where the time goes: start-up (a capture of no packet: the program's load
+# and its maps, sized by the policy's limits) and the floor of any replay
+# through the kernel's test run (libpcap and one BPF_PROG_TEST_RUN of the
+# empty program per packet, replay_floor).
+head -c 24 "$capture" >"$WORK/empty.pcap"
+mapfile -t start_ms < <(timed_runs unshare --net "$BUILD/abuseguardd" -c policy/abuseguard.conf \
+	--replay "$WORK/empty.pcap")
+read -r s_median _ _ < <(summary "${start_ms[@]}")
+mapfile -t floor_ms < <(for _ in $(seq "$runs"); do
+	"$BUILD/bench/replay_floor" "$capture" | sed -n 's/.* \([0-9]*\) ms$/\1/p'; done)
+read -r f_median f_min f_max < <(summary "${floor_ms[@]}")
 printf 'row\tReplay throughput\t%s\t%s\t%s\n' \
-	"$(awk -v r="$r_median" -v t="$t_median" 'BEGIN { printf "%.2fx tcpdump'"'"'s packets/s", t / r }')" \
-	"abuseguardd --replay: ${r_median} ms (${r_min}-${r_max}) = $(rate "$r_median") packets/s, ${findings} JSON lines (findings and decisions); $tcpdump_text" \
+	"$(awk -v r="$r_median" -v t="$t_median" -v s="$s_median" -v f="$f_median" 'BEGIN {
+		printf "%.2fx tcpdump'"'"'s packets/s; net of start-up %.2fx the floor'"'"'s time, the floor %.2fx tcpdump'"'"'s packets/s", t / r, (r - s) / f, t / f }')" \
+	"abuseguardd --replay: ${r_median} ms (${r_min}-${r_max}) = $(rate "$r_median") packets/s, ${findings} JSON lines (findings and decisions), of it start-up (no packet) ${s_median} ms; floor (libpcap and one BPF_PROG_TEST_RUN of the empty program per packet): ${f_median} ms (${f_min}-${f_max}); $tcpdump_text" \
 	"$size_text"
