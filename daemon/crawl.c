@@ -537,7 +537,7 @@ crawl_metrics(const struct crawl *crawl_path, struct wire *wire_path, struct met
 	     "Packets the kernel dropped: the capture buffer was full (limits.wire_buffer_bytes).",
 	     wire.kernel_drops + wire.interface_drops},
 	    {"abuseguard_wire_flows", "gauge", "TCP connections followed now (limits.wire_flows).",
-	     wire.flows - wire.flows_evicted - wire.flows_expired},
+	     wire.flows_open},
 	    {"abuseguard_wire_flows_evicted_total", "counter",
 	     "Connections forgotten because the flow table was full.", wire.flows_evicted},
 	    {"abuseguard_wire_http_requests_total", "counter", "HTTP request heads read.",

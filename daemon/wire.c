@@ -1056,6 +1056,7 @@ void
 wire_stats(struct wire *wire, struct wire_stats *out)
 {
 	*out = wire->stats;
+	out->flows_open = wire->flow_count;
 	for (unsigned i = 0; i < wire->interface_count; i++) {
 		struct interface *interface = wire->interfaces[i];
 		struct pcap_stat stat;

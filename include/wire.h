@@ -98,6 +98,7 @@ struct wire_stats {
 	uint64_t interface_drops; /* pcap_stats: dropped by the driver */
 	uint64_t not_parsed;      /* not IPv4/IPv6 TCP, or truncated */
 	uint64_t flows, flows_evicted, flows_expired, flow_table_full;
+	uint64_t flows_open; /* followed now: also ends by RST or both FINs */
 	uint64_t requests, robots_replies, smtp_lines;
 	uint64_t robots_not_kept; /* robots.txt requests past the replies kept at once (16) */
 	uint64_t ring_wrapped;    /* packets pushed out of a ring by newer ones */

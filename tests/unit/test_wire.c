@@ -243,9 +243,17 @@ test_flow_limit(void)
 	send_bytes(wire, true, 41000, 80, 1 + sizeof(partial) - 1, 0x18, "\r\n", 2);
 	CHECK(seen.requests == 1,
 	      "the newest flow completes its request, the evicted one does not");
+	CHECK(stats.flows_open == 16, "16 flows are followed: %llu",
+	      (unsigned long long)stats.flows_open);
+	send_bytes(wire, true, 41019, 80, 3 + sizeof(partial) - 1, 0x04, "", 0);
+	wire_stats(wire, &stats);
+	CHECK(stats.flows_open == 15 && stats.flows_expired == 0,
+	      "a reset connection is no longer followed: %llu open",
+	      (unsigned long long)stats.flows_open);
 	wire_expire(wire, clock_us / 1000 + 120000);
 	wire_stats(wire, &stats);
-	CHECK(stats.flows_expired == 16, "idle flows are forgotten after flow_idle: %llu",
+	CHECK(stats.flows_expired == 15 && stats.flows_open == 0,
+	      "idle flows are forgotten after flow_idle: %llu",
 	      (unsigned long long)stats.flows_expired);
 	wire_close(wire);
 }
