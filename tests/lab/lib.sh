@@ -71,19 +71,11 @@ lab_begin() {
 lab_setup() {
 	trap lab_cleanup EXIT
 	ip netns add "$VM" && ip netns add "$HV" && ip netns add "$NET" || return 1
-	ip link add agvm0 netns "$HV" type veth peer name eth0 netns "$VM"
+	lab_veth_vm "$VM" agvm0 10.0.0.5/24 10.0.0.1/24 fd00:5::5/64 fd00:5::1/64 || return 1
 	ip link add hvnet0 netns "$HV" type veth peer name eth0 netns "$NET"
-	for ns in "$VM" "$HV" "$NET"; do ip -n "$ns" link set lo up; done
-	ip -n "$VM" addr add 10.0.0.5/24 dev eth0
-	ip -n "$VM" addr add fd00:5::5/64 dev eth0 nodad
-	ip -n "$VM" link set eth0 up
-	ip -n "$VM" route add default via 10.0.0.1
-	ip -n "$VM" -6 route add default via fd00:5::1
-	ip -n "$HV" addr add 10.0.0.1/24 dev agvm0
-	ip -n "$HV" addr add fd00:5::1/64 dev agvm0 nodad
+	for ns in "$HV" "$NET"; do ip -n "$ns" link set lo up; done
 	ip -n "$HV" addr add 10.0.1.1/24 dev hvnet0
 	ip -n "$HV" addr add fd00:1::1/64 dev hvnet0 nodad
-	ip -n "$HV" link set agvm0 up
 	ip -n "$HV" link set hvnet0 up
 	in_hv sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	ip -n "$NET" addr add 10.0.1.2/24 dev eth0
@@ -132,16 +124,24 @@ in_vm2() { ip netns exec "$VM2" "$@"; }
 lab_vm2() {
 	lab_at_exit 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null'
 	ip netns add "$VM2" || return 1
-	ip link add agvm1 netns "$HV" type veth peer name eth0 netns "$VM2" || return 1
-	ip -n "$VM2" link set lo up
-	ip -n "$VM2" addr add 10.0.2.6/24 dev eth0
-	ip -n "$VM2" addr add fd00:6::6/64 dev eth0 nodad
-	ip -n "$VM2" link set eth0 up
-	ip -n "$VM2" route add default via 10.0.2.1
-	ip -n "$VM2" -6 route add default via fd00:6::1
-	ip -n "$HV" addr add 10.0.2.1/24 dev agvm1
-	ip -n "$HV" addr add fd00:6::1/64 dev agvm1 nodad
-	ip -n "$HV" link set agvm1 up
+	lab_veth_vm "$VM2" agvm1 10.0.2.6/24 10.0.2.1/24 fd00:6::6/64 fd00:6::1/64
+}
+
+# lab_veth_vm NS IFACE VM_V4 HV_V4 VM_V6 HV_V6: a VM's eth0 in NS, wired to
+# IFACE in hv, each side with its addresses (with prefix length); the VM routes
+# through hv's.
+lab_veth_vm() {
+	local ns=$1 iface=$2
+	ip link add "$iface" netns "$HV" type veth peer name eth0 netns "$ns" || return 1
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$3" dev eth0
+	ip -n "$ns" addr add "$5" dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "${4%/*}"
+	ip -n "$ns" -6 route add default via "${6%/*}"
+	ip -n "$HV" addr add "$4" dev "$iface"
+	ip -n "$HV" addr add "$6" dev "$iface" nodad
+	ip -n "$HV" link set "$iface" up
 }
 
 # daemon_start POLICY STATE_DIR: starts abuseguardd in hv on the vm-facing veth.

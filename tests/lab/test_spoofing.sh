@@ -13,25 +13,11 @@
 # that is forged, and with the drop policy it stops at the hypervisor.
 . "$(dirname "$0")/lib.sh"
 lab_begin "$@"
-VM2=$LAB-vm2
-lab_at_exit 'ip netns pids "$VM2" 2>/dev/null | xargs -r kill -9; ip netns del "$VM2" 2>/dev/null'
-
-# vm2 (10.0.2.6) -- agvm1 [hv 10.0.2.1]
-ip netns add "$VM2"
-ip link add agvm1 netns "$HV" type veth peer name eth0 netns "$VM2"
-ip -n "$VM2" link set lo up
-ip -n "$VM2" addr add 10.0.2.6/24 dev eth0
-ip -n "$VM2" link set eth0 up
-ip -n "$VM2" route add default via 10.0.2.1
-ip -n "$VM2" addr add fd00:6::6/64 dev eth0 nodad
-ip -n "$VM2" -6 route add default via fd00:6::1
-ip -n "$HV" addr add 10.0.2.1/24 dev agvm1
-ip -n "$HV" addr add fd00:6::1/64 dev agvm1 nodad
-ip -n "$HV" link set agvm1 up
+# vm2 (10.0.2.6, fd00:6::6) -- agvm1 [hv 10.0.2.1]
+lab_vm2 || not_ok "a second VM on agvm1"
 # No reverse-path filter in hv: forged packets are forwarded unless abuseguard drops them.
 in_hv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 	net.ipv4.conf.agvm0.rp_filter=0 net.ipv4.conf.agvm1.rp_filter=0
-in_vm2() { ip netns exec "$VM2" "$@"; }
 vm2_connects() { in_vm2 timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 vm2_web() { in_vm2 curl -sf --max-time 5 http://10.0.1.2/ -o /dev/null; }
 vms_json() { ctl --json vms 2>/dev/null; }
