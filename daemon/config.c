@@ -1824,7 +1824,28 @@ scan_text(struct parser *parser, const char *text, size_t length)
 	return 0;
 }
 
-/* The whole file, NUL-terminated, or -errno with a message. */
+/* What a policy path that is no regular file names, for the refusal. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * The whole file, NUL-terminated, or -errno with a message. Only a regular
+ * file is read: a FIFO, a device or a directory is refused at once (-EINVAL,
+ * -EISDIR), never read forever.
+ */
 static int
 read_file(struct parser *parser, char **out, size_t *out_length)
 {
@@ -1834,15 +1855,23 @@ read_file(struct parser *parser, char **out, size_t *out_length)
 	int fd, error = 0;
 	ssize_t n;
 
-	if ((fd = open(parser->path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: opening a FIFO with no writer would wait for one forever. */
+	if ((fd = open(parser->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		error = -errno;
 		snprintf(parser->err, parser->errlen, "%s: %s", parser->path, strerror(errno));
 		return error;
 	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		error = -errno;
 		close(fd);
-		snprintf(parser->err, parser->errlen, "%s: %s", parser->path, strerror(EISDIR));
-		return -EISDIR;
+		snprintf(parser->err, parser->errlen, "%s: %s", parser->path, strerror(-error));
+		return error;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(parser->err, parser->errlen, "%s: %s, not a policy file", parser->path,
+		         file_kind(st.st_mode));
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	if ((text = malloc(POLICY_MAX_BYTES + 1)) == NULL) {
 		close(fd);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "config.h"
@@ -318,6 +320,37 @@ test_bad_policies(void)
 	}
 }
 
+/*
+ * A FIFO with no writer and a device are refused at once, not read: were
+ * either opened and read, SIGALRM would end the test as a failure.
+ */
+static void
+test_not_regular(const struct config *before)
+{
+	char directory[] = "/tmp/test_config.XXXXXX", fifo[64], err[512];
+	int error;
+
+	if (mkdtemp(directory) == NULL) {
+		CHECK(0, "a temporary directory: %s", strerror(errno));
+		return;
+	}
+	snprintf(fifo, sizeof(fifo), "%s/policy.fifo", directory);
+	CHECK(mkfifo(fifo, 0600) == 0, "a FIFO as the policy path: %s", fifo);
+	alarm(10);
+	error = config_load(fifo, &loaded, err, sizeof(err));
+	CHECK(error == -EINVAL && strstr(err, fifo) != NULL &&
+	          strstr(err, "a FIFO, not a policy file") != NULL,
+	      "a FIFO nobody writes is refused at once, naming it (%d: %s)", error, err);
+	error = config_load("/dev/zero", &loaded, err, sizeof(err));
+	CHECK(error == -EINVAL && strstr(err, "/dev/zero: a character device, not a policy file"),
+	      "a device is refused without reading it (%d: %s)", error, err);
+	alarm(0);
+	CHECK(memcmp(&loaded, before, sizeof(loaded)) == 0,
+	      "a refused path leaves the configuration unchanged");
+	unlink(fifo);
+	rmdir(directory);
+}
+
 static void
 test_unreadable(void)
 {
@@ -336,7 +369,9 @@ test_unreadable(void)
 	      "a missing file leaves the configuration unchanged");
 
 	error = config_load(POLICIES, &loaded, err, sizeof(err));
-	CHECK(error == -EISDIR, "a directory is refused (%d: %s)", error, err);
+	CHECK(error == -EISDIR && strstr(err, "a directory, not a policy file") != NULL,
+	      "a directory is refused (%d: %s)", error, err);
+	test_not_regular(&before);
 
 	error = config_load(SHIPPED, &loaded, NULL, 0);
 	CHECK(error == 0, "config_load takes no error buffer when the caller wants none");
