@@ -12,12 +12,15 @@
 #include <jansson.h>
 
 #include "abusectl.h"
+#include "escape.h"
 #include "protocol.h"
 
 #define COLUMNS(array) (sizeof(array) / sizeof((array)[0]))
 
 /* The widest cell shown; longer text is cut. */
 #define CELL_MAX 128
+/* A message, an error or a thread's note: longer text is cut. */
+#define TEXT_MAX 4096
 
 /* "1h", "7d", "59m58s", "6d23h": the largest unit and, unless zero, the one below. */
 static const char *
@@ -63,7 +66,8 @@ format_scalar(json_t *value, char *buf, size_t len)
 	}
 	switch (json_typeof(value)) {
 	case JSON_STRING:
-		snprintf(buf, len, "%s", json_string_value(value));
+		/* A reason or a note cannot move the cursor or start a row of its own. */
+		escape_text(buf, len, json_string_value(value), json_string_length(value), 0);
 		break;
 	case JSON_INTEGER:
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
@@ -360,7 +364,7 @@ static void
 print_ban(json_t *reply)
 {
 	json_t *ban = json_object_get(reply, CTL_KEY_BAN);
-	char text[5][CELL_MAX];
+	char text[6][CELL_MAX];
 
 	printf("banned %s: scope %s for %s, level %s (%s), until %s\n",
 	       format_scalar(json_object_get(ban, "source"), text[0], CELL_MAX),
@@ -368,7 +372,7 @@ print_ban(json_t *reply)
 	       format_seconds(json_object_get(ban, "duration_s"), text[2], CELL_MAX),
 	       format_scalar(json_object_get(ban, "level"), text[3], CELL_MAX),
 	       format_scalar(json_object_get(ban, "category"), text[4], CELL_MAX),
-	       json_string_value(json_object_get(ban, "expires")) ?: "-");
+	       format_scalar(json_object_get(ban, "expires"), text[5], CELL_MAX));
 }
 
 /*
@@ -489,12 +493,13 @@ print_events(json_t *reply)
 static void
 print_allow(json_t *reply)
 {
-	char source[CELL_MAX];
-	const char *until = json_string_value(json_object_get(reply, CTL_KEY_UNTIL));
+	char source[CELL_MAX], until[CELL_MAX];
+	json_t *given = json_object_get(reply, CTL_KEY_UNTIL);
 
 	printf("allowed %s %s%s\n",
 	       format_scalar(json_object_get(reply, CTL_KEY_SOURCE), source, CELL_MAX),
-	       until != NULL ? "until " : "until disallowed", until != NULL ? until : "");
+	       given != NULL ? "until " : "until disallowed",
+	       given != NULL ? format_scalar(given, until, CELL_MAX) : "");
 	if (json_array_size(json_object_get(reply, CTL_KEY_LIFTED)) > 0)
 		print_lifted(reply);
 }
@@ -530,7 +535,10 @@ print_allowlist(json_t *reply)
 static void
 print_message(json_t *reply)
 {
-	printf("%s\n", json_string_value(json_object_get(reply, CTL_KEY_MESSAGE)) ?: "done");
+	char message[TEXT_MAX];
+	json_t *value = json_object_get(reply, CTL_KEY_MESSAGE);
+
+	printf("%s\n", value != NULL ? format_scalar(value, message, sizeof(message)) : "done");
 }
 
 static void
@@ -620,7 +628,7 @@ print_ticket(json_t *reply)
 	json_t *ticket = json_object_get(reply, CTL_KEY_TICKET),
 	       *vm = json_object_get(ticket, "vm");
 	json_t *message, *ban = json_object_get(ticket, "ban");
-	char text[4][CELL_MAX];
+	char text[4][CELL_MAX], author[CELL_MAX], note[TEXT_MAX];
 	size_t i;
 
 	print_ticket_line(ticket);
@@ -649,8 +657,10 @@ print_ticket(json_t *reply)
 	           format_scalar(json_object_get(message, "template"), text[1], CELL_MAX),
 	           format_scalar(json_object_get(message, "direction"), text[2], CELL_MAX),
 	           format_scalar(json_object_get(message, "visibility"), text[3], CELL_MAX),
-	           json_string_value(json_object_get(message, "author")) ?: "-",
-	           json_string_value(json_object_get(message, "text")) ?: "");
+	           format_scalar(json_object_get(message, "author"), author, CELL_MAX),
+	           json_object_get(message, "text") != NULL
+	               ? format_scalar(json_object_get(message, "text"), note, sizeof(note))
+	               : "");
 	printf("\nevents (the evidence of each offence):\n");
 	print_table(json_object_get(reply, CTL_KEY_EVENTS), event_columns,
 	            sizeof(event_columns) / sizeof(event_columns[0]));
@@ -698,9 +708,11 @@ print_ticket_false_positive(json_t *reply)
 static void
 print_failure(const char *command, json_t *reply)
 {
-	const char *error = json_string_value(json_object_get(reply, CTL_KEY_ERROR));
+	char error[TEXT_MAX];
+	json_t *value = json_object_get(reply, CTL_KEY_ERROR);
 
-	warnx("%s: %s", command, error != NULL ? error : "failed");
+	warnx("%s: %s", command,
+	      value != NULL ? format_scalar(value, error, sizeof(error)) : "failed");
 }
 
 const struct output output_text = {

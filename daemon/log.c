@@ -2,7 +2,8 @@
  * Logging to stderr in the foreground, to syslog otherwise, and to journald
  * in its native protocol when systemd started us: one datagram per message,
  * "NAME=value" lines, a value holding a newline sent as NAME, a newline, its
- * length as 64-bit little endian and the bytes.
+ * length as 64-bit little endian and the bytes. Every message has its
+ * control characters escaped as \xNN.
  */
 #include <errno.h>
 #include <endian.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 
 /* One journal datagram at most: the message (2 KiB) and its fields fit. */
@@ -156,13 +158,16 @@ static void
 log_vwrite_fields(int priority, const char *const *fields, const char *fmt, va_list ap,
                   int with_errno)
 {
-	char message[2048];
+	char text[2048], message[2048];
 	int saved_errno = errno;
 	int n;
 
-	n = vsnprintf(message, sizeof(message), fmt, ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof(message))
-		snprintf(message + n, sizeof(message) - n, ": %s", strerror(saved_errno));
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof(text))
+		snprintf(text + n, sizeof(text) - n, ": %s", strerror(saved_errno));
+	/* A reason or a note with a newline or an escape cannot forge a line or reach a terminal.
+	 */
+	escape_text(message, sizeof(message), text, strlen(text), 0);
 	if (log_journal_fd != -1 && journal_send(priority, fields, message) == 0) {
 		errno = saved_errno;
 		return;

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "escape.h"
 #include "robots.h"
 #include "robots_check.h"
 
@@ -96,13 +97,14 @@ warn_limits(FILE *err, const char *path, const struct robots_file *file,
 static void
 print_escaped(FILE *out, const char *text, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
+	const unsigned flags = ESCAPE_NON_ASCII | ESCAPE_BACKSLASH;
+	char chunk[256];
 
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			fputc(c, out);
-		else
-			fprintf(out, "\\x%02x", c);
+	/* In pieces, each whole bytes' escapes: a URL can be any length. */
+	for (size_t done = 0, step; done < len; done += step) {
+		step = len - done < sizeof(chunk) / 4 ? len - done : sizeof(chunk) / 4;
+		escape_text(chunk, sizeof(chunk), text + done, step, flags);
+		fputs(chunk, out);
 	}
 }
 

@@ -51,7 +51,8 @@ static const char bans_reply[] =
     "{\"ok\":true,\"bans\":[{\"id\":1,\"source\":\"10.0.0.5\",\"scope\":\"smtp\","
     "\"category\":\"spam\",\"level\":1,\"duration_s\":3600,\"started\":\"2026-11-26T06:00:00Z\","
     "\"expires\":\"2026-11-26T07:00:00Z\",\"remaining_s\":3598,\"future\":true},"
-    "{\"source\":\"2001:db8:1:2::/64\",\"scope\":\"web\",\"duration_s\":604800}]}";
+    "{\"source\":\"2001:db8:1:2::/64\",\"scope\":\"web\",\"duration_s\":604800,"
+    "\"vm_name\":\"shop\\u001b[2J\\nforged row\\u0007\"}]}";
 
 static json_t *
 stub_echo(void *context, const struct control_peer *peer, json_t *request,
@@ -904,6 +905,12 @@ test_abusectl(const char *path, const char *missing_path)
 	                                " 2026-11-26T07:00:00Z ", " 59m58s ", "2001:db8:1:2::/64 ",
 	                                " 7d ", NULL},
 	               "bans is a table with human durations; a ban with keys missing still shows");
+	snprintf(arguments, sizeof(arguments), "-s %s bans", path);
+	run_abusectl(arguments, output, sizeof(output));
+	CHECK(strstr(output, " shop\\x1b[2J\\x0aforged row\\x07 ") != NULL &&
+	          strchr(output, '\x1b') == NULL && strchr(output, '\x07') == NULL &&
+	          strstr(output, "\nforged row") == NULL,
+	      "a cell's control characters are escaped: no terminal escape, no forged row");
 	check_abusectl(path, "unban 10.0.0.5 --reason 'false alarm'", 0,
 	               (const char *[]){"lifted 10.0.0.5: smtp (spam, level 1)\n", NULL},
 	               "unban says what it lifted");

@@ -2,8 +2,9 @@
  * The log as journald receives it: this test binds a datagram socket as the
  * journal does, points the log at it and reads each message back: PRIORITY=,
  * SYSLOG_IDENTIFIER=, the caller's fields (SOURCE=, CATEGORY=, INTERFACE=),
- * MESSAGE=, a message with a newline in the binary form that cannot forge a
- * field, and stderr again when the journal goes away. $JOURNAL_STREAM is
+ * MESSAGE=, a message's control characters escaped so that it stays one
+ * line, a field with a newline in the binary form that cannot forge a field,
+ * and stderr again when the journal goes away. $JOURNAL_STREAM is
  * matched against stderr as systemd sets it.
  */
 #include <endian.h>
@@ -101,14 +102,18 @@ main(void)
 	receive(journal);
 	CHECK(datagram_len <= 0, "log_debug sends nothing without -v");
 
-	log_warnx("first\nsecond");
+	log_warnx("reason: %s", "first\nabuseguardd: 10.0.0.9: banned");
 	receive(journal);
-	length = htole64(12);
-	memcpy(expected, "MESSAGE\n", 8);
-	memcpy(expected + 8, &length, 8);
-	memcpy(expected + 16, "first\nsecond\n", 13);
-	CHECK(memmem(datagram, (size_t)datagram_len, expected, 29) != NULL,
-	      "a message with a newline is sent in the binary form, length first");
+	CHECK(has_line("MESSAGE=reason: first\\x0aabuseguardd: 10.0.0.9: banned"),
+	      "a newline from outside is escaped: the message stays one line, forging none");
+	log_warnx("note: %s", "\x1b[2J\x1b]0;owned\x07red\r\x7f");
+	receive(journal);
+	CHECK(has_line("MESSAGE=note: \\x1b[2J\\x1b]0;owned\\x07red\\x0d\\x7f"),
+	      "terminal escapes, BEL, CR and DEL are escaped as \\xNN");
+	log_warnx("path: %s", "/caf\xc3\xa9\\x41");
+	receive(journal);
+	CHECK(has_line("MESSAGE=path: /caf\xc3\xa9\\x41"),
+	      "UTF-8 and backslashes are left as they are");
 
 	log_fields(LOG_INFO, forged, "forged");
 	receive(journal);
@@ -123,13 +128,16 @@ main(void)
 	/* The journal goes away: messages go to stderr again. */
 	close(journal);
 	unlink(socket_path);
-	log_warnx("after the journal");
+	log_warnx("after the journal: %s", "x\n2026-12-02T14:00:00.000Z 10.0.0.9: banned");
 	fflush(stderr);
 	err_file = fopen(err_path, "r");
 	text[fread(text, 1, sizeof(text) - 1, err_file)] = '\0';
 	fclose(err_file);
 	CHECK(strstr(text, "after the journal") != NULL,
 	      "with the journal gone the message is written to stderr");
+	CHECK(strstr(text, "\n2026-12-02T14:00:00.000Z 10.0.0.9") == NULL &&
+	          strstr(text, "x\\x0a2026-12-02T14:00:00.000Z 10.0.0.9: banned\n") != NULL,
+	      "on stderr too, a newline from outside starts no line of its own");
 	log_journal_close();
 	CHECK(log_journal_open(socket_path) == -ENOENT,
 	      "a journal socket that is not there is -ENOENT");
