@@ -66,6 +66,26 @@
 #define REPLAY_HELD_LEARN 8
 /* Capture interface indexes (cooked v2) whose interface is remembered; more are looked up again. */
 #define REPLAY_CAPTURE_INDEXES 1024
+/*
+ * A packet without a usable time stamp takes the time of the packet before
+ * it; one before any other takes this, 1970-01-01T00:00:01Z: never 0, which
+ * the programs read as "no window yet".
+ */
+#define REPLAY_UNTIMED_START_NS 1000000000ULL
+/* A time stamp past the replaying host's clock by more than this is no time. */
+#define REPLAY_FUTURE_SLACK_S 86400
+
+/* Why a packet's time stamp is not its time. */
+enum time_fault {
+	TIME_NONE,   /* 0 (a pcapng Simple Packet Block) or at or before the epoch */
+	TIME_FUTURE, /* after the replaying host's clock */
+	TIME_FAULT_COUNT
+};
+
+static const char *const time_fault_names[TIME_FAULT_COUNT] = {
+    [TIME_NONE] = "no time stamp, or at or before 1970",
+    [TIME_FUTURE] = "time stamp in the future",
+};
 
 enum skip_reason {
 	SKIP_LINK_TYPE,
@@ -105,11 +125,13 @@ struct replay_file {
 	int vm_mac_known;
 	uint64_t packet; /* the current packet's number in the file, from 1 */
 	uint64_t skipped[SKIP_COUNT];
+	uint64_t retimed[TIME_FAULT_COUNT];
 };
 
 struct replay_stats {
 	uint64_t files_read, files_failed;
 	uint64_t packets_read, packets_run, skipped[SKIP_COUNT];
+	uint64_t retimed[TIME_FAULT_COUNT]; /* run at the previous packet's time */
 	uint64_t flagged[CATEGORY_COUNT], flagged_untracked;
 	uint64_t actions[ACTION_IGNORE + 1];
 	uint64_t bans_per_rung[LADDER_MAX_RUNGS];
@@ -156,6 +178,7 @@ struct replay {
 	char scratch[PATH_MAX]; /* the scratch store's directory; "" if none */
 	struct replay_file *file;
 	uint64_t latest_ns;     /* the clock, in the program's unit */
+	int64_t future_s;       /* later time stamps are no time: the host's clock and a day */
 	uint64_t next_sweep_ns; /* the scan sweep runs once a second of capture time */
 	int stdin_read;
 	unsigned char *frame;
@@ -521,8 +544,9 @@ ethernet_direction(struct replay *replay, const unsigned char *frame, size_t len
 
 	/* The hypervisor's broadcasts and multicasts too go toward the VM, as live. */
 	if (file->vm_mac_known)
-		return memcmp(frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0 ? CAPTURE_FROM_VM
-		                                                                  : CAPTURE_TOWARD_VM;
+		return memcmp(frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0
+		           ? CAPTURE_FROM_VM
+		           : CAPTURE_TOWARD_VM;
 	if (frame_opens_contact(frame, length)) {
 		memcpy(file->vm_mac, frame + 6, sizeof(file->vm_mac));
 		file->vm_mac_known = 1;
@@ -624,25 +648,54 @@ replay_finish(struct replay *replay)
 	crawl_tick(replay->crawl, (int64_t)(end_ns / NS_PER_MS));
 }
 
+/*
+ * The packet's time in ns: its time stamp, or, when that is none (0, as a
+ * pcapng Simple Packet Block has, or before the epoch) or past the host's
+ * clock, the previous packet's time, counted and for the first few per file
+ * named. Never a reason to skip the packet or to stop the clock.
+ */
+static uint64_t
+packet_time(struct replay *replay, const struct pcap_pkthdr *header)
+{
+	struct replay_file *file = replay->file;
+	int64_t seconds = (int64_t)header->ts.tv_sec;
+	enum time_fault fault;
+	uint64_t time_ns;
+	char when[40];
+
+	/* tv_usec holds nanoseconds: the file was opened with nanosecond precision. */
+	if (seconds >= 0 && seconds <= replay->future_s) {
+		time_ns = (uint64_t)seconds * 1000000000ULL + (uint64_t)header->ts.tv_usec;
+		if (time_ns > 0)
+			return time_ns;
+	}
+	fault = seconds > replay->future_s ? TIME_FUTURE : TIME_NONE;
+	time_ns = replay->latest_ns > 0 ? replay->latest_ns : REPLAY_UNTIMED_START_NS;
+	replay->stats.retimed[fault]++;
+	if (file->retimed[fault]++ < REPLAY_REPORTS_PER_REASON)
+		log_warnx("%s: packet %llu: %s (%lld s): run at the previous packet's time, %s",
+		          file->name, (unsigned long long)file->packet, time_fault_names[fault],
+		          (long long)seconds,
+		          clock_format_utc_ms((int64_t)(time_ns / NS_PER_MS), when, sizeof(when)));
+	return time_ns;
+}
+
 static void
 replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const unsigned char *data)
 {
 	const unsigned char *frame;
 	enum capture_direction direction = CAPTURE_FROM_VM;
 	char when[40], before[40];
-	uint64_t time_ns = 0;
+	uint64_t time_ns;
 	size_t length;
 	int error, ifindex;
 
-	/* tv_usec holds nanoseconds: the file was opened with nanosecond precision. */
-	if (header->ts.tv_sec > 0)
-		time_ns =
-		    (uint64_t)header->ts.tv_sec * 1000000000ULL + (uint64_t)header->ts.tv_usec;
 	replay->stats.packets_read++;
 	if (replay->file->link == LINK_UNSUPPORTED) {
 		packet_skip(replay, SKIP_LINK_TYPE, NULL); /* said once, when the file opened */
 		return;
 	}
+	time_ns = packet_time(replay, header);
 	if (time_ns < replay->latest_ns) {
 		packet_skip(replay, SKIP_OUT_OF_ORDER, "time %s is before the previous packet's %s",
 		            clock_format_utc_ms((int64_t)(time_ns / NS_PER_MS), when, sizeof(when)),
@@ -711,6 +764,14 @@ file_report_rest(const struct replay_file *file)
 		log_warnx("%s: %llu packets skipped, %s", file->name,
 		          (unsigned long long)file->skipped[SKIP_LINK_TYPE],
 		          skip_names[SKIP_LINK_TYPE]);
+	for (int fault = 0; fault < TIME_FAULT_COUNT; fault++)
+		if (file->retimed[fault] > REPLAY_REPORTS_PER_REASON)
+			log_warnx(
+			    "%s: %llu more packets with %s run at the previous packet's time "
+			    "(not listed)",
+			    file->name,
+			    (unsigned long long)(file->retimed[fault] - REPLAY_REPORTS_PER_REASON),
+			    time_fault_names[fault]);
 }
 
 /* path "-" is standard input, once. Time stamps come scaled to nanoseconds. */
@@ -850,6 +911,12 @@ replay_summary(const struct replay *replay)
 		snprintf(label, sizeof(label), "  %s", skip_names[reason]);
 		summary_row(label, stats->skipped[reason]);
 	}
+	summary_row("packets given the previous one's time",
+	            stats->retimed[TIME_NONE] + stats->retimed[TIME_FUTURE]);
+	for (int fault = 0; fault < TIME_FAULT_COUNT; fault++) {
+		snprintf(label, sizeof(label), "  %s", time_fault_names[fault]);
+		summary_row(label, stats->retimed[fault]);
+	}
 	summary_row("SMTP connection attempts (XDP)", program.counters[COUNTER_SMTP_ATTEMPTS]);
 	summary_row("malformed packets (XDP)", program.counters[COUNTER_MALFORMED]);
 	summary_row("threshold events (XDP)", program.counters[COUNTER_EVENTS]);
@@ -942,6 +1009,7 @@ replay_open(struct replay *replay, const struct config *config,
 	replay->config = config;
 	replay->options = options;
 	clock_init_fixed(&replay->clock, 0);
+	replay->future_s = (int64_t)time(NULL) + REPLAY_FUTURE_SLACK_S;
 	/* Stop between packets, so the scratch store is removed. */
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGINT, &action, NULL);

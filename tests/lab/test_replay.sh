@@ -183,6 +183,26 @@ expect "out of order: exit status 0, packet 10 skipped, the ban comes one SYN la
 	"0 1 31 2026-11-26T06:24:10.990Z 30"
 check "out of order: stderr names the file and packet 10" \
 	grep -q 'out-of-order.pcap: packet 10 skipped, out of order' "$WORK/out-of-order.err"
+# Time stamps that are no time never stop the detectors nor discard the rest of the capture.
+EPOCH_BAN='30 1970-01-01T00:00:01.000Z ban smtp 1970-01-01T01:00:01.000Z'
+fixture epoch
+expect "every time stamp at the epoch: exit 0, the burst banned at its 30th SYN on a clock that starts at 00:00:01" \
+	"$RC $(decisions epoch '[.packet, .time, .action, .scope, .expires] | join(" ")')" "0 $EPOCH_BAN"
+expect "every time stamp at the epoch: all 60 run, none skipped, each counted as without a time stamp" \
+	"$(summary epoch 'packets run') $(summary epoch 'packets skipped') $(summary epoch '  no time stamp, or at or before 1970')" "60 0 60"
+check "every time stamp at the epoch: stderr names the file and packet 1, then counts the rest" \
+	bash -c "grep -q 'epoch.pcap: packet 1: no time stamp, or at or before 1970 (0 s): run at the previous packet' '$WORK/epoch.err' &&
+		grep -q 'epoch.pcap: 50 more packets with no time stamp' '$WORK/epoch.err'"
+fixture simple pcapng
+expect "pcapng Simple Packet Blocks (no time stamp): exit 0, banned as the burst at the epoch" \
+	"$RC $(decisions simple '[.packet, .time, .action, .scope, .expires] | join(" ")') $(summary simple '  no time stamp, or at or before 1970')" \
+	"0 $EPOCH_BAN 60"
+fixture future
+expect "one time stamp in 2037: exit 0, the same ban as the whole burst, nothing skipped" \
+	"$RC $(decisions future) $(summary future 'packets skipped') $(summary future '  time stamp in the future')" "0 $SPAM_BAN 0 1"
+check "one time stamp in 2037: stderr names packet 10 and the time it ran at" \
+	grep -q "future.pcap: packet 10: time stamp in the future (2114380800 s): run at the previous packet's time, 2026-11-26T06:24:10.264Z" \
+	"$WORK/future.err"
 fixture truncated
 expect "a file cut mid-packet: exit status 0, the ban before the cut stands" \
 	"$RC $(decisions truncated)" "0 $SPAM_BAN"

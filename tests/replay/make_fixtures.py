@@ -159,6 +159,17 @@ def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET):
                 + frame))
 
 
+def write_pcapng_simple(path, frames, linktype=LINKTYPE_ETHERNET):
+    """pcapng of Simple Packet Blocks: the packets with no time stamp at all."""
+    section = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    interface = struct.pack("<HHI", linktype, 0, 262144)
+    with open(path, "wb") as out:
+        out.write(pcapng_block(0x0A0D0D0A, section))
+        out.write(pcapng_block(0x00000001, interface))
+        for _, frame in frames:
+            out.write(pcapng_block(0x00000003, struct.pack("<I", len(frame)) + frame))
+
+
 def cooked(frames, version, ifindex_in=2, ifindex_out=3):
     """What tcpdump -i any writes on the hypervisor: each VM packet arrives on
     the VM's interface and, forwarded, leaves on the uplink (outgoing)."""
@@ -241,6 +252,12 @@ def main():
     out_of_order = list(spam)
     out_of_order[9] = (T0 - 5 * SECOND, spam[9][1])  # packet 10: 5 s in the past
     write_pcap(f"{directory}/out-of-order.pcap", out_of_order)
+    # Time stamps that are no time: all at the epoch, none at all, one far in the future.
+    write_pcap(f"{directory}/epoch.pcap", [(0, frame) for _, frame in spam])
+    write_pcapng_simple(f"{directory}/simple.pcapng", spam)
+    future = list(spam)
+    future[9] = (2114380800 * SECOND, spam[9][1])  # packet 10: 2037-01-01
+    write_pcap(f"{directory}/future.pcap", future)
     with open(f"{directory}/spam.pcap", "rb") as source:
         whole = source.read()
     record = 16 + len(spam[0][1])
