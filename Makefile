@@ -198,12 +198,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(HEADERS) $(BUILD)/fuzz/libabuseguard.a
 
 tests: $(FUZZERS)
 
-fuzz: $(FUZZERS)
+# The BPF programs' mutation test runs FUZZ_SECONDS x 100,000 frames here, 1M in make check.
+fuzz: $(FUZZERS) $(BUILD)/tests/test_mutate
 	@failed=0; for fuzzer in $(FUZZERS); do \
 		case $${fuzzer##*/} in *"$(FUZZ)"*) ;; *) continue ;; esac; \
 		corpus=$(BUILD)/fuzz/corpus/$${fuzzer##*/}; mkdir -p $$corpus; \
 		tests/fuzz/run $$fuzzer $(FUZZ_SECONDS) $$corpus || failed=1; \
-	done; exit $$failed
+	done; \
+	case test_mutate in *"$(FUZZ)"*) MUTATE_FRAMES=$$(($(FUZZ_SECONDS) * 100000)) \
+		$(BUILD)/tests/test_mutate >$(BUILD)/fuzz/test_mutate.log 2>&1 || failed=1; \
+		grep -E '^not ok|mutated frames ran' $(BUILD)/fuzz/test_mutate.log ;; esac; \
+	exit $$failed
 
 .PHONY: fuzz
 .SECONDARY:
