@@ -3,9 +3,9 @@
 # the vm-facing veth, the site's robots.txt comes from the VM's own fetch on
 # the wire or from the daemon's, and a crawler that ignores it is banned with
 # scope web (new HTTP connections stop, SMTP still works); so is one that
-# reads robots.txt and fetches what its own agent's group forbids. A crawler
-# that obeys and a person clicking into a disallowed path a few times are
-# not. The HTTP path replays from a capture.
+# reads robots.txt and fetches what its own agent's group forbids, while
+# another agent on the same paths is not. A crawler that obeys and a person
+# clicking into a disallowed path a few times are not banned either. The HTTP path replays from a capture.
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.."
@@ -136,6 +136,17 @@ check "it was judged by the group naming BadBot, from the reply on the wire" \
 	grep -qE 'site http://www\.lab:80; rule line 6 "Disallow: /" of the group at line 5 \(user-agent BadBot\)' "$WORK/daemon.log"
 check "the daemon still fetched only one robots.txt itself" \
 	test "$(grep -c '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log")" -eq 1
+
+# The same 12 requests from another agent, on the other VM: BadBot's group is BadBot's alone.
+goodbot() { ip netns exec "$VM2" curl -sf --max-time 3 -A 'GoodBot/2.1' -H 'Host: www.lab' "$@"; }
+requests_before=$(wire_requests)
+goodbot http://10.0.1.2/robots.txt -o /dev/null
+for i in $(seq 12); do goodbot "http://10.0.1.2/public/$((i % 3 + 1)).html" -o /dev/null; done
+check "libpcap read GoodBot's robots.txt and 12 page requests" \
+	wait_until 3000 wire_requests_are $((requests_before + 13))
+sleep 1
+check "another agent on the paths BadBot's group forbids, allowed to it, is not banned" \
+	bans_match '[.bans[] | select(.source == "10.0.2.6")] == []'
 sleep 0.5
 kill "$tcpdump_pid" 2>/dev/null
 wait "$tcpdump_pid" 2>/dev/null
