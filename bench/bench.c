@@ -49,13 +49,39 @@ pseudo_header_sum(const struct frame_spec *spec, size_t transport_length)
 	return sum + (uint32_t)spec->protocol + (uint32_t)transport_length;
 }
 
-/* Writes the TCP or UDP header and payload at out; returns their length. */
+#define ICMP_HEADER_BYTES 8
+
+static size_t
+transport_header_bytes(int protocol)
+{
+	if (protocol == IPPROTO_TCP)
+		return sizeof(struct tcphdr);
+	if (protocol == IPPROTO_UDP)
+		return sizeof(struct udphdr);
+	return ICMP_HEADER_BYTES;
+}
+
+/* Writes the TCP, UDP or ICMP header and payload at out; returns their length. */
 static size_t
 transport_build(const struct frame_spec *spec, unsigned char *out)
 {
 	size_t length;
 	uint16_t *checksum;
 
+	if (spec->protocol == IPPROTO_ICMP || spec->protocol == IPPROTO_ICMPV6) {
+		length = ICMP_HEADER_BYTES + spec->payload_bytes;
+		memset(out, 0, length);
+		out[0] = spec->icmp_type;
+		out[1] = spec->icmp_code;
+		if (spec->payload != NULL)
+			memcpy(out + ICMP_HEADER_BYTES, spec->payload, spec->payload_bytes);
+		checksum = (uint16_t *)(out + 2);
+		/* ICMPv4 sums the message alone, ICMPv6 the pseudo-header too. */
+		*checksum = checksum_finish(checksum_add(
+		    spec->protocol == IPPROTO_ICMPV6 ? pseudo_header_sum(spec, length) : 0, out,
+		    length));
+		return length;
+	}
 	if (spec->protocol == IPPROTO_TCP) {
 		struct tcphdr *tcp = (struct tcphdr *)out;
 
@@ -93,9 +119,7 @@ frame_build(const struct frame_spec *spec, unsigned char *out)
 	uint16_t ethertype = spec->family == AF_INET ? ETHERTYPE_IP : ETHERTYPE_IPV6;
 
 	network_bytes = spec->family == AF_INET ? sizeof(struct ip) : sizeof(struct ip6_hdr);
-	transport_bytes =
-	    (spec->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr)) +
-	    spec->payload_bytes;
+	transport_bytes = transport_header_bytes(spec->protocol) + spec->payload_bytes;
 	if (offset + VLAN_HEADER_BYTES + network_bytes + transport_bytes > FRAME_BYTES_MAX)
 		return 0;
 	memcpy(ethernet->ether_dhost, spec->destination_mac, ETH_ALEN);
@@ -187,20 +211,87 @@ mac_parse(const char *text, uint8_t mac[6])
  * connections, a few tagged frames, and a few SMTP SYNs.
  */
 const struct mix_frame mix[] = {
-    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 28},
-    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 0, 0, 20},
-    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 15},
-    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 443, TH_ACK, 0, 0, 10},
-    {"10.0.0.5", "192.0.2.53", IPPROTO_UDP, 53, 0, 0, 40, 5},
-    {"fd00:5::5", "2001:db8::80", IPPROTO_UDP, 443, 0, 0, 1200, 5},
-    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_SYN, 0, 0, 4},
-    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 80, TH_SYN, 0, 0, 3},
-    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 100, 0, 3},
-    {"fd00:5::5", "2001:db8::53", IPPROTO_UDP, 53, 0, 100, 40, 2},
-    {"10.0.0.5", "192.0.2.25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 3},
-    {"fd00:5::5", "2001:db8::25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 2},
+    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 28, 0, 0},
+    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 0, 0, 20, 0, 0},
+    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 15, 0, 0},
+    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 443, TH_ACK, 0, 0, 10, 0, 0},
+    {"10.0.0.5", "192.0.2.53", IPPROTO_UDP, 53, 0, 0, 40, 5, 0, 0},
+    {"fd00:5::5", "2001:db8::80", IPPROTO_UDP, 443, 0, 0, 1200, 5, 0, 0},
+    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_SYN, 0, 0, 4, 0, 0},
+    {"fd00:5::5", "2001:db8::80", IPPROTO_TCP, 80, TH_SYN, 0, 0, 3, 0, 0},
+    {"10.0.0.5", "192.0.2.80", IPPROTO_TCP, 443, TH_ACK, 100, 0, 3, 0, 0},
+    {"fd00:5::5", "2001:db8::53", IPPROTO_UDP, 53, 0, 100, 40, 2, 0, 0},
+    {"10.0.0.5", "192.0.2.25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 3, 0, 0},
+    {"fd00:5::5", "2001:db8::25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 2, 0, 0},
 };
 const size_t mix_count = sizeof(mix) / sizeof(mix[0]);
+
+/*
+ * Mostly the servers' data and acks back, UDP replies (DNS, QUIC), the
+ * outcomes of the mix's first contacts (SYN-ACK, RST, ICMP and ICMPv6 port
+ * unreachable), a few tagged frames.
+ */
+#define REPLY 1
+const struct mix_frame reply_mix[] = {
+    {"192.0.2.80", "10.0.0.5", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 30, REPLY, 0},
+    {"2001:db8::80", "fd00:5::5", IPPROTO_TCP, 443, TH_ACK, 0, 1400, 15, REPLY, 0},
+    {"192.0.2.80", "10.0.0.5", IPPROTO_TCP, 443, TH_ACK, 0, 0, 12, REPLY, 0},
+    {"2001:db8::80", "fd00:5::5", IPPROTO_TCP, 443, TH_ACK, 0, 0, 8, REPLY, 0},
+    {"192.0.2.53", "10.0.0.5", IPPROTO_UDP, 53, 0, 0, 120, 6, REPLY, 0},
+    {"2001:db8::80", "fd00:5::5", IPPROTO_UDP, 443, 0, 0, 1200, 8, REPLY, 0},
+    {"192.0.2.80", "10.0.0.5", IPPROTO_TCP, 443, TH_SYN | TH_ACK, 0, 0, 6, REPLY, 0},
+    {"2001:db8::80", "fd00:5::5", IPPROTO_TCP, 80, TH_SYN | TH_ACK, 0, 0, 4, REPLY, 0},
+    {"192.0.2.25", "10.0.0.5", IPPROTO_TCP, SMTP_PORT, TH_RST | TH_ACK, 0, 0, 4, REPLY, 0},
+    {"192.0.2.53", "10.0.0.5", IPPROTO_ICMP, 53, 0, 0, 0, 2, REPLY, IPPROTO_UDP},
+    {"2001:db8::53", "fd00:5::5", IPPROTO_ICMPV6, 53, 0, 0, 0, 2, REPLY, IPPROTO_UDP},
+    {"192.0.2.80", "10.0.0.5", IPPROTO_TCP, 443, TH_ACK, 100, 0, 3, REPLY, 0},
+};
+const size_t reply_mix_count = sizeof(reply_mix) / sizeof(reply_mix[0]);
+
+#define ICMP4_UNREACHABLE      3
+#define ICMP4_PORT_UNREACHABLE 3
+#define ICMP6_UNREACHABLE      1
+#define ICMP6_PORT_UNREACHABLE 4
+#define ICMP_QUOTED_TRANSPORT  8 /* RFC 792: the IP header and 8 bytes after it */
+#define QUOTED_BYTES_MAX       (40 + ICMP_QUOTED_TRANSPORT)
+
+/*
+ * What an ICMP port unreachable toward the VM quotes: the VM's datagram
+ * (from the frame's destination at port 40000 to its source at port), its
+ * IP header and first eight bytes. Returns their length, or 0.
+ */
+static size_t
+quoted_probe_build(const struct frame_spec *reply, int protocol, uint16_t port, unsigned char *out)
+{
+	unsigned char probe[FRAME_BYTES_MAX];
+	struct frame_spec spec = {
+	    .family = reply->family,
+	    .protocol = protocol,
+	    .source_port = 40000,
+	    .destination_port = port,
+	    .tcp_flags = TH_SYN,
+	};
+	size_t length,
+	    header = reply->family == AF_INET ? sizeof(struct ip) : sizeof(struct ip6_hdr);
+
+	memcpy(spec.source, reply->destination, sizeof(spec.source));
+	memcpy(spec.destination, reply->source, sizeof(spec.destination));
+	length = frame_build(&spec, probe);
+	if (length < sizeof(struct ether_header) + header + ICMP_QUOTED_TRANSPORT)
+		return 0;
+	memcpy(out, probe + sizeof(struct ether_header), header + ICMP_QUOTED_TRANSPORT);
+	return header + ICMP_QUOTED_TRANSPORT;
+}
+
+static void
+addresses_swap(struct frame_spec *spec)
+{
+	uint8_t address[16];
+
+	memcpy(address, spec->source, sizeof(address));
+	memcpy(spec->source, spec->destination, sizeof(address));
+	memcpy(spec->destination, address, sizeof(address));
+}
 
 size_t
 mix_frame_build(const struct mix_frame *kind, uint32_t source_number, unsigned char *out)
@@ -216,10 +307,35 @@ mix_frame_build(const struct mix_frame *kind, uint32_t source_number, unsigned c
 	    .destination_mac = {0x02, 0, 0, 0, 0, 1},
 	};
 
+	unsigned char quoted[QUOTED_BYTES_MAX];
+
 	if (frame_set_addresses(&spec, kind->source, kind->destination) != 0)
 		return 0;
-	if (source_number != 0)
+	/* A reply goes to the numbered VM address. */
+	if (source_number != 0 && kind->toward_vm) {
+		addresses_swap(&spec);
 		frame_set_numbered_source(&spec, source_number);
+		addresses_swap(&spec);
+	} else if (source_number != 0) {
+		frame_set_numbered_source(&spec, source_number);
+	}
+	if (kind->toward_vm) {
+		spec.source_port = kind->port;
+		spec.destination_port = 40000;
+		memcpy(spec.source_mac, (uint8_t[6]){0x02, 0, 0, 0, 0, 1}, 6);
+		memcpy(spec.destination_mac, (uint8_t[6]){0x02, 0, 0, 0, 0, 5}, 6);
+	}
+	if (kind->protocol == IPPROTO_ICMP || kind->protocol == IPPROTO_ICMPV6) {
+		spec.icmp_type =
+		    kind->protocol == IPPROTO_ICMP ? ICMP4_UNREACHABLE : ICMP6_UNREACHABLE;
+		spec.icmp_code = kind->protocol == IPPROTO_ICMP ? ICMP4_PORT_UNREACHABLE
+		                                                : ICMP6_PORT_UNREACHABLE;
+		spec.payload_bytes =
+		    (uint16_t)quoted_probe_build(&spec, kind->quoted_protocol, kind->port, quoted);
+		if (spec.payload_bytes == 0)
+			return 0;
+		spec.payload = quoted;
+	}
 	return frame_build(&spec, out);
 }
 

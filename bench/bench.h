@@ -19,12 +19,13 @@ struct frame_spec {
 	int family;         /* AF_INET or AF_INET6 */
 	uint8_t source[16]; /* IPv4 in the first four bytes */
 	uint8_t destination[16];
-	int protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	int protocol; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
 	uint16_t source_port;
 	uint16_t destination_port;
-	uint8_t tcp_flags;     /* TH_SYN, TH_ACK, ... */
-	uint32_t tcp_sequence; /* the lab numbers its SYNs here */
-	uint16_t vlan_id;      /* 0: untagged */
+	uint8_t tcp_flags;            /* TH_SYN, TH_ACK, ... */
+	uint32_t tcp_sequence;        /* the lab numbers its SYNs here */
+	uint8_t icmp_type, icmp_code; /* ICMP: the payload is what the message quotes */
+	uint16_t vlan_id;             /* 0: untagged */
 	uint16_t payload_bytes;
 	const void *payload; /* payload_bytes of it; NULL: zeros */
 	uint8_t source_mac[6];
@@ -43,7 +44,12 @@ void frame_set_numbered_source(struct frame_spec *spec, uint32_t index);
 /* Parses "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */
 int mac_parse(const char *text, uint8_t mac[6]);
 
-/* One kind of frame in the mix, and how many of every 100 packets are of it. */
+/*
+ * One kind of frame in the mix, and how many of every 100 packets are of it.
+ * A frame from the VM goes from source port 40000 to port; a reply toward
+ * the VM (reply_mix) from port back to 40000, and an ICMP or ICMPv6 one is a
+ * port unreachable quoting the VM's quoted_protocol datagram to port.
+ */
 struct mix_frame {
 	const char *source, *destination;
 	int protocol;
@@ -52,6 +58,8 @@ struct mix_frame {
 	uint16_t vlan_id;
 	uint16_t payload_bytes;
 	unsigned weight;
+	int toward_vm;
+	int quoted_protocol;
 };
 
 #define SMTP_PORT 25
@@ -59,6 +67,9 @@ struct mix_frame {
 /* What a VM sends, as the XDP benchmark and the generated capture use it. */
 extern const struct mix_frame mix[];
 extern const size_t mix_count;
+/* What comes back to the VM (the tc egress program's): replies to the mix. */
+extern const struct mix_frame reply_mix[];
+extern const size_t reply_mix_count;
 
 /*
  * Builds one frame of the mix into out (FRAME_BYTES_MAX bytes), from the

@@ -56,7 +56,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	static const struct mix_frame burst_kind = {
-	    "10.0.0.5", "192.0.2.25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 0};
+	    "10.0.0.5", "192.0.2.25", IPPROTO_TCP, SMTP_PORT, TH_SYN, 0, 0, 0, 0, 0};
 	unsigned char frame[FRAME_BYTES_MAX];
 	uint64_t packets = 0, spacing;
 	uint32_t sources = 10000, bursts = 20;

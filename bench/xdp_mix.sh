@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# XDP cost per packet: runs bench_xdp mix against abuseguard's program, the
+# XDP + tc cost per packet: runs bench_xdp mix against abuseguard's programs, the
 # empty program and xdp-filter (Debian's xdp-tools), which this script loads
 # on a veth in a namespace of its own with a rule set like abuseguard's
 # work: drop SMTP (port 25) and a few banned sources of each family.

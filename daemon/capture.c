@@ -323,13 +323,12 @@ ring_ready(struct loop_watch *watch, uint32_t events)
 }
 
 static void
-capture_set_scan(struct capture *capture, const struct scan_config *scan,
-                 const typeof(((struct config *)0)->limits) *limits)
+skeleton_set_scan(struct abuseguard_bpf *skeleton, const struct scan_config *scan,
+                  const typeof(((struct config *)0)->limits) *limits)
 {
-	struct scan_settings *settings = &capture->skeleton->data->scan_settings;
+	struct scan_settings *settings = &skeleton->data->scan_settings;
 
-	_Static_assert(sizeof(capture->skeleton->bss->scan_ignored_ports) ==
-	                   sizeof(scan->ignored_ports),
+	_Static_assert(sizeof(skeleton->bss->scan_ignored_ports) == sizeof(scan->ignored_ports),
 	               "one bitmap of ignored ports");
 	settings->enabled = scan->enabled;
 	settings->window_ns = (__u64)scan->window_ms * 1000000;
@@ -340,40 +339,37 @@ capture_set_scan(struct capture *capture, const struct scan_config *scan,
 	settings->ports_per_host = scan->ports_per_host;
 	settings->arp_hosts = scan->arp_hosts;
 	settings->pending_per_interface = limits->scan_pending_per_interface;
-	memcpy(capture->skeleton->bss->scan_ignored_ports, scan->ignored_ports,
-	       sizeof(scan->ignored_ports));
+	memcpy(skeleton->bss->scan_ignored_ports, scan->ignored_ports, sizeof(scan->ignored_ports));
 }
 
-void
-capture_set_thresholds(struct capture *capture, const struct config *config)
+static void
+skeleton_set_thresholds(struct abuseguard_bpf *skeleton, const struct config *config)
 {
-	struct xdp_thresholds *thresholds = &capture->skeleton->data->thresholds;
+	struct xdp_thresholds *thresholds = &skeleton->data->thresholds;
 
 	thresholds->window_ns = (__u64)config->spam.window_ms * 1000000;
 	thresholds->smtp_attempts = config->spam.enabled ? config->spam.smtp_attempts : 0;
 	thresholds->smtp_destinations = config->spam.enabled ? config->spam.smtp_destinations : 0;
 	thresholds->ipv6_prefix_len = config->ipv6_prefix_len;
 	thresholds->tiny_fragments = config->evasion.tiny_fragments;
-	capture_set_scan(capture, &config->scan, &config->limits);
-	capture->skeleton->data->attribution.spoof_packets = config->spoofing.packets;
-	capture->skeleton->data->attribution.learn_frames = config->limits.learn_frames;
-	capture->skeleton->data->attribution.interface_sources = config->limits.interface_sources;
+	skeleton_set_scan(skeleton, &config->scan, &config->limits);
+	skeleton->data->attribution.spoof_packets = config->spoofing.packets;
+	skeleton->data->attribution.learn_frames = config->limits.learn_frames;
+	skeleton->data->attribution.interface_sources = config->limits.interface_sources;
 }
 
-static int
-program_load(struct capture *capture, int replay)
+void
+capture_set_thresholds(struct capture *capture, const struct config *config)
 {
-	const struct config *config = capture->config;
-	struct abuseguard_bpf *skeleton;
+	skeleton_set_thresholds(capture->skeleton, config);
+}
+
+/* Before the load: the policy's map sizes, clock, thresholds and limits. */
+int
+capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *config, bool replay)
+{
 	int error;
 
-	skeleton = abuseguard_bpf__open();
-	if (skeleton == NULL) {
-		error = -errno;
-		log_warnx("capture: open BPF program: %s", strerror(errno));
-		return error;
-	}
-	capture->skeleton = skeleton;
 	skeleton->rodata->replay_clock = replay ? 1 : 0;
 	error = bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources);
 	if (error == 0)
@@ -406,10 +402,28 @@ program_load(struct capture *capture, int replay)
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.interface_states,
 		                                 config->limits.max_interfaces + 1);
-	if (error == 0) {
-		capture_set_thresholds(capture, config);
-		error = abuseguard_bpf__load(skeleton);
+	if (error == 0)
+		skeleton_set_thresholds(skeleton, config);
+	return error;
+}
+
+static int
+program_load(struct capture *capture, int replay)
+{
+	const struct config *config = capture->config;
+	struct abuseguard_bpf *skeleton;
+	int error;
+
+	skeleton = abuseguard_bpf__open();
+	if (skeleton == NULL) {
+		error = -errno;
+		log_warnx("capture: open BPF program: %s", strerror(errno));
+		return error;
 	}
+	capture->skeleton = skeleton;
+	error = capture_skeleton_prepare(skeleton, config, replay);
+	if (error == 0)
+		error = abuseguard_bpf__load(skeleton);
 	if (error < 0) {
 		log_warnx("capture: load BPF program: %s", strerror(-error));
 		return error;

@@ -59,6 +59,14 @@ int capture_open_hooks(struct capture **out, struct loop *loop, const struct con
 void capture_close(struct capture *capture);
 /* Rewrites the program's thresholds (reload) without reloading it. */
 void capture_set_thresholds(struct capture *capture, const struct config *config);
+/*
+ * Sets an opened, not yet loaded skeleton up as the daemon loads it: map
+ * sizes from the policy's limits, the replay clock or the live one, the
+ * thresholds and limits. The benchmarks load their programs through it.
+ */
+struct abuseguard_bpf;
+int capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *config,
+                             bool replay);
 void capture_stats(struct capture *capture, struct capture_stats *out);
 /* Fills out with up to max attached interfaces; returns how many there are. */
 size_t capture_interfaces(const struct capture *capture, struct capture_interface *out, size_t max);

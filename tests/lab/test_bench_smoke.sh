@@ -22,7 +22,7 @@ has_figures() {
 	grep -Eq '[0-9]+(\.[0-9]+)? (ns|us|ms|MiB|bans/s|packets/s|tickets/s)' <<<"$(row_column "$1" 3)"
 }
 
-for row in "XDP cost per packet" "XDP cost as sources grow" "Ban installation" \
+for row in "XDP + tc cost per packet" "XDP cost as sources grow" "Ban installation" \
 	"Detection to ban (lab)" "Daemon cost (lab)" "Replay throughput" \
 	"Tickets opened under a ban burst" "Crawler path (libpcap, HTTP, robots.txt)" \
 	"Many bans (abusectl --json bans, idle checks)"; do
@@ -34,9 +34,16 @@ check "the table has a row \"BPF verifier cost\" with a ratio" has_ratio "BPF ve
 check "the verifier row counts the XDP program's verified instructions" \
 	grep -Eq 'abuseguard_xdp [0-9]+' <<<"$(row_column "BPF verifier cost" 3)"
 
+check "the per-packet row measures the tc egress program on the replies too" \
+	grep -Eq 'abuseguard tc [0-9.]+ ns.*empty tc [0-9.]+ ns' <<<"$(row_column "XDP + tc cost per packet" 3)"
+check "the sources row measures the LRU floor at every size" \
+	test "$(row_column "XDP cost as sources grow" 3 | grep -Eo 'LRU floor [0-9.]+ ns' | wc -l)" -eq 2
 if command -v xdp-filter >/dev/null; then
 	check "xdp-filter (installed) was measured beside abuseguard's program" \
-		grep -Eq 'xdp-filter [0-9.]+ ns' <<<"$(row_column "XDP cost per packet" 3)"
+		grep -Eq 'xdp-filter [0-9.]+ ns' <<<"$(row_column "XDP + tc cost per packet" 3)"
+	check "the per-packet row gives XDP + tc net against xdp-filter's net" \
+		grep -Eq 'XDP \+ tc net of the empty programs [0-9.]+x xdp-filter' \
+		<<<"$(row_column "XDP + tc cost per packet" 2)"
 fi
 check "every ban of the batch paths reached the kernel set (2000 of 2000, twice)" \
 	test "$(row_column "Ban installation" 3 | grep -o '2000 in the set' | wc -l)" -eq 2
