@@ -163,6 +163,11 @@ static const struct command commands[] = {
     {"ticket resolve", CTL_CMD_TICKET_RESOLVE, " ID --reason TEXT",
      "The desk closes the case (from open, acknowledged or escalated); new abuse reopens it.",
      CTL_KEY_ID, TAKES(OPT_REASON), TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
+    {"ticket close", CTL_CMD_TICKET_CLOSE, " ID --reason TEXT",
+     "The desk is done with ticket ID (from open, acknowledged, resolved or escalated): the "
+     "customer gets the closure, the reason stays the desk's; a later event opens a new "
+     "ticket.",
+     CTL_KEY_ID, TAKES(OPT_REASON), TAKES(OPT_REASON), REPLY_TICKET_CHANGE, NULL},
     {"ticket note", CTL_CMD_TICKET_NOTE, " ID --text TEXT [--to-customer] --reason TEXT",
      "Adds a note to the ticket's thread: internal, or with --to-customer a message to the "
      "customer.",
@@ -180,8 +185,13 @@ static const struct command commands[] = {
      CTL_KEY_ID, TAKES(OPT_REASON), TAKES(OPT_REASON), REPLY_TICKET_FALSE_POSITIVE, NULL},
     {"ticket", CTL_CMD_TICKET, " ID",
      "One ticket whole: its fields, the thread, its events with each offence's evidence, "
-     "its status changes and its bans.",
+     "its status changes, its bans and its deliveries.",
      CTL_KEY_ID, 0, 0, REPLY_TICKET, NULL},
+    {"outbox", CTL_CMD_OUTBOX, "",
+     "The notices not yet delivered, oldest first: ticket, backend (mail, exec, log), kind, "
+     "state (pending, retrying, running, failed for good), attempts, next try and last "
+     "error.",
+     NULL, 0, 0, REPLY_OUTBOX, NULL},
 };
 
 /* Commands that need no daemon: they get their arguments and return the exit status. */

@@ -41,6 +41,7 @@ enum reply_kind {
 	REPLY_TICKET,
 	REPLY_TICKET_CHANGE,         /* a desk verb: the ticket as it now is */
 	REPLY_TICKET_FALSE_POSITIVE, /* the same, and the bans it lifted */
+	REPLY_OUTBOX,
 	REPLY_KINDS
 };
 

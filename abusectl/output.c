@@ -605,6 +605,8 @@ print_ticket_line(json_t *ticket)
 	       json_string_value(json_object_get(ticket, "customer_status")) ?: "-");
 }
 
+static void print_deliveries(json_t *list);
+
 static void
 print_ticket(json_t *reply)
 {
@@ -676,6 +678,42 @@ print_ticket(json_t *reply)
 	else
 		print_table(json_object_get(reply, CTL_KEY_BANS), ban_columns,
 		            sizeof(ban_columns) / sizeof(ban_columns[0]));
+	printf("\ndeliveries:\n");
+	print_deliveries(json_object_get(reply, CTL_KEY_DELIVERIES));
+}
+
+/* The deliveries of the outbox, or of one ticket. */
+static void
+print_deliveries(json_t *list)
+{
+	static const struct column columns[] = {
+	    {"ID", "id", false},
+	    {"TICKET", "ticket", false},
+	    {"BACKEND", "backend", false},
+	    {"KIND", "kind", false},
+	    {"STATE", "state", false},
+	    {"ATTEMPTS", "attempts", false},
+	    {"NEXT-TRY(UTC)", "next_try", false},
+	    {"LAST-ERROR", "last_error", false},
+	};
+
+	if (json_array_size(list) == 0)
+		printf("none\n");
+	else
+		print_table(list, columns, COLUMNS(columns));
+}
+
+static void
+print_outbox(json_t *reply)
+{
+	char text[4][CELL_MAX];
+
+	printf("%s waiting (%s retrying, %s running), %s refused for good\n",
+	       format_scalar(json_object_get(reply, "waiting"), text[0], CELL_MAX),
+	       format_scalar(json_object_get(reply, "retrying"), text[1], CELL_MAX),
+	       format_scalar(json_object_get(reply, "running"), text[2], CELL_MAX),
+	       format_scalar(json_object_get(reply, "undeliverable"), text[3], CELL_MAX));
+	print_deliveries(json_object_get(reply, CTL_KEY_DELIVERIES));
 }
 
 static void
@@ -728,6 +766,7 @@ const struct output output_text = {
             [REPLY_TICKET] = print_ticket,
             [REPLY_TICKET_CHANGE] = print_ticket_change,
             [REPLY_TICKET_FALSE_POSITIVE] = print_ticket_false_positive,
+            [REPLY_OUTBOX] = print_outbox,
             [REPLY_BAN] = print_ban,
             [REPLY_HISTORY] = print_history,
             [REPLY_AUDIT] = print_audit,

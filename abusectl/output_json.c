@@ -50,6 +50,7 @@ const struct output output_json = {
             [REPLY_VMS] = print_reply,           [REPLY_VM_SET] = print_reply,
             [REPLY_TICKETS] = print_reply,       [REPLY_TICKET] = print_reply,
             [REPLY_TICKET_CHANGE] = print_reply, [REPLY_TICKET_FALSE_POSITIVE] = print_reply,
+            [REPLY_OUTBOX] = print_reply,
         },
     .failure = print_failure,
 };

@@ -134,6 +134,31 @@ on_wire_robots(void *arg, const struct wire_robots *reply)
 	crawl_robots(daemon->crawl, reply);
 }
 
+/*
+ * The tickets' sink: each change goes to the outbox (with its evidence),
+ * then to abusectl events as "ticket". What the outbox refused is counted
+ * by the ticket core; the event is shown either way.
+ */
+static int
+on_ticket_event(void *arg, const struct ticket *ticket, enum ticket_event event,
+                const struct ticket_message *message)
+{
+	struct daemon *daemon = arg;
+	char source[SOURCE_STRLEN];
+	int error = ticket_notify_event(&daemon->ticket_notify, ticket, event, message);
+
+	source_format(&ticket->source, source, sizeof(source));
+	daemon_event(daemon, "ticket",
+	             json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "ticket",
+	                       (json_int_t)ticket->id, "change", ticket_event_name(event), "status",
+	                       ticket_status_name(ticket->status), "customer_status",
+	                       customer_status_name(ticket->customer_status), "customer",
+	                       ticket->customer, "source", source, "category",
+	                       category_name(ticket->category), "events",
+	                       (json_int_t)ticket->event_count));
+	return error;
+}
+
 /* Kept until the source's ticket takes it into its evidence. */
 static void
 on_wire_smtp_line(void *arg, const struct wire_smtp_line *line)
@@ -758,8 +783,8 @@ daemon_start(struct daemon *daemon)
 	    .transcript = daemon->smtp_transcript,
 	};
 	daemon->tickets.sink = (struct ticket_sink){
-	    .event = ticket_notify_event,
-	    .arg = &daemon->ticket_notify,
+	    .event = on_ticket_event,
+	    .arg = daemon,
 	};
 	outbox_recover(daemon);
 	if (engine_reconcile(&daemon->engine) < 0)

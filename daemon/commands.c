@@ -1448,6 +1448,8 @@ const struct control_command daemon_commands[] = {
     {CTL_CMD_TICKET, false, command_ticket, false},
     {CTL_CMD_TICKET_ACKNOWLEDGE, true, command_ticket_acknowledge, false},
     {CTL_CMD_TICKET_RESOLVE, true, command_ticket_resolve, false},
+    {CTL_CMD_TICKET_CLOSE, true, command_ticket_close, false},
+    {CTL_CMD_OUTBOX, false, command_outbox, false},
     {CTL_CMD_TICKET_NOTE, true, command_ticket_note, false},
     {CTL_CMD_TICKET_REPLY, true, command_ticket_reply, false},
     {CTL_CMD_TICKET_FALSE_POSITIVE, true, command_ticket_false_positive, false},

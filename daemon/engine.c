@@ -628,5 +628,16 @@ engine_ban(struct engine *engine, const struct manual_ban *request, struct ban *
 	log_warnx("%s: banned by uid %u for %lld s, scope %s, level %u: %s", text,
 	          (unsigned)request->uid, (long long)((ban->expires_ms - now_ms) / 1000),
 	          scope_name(ban->scope), ban->level + 1, request->reason);
+	/* A ban is a complaint whoever made it: the customer hears of it as of any other. */
+	{
+		struct finding finding = {
+		    .source = request->source,
+		    .category = request->category,
+		    .time_ms = now_ms,
+		};
+
+		memcpy(finding.detail, offence.detail, sizeof(finding.detail));
+		engine_ticket(engine, &finding, &offence, ban);
+	}
 	return 0;
 }

@@ -391,17 +391,18 @@ put_text(FILE *out, const struct abuse_report *report, struct attached attached)
 		put_complaint_body(out, report, attached);
 		break;
 	case REPORT_DEADLINE_WARNING:
-		if (report->escalated)
-			fprintf(out,
-			        "The deadline of ticket #%" PRId64 " has passed and the abuse is "
-			        "still seen. The ticket is escalated: suspension of the service "
-			        "is recommended.\n\n",
-			        report->ticket_id);
-		else
-			fprintf(out,
-			        "The deadline of ticket #%" PRId64 " is %s and the abuse is still "
-			        "seen. This is a reminder, not a new complaint.\n\n",
-			        report->ticket_id, utc(report->deadline_ms, time, sizeof(time)));
+		fprintf(out,
+		        "The deadline of ticket #%" PRId64 " is %s and no fix has been "
+		        "reported. This is a reminder, not a new complaint.\n\n",
+		        report->ticket_id, utc(report->deadline_ms, time, sizeof(time)));
+		put_complaint_body(out, report, attached);
+		break;
+	case REPORT_ESCALATION:
+		fprintf(out,
+		        "The deadline of ticket #%" PRId64 " (%s) has passed and the abuse is "
+		        "still seen. The ticket is escalated: suspension of the service is "
+		        "recommended.\n\n",
+		        report->ticket_id, utc(report->deadline_ms, time, sizeof(time)));
 		put_complaint_body(out, report, attached);
 		break;
 	case REPORT_CLOSURE:
@@ -446,9 +447,11 @@ put_subject(FILE *out, const struct abuse_report *report)
 		         report->event_count);
 		break;
 	case REPORT_DEADLINE_WARNING:
-		snprintf(subject, sizeof(subject), "%s: %s from %s",
-		         report->escalated ? "Escalated, suspension recommended"
-		                           : "Deadline warning",
+		snprintf(subject, sizeof(subject), "Deadline warning: %s from %s", category,
+		         source);
+		break;
+	case REPORT_ESCALATION:
+		snprintf(subject, sizeof(subject), "Escalated, suspension recommended: %s from %s",
 		         category, source);
 		break;
 	case REPORT_CLOSURE:
@@ -490,7 +493,8 @@ put_attachment(FILE *out, const char *boundary, const char *content_type, const 
 static bool
 kind_carries_evidence(enum report_kind kind)
 {
-	return kind == REPORT_NOTICE || kind == REPORT_UPDATE || kind == REPORT_DEADLINE_WARNING;
+	return kind == REPORT_NOTICE || kind == REPORT_UPDATE || kind == REPORT_DEADLINE_WARNING ||
+	       kind == REPORT_ESCALATION;
 }
 
 /* The X-ARF report goes with the complaint and its updates, nothing else. */

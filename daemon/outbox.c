@@ -72,11 +72,12 @@ uuid_v4(char out[REPORT_UUID_LEN])
 static void
 outbox_refresh_depth(struct outbox *outbox)
 {
-	size_t depth, retrying;
+	size_t depth, retrying, undeliverable;
 
-	if (store_outbox_depth(outbox->store, &depth, &retrying) == 0) {
+	if (store_outbox_depth(outbox->store, &depth, &retrying, &undeliverable) == 0) {
 		outbox->stats.depth = depth;
 		outbox->stats.retrying = retrying;
+		outbox->stats.undeliverable = undeliverable;
 	}
 }
 
@@ -132,10 +133,24 @@ retry_delay_ms(const struct notify_config *notify, unsigned attempt)
 	return delay < notify->retry_max_ms ? delay : notify->retry_max_ms;
 }
 
-/* Records the outcome of an attempt; the commit comes first, the log after. */
+/* A delivery leaves the waiting ones: delivered, or refused for good. */
+static void
+left_waiting(struct outbox *outbox, unsigned attempt)
+{
+	if (outbox->stats.depth > 0)
+		outbox->stats.depth--;
+	if (attempt > 1 && outbox->stats.retrying > 0)
+		outbox->stats.retrying--;
+}
+
+/*
+ * Records the outcome of an attempt; the commit comes first, the log after.
+ * failure NULL: delivered; permanent: refused for good, kept and never tried
+ * again; else retried after the backoff.
+ */
 static void
 attempt_done(struct outbox *outbox, const struct deliver_backend *backend, int64_t id,
-             int64_t ticket_id, unsigned attempt, const char *failure)
+             int64_t ticket_id, unsigned attempt, const char *failure, bool permanent)
 {
 	int64_t now_ms = clock_now_ms(outbox->clock);
 	char delay[32];
@@ -143,12 +158,21 @@ attempt_done(struct outbox *outbox, const struct deliver_backend *backend, int64
 	if (failure == NULL) {
 		if (store_outbox_sent(outbox->store, id, now_ms) == 0) {
 			outbox->stats.delivered++;
-			if (outbox->stats.depth > 0)
-				outbox->stats.depth--;
-			if (attempt > 1 && outbox->stats.retrying > 0)
-				outbox->stats.retrying--;
+			left_waiting(outbox, attempt);
 			log_info("outbox: ticket %" PRId64 ": delivered by %s (attempt %u)",
 			         ticket_id, backend->name, attempt);
+		}
+		return;
+	}
+	if (permanent) {
+		if (store_outbox_fail(outbox->store, id, now_ms, failure) == 0) {
+			outbox->stats.refused_for_good++;
+			outbox->stats.undeliverable++;
+			left_waiting(outbox, attempt);
+			log_warnx("outbox: ticket %" PRId64
+			          ": %s delivery refused for good (attempt "
+			          "%u): %s; not retried (abusectl outbox shows it)",
+			          ticket_id, backend->name, attempt, failure);
 		}
 		return;
 	}
@@ -190,7 +214,8 @@ child_finish(struct outbox_child *child)
 	if (child->killed)
 		outbox->stats.timeouts++;
 	attempt_done(outbox, child->backend, child->id, child->ticket_id, child->attempt,
-	             status == 0 ? NULL : failure);
+	             status == 0 ? NULL : failure,
+	             !child->killed && deliver_refused_for_good(status, child->process.output));
 	subprocess_close(&child->process);
 	child->running = false;
 	outbox->running--;
@@ -261,7 +286,7 @@ delivery_start(struct outbox *outbox, struct store_delivery *row)
 	                        err, sizeof(err));
 	if (result != DELIVER_STARTED) {
 		attempt_done(outbox, backend, row->id, row->ticket_id, delivery.attempt,
-		             result < 0 ? err : NULL);
+		             result < 0 ? err : NULL, false);
 		return;
 	}
 	child->outbox = outbox;
@@ -442,17 +467,24 @@ outbox_metrics(const struct outbox *outbox, struct metrics *m)
 
 	outbox_stats(outbox, &stats);
 	metrics_family(m, "abuseguard_notify_deliveries_total", "counter",
-	               "Attempts to deliver a notice, by outcome (a failed one is retried).");
+	               "Attempts to deliver a notice, by outcome (a failed one is retried, a "
+	               "refused one is not).");
 	metrics_sample(m, "abuseguard_notify_deliveries_total", stats.delivered, "outcome", "ok",
 	               NULL);
 	metrics_sample(m, "abuseguard_notify_deliveries_total", stats.failed, "outcome", "failed",
 	               NULL);
+	metrics_sample(m, "abuseguard_notify_deliveries_total", stats.refused_for_good, "outcome",
+	               "refused", NULL);
 	metrics_single(m, "abuseguard_notify_timeouts_total", "counter",
 	               "Deliveries killed at notify.timeout.", stats.timeouts);
 	metrics_single(m, "abuseguard_notify_outbox_depth", "gauge",
 	               "Deliveries in the outbox, not yet delivered.", stats.depth);
 	metrics_single(m, "abuseguard_notify_retrying", "gauge",
 	               "Deliveries in the outbox that failed at least once.", stats.retrying);
+	metrics_single(m, "abuseguard_notify_undeliverable", "gauge",
+	               "Deliveries refused for good (a permanent MTA or hook error), kept, not "
+	               "retried.",
+	               stats.undeliverable);
 	metrics_single(m, "abuseguard_notify_running", "gauge",
 	               "Mail commands and exec hooks running now.", stats.running);
 	metrics_single(m, "abuseguard_notify_queued_total", "counter",

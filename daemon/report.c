@@ -16,6 +16,7 @@ static const char *const kind_names[REPORT_KIND_COUNT] = {
     [REPORT_NOTICE] = "notice",
     [REPORT_UPDATE] = "update",
     [REPORT_DEADLINE_WARNING] = "deadline-warning",
+    [REPORT_ESCALATION] = "escalation",
     [REPORT_CLOSURE] = "closure",
     [REPORT_NOTE] = "note",
 };

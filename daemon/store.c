@@ -188,6 +188,10 @@ static const char *const migrations[] = {
     "ALTER TABLE ticket_messages ADD COLUMN queued INTEGER NOT NULL DEFAULT 1;"
     "CREATE INDEX ticket_messages_unqueued ON ticket_messages (queued) WHERE queued = 0;"
     "PRAGMA user_version = 6;",
+    /* 7: a delivery the MTA or hook refused for good is marked failed, kept, not retried. */
+    "ALTER TABLE outbox ADD COLUMN failed_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX outbox_failed ON outbox (failed_ms) WHERE failed_ms != 0;"
+    "PRAGMA user_version = 7;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -258,6 +262,8 @@ enum statement_id {
 	STATEMENT_OUTBOX_RETRY,
 	STATEMENT_OUTBOX_RECOVER,
 	STATEMENT_OUTBOX_DEPTH,
+	STATEMENT_OUTBOX_FAIL,
+	STATEMENT_OUTBOX_LIST,
 	STATEMENT_PRUNE_OUTBOX,
 	STATEMENT_ALLOW_UPSERT,
 	STATEMENT_ALLOW_DELETE,
@@ -432,8 +438,8 @@ static const struct {
     [STATEMENT_OUTBOX_DUE] = {"read due deliveries",
                               "SELECT id, backend, ticket_id, event_id, kind, message_id, "
                               "payload, created_ms, attempts, next_ms FROM outbox WHERE "
-                              "sent_ms = 0 AND started_ms = 0 AND next_ms <= :now ORDER BY "
-                              "next_ms, id LIMIT :limit"},
+                              "sent_ms = 0 AND failed_ms = 0 AND started_ms = 0 AND next_ms "
+                              "<= :now ORDER BY next_ms, id LIMIT :limit"},
     [STATEMENT_OUTBOX_ATTEMPT] = {"record delivery attempt",
                                   "UPDATE outbox SET attempts = attempts + 1, started_ms = "
                                   ":now WHERE id = :id AND sent_ms = 0"},
@@ -443,18 +449,30 @@ static const struct {
     [STATEMENT_OUTBOX_RETRY] = {"record failed delivery",
                                 "UPDATE outbox SET started_ms = 0, next_ms = :next_ms, "
                                 "last_error = :error WHERE id = :id AND sent_ms = 0"},
+    [STATEMENT_OUTBOX_FAIL] = {"record undeliverable delivery",
+                               "UPDATE outbox SET started_ms = 0, failed_ms = :now, "
+                               "last_error = :error WHERE id = :id AND sent_ms = 0"},
+    /* What the desk sees: one ticket's deliveries, or everything not delivered. */
+    [STATEMENT_OUTBOX_LIST] = {"list deliveries",
+                               "SELECT id, backend, ticket_id, event_id, kind, message_id, "
+                               "created_ms, attempts, next_ms, started_ms, sent_ms, "
+                               "failed_ms, last_error FROM outbox WHERE (:ticket_id = 0 AND "
+                               "sent_ms = 0) OR ticket_id = :ticket_id ORDER BY id LIMIT "
+                               ":limit"},
     [STATEMENT_OUTBOX_RECOVER] = {"recover deliveries in doubt",
                                   "UPDATE outbox SET started_ms = 0, next_ms = :now, "
                                   "last_error = 'in doubt: the daemon stopped during the "
-                                  "attempt' WHERE started_ms != 0 AND sent_ms = 0"},
+                                  "attempt' WHERE started_ms != 0 AND sent_ms = 0 AND "
+                                  "failed_ms = 0"},
     [STATEMENT_OUTBOX_DEPTH] = {"count waiting deliveries",
-                                "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox "
-                                "WHERE sent_ms = 0"},
-    /* Delivered notices go with the history; what waits is never pruned. */
+                                "SELECT coalesce(sum(failed_ms = 0), 0), coalesce(sum(failed_ms "
+                                "= 0 AND attempts > 0), 0), coalesce(sum(failed_ms != 0), 0) "
+                                "FROM outbox WHERE sent_ms = 0"},
+    /* Delivered and undeliverable notices go with the history; what waits is never pruned. */
     [STATEMENT_PRUNE_OUTBOX] = {"prune delivered notices",
                                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE "
-                                "sent_ms != 0 AND sent_ms < :before ORDER BY sent_ms LIMIT "
-                                ":limit)"},
+                                "(sent_ms != 0 AND sent_ms < :before) OR (failed_ms != 0 AND "
+                                "failed_ms < :before) ORDER BY id LIMIT :limit)"},
     [STATEMENT_ALLOW_UPSERT] = {"record allowlist entry",
                                 "INSERT INTO allowlist (prefix, until_ms, uid, reason, "
                                 "created_ms) VALUES (:prefix, :until, :uid, :reason, :now) ON "
@@ -1943,6 +1961,56 @@ store_outbox_retry(struct store *store, int64_t id, int64_t next_ms, const char 
 }
 
 int
+store_outbox_fail(struct store *store, int64_t id, int64_t now_ms, const char *error)
+{
+	return outbox_update(store, STATEMENT_OUTBOX_FAIL, id, now_ms, 0, error);
+}
+
+static int statement_walk(struct store *store, enum statement_id id, int rc,
+                          int (*row)(sqlite3_stmt *statement, void *arg), void *arg);
+
+struct delivery_walk {
+	int (*fn)(const struct store_delivery_row *row, void *arg);
+	void *arg;
+};
+
+static int
+delivery_row(sqlite3_stmt *statement, void *arg)
+{
+	struct delivery_walk *walk = arg;
+	struct store_delivery_row row;
+
+	memset(&row, 0, sizeof(row));
+	row.id = sqlite3_column_int64(statement, 0);
+	column_label(statement, 1, row.backend, sizeof(row.backend));
+	row.ticket_id = sqlite3_column_int64(statement, 2);
+	row.event_id = sqlite3_column_int64(statement, 3);
+	column_label(statement, 4, row.kind, sizeof(row.kind));
+	column_label(statement, 5, row.message_id, sizeof(row.message_id));
+	row.created_ms = sqlite3_column_int64(statement, 6);
+	row.attempts = (unsigned)sqlite3_column_int64(statement, 7);
+	row.next_ms = sqlite3_column_int64(statement, 8);
+	row.started_ms = sqlite3_column_int64(statement, 9);
+	row.sent_ms = sqlite3_column_int64(statement, 10);
+	row.failed_ms = sqlite3_column_int64(statement, 11);
+	column_label(statement, 12, row.last_error, sizeof(row.last_error));
+	return walk->fn(&row, walk->arg);
+}
+
+int
+store_outbox_list(struct store *store, int64_t ticket_id, size_t max,
+                  int (*fn)(const struct store_delivery_row *row, void *arg), void *arg)
+{
+	struct delivery_walk walk = {fn, arg};
+	int rc = SQLITE_OK;
+
+	bind_int64(store, STATEMENT_OUTBOX_LIST, ":ticket_id", ticket_id, &rc);
+	bind_int64(store, STATEMENT_OUTBOX_LIST, ":limit",
+	           max > INT64_MAX ? INT64_MAX : (int64_t)max, &rc);
+	return statement_walk(store, STATEMENT_OUTBOX_LIST, rc, delivery_row, &walk);
+}
+
+int
 store_outbox_recover(struct store *store, int64_t now_ms, size_t *in_doubt)
 {
 	sqlite3_int64 before = sqlite3_total_changes64(store->db);
@@ -1953,7 +2021,7 @@ store_outbox_recover(struct store *store, int64_t now_ms, size_t *in_doubt)
 }
 
 int
-store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying)
+store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying, size_t *failed)
 {
 	enum statement_id id = STATEMENT_OUTBOX_DEPTH;
 	sqlite3_stmt *row = store->statements[id];
@@ -1962,6 +2030,7 @@ store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying)
 	if (rc == SQLITE_ROW) {
 		*waiting = (size_t)sqlite3_column_int64(row, 0);
 		*retrying = (size_t)sqlite3_column_int64(row, 1);
+		*failed = (size_t)sqlite3_column_int64(row, 2);
 	} else
 		error = statement_fail(store, id, rc);
 	statement_reset(store, id);

@@ -343,10 +343,11 @@ ticket_review(struct tickets *tickets, struct ticket *ticket, int64_t now_ms)
 		change.reason = "deadline passed with abuse still seen: suspension recommended";
 		ticket->status = TICKET_ESCALATED;
 		ticket->changed_ms = now_ms;
-		message_init(&message, now_ms, TICKET_AUTHOR_SELF, change.uid, DIRECTION_INTERNAL,
-		             TEMPLATE_ESCALATION,
+		/* The customer was told at the notice that this would follow: they hear it. */
+		message_init(&message, now_ms, TICKET_AUTHOR_SELF, change.uid,
+		             DIRECTION_DESK_TO_CUSTOMER, TEMPLATE_ESCALATION,
 		             "Deadline %s passed and the abuse goes on (customer status %s): "
-		             "suspension recommended. %s",
+		             "this ticket is escalated, suspension recommended. %s",
 		             deadline, customer_status_name(ticket->customer_status), what);
 		change.message = &message;
 		if ((error = ticket_commit(tickets, ticket, &change)) < 0)
@@ -605,7 +606,7 @@ desk_author(uid_t uid, char *buf, size_t len)
 static int
 desk_transition(struct tickets *tickets, int64_t id, uid_t uid, const char *reason,
                 unsigned allowed, enum ticket_status to, enum ticket_event event,
-                const char *action, const char **why)
+                const char *action, const char *to_customer, const char **why)
 {
 	int64_t now_ms = clock_now_ms(tickets->clock);
 	struct ticket_message message;
@@ -628,14 +629,21 @@ desk_transition(struct tickets *tickets, int64_t id, uid_t uid, const char *reas
 	change.audit_action = action;
 	ticket.status = to;
 	ticket.changed_ms = now_ms;
-	if (to == TICKET_RESOLVED)
+	if (to == TICKET_RESOLVED || to == TICKET_CLOSED)
 		ticket.closed_ms = now_ms;
 	desk_author(uid, author, sizeof(author));
-	message_init(&message, now_ms, author, uid, DIRECTION_INTERNAL, TEMPLATE_STATUS,
-	             "%s -> %s: %s", ticket_status_name(change.from_status), ticket_status_name(to),
-	             reason);
+	/* The reason is the desk's; a closure tells the customer only what the template says. */
+	if (to_customer != NULL)
+		message_init(&message, now_ms, author, uid, DIRECTION_DESK_TO_CUSTOMER,
+		             TEMPLATE_CLOSURE, "%s", to_customer);
+	else
+		message_init(&message, now_ms, author, uid, DIRECTION_INTERNAL, TEMPLATE_STATUS,
+		             "%s -> %s: %s", ticket_status_name(change.from_status),
+		             ticket_status_name(to), reason);
 	change.message = &message;
-	return desk_commit(tickets, &ticket, &change, why);
+	if ((error = desk_commit(tickets, &ticket, &change, why)) == 0 && to == TICKET_CLOSED)
+		tickets->stats.closed++;
+	return error;
 }
 
 #define STATUS_BIT(status) (1u << (status))
@@ -646,7 +654,7 @@ ticket_acknowledge(struct tickets *tickets, int64_t id, uid_t uid, const char *r
 {
 	return desk_transition(tickets, id, uid, reason, STATUS_BIT(TICKET_OPEN),
 	                       TICKET_ACKNOWLEDGED, TICKET_EVENT_ACKNOWLEDGED, "ticket acknowledge",
-	                       why);
+	                       NULL, why);
 }
 
 int
@@ -655,7 +663,19 @@ ticket_resolve(struct tickets *tickets, int64_t id, uid_t uid, const char *reaso
 	return desk_transition(tickets, id, uid, reason,
 	                       STATUS_BIT(TICKET_OPEN) | STATUS_BIT(TICKET_ACKNOWLEDGED) |
 	                           STATUS_BIT(TICKET_ESCALATED),
-	                       TICKET_RESOLVED, TICKET_EVENT_RESOLVED, "ticket resolve", why);
+	                       TICKET_RESOLVED, TICKET_EVENT_RESOLVED, "ticket resolve", NULL, why);
+}
+
+int
+ticket_close(struct tickets *tickets, int64_t id, uid_t uid, const char *reason, const char **why)
+{
+	return desk_transition(tickets, id, uid, reason,
+	                       STATUS_BIT(TICKET_OPEN) | STATUS_BIT(TICKET_ACKNOWLEDGED) |
+	                           STATUS_BIT(TICKET_RESOLVED) | STATUS_BIT(TICKET_ESCALATED),
+	                       TICKET_CLOSED, TICKET_EVENT_CLOSED, "ticket close",
+	                       "The abuse desk has closed this ticket. A new event opens a new "
+	                       "ticket.",
+	                       why);
 }
 
 int

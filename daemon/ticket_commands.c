@@ -15,6 +15,8 @@
 #define TICKETS_PAGE_MAX 200
 /* A ticket's bans in "ticket" and in a false positive's reply, newest first. */
 #define TICKET_BANS_MAX 100
+/* Deliveries in one reply of "outbox" or "ticket" at most, oldest first. */
+#define OUTBOX_LIST_MAX 500
 
 static int
 request_id(json_t *request, int64_t *id, struct control_error *error)
@@ -163,12 +165,43 @@ append_change(const struct ticket_change_row *change, void *arg)
 	return json_array_append_new(arg, ticket_change_json(change)) ? -ENOMEM : 0;
 }
 
+static int
+append_delivery(const struct store_delivery_row *row, void *arg)
+{
+	return json_array_append_new(arg, ticket_delivery_json(row)) ? -ENOMEM : 0;
+}
+
+json_t *
+command_outbox(void *context, const struct control_peer *peer, json_t *request,
+               struct control_error *error)
+{
+	struct daemon *daemon = context;
+	struct outbox_stats stats;
+	json_t *reply, *list;
+
+	(void)peer, (void)request;
+	outbox_stats(daemon->outbox, &stats);
+	reply = json_pack("{s:I, s:I, s:I, s:I}", "waiting", (json_int_t)stats.depth, "retrying",
+	                  (json_int_t)stats.retrying, "running", (json_int_t)stats.running,
+	                  "undeliverable", (json_int_t)stats.undeliverable);
+	if (reply == NULL)
+		return control_fail(error, CTL_RESULT_FAILED, "out of memory");
+	json_object_set_new(reply, CTL_KEY_DELIVERIES, list = json_array());
+	if (store_outbox_list(daemon->store, 0, OUTBOX_LIST_MAX, append_delivery, list) < 0) {
+		json_decref(reply);
+		return control_fail(error, CTL_RESULT_FAILED, "cannot read the store's outbox");
+	}
+	if (json_array_size(list) == OUTBOX_LIST_MAX)
+		json_object_set_new(reply, "truncated", json_true());
+	return reply;
+}
+
 json_t *
 command_ticket(void *context, const struct control_peer *peer, json_t *request,
                struct control_error *error)
 {
 	struct daemon *daemon = context;
-	json_t *reply, *thread, *events, *changes, *bans;
+	json_t *reply, *thread, *events, *changes, *bans, *deliveries;
 	int64_t id, now_ms = clock_now_ms(&daemon->clock);
 	struct ban linked[TICKET_BANS_MAX];
 	size_t count;
@@ -181,7 +214,10 @@ command_ticket(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(reply, CTL_KEY_EVENTS, events = json_array());
 	json_object_set_new(reply, CTL_KEY_CHANGES, changes = json_array());
 	json_object_set_new(reply, CTL_KEY_BANS, bans = json_array());
+	json_object_set_new(reply, CTL_KEY_DELIVERIES, deliveries = json_array());
 	if (store_ticket_messages(daemon->store, id, append_message, thread) < 0 ||
+	    store_outbox_list(daemon->store, id, OUTBOX_LIST_MAX, append_delivery, deliveries) <
+	        0 ||
 	    store_ticket_events(daemon->store, id, append_event, events) < 0 ||
 	    store_ticket_changes(daemon->store, id, append_change, changes) < 0 ||
 	    store_ticket_bans(daemon->store, id, linked, TICKET_BANS_MAX, &count) < 0) {
@@ -240,6 +276,13 @@ command_ticket_resolve(void *context, const struct control_peer *peer, json_t *r
                        struct control_error *error)
 {
 	return status_verb(context, peer, request, error, ticket_resolve);
+}
+
+json_t *
+command_ticket_close(void *context, const struct control_peer *peer, json_t *request,
+                     struct control_error *error)
+{
+	return status_verb(context, peer, request, error, ticket_close);
 }
 
 json_t *

@@ -116,3 +116,35 @@ ticket_change_json(const struct ticket_change_row *change)
 		set_time(object, "time", change->time_ms);
 	return object;
 }
+
+/* What became of a delivery: sent, failed (for good), running, retrying, pending. */
+static const char *
+delivery_state(const struct store_delivery_row *row)
+{
+	if (row->sent_ms != 0)
+		return "sent";
+	if (row->failed_ms != 0)
+		return "failed";
+	if (row->started_ms != 0)
+		return "running";
+	return row->attempts > 0 ? "retrying" : "pending";
+}
+
+json_t *
+ticket_delivery_json(const struct store_delivery_row *row)
+{
+	bool waiting = row->sent_ms == 0 && row->failed_ms == 0 && row->started_ms == 0;
+	json_t *object =
+	    json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:s}", "id", (json_int_t)row->id,
+	              "ticket", (json_int_t)row->ticket_id, "backend", row->backend, "kind",
+	              row->kind, "message_id", row->message_id, "state", delivery_state(row),
+	              "attempts", (int)row->attempts, "last_error", row->last_error);
+
+	if (object == NULL)
+		return NULL;
+	set_time(object, "created", row->created_ms);
+	set_time(object, "next_try", waiting ? row->next_ms : 0);
+	set_time(object, "sent", row->sent_ms);
+	set_time(object, "failed", row->failed_ms);
+	return object;
+}

@@ -1,8 +1,10 @@
 /*
  * Ticket events into reports. Which template a customer gets follows the
  * thread message the ticket core wrote: only what the desk sends the
- * customer is mailed; internal notes, the customer's own replies, status
- * changes and throttled offences go to the exec hook and the event log.
+ * customer is mailed (notice, update, deadline warning, escalation,
+ * closure, notes to the customer); internal notes, the customer's own
+ * replies, status changes and throttled offences go to the exec hook and
+ * the event log.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@ kind_of(enum ticket_event event, const struct ticket_message *message, bool *esc
 		return REPORT_UPDATE;
 	case TEMPLATE_ESCALATION:
 		*escalated = true;
-		return REPORT_DEADLINE_WARNING;
+		return REPORT_ESCALATION;
 	case TEMPLATE_DEADLINE_WARNING:
 		return REPORT_DEADLINE_WARNING;
 	case TEMPLATE_CLOSURE:

@@ -9,6 +9,7 @@
 #ifndef DELIVER_H
 #define DELIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,15 @@ struct deliver_backend {
 	             size_t output_max, struct subprocess *child, char *err, size_t errlen);
 };
 
+/*
+ * Is a child's failure for good? status as waitpid gives it, output what
+ * it wrote (its first line counts). Permanent: exit status EX_DATAERR,
+ * EX_NOUSER, EX_NOHOST, EX_UNAVAILABLE or EX_PROTOCOL (sysexits.h, what
+ * sendmail(1) and most MTAs' sendmail use), or output that starts with an
+ * SMTP reply of class 5 ("550 5.1.1 ..."). Anything else, EX_TEMPFAIL,
+ * a timeout or a signal among them, is worth retrying.
+ */
+bool deliver_refused_for_good(int status, const char *output);
 /* The backend of that name, or NULL. */
 const struct deliver_backend *deliver_backend_lookup(const char *name);
 /* Every backend, for the outbox to offer a report to each: NULL-terminated. */

@@ -5,8 +5,11 @@
  * anything is sent: the bytes, the Message-ID and the X-ARF report id are
  * the same on every attempt. Deliveries run as children watched from the
  * event loop, a few at a time, each with a timeout and bounded output; a
- * failure is retried with exponential backoff, forever (a notice is never
- * dropped; outbox depth and the last error show what waits).
+ * temporary failure is retried with exponential backoff, for as long as it
+ * takes; a permanent one (deliver_refused_for_good: EX_NOUSER, a 5xx...)
+ * is marked failed, counted and kept for the desk to see, and never tried
+ * again, across restarts too. Nothing is dropped: abusectl outbox shows
+ * what waits and what was refused, with attempts, next try and last error.
  *
  * "Never sent twice after a restart": a delivery recorded sent is never
  * tried again, and the same ticket event queued again is ignored. The one
@@ -32,15 +35,17 @@ struct outbox_stats {
 	uint64_t queued;    /* deliveries committed to the outbox */
 	uint64_t duplicate; /* the same ticket event queued again, ignored */
 	uint64_t delivered;
-	uint64_t failed;           /* attempts that failed; each is retried */
+	uint64_t failed;           /* attempts that failed for now; each is retried */
+	uint64_t refused_for_good; /* attempts refused for good: not retried */
 	uint64_t timeouts;         /* of those, children killed at notify.timeout */
 	uint64_t in_doubt;         /* attempts a crash cut short, sent again after the restart */
 	uint64_t refused;          /* not queued: limits.outbox deliveries wait already */
 	uint64_t output_truncated; /* children that wrote more than limits.delivery_output */
 	uint64_t render_errors;
-	size_t depth;    /* deliveries not yet delivered */
-	size_t running;  /* children now */
-	size_t retrying; /* of depth, those that failed at least once */
+	size_t depth;         /* deliveries not yet delivered */
+	size_t running;       /* children now */
+	size_t retrying;      /* of depth, those that failed at least once */
+	size_t undeliverable; /* refused for good, kept (not in depth) */
 };
 
 struct outbox;

@@ -38,9 +38,11 @@
 #define CTL_CMD_TICKET                "ticket"
 #define CTL_CMD_TICKET_ACKNOWLEDGE    "ticket_acknowledge"
 #define CTL_CMD_TICKET_RESOLVE        "ticket_resolve"
+#define CTL_CMD_TICKET_CLOSE          "ticket_close"
 #define CTL_CMD_TICKET_NOTE           "ticket_note"
 #define CTL_CMD_TICKET_REPLY          "ticket_reply"
 #define CTL_CMD_TICKET_FALSE_POSITIVE "ticket_false_positive"
+#define CTL_CMD_OUTBOX                "outbox"
 
 /* Keys every request or reply may carry. */
 #define CTL_KEY_COMMAND "command"
@@ -75,21 +77,22 @@
 #define CTL_KEY_CUSTOMER_STATUS "customer_status" /* ticket_reply: acknowledged or fixed */
 
 /* Reply keys of the arrays the listing commands return. */
-#define CTL_KEY_BANS      "bans"
-#define CTL_KEY_VMS       "vms"
-#define CTL_KEY_VM        "vm"
-#define CTL_KEY_LIFTED    "lifted"
-#define CTL_KEY_TEXT      "text" /* metrics: Prometheus' text format; ticket_note, ticket_reply */
-#define CTL_KEY_BAN       "ban"
-#define CTL_KEY_EVENTS    "events" /* history, and the recent ones of events */
-#define CTL_KEY_AUDIT     "audit"
-#define CTL_KEY_ALLOWLIST "allowlist"
-#define CTL_KEY_MESSAGE   "message" /* reload: what happened */
-#define CTL_KEY_EVENT     "event"   /* in each event line: what happened */
-#define CTL_KEY_TICKETS   "tickets"
-#define CTL_KEY_TICKET    "ticket"
-#define CTL_KEY_THREAD    "thread"
-#define CTL_KEY_CHANGES   "changes"
+#define CTL_KEY_BANS       "bans"
+#define CTL_KEY_VMS        "vms"
+#define CTL_KEY_VM         "vm"
+#define CTL_KEY_LIFTED     "lifted"
+#define CTL_KEY_TEXT       "text" /* metrics: Prometheus' text format; ticket_note, ticket_reply */
+#define CTL_KEY_BAN        "ban"
+#define CTL_KEY_EVENTS     "events" /* history, and the recent ones of events */
+#define CTL_KEY_AUDIT      "audit"
+#define CTL_KEY_ALLOWLIST  "allowlist"
+#define CTL_KEY_MESSAGE    "message" /* reload: what happened */
+#define CTL_KEY_EVENT      "event"   /* in each event line: what happened */
+#define CTL_KEY_TICKETS    "tickets"
+#define CTL_KEY_TICKET     "ticket"
+#define CTL_KEY_THREAD     "thread"
+#define CTL_KEY_CHANGES    "changes"
+#define CTL_KEY_DELIVERIES "deliveries"
 
 /* Per ban: does the kernel enforce it, and for how long; then what only the kernel holds. */
 #define CTL_KEY_IN_KERNEL         "in_kernel"

@@ -23,7 +23,8 @@
 enum report_kind {
 	REPORT_NOTICE = 0,       /* a ticket opened: the complaint itself */
 	REPORT_UPDATE,           /* abuse goes on (at most once per update_interval) */
-	REPORT_DEADLINE_WARNING, /* the deadline is near or passed, abuse still seen */
+	REPORT_DEADLINE_WARNING, /* the deadline is near, no fix yet */
+	REPORT_ESCALATION,       /* the deadline passed, abuse still seen: suspension recommended */
 	REPORT_CLOSURE,          /* the ticket was resolved or closed */
 	REPORT_NOTE,             /* a message of the desk in the thread: no new complaint */
 	REPORT_KIND_COUNT
@@ -103,7 +104,7 @@ struct abuse_report {
 	unsigned file_count;
 };
 
-/* "notice", "update", "deadline-warning", "closure", "note". */
+/* "notice", "update", "deadline-warning", "escalation", "closure", "note". */
 const char *report_kind_name(enum report_kind kind);
 int report_kind_parse(const char *name, enum report_kind *out); /* 0 or -EINVAL */
 

@@ -298,9 +298,37 @@ int store_outbox_attempt(struct store *store, int64_t id, int64_t now_ms);
 int store_outbox_sent(struct store *store, int64_t id, int64_t now_ms);
 /* A failed attempt: due again at next_ms, error kept for people. */
 int store_outbox_retry(struct store *store, int64_t id, int64_t next_ms, const char *error);
+/* A permanent failure (the MTA or hook refused it for good): kept, shown, never retried. */
+int store_outbox_fail(struct store *store, int64_t id, int64_t now_ms, const char *error);
 /* At start: attempts a stop cut short are due at once; *in_doubt counts them. */
 int store_outbox_recover(struct store *store, int64_t now_ms, size_t *in_doubt);
-/* Deliveries not yet delivered, and how many of those failed at least once. */
-int store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying);
+/*
+ * Deliveries waiting (not delivered, not failed for good), how many of
+ * those failed at least once, and how many failed for good.
+ */
+int store_outbox_depth(struct store *store, size_t *waiting, size_t *retrying, size_t *failed);
+
+/* A delivery as the desk sees it (abusectl outbox, abusectl ticket ID). */
+struct store_delivery_row {
+	int64_t id;
+	char backend[16];
+	int64_t ticket_id, event_id;
+	char kind[32];
+	char message_id[160];
+	int64_t created_ms;
+	unsigned attempts;
+	int64_t next_ms;    /* the next attempt, while it waits */
+	int64_t started_ms; /* an attempt runs since; 0 none */
+	int64_t sent_ms;    /* delivered at; 0 not yet */
+	int64_t failed_ms;  /* refused for good at; 0 not */
+	char last_error[STORE_ERROR_MAX];
+};
+/*
+ * ticket_id 0: every delivery not yet delivered (waiting or failed for
+ * good); else all of that ticket's. Oldest first, at most max. fn must not
+ * use the store.
+ */
+int store_outbox_list(struct store *store, int64_t ticket_id, size_t max,
+                      int (*fn)(const struct store_delivery_row *row, void *arg), void *arg);
 
 #endif

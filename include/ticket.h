@@ -10,11 +10,12 @@
  * - A new event on an open, acknowledged or escalated ticket adds to it; on a
  *   resolved one it reopens it (new deadline); a closed or false-positive
  *   ticket is done, and a new event opens a new ticket.
- * - Quiet for tickets.close_after (no event, no desk action): closed.
+ * - Quiet for tickets.close_after (no event, no desk action): closed; the
+ *   desk may close one sooner (ticket_close).
  * - At three quarters of tickets.deadline without the customer saying
  *   "fixed": one deadline warning. Past the deadline with abuse seen after
  *   the notice (and after the customer's "fixed"): escalated, "suspension
- *   recommended".
+ *   recommended", which the customer is told in the escalation's template.
  * - While abuse goes on, an update at most once per tickets.update_interval.
  * - False positive: the ticket's offences leave the ladder's history and its
  *   active bans are lifted.
@@ -67,7 +68,7 @@ enum ticket_event {
 	TICKET_EVENT_ACKNOWLEDGED,   /* the desk took it */
 	TICKET_EVENT_RESOLVED,       /* the desk closed the case; a new event reopens it */
 	TICKET_EVENT_FALSE_POSITIVE, /* bans lifted, offences out of the ladder */
-	TICKET_EVENT_CLOSED,         /* quiet for close_after */
+	TICKET_EVENT_CLOSED,         /* quiet for close_after, or closed by the desk */
 	TICKET_EVENT_NOTE,           /* a desk note, internal or to the customer */
 	TICKET_EVENT_CUSTOMER_REPLY, /* the customer's answer, recorded by the desk */
 	TICKET_EVENT_COUNT
@@ -193,6 +194,13 @@ int ticket_acknowledge(struct tickets *tickets, int64_t id, uid_t uid, const cha
                        const char **why);
 int ticket_resolve(struct tickets *tickets, int64_t id, uid_t uid, const char *reason,
                    const char **why);
+/*
+ * The desk closes the ticket (from open, acknowledged, resolved or
+ * escalated): the customer gets the closure; the reason stays the desk's.
+ * A later event opens a new ticket.
+ */
+int ticket_close(struct tickets *tickets, int64_t id, uid_t uid, const char *reason,
+                 const char **why);
 /* A note: internal unless to_customer (then desk -> customer, customer-visible). */
 int ticket_note(struct tickets *tickets, int64_t id, uid_t uid, const char *text, bool to_customer,
                 const char *reason, const char **why);

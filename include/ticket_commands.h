@@ -14,14 +14,22 @@
 /* {status?, customer?, source?, after?, limit?} -> {tickets: [...], next?} */
 json_t *command_tickets(void *context, const struct control_peer *peer, json_t *request,
                         struct control_error *error);
-/* {id} -> {ticket, thread, events, changes, bans} */
+/* {id} -> {ticket, thread, events, changes, bans, deliveries} */
 json_t *command_ticket(void *context, const struct control_peer *peer, json_t *request,
+                       struct control_error *error);
+/*
+ * {} -> {waiting, retrying, running, undeliverable, deliveries: [...],
+ * truncated?}: every delivery not yet delivered, oldest first.
+ */
+json_t *command_outbox(void *context, const struct control_peer *peer, json_t *request,
                        struct control_error *error);
 /* {id, reason} -> {ticket} */
 json_t *command_ticket_acknowledge(void *context, const struct control_peer *peer, json_t *request,
                                    struct control_error *error);
 json_t *command_ticket_resolve(void *context, const struct control_peer *peer, json_t *request,
                                struct control_error *error);
+json_t *command_ticket_close(void *context, const struct control_peer *peer, json_t *request,
+                             struct control_error *error);
 /* {id, text, to_customer?, reason} -> {ticket} */
 json_t *command_ticket_note(void *context, const struct control_peer *peer, json_t *request,
                             struct control_error *error);

@@ -5,7 +5,9 @@
  * and the same Message-ID; a hanging one is killed at the timeout; a
  * chatty one does not grow memory; and across a crash between the mail
  * command's success and the commit, the notice goes again once, with the
- * same Message-ID, and never again after that.
+ * same Message-ID, and never again after that. A permanent refusal (no
+ * such user, a 5xx) is kept as failed and never tried again, across a
+ * restart too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,6 +329,98 @@ test_timeout_and_output(void)
 	harness_close(&h);
 }
 
+static int
+count_refused(struct harness *h)
+{
+	return (int)stats_of(h).refused_for_good;
+}
+
+static int
+two_refused(struct harness *h)
+{
+	return count_refused(h) == 2 && stats_of(h).running == 0;
+}
+
+struct listed {
+	unsigned rows, failed;
+	char error[256];
+};
+
+static int
+list_row(const struct store_delivery_row *row, void *arg)
+{
+	struct listed *listed = arg;
+
+	listed->rows++;
+	if (row->failed_ms != 0 && row->sent_ms == 0) {
+		listed->failed++;
+		snprintf(listed->error, sizeof(listed->error), "%s", row->last_error);
+	}
+	return 0;
+}
+
+/*
+ * A permanent MTA error: no such user (EX_NOUSER), and a 5xx reply with
+ * exit 1. Each is marked failed, counted and kept, and never tried again:
+ * not after the backoff, not after a restart. A temporary one (exit 75) is
+ * retried (test_retry).
+ */
+static void
+test_refused(void)
+{
+	struct harness h = {0};
+	struct config config;
+	struct abuse_report report;
+	struct listed listed = {0};
+	struct outbox_stats stats;
+
+	config_make(&config);
+	config.notify.exec[0] = config.notify.event_log[0] = '\0';
+	snprintf(config.notify.mail_command, sizeof(config.notify.mail_command), "%s/refuse.sh",
+	         dir);
+	clock_init_fixed(&h.clock, 1795000000000LL);
+	harness_open(&h, &config, "refused");
+	report_make(&report, 5, 1, REPORT_NOTICE);
+	outbox_enqueue(h.outbox, &report);
+	report_make(&report, 6, 1, REPORT_NOTICE); /* refuse.sh answers it with a 5xx */
+	outbox_enqueue(h.outbox, &report);
+	CHECK(run_until(&h, two_refused, 10),
+	      "a mail command exiting 67 (EX_NOUSER), and one saying \"550 5.1.1\" with exit 1, "
+	      "are refusals for good (%d)",
+	      count_refused(&h));
+	stats = stats_of(&h);
+	CHECK(stats.depth == 0 && stats.undeliverable == 2 && stats.retrying == 0 &&
+	          stats.failed == 0,
+	      "they leave the waiting ones and are counted as undeliverable, not as retrying "
+	      "(depth %zu, undeliverable %zu)",
+	      stats.depth, stats.undeliverable);
+	store_outbox_list(h.store, 0, 10, list_row, &listed);
+	CHECK(listed.rows == 2 && listed.failed == 2 && strstr(listed.error, "550 5.1.1") != NULL,
+	      "the outbox lists them as failed, with the MTA's words: %s", listed.error);
+	clock_set(&h.clock, 1795000000000LL + 7 * 86400000LL);
+	run_until(&h, nothing_runs, 1);
+	CHECK(count_lines("refuse-attempts", NULL) == 2,
+	      "a week later neither was tried again (%d attempts)",
+	      count_lines("refuse-attempts", NULL));
+	harness_close(&h);
+
+	/* The restart: they stay failed, nothing is in doubt, nothing goes again. */
+	clock_init_fixed(&h.clock, 1795000000000LL + 8 * 86400000LL);
+	harness_open(&h, &config, "refused");
+	stats = stats_of(&h);
+	CHECK(stats.undeliverable == 2 && stats.depth == 0 && stats.in_doubt == 0,
+	      "after a restart both are still failed and none waits");
+	run_until(&h, nothing_runs, 1);
+	report_make(&report, 5, 1, REPORT_NOTICE);
+	CHECK(outbox_enqueue(h.outbox, &report) == 0 && stats_of(&h).duplicate == 1,
+	      "the same event queued again is the same (failed) delivery");
+	run_until(&h, nothing_runs, 1);
+	CHECK(count_lines("refuse-attempts", NULL) == 2,
+	      "and the MTA never saw either again (%d attempts)",
+	      count_lines("refuse-attempts", NULL));
+	harness_close(&h);
+}
+
 /*
  * The crash window: the mail command succeeded, the daemon died before it
  * recorded that. A child process plays the daemon and is killed while the
@@ -405,11 +499,18 @@ main(void)
 	                        "cat >>$D/exec-in\n");
 	write_script("hang.sh", "head -c 100000 /dev/zero | tr '\\0' x\n"
 	                        "sleep 5\ntouch $D/hang-survived\n");
+	write_script("refuse.sh", "id=$(grep -m1 '^Message-ID:')\n"
+	                          "echo \"$id\" >>$D/refuse-attempts\n"
+	                          "case $id in *ticket-6.*) echo '550 5.1.1 "
+	                          "<abuse@customer.example>: Recipient address rejected'; "
+	                          "exit 1;; esac\n"
+	                          "echo 'abuse@customer.example... User unknown'; exit 67\n");
 	write_script("slow.sh", "grep -m1 '^Message-ID:' >>$D/slow-ids\n"
 	                        "touch $D/slow-delivered\nsleep 1\ntouch $D/slow-exited\n");
 	test_delivery();
 	test_retry();
 	test_timeout_and_output();
+	test_refused();
 	test_crash();
 	{
 		char command[128];

@@ -178,9 +178,14 @@ test_mails(void)
 	mail_case("2-update", &report, "[Abuse #42] Update: spam from 10.0.0.5 goes on (9 events)",
 	          "not a new complaint", true, true);
 	report.kind = REPORT_DEADLINE_WARNING;
+	mail_case("3-warning", &report, "[Abuse #42] Deadline warning: spam from 10.0.0.5",
+	          "This is a reminder, not a new complaint", false, true);
+	report.kind = REPORT_ESCALATION;
 	report.escalated = true;
-	mail_case("3-escalated", &report, "Escalated, suspension recommended",
-	          "suspension of the service is recommended", false, true);
+	mail_case("3-escalated", &report,
+	          "[Abuse #42] Escalated, suspension recommended: spam from 10.0.0.5",
+	          "The ticket is escalated: suspension of the service", false, true);
+	report.escalated = false;
 	report.kind = REPORT_CLOSURE;
 	snprintf(report.text, sizeof(report.text), "the customer removed the compromised script");
 	mail_case("4-closure", &report, "[Abuse #42] Closed:", "No action is needed from you",

@@ -303,7 +303,7 @@ test_week(struct tickets *tickets, struct store *store)
 }
 
 struct thread_check {
-	bool suspension, notice_to_customer, internal_hidden;
+	bool suspension, notice_to_customer, escalation_to_customer, warning_to_customer;
 	unsigned messages;
 };
 
@@ -320,8 +320,13 @@ read_message(const struct ticket_message *message, void *arg)
 	    message->direction == DIRECTION_DESK_TO_CUSTOMER &&
 	    message->visibility == VISIBILITY_CUSTOMER)
 		check->notice_to_customer = true;
-	if (message->direction == DIRECTION_INTERNAL && message->visibility == VISIBILITY_DESK)
-		check->internal_hidden = true;
+	if (message->template_kind == TEMPLATE_ESCALATION &&
+	    message->direction == DIRECTION_DESK_TO_CUSTOMER &&
+	    message->visibility == VISIBILITY_CUSTOMER)
+		check->escalation_to_customer = true;
+	if (message->template_kind == TEMPLATE_DEADLINE_WARNING &&
+	    message->direction == DIRECTION_DESK_TO_CUSTOMER)
+		check->warning_to_customer = true;
 	return 0;
 }
 
@@ -343,7 +348,10 @@ test_escalation_and_thread(struct tickets *tickets, struct store *store)
 	store_ticket_messages(store, id, read_message, &thread);
 	CHECK(thread.suspension, "the escalated ticket's thread says \"suspension recommended\"");
 	CHECK(thread.notice_to_customer, "the notice is desk to customer, visible to the customer");
-	CHECK(thread.internal_hidden, "the escalation is an internal message, the desk's only");
+	CHECK(thread.warning_to_customer,
+	      "the deadline warning is its own template, to the customer");
+	CHECK(thread.escalation_to_customer,
+	      "the escalation is its own template, desk to customer, for the customer to see");
 
 	/* One burst, then nothing: past the deadline it is not escalated. */
 	clock_set(&test_clock, T0_MS + 60 * DAY_MS);
@@ -437,6 +445,28 @@ test_desk_and_reopen(struct tickets *tickets, struct store *store)
 	later = offend(tickets, store, "10.0.4.4", CATEGORY_SPAM, true, NULL);
 	CHECK(later > 0 && later != id, "a later event opens a new ticket (%lld after %lld)",
 	      (long long)later, (long long)id);
+
+	/* The desk closes the new one before close_after: done, and the next event opens another.
+	 */
+	heard.count = 0;
+	CHECK(ticket_close(tickets, later, 1000, "", &why) == -EINVAL,
+	      "closing without a reason is refused");
+	CHECK(ticket_close(tickets, later, 1000, "duplicate of a phone complaint", &why) == 0 &&
+	          get(store, later).status == TICKET_CLOSED && get(store, later).closed_ms != 0,
+	      "the desk closes a ticket with a reason: closed");
+	CHECK(heard_count(TICKET_EVENT_CLOSED) == 1 && heard.templates[0] == TEMPLATE_CLOSURE,
+	      "the closure is told in the closure's template");
+	CHECK(ticket_close(tickets, later, 1000, "again", &why) == -EPERM,
+	      "a closed ticket cannot be closed again: %s", why ? why : "");
+	changes.count = 0;
+	store_ticket_changes(store, later, read_change, &changes);
+	CHECK(changes.count == 1 && strcmp(changes.rows[0].to, "closed") == 0 &&
+	          changes.rows[0].uid == 1000 &&
+	          strcmp(changes.rows[0].reason, "duplicate of a phone complaint") == 0,
+	      "the close is audited with uid and reason");
+	id = later;
+	later = offend(tickets, store, "10.0.4.4", CATEGORY_SPAM, true, NULL);
+	CHECK(later > 0 && later != id, "after the desk's close, a later event opens a new ticket");
 }
 
 static void

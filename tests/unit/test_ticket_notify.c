@@ -1,7 +1,8 @@
 /*
  * Ticket events as the customer and the desk's tools receive them: the
  * ticket core's thread message decides the template and who sees it. A new
- * ticket is a notice to the customer; an escalation, an internal note, the
+ * ticket is a notice to the customer; a deadline warning and an escalation
+ * reach the customer each in its own template; an internal note, the
  * customer's own reply and a throttled offence go to the hook and the log
  * only; a false positive is a closure with the desk's apology; the default
  * queue is flagged; each event keeps its own id, so none is taken for a
@@ -73,13 +74,21 @@ main(void)
 	          strcmp(report.vm.interface, "vnet3") == 0,
 	      "it carries the contact, the ban, the events, the deadline and the VM");
 
-	message_make(&message, 41, DIRECTION_INTERNAL, TEMPLATE_ESCALATION,
+	message_make(&message, 41, DIRECTION_DESK_TO_CUSTOMER, TEMPLATE_DEADLINE_WARNING,
+	             "the deadline is near");
+	ticket_report_of(&ticket, TICKET_EVENT_DEADLINE_WARNING, &message, &report);
+	CHECK(report.kind == REPORT_DEADLINE_WARNING && !report.escalated &&
+	          report.visibility == REPORT_VISIBLE_CUSTOMER,
+	      "a deadline warning goes to the customer in its own template");
+	message_make(&message, 46, DIRECTION_DESK_TO_CUSTOMER, TEMPLATE_ESCALATION,
 	             "suspension recommended");
 	ticket.status = TICKET_ESCALATED;
 	ticket_report_of(&ticket, TICKET_EVENT_ESCALATED, &message, &report);
-	CHECK(report.kind == REPORT_DEADLINE_WARNING && report.escalated &&
-	          report.visibility == REPORT_VISIBLE_INTERNAL,
-	      "an escalation is the desk's: \"suspension recommended\" is never mailed");
+	CHECK(report.kind == REPORT_ESCALATION && report.escalated &&
+	          report.visibility == REPORT_VISIBLE_CUSTOMER &&
+	          strcmp(report_kind_name(report.kind), "escalation") == 0,
+	      "an escalation goes to the customer in the escalation's template, not the "
+	      "warning's");
 
 	message_make(&message, 42, DIRECTION_INTERNAL, TEMPLATE_NOTE, "called them");
 	ticket_report_of(&ticket, TICKET_EVENT_NOTE, &message, &report);
