@@ -407,7 +407,7 @@ nft_check(struct daemon *daemon)
 	if (present == 1 && nft_ruleset_check(daemon->nft, &damage) == 0)
 		daemon->ruleset_repairs += damage.sets_missing + damage.chains_missing +
 		                           damage.chains_changed + damage.rules_changed +
-		                           damage.allow_sets_changed;
+		                           damage.allow_sets_changed + damage.vm_sets_changed;
 	if (present != 0)
 		return; /* there, or the question failed and was logged */
 	log_warnx("inet %s: the table is gone (was the ruleset flushed?); restoring it and "
@@ -421,7 +421,11 @@ nft_check(struct daemon *daemon)
 	nft_close(daemon->nft);
 	daemon->nft = restored;
 	daemon->engine.nft = restored;
+	daemon->attribution.nft = restored;
 	daemon->nft_restores++;
+	if (attribution_filter_sync(&daemon->attribution) < 0)
+		log_warnx("inet %s: restored, but the anti-spoofing sets could not be written",
+		          daemon->config.nft_table);
 	if (engine_reconcile(&daemon->engine) < 0)
 		log_warnx("inet %s: restored, but the bans could not all be put back",
 		          daemon->config.nft_table);
@@ -754,6 +758,7 @@ daemon_start(struct daemon *daemon)
 	if (attribution_open(&daemon->attribution, &daemon->loop, config, &daemon->clock,
 	                     daemon->store) < 0)
 		fatalx("cannot set up the VM registry");
+	daemon->attribution.nft = daemon->nft;
 	if (engine_init(&daemon->engine, config, &daemon->clock, daemon->store, daemon->nft) < 0)
 		fatalx("cannot set up the engine");
 	daemon->engine.on_decision = log_decision;
@@ -816,6 +821,8 @@ daemon_stop(struct daemon *daemon)
 {
 	notify_stopping(&daemon->notify, "stopping; bans stay in the kernel until they expire");
 	/* Bans stay in the kernel and expire on their own. */
+	/* The anti-spoofing sets outlive the daemon, as bans do: detaching leaves them. */
+	daemon->attribution.nft = NULL;
 	capture_close(daemon->capture);
 	wire_close(daemon->wire);
 	smtp_transcript_close(daemon->smtp_transcript);

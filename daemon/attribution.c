@@ -1,6 +1,7 @@
 /* The daemon's side of attribution: registry, learning, and the program's maps. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addrclass.h"
@@ -103,20 +104,62 @@ attribution_close(struct attribution *attribution)
 	host_addresses_close(&attribution->host);
 }
 
+int
+attribution_filter_sync(struct attribution *attribution)
+{
+	bool drop = attribution->config->spoofing.action == SPOOF_DROP;
+	const struct vm_registry *registry = &attribution->vms;
+	struct nft_vm_sources *vms;
+	struct prefix *prefixes;
+	size_t count = 0, used = 0;
+	int error;
+
+	if (attribution->nft == NULL)
+		return 0;
+	vms = calloc(registry->count + 1, sizeof(*vms));
+	prefixes = calloc((size_t)registry->count * registry->max_addresses + 1, sizeof(*prefixes));
+	if (vms == NULL || prefixes == NULL) {
+		free(vms);
+		free(prefixes);
+		log_warnx("the anti-spoofing sets are not written: out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; drop && i < registry->count; i++) {
+		const struct vm *vm = &registry->vms[i];
+		uint32_t flags = capture_interface_flags(vm, drop);
+
+		if (vm->ifindex <= 0 || flags == 0)
+			continue;
+		vms[count++] = (struct nft_vm_sources){
+		    .ifindex = (uint32_t)vm->ifindex,
+		    .check_ipv4 = (flags & INTERFACE_KNOWN_IPV4) != 0,
+		    .check_ipv6 = (flags & INTERFACE_KNOWN_IPV6) != 0,
+		    .addresses = &prefixes[used],
+		    .address_count = vm->address_count,
+		};
+		for (unsigned j = 0; j < vm->address_count; j++)
+			prefixes[used++] = vm->addresses[j].prefix;
+	}
+	error = nft_set_vm_sources(attribution->nft, vms, count); /* logged there */
+	free(vms);
+	free(prefixes);
+	return error;
+}
+
 /* Writes every attached interface into the program: after a change that may move addresses. */
 static void
 sync_all(struct attribution *attribution)
 {
 	bool drop = attribution->config->spoofing.action == SPOOF_DROP;
 
-	if (attribution->capture == NULL)
-		return;
-	for (unsigned i = 0; i < attribution->vms.count; i++) {
-		const struct vm *vm = &attribution->vms.vms[i];
+	if (attribution->capture != NULL)
+		for (unsigned i = 0; i < attribution->vms.count; i++) {
+			const struct vm *vm = &attribution->vms.vms[i];
 
-		if (vm->ifindex > 0)
-			(void)capture_vm_sync(attribution->capture, vm->ifindex, vm, drop);
-	}
+			if (vm->ifindex > 0)
+				(void)capture_vm_sync(attribution->capture, vm->ifindex, vm, drop);
+		}
+	(void)attribution_filter_sync(attribution);
 }
 
 void
@@ -130,6 +173,7 @@ attribution_interface(void *arg, struct capture *capture, int ifindex, const cha
 	if (!attached) {
 		vm_interface_gone(&attribution->vms, name);
 		(void)capture_vm_sync(capture, ifindex, NULL, false);
+		(void)attribution_filter_sync(attribution);
 		return;
 	}
 	if ((vm = vm_get(&attribution->vms, name)) == NULL) {
@@ -141,6 +185,7 @@ attribution_interface(void *arg, struct capture *capture, int ifindex, const cha
 	vm->ifindex = ifindex;
 	(void)capture_vm_sync(capture, ifindex, vm,
 	                      attribution->config->spoofing.action == SPOOF_DROP);
+	(void)attribution_filter_sync(attribution);
 }
 
 void
@@ -179,6 +224,7 @@ attribution_learn(void *arg, struct capture *capture, int ifindex, const void *f
 		         vm_origin_name(learned.origin));
 		(void)capture_vm_sync(capture, ifindex, vm,
 		                      attribution->config->spoofing.action == SPOOF_DROP);
+		(void)attribution_filter_sync(attribution);
 	}
 }
 

@@ -70,6 +70,13 @@
 /* Types of nft's datatypes (nftables' enum datatypes), so `nft list` prints addresses. */
 #define NFT_TYPE_IPADDR  7
 #define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_IFINDEX 20
+/* nftables' BYTEORDER_HOST_ENDIAN, in a set's userdata. */
+#define NFT_BYTEORDER_HOST 1
+/* A concatenation's type: each field's type in 6 bits, the first one highest. */
+#define NFT_TYPE_CONCAT(a, b) (((a) << 6) | (b))
+/* The longest key: an interface index and an IPv6 address. */
+#define KEY_MAX 20
 
 enum set_id {
 	SET_BAN4_SMTP,
@@ -80,6 +87,10 @@ enum set_id {
 	SET_BAN6_ALL,
 	SET_ALLOW4,
 	SET_ALLOW6,
+	SET_VM4_INTERFACES, /* the interfaces whose forged IPv4 sources are dropped */
+	SET_VM6_INTERFACES,
+	SET_VM4_SOURCES, /* interface . IPv4 range: the sources each of them may use */
+	SET_VM6_SOURCES,
 	SET_COUNT,
 	SET_BAN_COUNT = SET_ALLOW4,
 	SET_PROBE = SET_COUNT, /* made and dropped by nft_open, see probe_timeout_update */
@@ -90,25 +101,60 @@ struct set_info {
 	const char *name;
 	bool ipv6;
 	uint32_t flags;
+	uint32_t key_type;
+	uint8_t key_length;
+	/*
+	 * An interface index first, as meta iif . ip saddr puts it (big
+	 * endian, since a range compares bytes), then the address: each
+	 * element carries the range's last key too (NFTA_SET_ELEM_KEY_END).
+	 */
+	bool concat;
 };
+
+#define SET_ADDRESSES(name, ipv6, flags)                                                           \
+	{                                                                                          \
+		name, ipv6, flags, (ipv6) ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR, (ipv6) ? 16 : 4,   \
+		    false                                                                          \
+	}
+#define SET_INTERFACES(name, ipv6)                                                                 \
+	{                                                                                          \
+		name, ipv6, 0, NFT_TYPE_IFINDEX, 4, false                                          \
+	}
+#define SET_INTERFACE_SOURCES(name, ipv6)                                                          \
+	{                                                                                          \
+		name, ipv6, NFT_SET_INTERVAL | NFT_SET_CONCAT,                                     \
+		    NFT_TYPE_CONCAT(NFT_TYPE_IFINDEX,                                              \
+		                    (ipv6) ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR),                  \
+		    (ipv6) ? 20 : 8, true                                                          \
+	}
 
 static const struct set_info sets[SET_COUNT + 1] = {
-    [SET_BAN4_SMTP] = {"ban4_smtp", false, NFT_SET_TIMEOUT},
-    [SET_BAN6_SMTP] = {"ban6_smtp", true, NFT_SET_TIMEOUT},
-    [SET_BAN4_WEB] = {"ban4_web", false, NFT_SET_TIMEOUT},
-    [SET_BAN6_WEB] = {"ban6_web", true, NFT_SET_TIMEOUT},
-    [SET_BAN4_ALL] = {"ban4_all", false, NFT_SET_TIMEOUT},
-    [SET_BAN6_ALL] = {"ban6_all", true, NFT_SET_TIMEOUT},
-    [SET_ALLOW4] = {"allow4", false, NFT_SET_INTERVAL},
-    [SET_ALLOW6] = {"allow6", true, NFT_SET_INTERVAL},
-    [SET_PROBE] = {"timeout_update_probe", false, NFT_SET_TIMEOUT},
+    [SET_BAN4_SMTP] = SET_ADDRESSES("ban4_smtp", false, NFT_SET_TIMEOUT),
+    [SET_BAN6_SMTP] = SET_ADDRESSES("ban6_smtp", true, NFT_SET_TIMEOUT),
+    [SET_BAN4_WEB] = SET_ADDRESSES("ban4_web", false, NFT_SET_TIMEOUT),
+    [SET_BAN6_WEB] = SET_ADDRESSES("ban6_web", true, NFT_SET_TIMEOUT),
+    [SET_BAN4_ALL] = SET_ADDRESSES("ban4_all", false, NFT_SET_TIMEOUT),
+    [SET_BAN6_ALL] = SET_ADDRESSES("ban6_all", true, NFT_SET_TIMEOUT),
+    [SET_ALLOW4] = SET_ADDRESSES("allow4", false, NFT_SET_INTERVAL),
+    [SET_ALLOW6] = SET_ADDRESSES("allow6", true, NFT_SET_INTERVAL),
+    [SET_VM4_INTERFACES] = SET_INTERFACES("vm4_interfaces", false),
+    [SET_VM6_INTERFACES] = SET_INTERFACES("vm6_interfaces", true),
+    [SET_VM4_SOURCES] = SET_INTERFACE_SOURCES("vm4_sources", false),
+    [SET_VM6_SOURCES] = SET_INTERFACE_SOURCES("vm6_sources", true),
+    [SET_PROBE] = SET_ADDRESSES("timeout_update_probe", false, NFT_SET_TIMEOUT),
 };
 
-static const char *const chain_names[] = {"forward", "output"};
-static const unsigned chain_hooks[] = {NF_INET_FORWARD, NF_INET_LOCAL_OUT};
-#define CHAIN_COUNT    (sizeof(chain_names) / sizeof(chain_names[0]))
-#define CHAIN_TYPE     "filter"
-#define CHAIN_PRIORITY 0
+/*
+ * The bans' chains, and the anti-spoofing one: on prerouting, before
+ * connection tracking (priority raw), so a forged packet makes no
+ * conntrack entry and is dropped whether it was bound for the host or on.
+ */
+enum chain_id { CHAIN_FORWARD, CHAIN_OUTPUT, CHAIN_SPOOFING, CHAIN_COUNT };
+static const char *const chain_names[CHAIN_COUNT] = {"forward", "output", "spoofing"};
+static const unsigned chain_hooks[CHAIN_COUNT] = {NF_INET_FORWARD, NF_INET_LOCAL_OUT,
+                                                  NF_INET_PRE_ROUTING};
+static const int chain_priorities[CHAIN_COUNT] = {0, 0, -300};
+#define CHAIN_TYPE "filter"
 
 /* What one rule matches besides the banned source; a scope has one or more. */
 struct scope_match {
@@ -138,8 +184,9 @@ struct element {
 	int64_t timeout_ms;
 	uint8_t set;
 	uint8_t interval_end;
-	uint8_t key[16];
-	struct nft_ban_tag tag; /* the comment, when the daemon wrote one */
+	uint8_t key[KEY_MAX];
+	uint8_t key_end[KEY_MAX]; /* a concatenation's last key, see set_info */
+	struct nft_ban_tag tag;   /* the comment, when the daemon wrote one */
 };
 
 enum element_op {
@@ -196,6 +243,9 @@ struct nft {
 	/* The always-allowed sets' elements as written, sorted: checked and rewritten. */
 	struct element *allowed;
 	size_t allowed_count;
+	/* The VM sets' elements as nft_set_vm_sources wants them, sorted. */
+	struct element *vm_elements;
+	size_t vm_element_count;
 	/*
 	 * Each base chain's rules as the kernel listed them right after the
 	 * daemon wrote them (rule_fingerprint), to tell when another program
@@ -238,7 +288,7 @@ ban_set(enum scope scope, int family)
 static size_t
 set_key_length(uint8_t set)
 {
-	return sets[set].ipv6 ? 16 : 4;
+	return sets[set].key_length;
 }
 
 static void
@@ -251,10 +301,21 @@ mask_address(uint8_t *addr, size_t size, unsigned prefix_len)
 static const char *
 element_format(const struct element *element, char *buf, size_t len)
 {
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN], last[INET6_ADDRSTRLEN];
+	int family = sets[element->set].ipv6 ? AF_INET6 : AF_INET;
+	uint32_t ifindex;
 
-	inet_ntop(sets[element->set].ipv6 ? AF_INET6 : AF_INET, element->key, addr, sizeof(addr));
-	snprintf(buf, len, "%s%s", addr, element->interval_end ? " (interval end)" : "");
+	memcpy(&ifindex, element->key, sizeof(ifindex));
+	if (sets[element->set].key_type == NFT_TYPE_IFINDEX) {
+		snprintf(buf, len, "interface %u", ifindex);
+	} else if (sets[element->set].concat) {
+		inet_ntop(family, element->key + 4, addr, sizeof(addr));
+		inet_ntop(family, element->key_end + 4, last, sizeof(last));
+		snprintf(buf, len, "interface %u . %s-%s", ntohl(ifindex), addr, last);
+	} else {
+		inet_ntop(family, element->key, addr, sizeof(addr));
+		snprintf(buf, len, "%s%s", addr, element->interval_end ? " (interval end)" : "");
+	}
 	return buf;
 }
 
@@ -263,9 +324,13 @@ element_compare(const void *a, const void *b)
 {
 	const struct element *x = a, *y = b;
 
+	int r;
+
 	if (x->set != y->set)
 		return x->set < y->set ? -1 : 1;
-	return memcmp(x->key, y->key, sizeof(x->key));
+	if ((r = memcmp(x->key, y->key, sizeof(x->key))) != 0)
+		return r;
+	return memcmp(x->key_end, y->key_end, sizeof(x->key_end));
 }
 
 /*
@@ -401,7 +466,7 @@ static void
 batch_report(const struct nft *nft, const struct kernel_error *error)
 {
 	const struct batch_note *note = NULL;
-	char what[128] = "", element[64];
+	char what[192] = "", element[128];
 	uint32_t index = error->seq - nft->batch_seq - 1;
 
 	if (error->seq != nft->batch_seq && index < nft->note_count)
@@ -566,6 +631,8 @@ element_size(uint8_t set, bool with_timeout, bool with_flags)
 	              + NLA_HDRLEN                                   /* NFTA_SET_ELEM_KEY */
 	              + NLA_HDRLEN + NLA_ALIGN(set_key_length(set)); /* NFTA_DATA_VALUE */
 
+	if (sets[set].concat) /* NFTA_SET_ELEM_KEY_END */
+		size += NLA_HDRLEN + NLA_HDRLEN + NLA_ALIGN(set_key_length(set));
 	if (with_timeout)
 		size += NLA_HDRLEN + sizeof(uint64_t);
 	if (with_flags)
@@ -615,6 +682,11 @@ batch_elements(struct nft *nft, uint16_t type, uint16_t flags, const struct elem
 	for (size_t i = 0; i < count; i++) {
 		nftnl_set_elem_set(scratch, NFTNL_SET_ELEM_KEY, elements[i].key,
 		                   (uint32_t)set_key_length(set));
+		if (sets[set].concat)
+			nftnl_set_elem_set(scratch, NFTNL_SET_ELEM_KEY_END, elements[i].key_end,
+			                   (uint32_t)set_key_length(set));
+		else
+			nftnl_set_elem_unset(scratch, NFTNL_SET_ELEM_KEY_END);
 		if (with_timeout && elements[i].timeout_ms > 0)
 			nftnl_set_elem_set_u64(scratch, NFTNL_SET_ELEM_TIMEOUT,
 			                       (uint64_t)(elements[i].timeout_ms > late_ms + 1
@@ -758,6 +830,14 @@ element_list_append(struct nftnl_set_elem *set_element, void *data)
 	memset(element, 0, sizeof(*element));
 	element->set = list->set;
 	memcpy(element->key, key, key_length);
+	if (sets[list->set].concat) {
+		key = nftnl_set_elem_get(set_element, NFTNL_SET_ELEM_KEY_END, &key_length);
+		if (key == NULL || key_length != set_key_length(list->set)) {
+			list->error = -EPROTO;
+			return -1;
+		}
+		memcpy(element->key_end, key, key_length);
+	}
 	/* An element without a timeout never expires. */
 	element->timeout_ms = INT64_MAX;
 	if (nftnl_set_elem_is_set(set_element, NFTNL_SET_ELEM_EXPIRATION))
@@ -946,37 +1026,53 @@ rule_expr(struct nftnl_rule *rule, const char *name)
 }
 
 static void
-rule_meta_equals(struct nftnl_rule *rule, uint32_t key, uint8_t value)
+rule_meta(struct nftnl_rule *rule, uint32_t key)
 {
 	struct nftnl_expr *expr = rule_expr(rule, "meta");
 
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, key);
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	expr = rule_expr(rule, "cmp");
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(expr, NFTNL_EXPR_CMP_DATA, &value, sizeof(value));
 }
 
 static void
-rule_payload(struct nftnl_rule *rule, uint32_t base, uint32_t offset, uint32_t length)
+rule_compare(struct nftnl_rule *rule, uint32_t op, const void *data, uint32_t length)
+{
+	struct nftnl_expr *expr = rule_expr(rule, "cmp");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(expr, NFTNL_EXPR_CMP_DATA, data, length);
+}
+
+static void
+rule_equals(struct nftnl_rule *rule, const void *data, uint32_t length)
+{
+	rule_compare(rule, NFT_CMP_EQ, data, length);
+}
+
+static void
+rule_meta_equals(struct nftnl_rule *rule, uint32_t key, uint8_t value)
+{
+	rule_meta(rule, key);
+	rule_equals(rule, &value, sizeof(value));
+}
+
+static void
+rule_payload_to(struct nftnl_rule *rule, uint32_t dreg, uint32_t base, uint32_t offset,
+                uint32_t length)
 {
 	struct nftnl_expr *expr = rule_expr(rule, "payload");
 
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_DREG, dreg);
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_PAYLOAD_LEN, length);
 }
 
 static void
-rule_equals(struct nftnl_rule *rule, const void *data, uint32_t length)
+rule_payload(struct nftnl_rule *rule, uint32_t base, uint32_t offset, uint32_t length)
 {
-	struct nftnl_expr *expr = rule_expr(rule, "cmp");
-
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(expr, NFTNL_EXPR_CMP_DATA, data, length);
+	rule_payload_to(rule, NFT_REG_1, base, offset, length);
 }
 
 static void
@@ -1003,6 +1099,17 @@ rule_lookup(struct nftnl_rule *rule, uint8_t set, bool inverted)
 		nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 }
 
+static void
+rule_count_drop(struct nftnl_rule *rule)
+{
+	struct nftnl_expr *expr;
+
+	rule_expr(rule, "counter");
+	expr = rule_expr(rule, "immediate");
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+}
+
 /*
  * The rule that drops what a scope match covers from the sources in the
  * scope's set of one family. Cheap tests come first: most packets leave the
@@ -1014,7 +1121,6 @@ rule_build(const struct nft *nft, const char *chain, bool ipv6, const struct sco
 	struct nftnl_rule *rule = nftnl_rule_alloc();
 	uint32_t address_offset = ipv6 ? 8 : 12, address_length = ipv6 ? 16 : 4;
 	uint8_t source_mask[16] = {0};
-	struct nftnl_expr *expr;
 
 	if (rule == NULL)
 		fatal("nftnl_rule_alloc");
@@ -1051,10 +1157,59 @@ rule_build(const struct nft *nft, const char *chain, bool ipv6, const struct sco
 		             address_length);
 		rule_lookup(rule, ipv6 ? SET_ALLOW6 : SET_ALLOW4, true);
 	}
-	rule_expr(rule, "counter");
-	expr = rule_expr(rule, "immediate");
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+	rule_count_drop(rule);
+	return rule;
+}
+
+/*
+ * The anti-spoofing rule of one family: on the interfaces of the family's
+ * vm_interfaces set, a source outside the interface's ranges in its
+ * vm_sources set is dropped. The sources that never leave the link and that
+ * no VM can own (0.0.0.0/8 of a DHCP client, 169.254.0.0/16, ::, fe80::/10)
+ * pass, as in the XDP program. As nft writes it:
+ *   iif @vm4_interfaces ip saddr != 0.0.0.0/8 ip saddr != 169.254.0.0/16
+ *       iif . ip saddr != @vm4_sources counter drop
+ */
+static struct nftnl_rule *
+rule_spoofing_build(const struct nft *nft, bool ipv6)
+{
+	static const uint8_t mask8[16] = {0xff}, mask16[16] = {0xff, 0xff},
+	                     mask10[16] = {0xff, 0xc0};
+	static const uint8_t zero[16], link_local4[4] = {169, 254}, link_local6[16] = {0xfe, 0x80};
+	uint32_t address_offset = ipv6 ? 8 : 12, address_length = ipv6 ? 16 : 4;
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nftnl_expr *expr;
+
+	if (rule == NULL)
+		fatal("nftnl_rule_alloc");
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, nft->table);
+	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, chain_names[CHAIN_SPOOFING]);
+	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	rule_meta_equals(rule, NFT_META_NFPROTO, ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	rule_meta(rule, NFT_META_IIF);
+	rule_lookup(rule, ipv6 ? SET_VM6_INTERFACES : SET_VM4_INTERFACES, false);
+	rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset, address_length);
+	rule_mask(rule, ipv6 ? mask10 : mask8, address_length);
+	rule_compare(rule, NFT_CMP_NEQ, ipv6 ? link_local6 : zero, address_length);
+	rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset, address_length);
+	if (ipv6) {
+		rule_compare(rule, NFT_CMP_NEQ, zero, address_length);
+	} else {
+		rule_mask(rule, mask16, address_length);
+		rule_compare(rule, NFT_CMP_NEQ, link_local4, address_length);
+	}
+	/* The concatenation: the interface, big endian, then the source in the next register. */
+	rule_meta(rule, NFT_META_IIF);
+	expr = rule_expr(rule, "byteorder");
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BYTEORDER_LEN, 4);
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+	rule_payload_to(rule, NFT_REG32_01, NFT_PAYLOAD_NETWORK_HEADER, address_offset,
+	                address_length);
+	rule_lookup(rule, ipv6 ? SET_VM6_SOURCES : SET_VM4_SOURCES, true);
+	rule_count_drop(rule);
 	return rule;
 }
 
@@ -1089,10 +1244,26 @@ batch_set(struct nft *nft, uint8_t set_id)
 	nftnl_set_set_str(set, NFTNL_SET_NAME, sets[set_id].name);
 	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(set, NFTNL_SET_ID, set_id + 1);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE,
-	                  sets[set_id].ipv6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, sets[set_id].key_type);
 	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (uint32_t)set_key_length(set_id));
 	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, sets[set_id].flags);
+	if (sets[set_id].key_type == NFT_TYPE_IFINDEX) {
+		/* An index is in host byte order: nft must know it, to print names. */
+		struct nftnl_udata_buf *udata = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+		if (udata == NULL ||
+		    !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_HOST))
+			fatal("nftnl_udata_buf_alloc");
+		nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
+		                   nftnl_udata_buf_len(udata));
+		nftnl_udata_buf_free(udata);
+	}
+	if (sets[set_id].concat) {
+		/* The fields' lengths, ended by a 0, as the kernel's pipapo set wants them. */
+		uint8_t fields[NFT_REG32_COUNT] = {4, (uint8_t)(set_key_length(set_id) - 4)};
+
+		nftnl_set_set_data(set, NFTNL_SET_DESC_CONCAT, fields, sizeof(fields));
+	}
 	/* Bounds the kernel's memory; the kernel also sizes its hash table by it. */
 	if (set_id < SET_BAN_COUNT && nft->max_bans_per_set > 0)
 		nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, nft->max_bans_per_set);
@@ -1156,19 +1327,36 @@ probe_timeout_update(struct nft *nft, bool *supported)
 	return r < 0 ? r : r_delete;
 }
 
+/* Appends a rule to its chain, and frees it. */
+static void
+batch_rule(struct nft *nft, struct nftnl_rule *rule)
+{
+	struct nlmsghdr *nlh =
+	    batch_message(nft, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, SET_NONE);
+
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	batch_message_end(nft, nlh);
+	nftnl_rule_free(rule);
+}
+
 /* One scope match's rules in a base chain, for IPv4 and IPv6. */
 static void
 batch_scope_rules(struct nft *nft, size_t index, const struct scope_match *match)
 {
-	for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
-		struct nftnl_rule *rule = rule_build(nft, chain_names[index], ipv6, match);
-		struct nlmsghdr *nlh =
-		    batch_message(nft, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, SET_NONE);
+	for (int ipv6 = 0; ipv6 <= 1; ipv6++)
+		batch_rule(nft, rule_build(nft, chain_names[index], ipv6, match));
+}
 
-		nftnl_rule_nlmsg_build_payload(nlh, rule);
-		batch_message_end(nft, nlh);
-		nftnl_rule_free(rule);
-	}
+/*
+ * The VM sets afresh, in the batch begun: flushed, then filled with what
+ * nft_set_vm_sources wants.
+ */
+static int
+batch_vm_sets(struct nft *nft)
+{
+	for (uint8_t set = SET_VM4_INTERFACES; set <= SET_VM6_SOURCES; set++)
+		batch_set_named(nft, NFT_MSG_DELSETELEM, set);
+	return batch_element_op(nft, nft->vm_elements, nft->vm_element_count, ELEMENT_ADD);
 }
 
 /* Creates the base chain if missing and drops its rules. */
@@ -1186,7 +1374,7 @@ batch_chain(struct nft *nft, size_t index)
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(chain, NFTNL_CHAIN_TYPE, CHAIN_TYPE);
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_HOOKNUM, chain_hooks[index]);
-	nftnl_chain_set_s32(chain, NFTNL_CHAIN_PRIO, CHAIN_PRIORITY);
+	nftnl_chain_set_s32(chain, NFTNL_CHAIN_PRIO, chain_priorities[index]);
 	nftnl_chain_set_u32(chain, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = batch_message(nft, NFT_MSG_NEWCHAIN, NLM_F_CREATE, SET_NONE);
 	nftnl_chain_nlmsg_build_payload(nlh, chain);
@@ -1202,6 +1390,11 @@ batch_chain(struct nft *nft, size_t index)
 	batch_message_end(nft, nlh);
 	nftnl_rule_free(rule);
 
+	if (index == CHAIN_SPOOFING) {
+		for (int ipv6 = 0; ipv6 <= 1; ipv6++)
+			batch_rule(nft, rule_spoofing_build(nft, ipv6));
+		return;
+	}
 	for (size_t i = 0; i < sizeof(scope_matches) / sizeof(scope_matches[0]); i++)
 		batch_scope_rules(nft, index, &scope_matches[i]);
 	for (size_t i = 0; i < nft->web_port_count; i++) {
@@ -1318,13 +1511,13 @@ allow_elements(const struct nft_options *options, struct element *out)
 
 		memset(start, 0, sizeof(*start));
 		start->set = ranges[i].set;
-		memcpy(start->key, ranges[i].start, sizeof(start->key));
+		memcpy(start->key, ranges[i].start, sizeof(ranges[i].start));
 		if (!ranges[i].open) {
 			struct element *end = &out[count++];
 
 			*end = *start;
 			end->interval_end = 1;
-			memcpy(end->key, ranges[i].end, sizeof(end->key));
+			memcpy(end->key, ranges[i].end, sizeof(ranges[i].end));
 		}
 	}
 	return count;
@@ -1504,7 +1697,8 @@ chain_rules_fingerprint(struct nft *nft, size_t index, char **out)
 /* What chain_callback found of one chain. */
 struct chain_found {
 	unsigned hook; /* the one it must have */
-	bool ours;     /* its type, hook, priority and policy are what batch_chain writes */
+	int priority;
+	bool ours; /* its type, hook, priority and policy are what batch_chain writes */
 	int error;
 };
 
@@ -1525,7 +1719,7 @@ chain_callback(const struct nlmsghdr *nlh, void *data)
 	              nftnl_chain_is_set(chain, NFTNL_CHAIN_PRIO) &&
 	              nftnl_chain_is_set(chain, NFTNL_CHAIN_POLICY) && type != NULL &&
 	              strcmp(type, CHAIN_TYPE) == 0 &&
-	              nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO) == CHAIN_PRIORITY &&
+	              nftnl_chain_get_s32(chain, NFTNL_CHAIN_PRIO) == found->priority &&
 	              nftnl_chain_get_u32(chain, NFTNL_CHAIN_HOOKNUM) == found->hook &&
 	              nftnl_chain_get_u32(chain, NFTNL_CHAIN_POLICY) == NF_ACCEPT;
 	nftnl_chain_free(chain);
@@ -1538,7 +1732,8 @@ chain_check(struct nft *nft, size_t index)
 {
 	char request[MNL_SOCKET_BUFFER_SIZE], what[64];
 	struct nftnl_chain *chain = nftnl_chain_alloc();
-	struct chain_found found = {.hook = chain_hooks[index]};
+	struct chain_found found = {.hook = chain_hooks[index],
+	                            .priority = chain_priorities[index]};
 	struct nlmsghdr *nlh;
 	int r;
 
@@ -1576,16 +1771,17 @@ set_present(struct nft *nft, uint8_t set_id)
 	return r < 0 ? r : 1;
 }
 
-/* Do the always-allowed sets hold what skeleton_write wrote? 1, 0, or -errno. */
+/* Do the sets first..last hold wanted (sorted)? 1, 0, or -errno. */
 static int
-allow_sets_check(struct nft *nft, size_t *found_count)
+sets_hold(struct nft *nft, uint8_t first, uint8_t last, const struct element *wanted,
+          size_t wanted_count, size_t *found_count)
 {
 	struct element_list list = {0};
 	size_t count;
 	int r = 0;
 
 	*found_count = 0;
-	for (uint8_t set = SET_ALLOW4; set <= SET_ALLOW6 && r == 0; set++)
+	for (uint8_t set = first; set <= last && r == 0; set++)
 		r = set_dump(nft, set, &list);
 	if (r < 0) {
 		free(list.elements);
@@ -1593,10 +1789,10 @@ allow_sets_check(struct nft *nft, size_t *found_count)
 	}
 	count = elements_sort_unique(list.elements, list.count);
 	*found_count = count;
-	r = count == nft->allowed_count;
+	r = count == wanted_count;
 	for (size_t i = 0; r && i < count; i++)
-		r = element_compare(&list.elements[i], &nft->allowed[i]) == 0 &&
-		    list.elements[i].interval_end == nft->allowed[i].interval_end;
+		r = element_compare(&list.elements[i], &wanted[i]) == 0 &&
+		    list.elements[i].interval_end == wanted[i].interval_end;
 	free(list.elements);
 	return r;
 }
@@ -1634,7 +1830,8 @@ skeleton_write(struct nft *nft, const bool chain_remake[CHAIN_COUNT])
 		batch_chain(nft, i);
 	}
 	/* Starts and ends of one range must travel together: one batch. */
-	if ((r = batch_element_op(nft, nft->allowed, nft->allowed_count, ELEMENT_ADD)) < 0) {
+	if ((r = batch_element_op(nft, nft->allowed, nft->allowed_count, ELEMENT_ADD)) < 0 ||
+	    (r = batch_vm_sets(nft)) < 0) {
 		nft->note_count = 0;
 		return r;
 	}
@@ -1653,7 +1850,7 @@ int
 nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 {
 	bool remake[CHAIN_COUNT] = {false};
-	size_t allowed_found;
+	size_t allowed_found, vm_found;
 	int r;
 
 	memset(damage, 0, sizeof(*damage));
@@ -1680,7 +1877,7 @@ nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 		if (r == 0) {
 			log_warnx("inet %s: chain %s is not the daemon's: another type, hook, "
 			          "priority or policy than filter, %s, priority %d, policy accept",
-			          nft->table, chain_names[i], chain_names[i], CHAIN_PRIORITY);
+			          nft->table, chain_names[i], chain_names[i], chain_priorities[i]);
 			damage->chains_changed++;
 			remake[i] = true;
 			continue;
@@ -1698,7 +1895,8 @@ nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 		}
 		free(rules.text);
 	}
-	if ((r = allow_sets_check(nft, &allowed_found)) < 0)
+	if ((r = sets_hold(nft, SET_ALLOW4, SET_ALLOW6, nft->allowed, nft->allowed_count,
+	                   &allowed_found)) < 0)
 		return r;
 	if (r == 0) {
 		log_warnx("inet %s: the always-allowed sets hold %zu elements, not the %zu the "
@@ -1706,16 +1904,25 @@ nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 		          nft->table, allowed_found, nft->allowed_count);
 		damage->allow_sets_changed++;
 	}
+	if ((r = sets_hold(nft, SET_VM4_INTERFACES, SET_VM6_SOURCES, nft->vm_elements,
+	                   nft->vm_element_count, &vm_found)) < 0)
+		return r;
+	if (r == 0) {
+		log_warnx("inet %s: the VM interface and source sets hold %zu elements, not the "
+		          "%zu the daemon wrote",
+		          nft->table, vm_found, nft->vm_element_count);
+		damage->vm_sets_changed++;
+	}
 	if (damage->sets_missing + damage->chains_missing + damage->chains_changed +
-	        damage->rules_changed + damage->allow_sets_changed ==
+	        damage->rules_changed + damage->allow_sets_changed + damage->vm_sets_changed ==
 	    0)
 		return 0;
 	if ((r = skeleton_write(nft, remake)) < 0) {
 		log_warnx("inet %s: the chains, rules and sets could not be rewritten", nft->table);
 		return r;
 	}
-	log_warnx("inet %s: chains, rules and always-allowed sets rewritten as the daemon makes "
-	          "them",
+	log_warnx("inet %s: chains, rules, always-allowed and VM sets rewritten as the daemon "
+	          "makes them",
 	          nft->table);
 	return 0;
 }
@@ -1753,6 +1960,112 @@ nft_set_web_ports(struct nft *nft, const uint16_t *ports, size_t count)
 		nft->web_port_count = old_count;
 		return r;
 	}
+	return 0;
+}
+
+/* The elements of one interface's sources: in the sets of the families it checks. */
+static size_t
+vm_source_elements(const struct nft_vm_sources *vm, struct element *out)
+{
+	uint32_t ifindex = htonl(vm->ifindex);
+	size_t count = 0;
+
+	for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
+		if (!(ipv6 ? vm->check_ipv6 : vm->check_ipv4))
+			continue;
+		memset(&out[count], 0, sizeof(out[count]));
+		out[count].set = ipv6 ? SET_VM6_INTERFACES : SET_VM4_INTERFACES;
+		memcpy(out[count++].key, &vm->ifindex, sizeof(vm->ifindex));
+	}
+	for (size_t i = 0; i < vm->address_count; i++) {
+		const struct prefix *prefix = &vm->addresses[i];
+		bool ipv6 = prefix->family == SOURCE_FAMILY_IPV6;
+		struct element *element = &out[count];
+		size_t length = ipv6 ? 16 : 4;
+
+		if ((ipv6 && !vm->check_ipv6) || (!ipv6 && !vm->check_ipv4) ||
+		    (prefix->family != SOURCE_FAMILY_IPV4 && !ipv6) || prefix->len > length * 8)
+			continue;
+		memset(element, 0, sizeof(*element));
+		element->set = ipv6 ? SET_VM6_SOURCES : SET_VM4_SOURCES;
+		memcpy(element->key, &ifindex, sizeof(ifindex));
+		memcpy(element->key + 4, prefix->addr, length);
+		mask_address(element->key + 4, length, prefix->len);
+		memcpy(element->key_end, element->key, sizeof(element->key));
+		/* The range's last address: the host bits all set. */
+		for (unsigned bit = prefix->len; bit < length * 8; bit++)
+			element->key_end[4 + bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+		count++;
+	}
+	return count;
+}
+
+/*
+ * Sorted, each key once; a range inside another of the same interface (an
+ * operator's /32 within its /27) is merged into it: the kernel refuses
+ * overlapping ranges.
+ */
+static size_t
+vm_elements_merge(struct element *elements, size_t count)
+{
+	size_t kept = 0;
+
+	count = elements_sort_unique(elements, count);
+	for (size_t i = 0; i < count; i++) {
+		struct element *last = kept > 0 ? &elements[kept - 1] : NULL;
+		size_t length = set_key_length(elements[i].set);
+
+		if (last != NULL && last->set == elements[i].set && sets[last->set].concat &&
+		    memcmp(last->key, elements[i].key, 4) == 0 &&
+		    memcmp(elements[i].key, last->key_end, length) <= 0) {
+			if (memcmp(elements[i].key_end, last->key_end, length) > 0)
+				memcpy(last->key_end, elements[i].key_end, length);
+			continue;
+		}
+		elements[kept++] = elements[i];
+	}
+	return kept;
+}
+
+int
+nft_set_vm_sources(struct nft *nft, const struct nft_vm_sources *vms, size_t count)
+{
+	struct element *elements, *old = nft->vm_elements;
+	size_t total = 0, old_count = nft->vm_element_count;
+	int r;
+
+	for (size_t i = 0; i < count; i++)
+		total += 2 + vms[i].address_count;
+	if (total > NFT_VM_SOURCES_MAX) {
+		log_warnx("inet %s: %zu VM sources, at most %u: the anti-spoofing sets stay as "
+		          "they are",
+		          nft->table, total, NFT_VM_SOURCES_MAX);
+		return -E2BIG;
+	}
+	if ((elements = calloc(total + 1, sizeof(*elements))) == NULL) {
+		log_warn("inet %s: allocate %zu VM sources", nft->table, total);
+		return -ENOMEM;
+	}
+	total = 0;
+	for (size_t i = 0; i < count; i++)
+		total += vm_source_elements(&vms[i], &elements[total]);
+	total = vm_elements_merge(elements, total);
+	if (total == old_count &&
+	    (total == 0 || memcmp(elements, old, total * sizeof(*elements)) == 0)) {
+		free(elements);
+		return 0;
+	}
+	nft->vm_elements = elements;
+	nft->vm_element_count = total;
+	batch_begin(nft);
+	if ((r = batch_vm_sets(nft)) < 0 || (r = batch_commit(nft)) < 0) {
+		nft->note_count = 0;
+		nft->vm_elements = old;
+		nft->vm_element_count = old_count;
+		free(elements);
+		return r;
+	}
+	free(old);
 	return 0;
 }
 
@@ -1811,6 +2124,7 @@ nft_close(struct nft *nft)
 	for (size_t i = 0; i < CHAIN_COUNT; i++)
 		free(nft->rules_written[i]);
 	free(nft->allowed);
+	free(nft->vm_elements);
 	free(nft->receive);
 	free(nft->batch);
 	free(nft);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "hostaddr.h"
 #include "loop.h"
+#include "nft.h"
 #include "store.h"
 #include "vm.h"
 
@@ -26,6 +27,7 @@ struct attribution {
 	struct vm_registry vms;
 	struct host_addresses host;
 	struct capture *capture;      /* NULL until capture is open */
+	struct nft *nft;              /* the anti-spoofing rules' sets; NULL in replay */
 	uint64_t learn_malformed;     /* handed-up frames the parser refused */
 	uint64_t spoofing_unattached; /* spoofing events from an interface with no address */
 };
@@ -66,6 +68,14 @@ int attribution_event_source(struct attribution *attribution, struct abuse_event
  */
 int attribution_event(struct attribution *attribution, const struct abuse_event *event,
                       struct abuse_event *copy, const struct abuse_event **out);
+
+/*
+ * With spoofing.action = "drop", writes every attached interface's own
+ * sources into nftables' anti-spoofing sets (nft_set_vm_sources), for the
+ * families the XDP program checks on it; otherwise empties them. Done after
+ * every change the registry makes; by the owner after it replaced nft.
+ */
+int attribution_filter_sync(struct attribution *attribution);
 
 /* The VM behind an interface, or NULL. */
 const struct vm *attribution_vm(struct attribution *attribution, int ifindex);

@@ -72,6 +72,7 @@ struct nft_ruleset_damage {
 	unsigned chains_changed;     /* another type, hook, priority or policy */
 	unsigned rules_changed;      /* chains whose rules were deleted, added to or altered */
 	unsigned allow_sets_changed; /* the always-allowed sets lost or gained elements */
+	unsigned vm_sets_changed;    /* the VM interface and source sets did */
 };
 /*
  * Compares the table's sets, base chains, rules and always-allowed sets with
@@ -80,6 +81,25 @@ struct nft_ruleset_damage {
  * elements are ban_reconcile's. 0 (all was well, or is repaired), or -errno.
  */
 int nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage);
+/* One VM-facing interface's own sources, for the anti-spoofing rules. */
+struct nft_vm_sources {
+	uint32_t ifindex;
+	bool check_ipv4, check_ipv6; /* drop this family's other sources */
+	const struct prefix *addresses;
+	size_t address_count;
+};
+/* Most sources nft_set_vm_sources takes, over all interfaces. */
+#define NFT_VM_SOURCES_MAX (64u * 1024)
+/*
+ * The anti-spoofing filter from now on: chain "spoofing" (hook prerouting,
+ * priority raw) drops a packet that arrives on one of these interfaces,
+ * of a family it checks, from a source outside its addresses. Kept in sets
+ * keyed by interface index (vm4_interfaces, vm4_sources and the same for
+ * IPv6), replaced as a whole in one batch; an interface not given is not
+ * checked. Covered by nft_ruleset_check. 0, or -errno (the old sets stay,
+ * or -E2BIG past NFT_VM_SOURCES_MAX).
+ */
+int nft_set_vm_sources(struct nft *nft, const struct nft_vm_sources *vms, size_t count);
 /*
  * The web scope drops these TCP ports beside 80 and 443 from now on (a
  * reload changed crawler.http_ports): the chains' rules are rewritten in one

@@ -218,6 +218,24 @@ check "agvm0 learns its address again from a fresh ARP" \
 	wait_until 3000 bash -c "'$BUILD/abusectl' -s '$WORK/control.sock' --json vms | jq -e '.vms[] | select(.interface == \"agvm0\") | .addresses[] | select(.address == \"10.0.0.5/32\")' >/dev/null"
 refute "dropped: the forged SYNs stop at the hypervisor, none forwarded" forged_forwarded
 check "they are still counted as spoofed" wait_for_status '.counters.spoofed >= 30' 3000
+# The same filter in nftables: chain spoofing of the daemon's own table.
+spoofing_chain() { in_hv nft list chain inet abuseguard spoofing 2>/dev/null; }
+vm4_sources() { in_hv nft list set inet abuseguard vm4_sources 2>/dev/null | tr -d '\n\t '; }
+rule4_drops() {
+	spoofing_chain | awk '/@vm4_sources counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+check "nft list shows chain spoofing's IPv4 rule" \
+	bash -c "ip netns exec '$HV' nft list chain inet abuseguard spoofing | grep -q 'iif @vm4_interfaces .* iif . ip saddr != @vm4_sources counter packets [0-9]* bytes [0-9]* drop'"
+check "vm4_sources holds agvm0's learned 10.0.0.5 and agvm1's configured 10.0.2.6 ($(vm4_sources))" \
+	bash -c "[[ '$(vm4_sources)' == *'\"agvm0\".10.0.0.5'* && '$(vm4_sources)' == *'\"agvm1\".10.0.2.6'* ]]"
+check "vm4_interfaces holds both interfaces" \
+	bash -c "ip netns exec '$HV' nft list set inet abuseguard vm4_interfaces | grep -qE 'elements = \{ \"agvm[01]\", \"agvm[01]\" \}'"
+handle=$(in_hv nft -a list chain inet abuseguard spoofing | awk '/@vm4_sources/ { print $NF }')
+check "another program deletes the IPv4 spoofing rule" \
+	in_hv nft delete rule inet abuseguard spoofing handle "$handle"
+check "the daemon's ruleset check puts it back" \
+	wait_until 15000 bash -c "ip netns exec '$HV' nft list chain inet abuseguard spoofing | grep -q '@vm4_sources counter'"
+check "and logs the repair" grep -q 'chain spoofing: its 1 rules are not the 2' "$WORK/daemon.log"
 check "the first VM's own traffic still flows (ping to its gateway)" \
 	in_vm ping -c 1 -W 2 10.0.0.1
 check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25
@@ -233,4 +251,19 @@ check "its 30 IPv6 echo requests are counted as spoofed" \
 check "the second VM's own 10.0.2.6 is banned for spoofing" \
 	wait_for_bans '.bans[] | select(.source == "10.0.2.6" and .category == "spoofing")' 3000
 daemon_stop TERM
+
+# The daemon is gone and its XDP program with it: the nftables filter stays.
+# (Both VMs' own addresses are banned for spoofing by now, scope all: the
+# hypervisor's own addresses are what they still reach.)
+check "with the daemon stopped, chain spoofing and its sets are still there" \
+	bash -c "[[ '$(vm4_sources)' == *'\"agvm0\".10.0.0.5'* ]]"
+drops_before=$(rule4_drops)
+refute "the first VM's forged SYNs still stop at the hypervisor" forged_forwarded
+drops_after=$(rule4_drops)
+check "the nft rule dropped them: its counter rose by 30 ($drops_before, then $drops_after)" \
+	test "$((drops_after - drops_before))" -ge 30
+check "the first VM's own traffic still flows (ping to its gateway)" \
+	in_vm ping -c 1 -W 2 10.0.0.1
+check "the second VM's own traffic still flows (ping to its gateway)" \
+	in_vm2 ping -c 1 -W 2 10.0.2.1
 exit 0
