@@ -26,6 +26,7 @@
 #include "crawl.h"
 #include "engine.h"
 #include "log.h"
+#include "pcapng.h"
 #include "policy.h"
 #include "replay.h"
 #include "source.h"
@@ -86,6 +87,14 @@ static const char *const time_fault_names[TIME_FAULT_COUNT] = {
     [TIME_NONE] = "no time stamp, or at or before 1970",
     [TIME_FUTURE] = "time stamp in the future",
 };
+/*
+ * VMs of one Ethernet capture told apart by their MAC, one per interface
+ * (a pcapng capture of several); past them every frame is taken as the VM's.
+ */
+#define REPLAY_FILE_VMS 64
+/* A pcapng interface block's interface: not looked up yet, or no VM's. */
+#define PCAPNG_UNKNOWN 0
+#define PCAPNG_NOT_VM  (-1)
 
 enum skip_reason {
 	SKIP_LINK_TYPE,
@@ -117,15 +126,31 @@ enum link_kind {
 	LINK_IP,       /* raw IPv4 or IPv6: Ethernet header from the version */
 };
 
+/* Ethernet: the VM's side of an interface, once a frame showed it. */
+struct vm_mac {
+	int ifindex;
+	unsigned char mac[6];
+};
+
 struct replay_file {
 	const char *name; /* for people: "(stdin)" for "-" */
 	enum link_kind link;
 	size_t link_header_length;
-	unsigned char vm_mac[6]; /* Ethernet: the VM's side, once a frame showed it */
-	int vm_mac_known;
+	struct vm_mac vm_macs[REPLAY_FILE_VMS];
+	unsigned vm_mac_count;
 	uint64_t packet; /* the current packet's number in the file, from 1 */
 	uint64_t skipped[SKIP_COUNT];
 	uint64_t retimed[TIME_FAULT_COUNT];
+	/*
+	 * A pcapng capture, walked beside libpcap: the interface of the packet
+	 * libpcap read last (its program's ifindex, or PCAPNG_NOT_VM), and the
+	 * program's interface of each interface block of the section.
+	 */
+	struct pcapng *pcapng;
+	FILE *pcapng_stream;
+	int packet_ifindex;
+	uint32_t pcapng_section;
+	int pcapng_ifindex[PCAPNG_INTERFACES_MAX];
 };
 
 struct replay_stats {
@@ -315,21 +340,31 @@ on_abuse_event(void *arg, const struct abuse_event *event)
 	engine_handle_event(&replay->engine, event);
 }
 
+/* The VM's MAC on an interface of the file, or NULL before a frame showed it. */
+static const unsigned char *
+file_vm_mac(const struct replay_file *file, int ifindex)
+{
+	for (unsigned i = 0; i < file->vm_mac_count; i++)
+		if (file->vm_macs[i].ifindex == ifindex)
+			return file->vm_macs[i].mac;
+	return NULL;
+}
+
 static void
 on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
 {
 	struct replay *replay = arg;
 	const struct replay_file *file = replay->file;
+	const unsigned char *mac = file_vm_mac(file, ifindex);
 	struct held_learn *held;
 
 	/* Cooked captures say which packets come from the VM; Ethernet ones, its MAC. */
 	if (file->link != LINK_ETHERNET || length < ETHERNET_HEADER_LENGTH ||
-	    (file->vm_mac_known &&
-	     memcmp((const unsigned char *)frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0)) {
+	    (mac != NULL && memcmp((const unsigned char *)frame + 6, mac, 6) == 0)) {
 		attribution_learn(&replay->attribution, capture, ifindex, frame, length);
 		return;
 	}
-	if (file->vm_mac_known || replay->held_count >= REPLAY_HELD_LEARN ||
+	if (mac != NULL || replay->held_count >= REPLAY_HELD_LEARN ||
 	    length > sizeof(held->frame)) {
 		replay->learn_not_vm++;
 		return;
@@ -340,22 +375,27 @@ on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *fram
 	memcpy(held->frame, frame, length);
 }
 
-/* The VM's MAC is known: its held frames teach now, the others never. */
+/*
+ * The VM's MAC on an interface is known: its held frames teach now, the
+ * interface's others never; other interfaces' frames stay held.
+ */
 static void
-held_learn_settle(struct replay *replay)
+held_learn_settle(struct replay *replay, int ifindex, const unsigned char mac[6])
 {
-	const struct replay_file *file = replay->file;
+	unsigned kept = 0;
 
 	for (unsigned i = 0; i < replay->held_count; i++) {
 		const struct held_learn *held = &replay->held[i];
 
-		if (memcmp(held->frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0)
+		if (held->ifindex != ifindex)
+			replay->held[kept++] = *held;
+		else if (memcmp(held->frame + 6, mac, 6) == 0)
 			attribution_learn(&replay->attribution, replay->capture, held->ifindex,
 			                  held->frame, held->length);
 		else
 			replay->learn_not_vm++;
 	}
-	replay->held_count = 0;
+	replay->held_count = kept;
 }
 
 static void
@@ -461,6 +501,99 @@ capture_index_interface(struct replay *replay, uint32_t index)
 	return ifindex;
 }
 
+/*
+ * The program's interface for a pcapng interface block: its if_name when it
+ * is one of the policy's VM-facing interfaces (another is no VM's: skipped,
+ * and said once), else, unnamed, the interface that packets naming none
+ * stand for (the first block), or "(capture ID)".
+ */
+static int
+pcapng_interface_ifindex(struct replay *replay, const struct pcapng_interface *interface)
+{
+	char unnamed[32];
+
+	if (interface->named && capture_interface_wanted(replay->config, interface->name))
+		return interface_ifindex(replay, interface->name);
+	if (interface->named) {
+		log_warnx(
+		    "%s: packet %llu: the capture's interface %u (%s) is none of the policy's "
+		    "VM-facing interfaces: its packets are skipped",
+		    replay->file->name, (unsigned long long)replay->file->packet, interface->id,
+		    interface->name);
+		return PCAPNG_NOT_VM;
+	}
+	if (interface->id == 0)
+		return replay->unnamed_ifindex;
+	snprintf(unnamed, sizeof(unnamed), "(capture %u)", interface->id);
+	return interface_ifindex(replay, unnamed);
+}
+
+static void
+pcapng_walk_close(struct replay_file *file)
+{
+	pcapng_close(file->pcapng);
+	if (file->pcapng_stream != NULL)
+		fclose(file->pcapng_stream);
+	file->pcapng = NULL;
+	file->pcapng_stream = NULL;
+}
+
+/*
+ * The interface of the packet libpcap just read, from the block walk beside
+ * it. A walk that fails leaves the rest of the file's packets naming none.
+ */
+static void
+pcapng_packet_interface(struct replay *replay)
+{
+	struct replay_file *file = replay->file;
+	struct pcapng_interface interface;
+	int r;
+
+	file->packet_ifindex = 0;
+	if (file->pcapng == NULL)
+		return;
+	if ((r = pcapng_next_packet(file->pcapng, &interface)) != 1) {
+		log_warnx("%s: packet %llu: the pcapng blocks cannot be walked (%s): this and the "
+		          "later packets name no interface",
+		          file->name, (unsigned long long)file->packet,
+		          r == 0 ? "no packet block left" : strerror(-r));
+		pcapng_walk_close(file);
+		return;
+	}
+	if (interface.section != file->pcapng_section) {
+		memset(file->pcapng_ifindex, 0, sizeof(file->pcapng_ifindex));
+		file->pcapng_section = interface.section;
+	}
+	if (file->pcapng_ifindex[interface.id] == PCAPNG_UNKNOWN)
+		file->pcapng_ifindex[interface.id] = pcapng_interface_ifindex(replay, &interface);
+	file->packet_ifindex = file->pcapng_ifindex[interface.id];
+}
+
+/*
+ * A second reading of a pcapng file, for its interface blocks. None for
+ * standard input (read once), a pcap file, or a file whose header the walk
+ * refuses (said; libpcap may still read it): its packets name no interface.
+ */
+static void
+pcapng_walk_open(struct replay_file *file, const char *path)
+{
+	FILE *stream;
+	int r;
+
+	if (strcmp(path, "-") == 0 || (stream = fopen(path, "rb")) == NULL)
+		return;
+	if ((r = pcapng_open(&file->pcapng, stream)) < 0) {
+		if (r != -ENOMSG)
+			log_warnx(
+			    "%s: its pcapng section header cannot be walked (%s): its packets "
+			    "name no interface",
+			    file->name, strerror(-r));
+		fclose(stream);
+		return;
+	}
+	file->pcapng_stream = stream;
+}
+
 /* 0 (not IP) lets the program count the packet as other layer 3. */
 static uint16_t
 ip_ethertype(unsigned version)
@@ -538,19 +671,20 @@ frame_opens_contact(const unsigned char *frame, size_t length)
  * the VM's MAC go through XDP, the rest through the egress program.
  */
 static enum capture_direction
-ethernet_direction(struct replay *replay, const unsigned char *frame, size_t length)
+ethernet_direction(struct replay *replay, const unsigned char *frame, size_t length, int ifindex)
 {
 	struct replay_file *file = replay->file;
+	const unsigned char *mac = file_vm_mac(file, ifindex);
+	struct vm_mac *known;
 
 	/* The hypervisor's broadcasts and multicasts too go toward the VM, as live. */
-	if (file->vm_mac_known)
-		return memcmp(frame + 6, file->vm_mac, sizeof(file->vm_mac)) == 0
-		           ? CAPTURE_FROM_VM
-		           : CAPTURE_TOWARD_VM;
-	if (frame_opens_contact(frame, length)) {
-		memcpy(file->vm_mac, frame + 6, sizeof(file->vm_mac));
-		file->vm_mac_known = 1;
-		held_learn_settle(replay);
+	if (mac != NULL)
+		return memcmp(frame + 6, mac, 6) == 0 ? CAPTURE_FROM_VM : CAPTURE_TOWARD_VM;
+	if (frame_opens_contact(frame, length) && file->vm_mac_count < REPLAY_FILE_VMS) {
+		known = &file->vm_macs[file->vm_mac_count++];
+		known->ifindex = ifindex;
+		memcpy(known->mac, frame + 6, sizeof(known->mac));
+		held_learn_settle(replay, ifindex, known->mac);
 	}
 	return CAPTURE_FROM_VM;
 }
@@ -569,7 +703,11 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	uint16_t protocol = 0;
 	int packet_type = 0;
 
-	*ifindex = replay->unnamed_ifindex;
+	*ifindex = file->packet_ifindex > 0 ? file->packet_ifindex : replay->unnamed_ifindex;
+	if (file->packet_ifindex == PCAPNG_NOT_VM) {
+		packet_skip(replay, SKIP_NOT_VM, NULL); /* said once per interface block */
+		return 0;
+	}
 
 	/* Raw IP has no link header, but its first byte names the version. */
 	if (length < file->link_header_length || length == 0) {
@@ -580,7 +718,7 @@ frame_build(struct replay *replay, const unsigned char *data, size_t length,
 	switch (file->link) {
 	case LINK_ETHERNET:
 		*frame = data;
-		*direction = ethernet_direction(replay, data, length);
+		*direction = ethernet_direction(replay, data, length, *ifindex);
 		return length;
 	case LINK_SLL:
 		packet_type = read_be16(data + SLL_PACKET_TYPE);
@@ -819,10 +957,13 @@ replay_file(struct replay *replay, const char *path)
 	}
 	replay->file = &file;
 	file_check(&file, pcap);
+	pcapng_walk_open(&file, path);
 	while (!replay_interrupted && (result = pcap_next_ex(pcap, &header, &data)) == 1) {
 		file.packet++;
+		pcapng_packet_interface(replay);
 		replay_packet(replay, header, data);
 	}
+	pcapng_walk_close(&file);
 	if (!replay_interrupted && result == PCAP_ERROR) {
 		/* A capture cut short mid-record (tcpdump killed): what came before stands. */
 		file.packet++;

@@ -134,6 +134,19 @@ expect "two VMs on any: tap-b's own burst is banned at its 30th SYN, tap-a's for
 	"$(decisions two-vms '[.source, .category, .interface, .attempts] | join(" ")')" \
 	"10.0.0.6 spam tap-b 30
 10.0.0.5 spoofing tap-a 100"
+# The same in pcapng, each packet naming its interface block (if_name), in
+# either byte order: no --replay-interface, and the uplink's eth0 is no VM's.
+for order in "" -be; do
+	REPLAY_POLICY=$WORK/two.conf replay "two-vms$order" --replay "$FIXTURES/two-vms$order.pcapng"
+	expect "two VMs in pcapng${order:+ (big endian)}: the same two decisions, by interface block" \
+		"$(decisions "two-vms$order" '[.source, .category, .interface, .attempts] | join(" ")')" \
+		"10.0.0.6 spam tap-b 30
+10.0.0.5 spoofing tap-a 100"
+	expect "two VMs in pcapng${order:+ (big endian)}: only the forger, tap-a, has a spoofing decision" \
+		"$(decisions "two-vms$order" 'select(.category == "spoofing") | .interface')" "tap-a"
+	expect "two VMs in pcapng${order:+ (big endian)}: eth0's 210 copies skipped, said once" \
+		"$(summary "two-vms$order" '  on no VM-facing interface') $(grep -c "interface 2 (eth0) is none of the policy's" "$WORK/two-vms$order.err")" "210 1"
+done
 fixture spam-user0
 expect "an unsupported link type: no decision, exit status 0" "$(decisions spam-user0)/$RC" "/0"
 check "an unsupported link type is reported once, naming the file" \

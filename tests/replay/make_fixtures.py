@@ -138,25 +138,39 @@ def write_pcap(path, frames, linktype=LINKTYPE_ETHERNET, snaplen=262144):
             out.write(captured)
 
 
-def pcapng_block(block_type, body):
+def pcapng_block(block_type, body, order="<"):
     body += b"\0" * (-len(body) % 4)
     length = 12 + len(body)
-    return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
+    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
 
 
-def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET):
-    """pcapng with nanosecond time stamps (if_tsresol = 9)."""
-    section = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-    tsresol = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
-    interface = struct.pack("<HHI", linktype, 0, 262144) + tsresol
+def pcapng_option(code, value, order="<"):
+    return struct.pack(order + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def write_pcapng(path, frames, linktype=LINKTYPE_ETHERNET, interfaces=(None,), order="<"):
+    """pcapng with nanosecond time stamps (if_tsresol = 9), in the byte order
+    given. frames are (time_us, frame) on the first interface, or (time_us,
+    frame, interface number); interfaces are their if_name options (None:
+    unnamed). A name resolution block stands between the interfaces and the
+    packets, and an interface statistics block ends the file, as dumpcap
+    writes them: a reader skips both."""
+    section = struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1)
     with open(path, "wb") as out:
-        out.write(pcapng_block(0x0A0D0D0A, section))
-        out.write(pcapng_block(0x00000001, interface))
-        for time_us, frame in frames:
+        out.write(pcapng_block(0x0A0D0D0A, section, order))
+        for name in interfaces:
+            options = pcapng_option(9, b"\x09", order)
+            if name is not None:
+                options += pcapng_option(2, name.encode(), order)
+            out.write(pcapng_block(0x00000001, struct.pack(order + "HHI", linktype, 0, 262144)
+                                   + options + struct.pack(order + "HH", 0, 0), order))
+        out.write(pcapng_block(0x00000004, struct.pack(order + "HH", 0, 0), order))
+        for time_us, frame, *interface in frames:
             time_ns = time_us * 1000
             out.write(pcapng_block(0x00000006, struct.pack(
-                "<IIIII", 0, time_ns >> 32, time_ns & 0xFFFFFFFF, len(frame), len(frame))
-                + frame))
+                order + "IIIII", interface[0] if interface else 0, time_ns >> 32,
+                time_ns & 0xFFFFFFFF, len(frame), len(frame)) + frame, order))
+        out.write(pcapng_block(0x00000005, struct.pack(order + "IIIHH", 0, 0, 0, 0, 0), order))
 
 
 def write_pcapng_simple(path, frames, linktype=LINKTYPE_ETHERNET):
@@ -246,6 +260,15 @@ def main():
                sorted(cooked(forged, 2, ifindex_in=2, ifindex_out=4)
                       + cooked(honest_b, 2, ifindex_in=3, ifindex_out=4),
                       key=lambda item: item[0]), LINKTYPE_LINUX_SLL2)
+    # The same two VMs in a pcapng capture of three interfaces, as dumpcap -i
+    # tap-a -i tap-b -i eth0 writes it: each packet names its interface block,
+    # and the uplink's copies (eth0, 20 us later) are no VM's. Once in each byte order.
+    uplink = [(t + 20, frame, 2) for t, frame in forged + honest_b]
+    two_vms = sorted([(t, frame, 0) for t, frame in forged]
+                     + [(t, frame, 1) for t, frame in honest_b] + uplink, key=lambda item: item[0])
+    for suffix, order in (("", "<"), ("-be", ">")):
+        write_pcapng(f"{directory}/two-vms{suffix}.pcapng", two_vms,
+                     interfaces=("tap-a", "tap-b", "eth0"), order=order)
 
     # Damaged captures of the spam burst.
     write_pcap(f"{directory}/snaplen.pcap", spam, snaplen=34)  # Ethernet + IPv4, no TCP
