@@ -27,6 +27,7 @@
 
 static int log_foreground = 1;
 static int log_verbose;
+static int log_minimum = LOG_DEBUG; /* less urgent messages are dropped */
 static int log_journal_fd = -1;
 static const char *log_ident = "abuseguardd";
 
@@ -148,6 +149,12 @@ journal_send(int priority, const char *const *fields, const char *message)
 	return 0;
 }
 
+void
+log_set_minimum(int priority)
+{
+	log_minimum = priority;
+}
+
 int
 log_getverbose(void)
 {
@@ -162,6 +169,8 @@ log_vwrite_fields(int priority, const char *const *fields, const char *fmt, va_l
 	int saved_errno = errno;
 	int n;
 
+	if (priority > log_minimum)
+		return;
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof(text))
 		snprintf(text + n, sizeof(text) - n, ": %s", strerror(saved_errno));

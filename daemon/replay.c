@@ -1260,6 +1260,41 @@ replay_option_interface(struct replay_options *options, const char *argument)
 }
 
 int
+replay_session_open(struct replay **out, const struct config *config,
+                    const struct replay_options *options)
+{
+	struct replay *replay = calloc(1, sizeof(*replay));
+	int error;
+
+	if (replay == NULL) {
+		log_warn("replay: a session");
+		return -ENOMEM;
+	}
+	if ((error = replay_open(replay, config, options)) < 0) {
+		replay_close(replay);
+		free(replay);
+		return error;
+	}
+	*out = replay;
+	return 0;
+}
+
+int
+replay_session_file(struct replay *replay, const char *path)
+{
+	replay->latest_ns = 0;
+	replay->next_sweep_ns = 0;
+	return replay_file(replay, path);
+}
+
+void
+replay_session_close(struct replay *replay)
+{
+	replay_close(replay);
+	free(replay);
+}
+
+int
 replay_run(const struct config *config, const struct replay_options *options)
 {
 	static struct replay replay;

@@ -15,6 +15,11 @@
  */
 void log_init(int foreground, int verbose, const char *ident);
 int log_getverbose(void);
+/*
+ * Drops every message less urgent than priority (LOG_CRIT: fatal ones only):
+ * for fuzzers, which drive the modules through every error path they report.
+ */
+void log_set_minimum(int priority);
 /* Does $JOURNAL_STREAM ("device:inode") name the file our stderr is? */
 int log_stderr_is_journal(void);
 /* Sends to the journal socket at path from now on; 0 or -errno (then stderr stays). */

@@ -42,4 +42,16 @@ int replay_option_interface(struct replay_options *options, const char *argument
  */
 int replay_run(const struct config *config, const struct replay_options *options);
 
+/*
+ * One replay kept open across files, for fuzz_replay: loading the programs
+ * once, then each file through replay_session_file as a stream of its own
+ * (its clock starts afresh), without the summary. 0 or -errno (reported).
+ */
+struct replay;
+int replay_session_open(struct replay **out, const struct config *config,
+                        const struct replay_options *options);
+/* 0, or -EINVAL for a file that is not a capture (reported). */
+int replay_session_file(struct replay *replay, const char *path);
+void replay_session_close(struct replay *replay);
+
 #endif

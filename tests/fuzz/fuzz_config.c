@@ -4,15 +4,11 @@
  * "no crash", the contract of config.h must hold: an error names the file
  * and leaves the caller's config untouched; a success leaves a message empty.
  */
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "memfd.h"
 
 static int policy_fd = -1;
 static char policy_path[64];
@@ -25,34 +21,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if ((policy_fd = memfd_create("fuzz-policy", MFD_CLOEXEC)) < 0) {
-		perror("fuzz_config: memfd_create");
-		exit(1);
-	}
-	snprintf(policy_path, sizeof(policy_path), "/proc/self/fd/%d", policy_fd);
+	policy_fd = memfd_input_open("fuzz-policy", policy_path);
 	return 0;
-}
-
-static void
-write_policy(const uint8_t *data, size_t size)
-{
-	size_t done = 0;
-
-	if (ftruncate(policy_fd, 0) < 0) {
-		perror("fuzz_config: ftruncate");
-		exit(1);
-	}
-	while (done < size) {
-		ssize_t n = pwrite(policy_fd, data + done, size - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			perror("fuzz_config: pwrite");
-			exit(1);
-		}
-		done += (size_t)n;
-	}
 }
 
 int
@@ -62,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	int rc;
 
-	write_policy(data, size);
+	memfd_input_write(policy_fd, data, size);
 	memset(&config, 0x5a, sizeof(config));
 	before = config;
 	rc = config_load(policy_path, &config, err, sizeof(err));
