@@ -71,6 +71,7 @@ bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke
 bench replay bench/replay.sh "$BUILD" $smoke
 bench notice_enqueue "$BUILD/bench/notice_cost" $smoke
 bench crawler bench/crawler.sh "$BUILD" $smoke
+bench xdp_libpcap bench/xdp_libpcap.sh "$BUILD" $smoke
 bench many_bans bench/many_bans.sh "$BUILD" $smoke
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)

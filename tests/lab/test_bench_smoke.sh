@@ -25,10 +25,14 @@ has_figures() {
 for row in "XDP + tc cost per packet" "XDP cost as sources grow" "Ban installation" \
 	"Detection to ban (lab)" "Daemon cost (lab)" "Replay throughput" \
 	"Tickets opened under a ban burst" "Crawler path (libpcap, HTTP, robots.txt)" \
-	"Many bans (abusectl --json bans, idle checks)"; do
+	"Many bans (abusectl --json bans, idle checks)" "XDP cost live beside libpcap (lab veth)"; do
 	check "the table has a row \"$row\" with a ratio" has_ratio "$row"
 	check "the row \"$row\" has figures with units" has_figures "$row"
 done
+
+check "the live XDP row was measured with libpcap reading and not" \
+	grep -Eq 'libpcap reading every packet [0-9.]+ ns, reading none [0-9.]+ ns, empty program [0-9.]+ ns' \
+	<<<"$(row_column "XDP cost live beside libpcap (lab veth)" 3)"
 
 check "the table has a row \"BPF verifier cost\" with a ratio" has_ratio "BPF verifier cost"
 check "the verifier row counts the XDP program's verified instructions" \
