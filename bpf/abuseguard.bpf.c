@@ -490,6 +490,7 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 	__u32 ifindex = packet_ifindex(ctx->ingress_ifindex);
 	__u64 now = clock_now();
 	struct scan_contact_key contact;
+	__u16 probe_port = 0;
 	int probe;
 
 	if (!packet)
@@ -521,10 +522,11 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 			record_smtp_attempt(ctx, &pair, packet->destination_port, interface);
 		}
 		probe = scan_probe_from_packet(packet, &contact);
+		probe_port = packet->source_port;
 	}
 	/* One call site: the verifier walks the scan accounting once. */
 	if (probe)
-		record_scan_probe(&contact, ifindex, interface);
+		record_scan_probe(&contact, probe_port, ifindex, interface);
 	return XDP_PASS;
 }
 

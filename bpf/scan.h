@@ -371,12 +371,13 @@ scan_vote(struct scan_state *state, const struct scan_contact_key *key)
 }
 
 static __always_inline void
-scan_sample(struct scan_state *state, const struct scan_contact_key *key)
+scan_sample(struct scan_state *state, const struct scan_contact_key *key, __u16 source_port)
 {
 	struct event_sample *sample = &state->samples[state->sample_next & (EVENT_SAMPLES - 1)];
 
 	__builtin_memcpy(sample->address, key->destination, sizeof(sample->address));
 	sample->port = key->port;
+	sample->source_port = source_port;
 	/* An ARP request asks for an IPv4 address. */
 	sample->family =
 	    key->source.family == SOURCE_FAMILY_INTERFACE ? SOURCE_FAMILY_IPV4 : key->source.family;
@@ -385,12 +386,14 @@ scan_sample(struct scan_state *state, const struct scan_contact_key *key)
 }
 
 /*
- * A probe from the VM: key names the source and what it contacts. Only a
- * first contact in the window counts; a retransmission or a second
- * connection to the same service does not.
+ * A probe from the VM: key names the source and what it contacts, from its
+ * own source_port (0: none, as for ICMP and ARP). Only a first contact in
+ * the window counts; a retransmission or a second connection to the same
+ * service does not.
  */
 static __always_inline void
-record_scan_probe(const struct scan_contact_key *key, __u32 ifindex, struct interface_state *owner)
+record_scan_probe(const struct scan_contact_key *key, __u16 source_port, __u32 ifindex,
+                  struct interface_state *owner)
 {
 	struct scan_contact *contact, fresh = {};
 	struct scan_interface *interface;
@@ -419,7 +422,7 @@ record_scan_probe(const struct scan_contact_key *key, __u32 ifindex, struct inte
 	scan_expire(state, now);
 	__sync_fetch_and_add(&state->probes, 1);
 	scan_vote(state, key);
-	scan_sample(state, key);
+	scan_sample(state, key, source_port);
 
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	if (!interface) {

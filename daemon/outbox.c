@@ -239,6 +239,14 @@ child_output(struct loop_watch *watch, uint32_t events)
 	    (struct outbox_child *)((char *)watch - offsetof(struct outbox_child, output_watch));
 
 	(void)events;
+	/*
+	 * The exit and the output can come in one batch of the loop: when the exit
+	 * came first, the child is finished (its output read and freed) and this
+	 * event is stale. (Were the slot taken by the next delivery meanwhile, this
+	 * reads that child's non-blocking pipe early: harmless.)
+	 */
+	if (!child->running || child->process.output_fd < 0)
+		return;
 	subprocess_read_output(&child->process);
 	if (child->process.output_fd < 0)
 		loop_remove(child->outbox->loop, &child->output_watch);

@@ -187,6 +187,8 @@ subprocess_read_output(struct subprocess *child)
 {
 	char scratch[4096];
 
+	if (child->output == NULL)
+		return; /* closed already */
 	while (child->output_fd >= 0) {
 		size_t room = child->output_max - child->output_len;
 		ssize_t got = room > 0

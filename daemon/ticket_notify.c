@@ -112,6 +112,9 @@ add_current_event(struct ticket_notify *notify, const struct ticket *ticket,
 	    event->sample_count < REPORT_DESTINATIONS ? event->sample_count : REPORT_DESTINATIONS;
 	memcpy(report->destinations, event->samples,
 	       report->destination_count * sizeof(report->destinations[0]));
+	/* A scan's latest probe names the VM's port, as X-ARF wants with an address. */
+	if (report->source_port == 0 && event->sample_count > 0)
+		report->source_port = event->samples[0].source_port;
 	if (notify->evidence != NULL)
 		(void)evidence_log_finding(notify->evidence, ticket->id, &finding, &ticket->vm);
 }

@@ -87,10 +87,11 @@ struct source_state {
 
 /* One destination a source contacted, as a detector saw it. */
 struct event_sample {
-	__u8 address[16]; /* IPv4 in the first four bytes, network order */
-	__u16 port;       /* host order; 0 where there is none (ICMP) */
-	__u8 family;      /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
-	__u8 protocol;    /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, ... */
+	__u8 address[16];  /* IPv4 in the first four bytes, network order */
+	__u16 port;        /* host order; 0 where there is none (ICMP) */
+	__u8 family;       /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
+	__u8 protocol;     /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, ... */
+	__u16 source_port; /* the VM's own port of a scan probe (X-ARF source_port); 0 none */
 };
 
 /*

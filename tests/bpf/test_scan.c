@@ -401,6 +401,10 @@ test_horizontal_syn_scan(void)
 		          event->samples[0].address[3] == SEQUENTIAL,
 		      "samples: the latest probe first, 203.0.113.%u port %u",
 		      event->samples[0].address[3], event->samples[0].port);
+		CHECK(event->samples[0].source_port == 40000,
+		      "each sample names the probe's own source port, for X-ARF's source_port "
+		      "(%u)",
+		      event->samples[0].source_port);
 		CHECK(event->ifindex == (uint32_t)vm_a, "the event names the VM's interface");
 	}
 	CHECK(counter(&h, COUNTER_SCAN_REJECTED) == 40 && counter(&h, COUNTER_SCAN_PROBES) == 40,

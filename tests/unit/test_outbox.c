@@ -126,14 +126,15 @@ run_until(struct harness *h, int (*done)(struct harness *), int seconds)
 	h->done = done;
 	h->loop.stop = 0;
 	timerfd_settime(h->timer.fd, 0, &period, NULL);
+	/* Batches, as loop_run takes them: a child's exit and its output come in one. */
 	while (!h->loop.stop && time(NULL) < end) {
-		struct epoll_event event;
-		int ready = epoll_wait(h->loop.epoll_fd, &event, 1, 100);
+		struct epoll_event events[16];
+		int ready = epoll_wait(h->loop.epoll_fd, events, 16, 100);
 
-		if (ready == 1) {
-			struct loop_watch *watch = event.data.ptr;
+		for (int i = 0; i < ready; i++) {
+			struct loop_watch *watch = events[i].data.ptr;
 
-			watch->ready(watch, event.events);
+			watch->ready(watch, events[i].events);
 		}
 	}
 	return done(h);
