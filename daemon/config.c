@@ -20,6 +20,7 @@
 #include "addrclass.h"
 #include "config.h"
 #include "customer.h"
+#include "smtp_submit.h"
 
 #define MS_PER_SECOND 1000LL
 #define MS_PER_MINUTE (60 * MS_PER_SECOND)
@@ -228,8 +229,7 @@ config_defaults(struct config *config)
 	config->limits.ticket_evidence_bytes = 16 * 1024 * 1024;
 
 	snprintf(config->notify.from, sizeof(config->notify.from), "abuse@provider.example");
-	snprintf(config->notify.mail_command, sizeof(config->notify.mail_command),
-	         "/usr/sbin/sendmail -t -i");
+	snprintf(config->notify.smtp, sizeof(config->notify.smtp), "127.0.0.1:25");
 	config->notify.timeout_ms = 60 * MS_PER_SECOND;
 	config->notify.retry_ms = 1 * MS_PER_MINUTE;
 	config->notify.retry_max_ms = 6 * MS_PER_HOUR;
@@ -626,16 +626,24 @@ read_absolute_path(struct parser *parser, const config_setting_t *setting, const
 	return read_string_checked(parser, setting, rule, base, path_absolute, "an absolute path");
 }
 
+/* Is the setting "" (none)? Then the field is emptied. */
+static bool
+read_none(const config_setting_t *setting, const struct rule *rule, void *base)
+{
+	if (config_setting_type(setting) != CONFIG_TYPE_STRING ||
+	    config_setting_get_string(setting)[0] != '\0')
+		return false;
+	((char *)base + rule->offset)[0] = '\0';
+	return true;
+}
+
 /* An absolute path, or "" for none. */
 static int
 read_optional_path(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
                    void *base)
 {
-	if (config_setting_type(setting) == CONFIG_TYPE_STRING &&
-	    config_setting_get_string(setting)[0] == '\0') {
-		((char *)base + rule->offset)[0] = '\0';
+	if (read_none(setting, rule, base))
 		return 0;
-	}
 	return read_absolute_path(parser, setting, rule, base);
 }
 
@@ -648,11 +656,8 @@ read_command(struct parser *parser, const config_setting_t *setting, const struc
 	char shown[VALUE_SHOWN_MAX + 8];
 	int error;
 
-	if (config_setting_type(setting) == CONFIG_TYPE_STRING &&
-	    config_setting_get_string(setting)[0] == '\0') {
-		field[0] = '\0';
+	if (read_none(setting, rule, base))
 		return 0;
-	}
 	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
 		return error;
 	/* Run without a shell: words split at spaces, the first an absolute path. */
@@ -660,6 +665,29 @@ read_command(struct parser *parser, const config_setting_t *setting, const struc
 		return fail(parser, setting,
 		            "must be an absolute program and its arguments, without shell quoting "
 		            "or operators, not %s",
+		            setting_value(setting, shown, sizeof(shown)));
+	return 0;
+}
+
+/* An SMTP relay: "ADDRESS:PORT" or "[IPV6]:PORT", or "" for none. */
+static int
+read_smtp_relay(struct parser *parser, const config_setting_t *setting, const struct rule *rule,
+                void *base)
+{
+	char *field = (char *)base + rule->offset;
+	char shown[VALUE_SHOWN_MAX + 8];
+	struct sockaddr_storage address;
+	socklen_t length;
+	int error;
+
+	if (read_none(setting, rule, base))
+		return 0;
+	if ((error = read_string_into(parser, setting, field, rule->max)) < 0)
+		return error;
+	if (smtp_relay_parse(field, &address, &length) < 0)
+		return fail(parser, setting,
+		            "must be an address and a port, \"127.0.0.1:25\" or \"[::1]:25\" (no "
+		            "names: the daemon resolves none), or \"\" for none, not %s",
 		            setting_value(setting, shown, sizeof(shown)));
 	return 0;
 }
@@ -1505,6 +1533,10 @@ static const struct rule notify_rules[] = {
      .read = read_mail_from,
      .offset = offsetof(struct config, notify.from),
      .max = MEMBER_SIZE(notify.from)},
+    {.name = "smtp",
+     .read = read_smtp_relay,
+     .offset = offsetof(struct config, notify.smtp),
+     .max = MEMBER_SIZE(notify.smtp)},
     {.name = "mail_command",
      .read = read_command,
      .offset = offsetof(struct config, notify.mail_command),

@@ -1,5 +1,7 @@
 /*
- * Children for the delivery backends, started with posix_spawn. The
+ * Children for the delivery backends, started with posix_spawn (a
+ * command) or fork (a function of the daemon's own, such as SMTP
+ * submission). The
  * daemon blocks its signals for the signalfd and ignores SIGPIPE; a child
  * gets them back at their defaults, or a mail command could neither be
  * stopped nor see a closed pipe.
@@ -14,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "subprocess.h"
@@ -96,48 +99,87 @@ child_attributes(posix_spawnattr_t *attributes)
 	return 0;
 }
 
+/* Fresh state, the output buffer and the output pipe (read end non-blocking). */
+static int
+child_prepare(struct subprocess *child, size_t output_max, int pipe_fds[2], char *err,
+              size_t errlen)
+{
+	memset(child, 0, sizeof(*child));
+	child->pidfd = child->output_fd = -1;
+	child->output_max = output_max;
+	pipe_fds[0] = pipe_fds[1] = -1;
+	if ((child->output = malloc(output_max + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	child->output[0] = '\0';
+	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		int error = -errno;
+
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return error;
+	}
+	return 0;
+}
+
+/* The child runs: its pidfd, and the pipe's read end kept. 0 or -errno. */
+static int
+child_started(struct subprocess *child, int pipe_fds[2], char *err, size_t errlen)
+{
+	/* The child is not reaped before we say so: its pid cannot be reused meanwhile. */
+	child->pidfd = (int)syscall(SYS_pidfd_open, child->pid, 0);
+	if (child->pidfd < 0) {
+		int error = -errno;
+
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		return error;
+	}
+	close(pipe_fds[1]);
+	pipe_fds[1] = -1;
+	child->output_fd = pipe_fds[0];
+	return 0;
+}
+
+static void
+child_fail(struct subprocess *child, int pipe_fds[2])
+{
+	if (pipe_fds[1] >= 0)
+		close(pipe_fds[1]);
+	if (pipe_fds[0] >= 0 && pipe_fds[0] != child->output_fd)
+		close(pipe_fds[0]);
+	subprocess_close(child);
+}
+
 int
 subprocess_start(struct subprocess *child, const char *command_line, const void *input,
                  size_t input_length, char *const env[], size_t output_max, char *err,
                  size_t errlen)
 {
-	char *argv[SUBPROCESS_MAX_ARGS + 1], *envp[ENV_MAX + 1], *copy;
+	char *argv[SUBPROCESS_MAX_ARGS + 1], *envp[ENV_MAX + 1], *copy = NULL;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attributes;
-	int pipe_fds[2] = {-1, -1}, input_fd = -1, error, envc = 0;
+	int pipe_fds[2], input_fd = -1, error, envc = 0;
 
-	memset(child, 0, sizeof(*child));
-	child->pidfd = child->output_fd = -1;
-	child->output_max = output_max;
+	if ((error = child_prepare(child, output_max, pipe_fds, err, errlen)) < 0)
+		goto fail;
 	if ((copy = strdup(command_line)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		error = -ENOMEM;
+		goto fail;
 	}
 	if ((error = split_words(copy, argv)) < 0) {
 		snprintf(err, errlen, "%s: %s", command_line,
 		         error == -E2BIG ? "too many words" : "no command");
-		free(copy);
-		return error;
+		goto fail;
 	}
 	for (size_t i = 0; i < sizeof(base_env) / sizeof(base_env[0]); i++)
 		envp[envc++] = (char *)base_env[i];
 	for (size_t i = 0; env != NULL && env[i] != NULL && envc < ENV_MAX; i++)
 		envp[envc++] = env[i];
 	envp[envc] = NULL;
-	if ((child->output = malloc(output_max + 1)) == NULL) {
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	child->output[0] = '\0';
 	if ((input_fd = input_memfd(input, input_length)) < 0) {
 		error = input_fd;
 		snprintf(err, errlen, "memfd: %s", strerror(-error));
-		goto fail;
-	}
-	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-		error = -errno;
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	if ((error = child_attributes(&attributes)) < 0) {
@@ -158,27 +200,56 @@ subprocess_start(struct subprocess *child, const char *command_line, const void 
 		error = -error;
 		goto fail;
 	}
-	/* The child is not reaped before we say so: its pid cannot be reused meanwhile. */
-	child->pidfd = (int)syscall(SYS_pidfd_open, child->pid, 0);
-	if (child->pidfd < 0) {
-		error = -errno;
-		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+	if ((error = child_started(child, pipe_fds, err, errlen)) < 0)
 		goto fail;
-	}
 	close(input_fd);
-	close(pipe_fds[1]);
-	child->output_fd = pipe_fds[0];
 	free(copy);
 	return 0;
 fail:
 	if (input_fd >= 0)
 		close(input_fd);
-	if (pipe_fds[1] >= 0)
-		close(pipe_fds[1]);
-	if (pipe_fds[0] >= 0)
-		close(pipe_fds[0]);
 	free(copy);
-	subprocess_close(child);
+	child_fail(child, pipe_fds);
+	return error;
+}
+
+int
+subprocess_run(struct subprocess *child, int (*run)(void *arg), void *arg, size_t output_max,
+               char *err, size_t errlen)
+{
+	int pipe_fds[2], error;
+
+	if ((error = child_prepare(child, output_max, pipe_fds, err, errlen)) < 0)
+		goto fail;
+	if ((child->pid = fork()) < 0) {
+		error = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		child->pid = 0;
+		goto fail;
+	}
+	if (child->pid == 0) {
+		sigset_t none;
+
+		/* As a spawned command: its own process group, default signals, fds 1 and 2 only.
+		 */
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(pipe_fds[1], STDOUT_FILENO) < 0 || dup2(pipe_fds[1], STDERR_FILENO) < 0)
+			_exit(EX_OSERR);
+		close_range(STDERR_FILENO + 1, ~0U, 0);
+		_exit(run(arg));
+	}
+	if ((error = child_started(child, pipe_fds, err, errlen)) < 0)
+		goto fail;
+	return 0;
+fail:
+	child_fail(child, pipe_fds);
 	return error;
 }
 

@@ -69,7 +69,7 @@ lab_servers || { echo "demo: the SMTP sink and web server in the net namespace d
 # to that customer. Notices are not mailed: the demo shows them instead.
 POLICY=$WORK/demo.conf
 sed -e 's|^customers = ( );|customers = ( { id = "c-1001"; name = "Shop Ltd"; contact = "abuse@shop.example"; prefixes = [ "10.0.0.0/24", "fd00:5::/64" ]; } );|' \
-	-e 's|^\tmail_command = .*|\tmail_command = "";|' policy/abuseguard.conf >"$POLICY"
+	-e 's|^\tsmtp = .*|\tsmtp = "";|' policy/abuseguard.conf >"$POLICY"
 # The shop in net: a robots.txt that keeps crawlers out of /private/, and a page linking into it.
 cat >"$WORK/www/robots.txt" <<'ROBOTS'
 User-agent: *

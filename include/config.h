@@ -118,8 +118,9 @@ struct tickets_config {
 
 /* Where notices go (daemon/outbox.c); each backend is optional: "" is off. */
 struct notify_config {
-	char from[256];                        /* "abuse@provider.example" or "Name <address>" */
-	char mail_command[CONFIG_MAX_COMMAND]; /* the RFC 5322 message on stdin */
+	char from[256]; /* "abuse@provider.example" or "Name <address>" */
+	char smtp[64];  /* the relay notices are submitted to, "127.0.0.1:25"; "" is off */
+	char mail_command[CONFIG_MAX_COMMAND]; /* the RFC 5322 message on stdin; replaces smtp */
 	char exec[CONFIG_MAX_COMMAND];         /* the ticket JSON on stdin */
 	char event_log[PATH_MAX];              /* one JSON line per ticket event */
 	int64_t timeout_ms;                    /* a mail command or hook running longer is killed */

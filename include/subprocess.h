@@ -32,6 +32,14 @@ struct subprocess {
 int subprocess_start(struct subprocess *child, const char *command_line, const void *input,
                      size_t input_length, char *const env[], size_t output_max, char *err,
                      size_t errlen);
+/*
+ * Runs run(arg) in a forked child of the daemon, watched as a command is:
+ * its stdout and stderr into the output pipe, no other descriptor, its own
+ * process group; run's return is the exit status. 0, or -errno with what
+ * failed in err.
+ */
+int subprocess_run(struct subprocess *child, int (*run)(void *arg), void *arg, size_t output_max,
+                   char *err, size_t errlen);
 /* Reads what the child has written so far; past output_max it is dropped and counted. */
 void subprocess_read_output(struct subprocess *child);
 /*

@@ -102,10 +102,10 @@ lab_servers() {
 }
 
 # lab_policy POLICY: the policy a lab daemon runs, printed. Lab tests never
-# mail unless they say so: the shipped live mail command (sendmail) becomes
+# mail unless they say so: the shipped live SMTP relay (127.0.0.1:25) becomes
 # "" in the test's own copy under $WORK, or in a copy of a shipped policy.
-# A test that sets its own mail_command (test_notify) keeps it.
-LAB_MAIL_OFF='s|^\tmail_command = "/usr/sbin/sendmail -t -i";|\tmail_command = "";|'
+# A test that sets its own smtp or mail_command (test_notify) keeps it.
+LAB_MAIL_OFF='s|^\tsmtp = "127.0.0.1:25";|\tsmtp = "";|'
 lab_policy() {
 	local policy
 	policy=$(realpath "$1")

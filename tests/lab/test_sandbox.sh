@@ -6,9 +6,13 @@
 # under strace it makes only system calls the unit's SystemCallFilter allows,
 # opens only the socket families RestrictAddressFamilies allows, reads nothing
 # of /proc (ProcSubset=pid) and writes only to its state and runtime
-# directories (ProtectSystem=strict). With any one capability fewer it
+# directories (ProtectSystem=strict). Under NoNewPrivileges the shipped
+# mail path still works: the notice for the ban reaches the customer's
+# mailbox through SMTP to a real Postfix on 127.0.0.1:25, where Postfix's
+# setgid sendmail cannot queue at all. With any one capability fewer it
 # refuses to start and names the capability.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/postfix.sh"
 lab_begin "$@"
 TEMPLATE=systemd/abuseguard.service.in
 
@@ -38,13 +42,39 @@ setpriv_caps() { for c in "$@"; do printf '+%s,' "$(echo "${c#CAP_}" | tr A-Z a-
 # run_sandboxed LOG CAPS...: the daemon in hv as nobody:nogroup with only CAPS,
 # as the unit's User= and AmbientCapabilities= would run it, under strace.
 STATE=$WORK/state RUN=$WORK/run TRACE=$WORK/trace
-mkdir -p "$STATE" "$RUN" "$TRACE" && chown 65534:65534 "$STATE" "$RUN" "$TRACE" && chmod 755 "$WORK"
-sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' policy/abuseguard.conf >"$WORK/policy.conf"
+mkdir -p "$STATE" "$RUN" "$TRACE" && chown 65534:65534 "$STATE" "$RUN" "$TRACE"
+# The shipped policy, its notify section as shipped (smtp = "127.0.0.1:25"),
+# with the VM's customer, so the ban's notice is mailed to customer.example.
+sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' \
+	-e 's/^customers = ( );/customers = ( { id = "c-1"; name = "Lab Customer"; contact = "abuse@customer.example"; prefixes = [ "10.0.0.0\/24" ]; } );/' \
+	policy/abuseguard.conf >"$WORK/policy.conf"
+check "the sandbox's policy keeps the shipped SMTP relay and routes 10.0.0.5 to a customer" \
+	grep -q '^customers = ( { id = "c-1"' "$WORK/policy.conf"
+
+# The MTA the shipped policy names: Postfix on 127.0.0.1:25 in hv, delivering
+# customer.example locally and nothing else.
+chmod 755 "$WORK"
+lab_at_exit 'postfix_stop "$WORK/postfix"'
+check "a private Postfix takes SMTP on 127.0.0.1:25 in hv (local delivery only)" \
+	in_hv bash -c ". tests/lab/postfix.sh && postfix_start '$WORK/postfix' 127.0.0.1:25"
+# Why the default is SMTP: Postfix's sendmail hands the message to setgid
+# postdrop, and under the unit's NoNewPrivileges=yes the setgid bit does
+# nothing, so postdrop cannot write the maildrop. (The default main.cf is
+# this instance's, in a mount namespace of the check's own.)
+sendmail_as_unit() {
+	unshare -m --propagation private bash -c "mount --bind '$WORK/postfix/conf' /etc/postfix &&
+		printf 'From: abuse@provider.example\nTo: abuse@customer.example\nSubject: by sendmail\n\n$1\n' |
+		timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups $2 /usr/sbin/sendmail -t -i" \
+		>>"$WORK/sendmail.log" 2>&1
+}
+check "as nobody without NoNewPrivileges, Postfix's sendmail queues a message" sendmail_as_unit control ''
+refute "as nobody under NoNewPrivileges (the unit's), Postfix's sendmail cannot queue one" \
+	sendmail_as_unit nnp --no-new-privs
 run_sandboxed() {
 	local log=$1 caps
 	shift
 	caps=$(setpriv_caps "$@")
-	ip netns exec "$HV" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	ip netns exec "$HV" setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \
 		--inh-caps=-all${caps:+,$caps} --ambient-caps=-all${caps:+,$caps} \
 		--bounding-set=-all${caps:+,$caps} \
 		strace -f -qq -o "$TRACE/strace.out" \
@@ -78,6 +108,17 @@ check "libpcap reads the VM's interface with the unit's rights" \
 	grep -q 'agvm0: libpcap reading TCP' "$WORK/daemon.log"
 check "the daemon fetches a site's robots.txt with the unit's rights" \
 	wait_until 5000 grep -q '^10\.0\.1\.1 .*GET /robots.txt' "$WORK/http.log"
+# The ban's notice, submitted by SMTP under NoNewPrivileges as nobody.
+mailbox=$WORK/postfix/mail/customer/new
+notice_delivered() { grep -lqs '^X-Abuseguard-Kind: notice' "$mailbox"/*; }
+check "the ban's notice reaches the customer's mailbox by SMTP to 127.0.0.1:25, within 30 s" \
+	wait_until 30000 notice_delivered
+check "Postfix logged it as received by SMTP from 127.0.0.1" \
+	grep -q 'postfix/smtpd.*connect from .*\[127.0.0.1\]' "$WORK/postfix/maillog"
+check "the outbox counts the mail delivered" \
+	bash -c "'$BUILD/abusectl' -s '$RUN/control.sock' metrics | grep -q '^abuseguard_notify_deliveries_total{outcome=\"ok\"} [1-9]'"
+check "nothing queued by Postfix's sendmail under NoNewPrivileges reached the mailbox" \
+	bash -c "! grep -lqs '^nnp' '$mailbox'/*"
 # Signals go to the daemon itself, not to strace above it.
 daemon=$(sandbox_ctl --json status | jq -r .pid)
 kill -HUP "$daemon"

@@ -290,6 +290,11 @@ static const struct bad_policy bad_policies[] = {
     {"bad-notify-relative-command.conf", 2,
      "notify.mail_command: must be an absolute program and its arguments",
      "a mail command that is not an absolute path"},
+    {"bad-notify-smtp-name.conf", 2,
+     "notify.smtp: must be an address and a port, \"127.0.0.1:25\" or \"[::1]:25\" (no names",
+     "an SMTP relay given by name"},
+    {"bad-notify-smtp-port.conf", 2, "notify.smtp: must be an address and a port",
+     "an SMTP relay without a port"},
     {"bad-notify-from.conf", 2, "notify.from: must be a mail address, or \"Name <address>\"",
      "a sender that is no mail address"},
     {"bad-notify-shell.conf", 2, "notify.exec: must be an absolute program and its arguments",
@@ -466,7 +471,7 @@ test_notify_policy(void)
 
 	CHECK(error == 0 &&
 	          strcmp(loaded.notify.from, "Provider Abuse Desk <abuse@provider.example>") == 0 &&
-	          loaded.notify.mail_command[0] == '\0' &&
+	          loaded.notify.mail_command[0] == '\0' && loaded.notify.smtp[0] == '\0' &&
 	          strcmp(loaded.notify.exec, "/usr/local/bin/ticket-hook --queue abuse") == 0 &&
 	          strcmp(loaded.notify.event_log, "/var/log/abuseguard/events.jsonl") == 0 &&
 	          loaded.notify.timeout_ms == 30000 && loaded.notify.retry_ms == 120000 &&
@@ -478,9 +483,14 @@ test_notify_policy(void)
 	      error == 0 ? "ok" : err);
 	config_load("policy/abuseguard.conf", &loaded, err, sizeof(err));
 	CHECK(strcmp(loaded.notify.from, "abuse@provider.example") == 0 &&
-	          strcmp(loaded.notify.mail_command, "/usr/sbin/sendmail -t -i") == 0 &&
-	          loaded.notify.exec[0] == '\0' && loaded.notify.event_log[0] == '\0',
-	      "the shipped notify section is the one the issue spells");
+	          strcmp(loaded.notify.smtp, "127.0.0.1:25") == 0 &&
+	          loaded.notify.mail_command[0] == '\0' && loaded.notify.exec[0] == '\0' &&
+	          loaded.notify.event_log[0] == '\0',
+	      "the shipped notify section submits to the MTA at 127.0.0.1:25 by SMTP, no mail "
+	      "command");
+	config_load(POLICIES "good-notify-smtp.conf", &loaded, err, sizeof(err));
+	CHECK(strcmp(loaded.notify.smtp, "[::1]:587") == 0,
+	      "an IPv6 relay with its port is read: %s", loaded.notify.smtp);
 }
 
 int

@@ -121,7 +121,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	config_defaults(&config);
-	config.notify.mail_command[0] = '\0';
+	config.notify.mail_command[0] = config.notify.smtp[0] = '\0';
 	snprintf(config.notify.event_log, sizeof(config.notify.event_log), "%s/events.jsonl", dir);
 
 	fflush(stdout);
