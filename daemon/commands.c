@@ -362,7 +362,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	struct capture_stats capture;
 	struct control_stats control;
 	struct store_health health;
-	uint64_t sources_new;
+	uint64_t sources_new, tickets[TICKET_STATUS_COUNT];
 
 	capture_stats(daemon->capture, &capture);
 	control_stats(daemon->control, &control);
@@ -416,6 +416,14 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	for (size_t i = 0; i < sizeof(ticket_counters) / sizeof(ticket_counters[0]); i++)
 		metrics_sample(m, "abuseguard_ticket_events_total", ticket_counter(daemon, i),
 		               "event", ticket_counters[i].event, NULL);
+
+	if (store_ticket_status_counts(daemon->store, tickets) == 0) {
+		metrics_family(m, "abuseguard_tickets", "gauge",
+		               "Tickets in the store, by the desk's status.");
+		for (int status = 0; status < TICKET_STATUS_COUNT; status++)
+			metrics_sample(m, "abuseguard_tickets", tickets[status], "status",
+			               ticket_status_name((enum ticket_status)status), NULL);
+	}
 
 	metrics_family(m, "abuseguard_findings_total", "counter",
 	               "Findings of the detectors, by category and the action the policy took.");

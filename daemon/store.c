@@ -245,6 +245,7 @@ enum statement_id {
 	STATEMENT_TICKET_OPEN_FOR,
 	STATEMENT_TICKET_GET,
 	STATEMENT_TICKET_LIST,
+	STATEMENT_TICKET_STATUS_COUNTS,
 	STATEMENT_TICKET_MESSAGES,
 	STATEMENT_TICKET_MESSAGES_UNQUEUED,
 	STATEMENT_TICKET_MESSAGE_QUEUED,
@@ -391,6 +392,8 @@ static const struct {
          ") AND (:customer IS NULL OR t.customer = :customer) AND (:family IS NULL OR "
          "(t.addr = :addr AND t.family = :family AND t.prefix_len = :prefix_len)) ORDER BY "
          "t.id LIMIT :limit"},
+    [STATEMENT_TICKET_STATUS_COUNTS] = {"count tickets by status",
+                                        "SELECT status, COUNT(*) FROM tickets GROUP BY status"},
     [STATEMENT_TICKET_MESSAGES] = {"read ticket thread",
                                    "SELECT id, time_ms, author, uid, direction, visibility, "
                                    "template, text FROM ticket_messages WHERE ticket_id = :id "
@@ -1651,6 +1654,27 @@ static const char *
 column_string(sqlite3_stmt *row, int column)
 {
 	return (const char *)sqlite3_column_text(row, column);
+}
+
+int
+store_ticket_status_counts(struct store *store, uint64_t counts[TICKET_STATUS_COUNT])
+{
+	enum statement_id id = STATEMENT_TICKET_STATUS_COUNTS;
+	sqlite3_stmt *row = store->statements[id];
+	int rc, error = 0;
+
+	memset(counts, 0, sizeof(counts[0]) * TICKET_STATUS_COUNT);
+	while ((rc = sqlite3_step(row)) == SQLITE_ROW) {
+		const char *name = column_string(row, 0);
+		enum ticket_status status;
+
+		if (name != NULL && ticket_status_parse(name, &status) == 0)
+			counts[status] = (uint64_t)sqlite3_column_int64(row, 1);
+	}
+	if (rc != SQLITE_DONE)
+		error = statement_fail(store, id, rc);
+	statement_reset(store, id);
+	return error;
 }
 
 /* Walks a statement bound to :id, calling read_row for each row; rows go to fn. */

@@ -173,6 +173,8 @@ struct ticket_filter {
 int store_tickets(struct store *store, const struct ticket_filter *filter, struct ticket *out,
                   size_t max, size_t *count);
 
+/* How many tickets the store holds in each status (the metrics' gauge). 0 or -errno. */
+int store_ticket_status_counts(struct store *store, uint64_t counts[TICKET_STATUS_COUNT]);
 /* One row of a ticket's events. */
 struct ticket_event_row {
 	int64_t id, time_ms;

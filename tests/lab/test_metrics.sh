@@ -33,6 +33,7 @@ check "every sample has # HELP and # TYPE lines for its family" \
 check "before any burst no spam ban is counted" \
 	metric_is 'abuseguard_bans_total{category="spam",scope="smtp"}' 0
 check "one attached interface is counted" metric_is abuseguard_interfaces_attached 1
+check "no ticket is open yet" metric_is 'abuseguard_tickets{status="open"}' 0
 
 vm_smtp_burst 60 8 &
 burst=$!
@@ -46,6 +47,9 @@ check "the XDP program's SMTP attempts counter moved past the threshold (30)" \
 	metric_above abuseguard_xdp_smtp_attempts_total 29
 check "packets are counted" metric_above abuseguard_xdp_packets_total 30
 check "the active ban shows in the gauge" metric_is 'abuseguard_bans_active{family="ipv4"}' 1
+check "the ticket the ban opened is counted by status: one open" \
+	metric_is 'abuseguard_tickets{status="open"}' 1
+check "and none closed" metric_is 'abuseguard_tickets{status="closed"}' 0
 check "no ring-buffer drop" metric_is abuseguard_ringbuf_drops_total 0
 check "the VM's ARP was handed up to learn from" \
 	metric_above 'abuseguard_xdp_learn_frames_total{kind="handed_up"}' 0
