@@ -48,8 +48,8 @@ check "the tmpfs is full" bash -c "[ \$(df --output=avail '$TINY' | tail -1) -eq
 vm_smtp_burst 60 8 &
 burst=$!
 if wait_until 5000 kernel_set_has ban4_smtp 10.0.0.5; then
+	# How long is a figure, not a verdict: make bench's detection row times bans.
 	ok "with the disk full, the burst is still banned in the kernel (after ${WAITED_MS} ms)"
-	check "within its usual time, under a second (${WAITED_MS} ms)" test "$WAITED_MS" -lt 1000
 else
 	not_ok "with the disk full, the burst is still banned in the kernel"
 fi
