@@ -2,7 +2,9 @@
  * The two tables of the control surface agree: every command the daemon
  * answers (daemon_commands) is listed by abusectl --help, and every command
  * abusectl lists that needs the daemon is one the daemon answers. A command
- * added on one side only fails here.
+ * added on one side only fails here. And each command's own --help works
+ * without a daemon: it exits 0 with the command's usage line and a line
+ * saying what it does.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -37,6 +39,31 @@ daemon_answers(const char *name)
 		if (strcmp(command->name, name) == 0)
 			return true;
 	return false;
+}
+
+/* "abusectl CMD --help", with no daemon behind the socket: 0 if usage and description came. */
+static bool
+command_help(const char *words, char *first, size_t first_len)
+{
+	char command[PATH_MAX + 128], line[1024], usage[256];
+	bool usage_seen = false, described = false;
+	FILE *help;
+
+	snprintf(command, sizeof(command), "%s -s /nonexistent/control.sock %s --help 2>&1",
+	         abusectl_path(), words);
+	snprintf(usage, sizeof(usage), "usage: abusectl [-s SOCKET] [--json] %s", words);
+	first[0] = '\0';
+	if ((help = popen(command, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), help) != NULL) {
+		if (first[0] == '\0')
+			snprintf(first, first_len, "%.*s", (int)strcspn(line, "\n"), line);
+		if (strncmp(line, usage, strlen(usage)) == 0)
+			usage_seen = true;
+		else if (usage_seen && strlen(line) > 20)
+			described = true;
+	}
+	return pclose(help) == 0 && usage_seen && described;
 }
 
 int
@@ -84,6 +111,14 @@ main(void)
 			found = strcmp(name, daemon->name) == 0;
 		}
 		CHECK(found, "the daemon's command %s is listed by abusectl --help", daemon->name);
+	}
+	for (size_t i = 0; i < count; i++) {
+		char first[256];
+
+		CHECK(command_help(listed[i], first, sizeof(first)),
+		      "abusectl %s --help exits 0 without a daemon, with its usage and what it "
+		      "does: %s",
+		      listed[i], first);
 	}
 	for (size_t i = 0; i < count; i++) {
 		char name[64];
