@@ -3,8 +3,8 @@
 # reaches the kernel and its reason shows in history; unban, allow and
 # disallow (the allowlist survives a restart), reload with a broken policy
 # keeps the running one, mode, audit, events --follow; a user outside the
-# control group is refused, logged and counted; every error has its exit
-# status (abusectl(8)).
+# control group is refused, logged and counted; a full socket says busy,
+# keeping root's slot; every error has its exit status (abusectl(8)).
 set -u
 BUILD=$(realpath "${1:-build}")
 cd "$(dirname "$0")/../.."
@@ -13,7 +13,9 @@ lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
 STATE=$WORK/state
 POLICY=$WORK/policy.conf
 # nogroup is the control group: uid nobody in it may use the socket, others not.
-sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' policy/abuseguard.conf >"$POLICY"
+# Four control clients at once, so a test can fill them.
+sed -e 's/^control_group = "abuseguard";/control_group = "nogroup";/' \
+	-e 's/^\tcontrol_clients = 16;/\tcontrol_clients = 4;/' policy/abuseguard.conf >"$POLICY"
 chmod o+x "$WORK"
 ip netns exec "$NET" timeout 120 smtp-sink -u nobody -c 10.0.1.2:25 64 >/dev/null 2>&1 &
 
@@ -148,6 +150,37 @@ exits 77 "with the socket open to all, the daemon refuses a read from outside th
 check "... saying who may" said "only root and the control group"
 check "... counted in status" status_match '.counters.control_unauthorised >= 1'
 check "... and logged with the uid" grep -q "uid 65534 gid 1 refused" "$WORK/daemon.log"
+
+# Busy (75): clients of the group fill every slot but the last, which is kept
+# for root. fill_slots holds connections as nobody until the daemon answers
+# one with "busy", for 6 s at most.
+fill_slots() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$WORK/control.sock" \
+		>"$WORK/fill.out" 2>&1 <<'PY' &
+import select, socket, sys, time
+held = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    if select.select([s], [], [], 0.3)[0]:
+        print("busy after", len(held), flush=True)
+        break
+    held.append(s)
+time.sleep(6)
+PY
+	FILL_PID=$!
+}
+fill_slots
+check "clients of the group fill the socket until the daemon says busy" \
+	wait_until 8000 grep -q '^busy after [0-9]' "$WORK/fill.out"
+exits 75 "with the group's clients in every slot but root's, a member is told busy: exit 75" \
+	as_user 65534 65534 status
+check "... saying why" said "too many clients"
+exits 0 "root still gets the last slot" ctl status
+check "the refusal is counted, and that the slot was kept for root" \
+	status_match '.counters.control_refused >= 1 and .counters.control_refused_for_root >= 1'
+kill "$FILL_PID" 2>/dev/null
+wait "$FILL_PID" 2>/dev/null
 
 # A detection files a ticket; history shows it beside the ban it came with.
 vm_smtp_burst 60 8 &
