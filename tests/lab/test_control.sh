@@ -130,6 +130,11 @@ check "status says who set the mode" status_match '.mode == "enforce" and .mode_
 exits 0 "a reload does not undo the operator's mode" ctl reload --reason "lab: again"
 check "... it says so" said "mode (set with abusectl mode)"
 check "... and the mode stays enforce" status_match '.mode == "enforce"'
+# What cannot change live (map sizes) is said to the caller, not silently ignored.
+sed -i 's/^\tmax_sources = 262144;/\tmax_sources = 4096;/' "$POLICY"
+exits 0 "a reload that changes a map size is taken" ctl reload --reason "lab: smaller map"
+check "... and abusectl says the map size waits for a restart" \
+	said "changed but kept until restart: .*limits.max_sources"
 exits 64 "mode bogus is a usage error" ctl mode bogus --reason x
 
 # audit: every change, with uid and reason.
