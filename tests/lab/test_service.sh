@@ -115,6 +115,8 @@ burst_stop "$burst"
 journal_has() { grep -q -- "$1" "$JOURNAL_LOG" 2>/dev/null; }
 check "the ban reaches the journal as PRIORITY=4 with SOURCE=, CATEGORY=, SCOPE= and INTERFACE=" \
 	wait_until 3000 journal_has 'PRIORITY=4|SYSLOG_IDENTIFIER=abuseguardd|SYSLOG_PID=[0-9]*|SOURCE=fd00:5::/64|CATEGORY=spam|SCOPE=smtp|ACTION=ban|INTERFACE=agvm0|MESSAGE=fd00:5::/64: banned for 1h'
+check "the ticket the ban opened reaches the journal with TICKET=, SOURCE= and CUSTOMER=" \
+	wait_until 3000 journal_has 'PRIORITY=6|.*TICKET=[0-9]*|SOURCE=fd00:5::/64|CUSTOMER=[^|]*|MESSAGE=ticket [0-9]* opened'
 check "informational messages are PRIORITY=6" journal_has 'PRIORITY=6|.*MESSAGE=abuseguardd .* running'
 refute "what went to the journal is not written to stderr as well" \
 	grep -q 'banned for' "$WORK/journal-stderr.log"
