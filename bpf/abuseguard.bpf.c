@@ -567,6 +567,34 @@ abuseguard_xdp(struct xdp_md *ctx)
 }
 
 /*
+ * A packet toward the VM: settles the VM's first contacts it answers.
+ * device_ifindex: the interface the packet leaves by.
+ */
+static __always_inline void
+egress_watch(void *data, void *end, __u32 device_ifindex)
+{
+	struct cursor cursor = {.position = data, .end = end};
+	struct packet packet = {};
+	struct packet_summary summary;
+	struct scan_contact_key contact;
+	__u32 ifindex = packet_ifindex(device_ifindex);
+	int outcome;
+
+	/* An ARP reply answers a VM's request: its link shows a return path too. */
+	if (parse_packet(&cursor, &packet) != 0 && !packet.arp)
+		return;
+	if (packet.family == 0 && !packet.arp)
+		return;
+	packet_summarize(&packet, &summary);
+	scan_return_path_seen(ifindex);
+	outcome = scan_reply_from_packet(&summary, &cursor, &contact, ifindex);
+	if (outcome == 0)
+		return;
+	if (!record_scan_reply(&contact, outcome) && summary.protocol == IPPROTO_UDP)
+		record_udp_peer(&contact);
+}
+
+/*
  * tc (clsact) egress on the same interface: packets toward the VM. It only
  * watches, like the XDP program, and settles the VM's first contacts.
  */
@@ -574,28 +602,21 @@ SEC("tc")
 int
 abuseguard_tc(struct __sk_buff *skb)
 {
-	struct cursor cursor = {
-	    .position = (void *)(long)skb->data,
-	    .end = (void *)(long)skb->data_end,
-	};
-	struct packet packet = {};
-	struct packet_summary summary;
-	struct scan_contact_key contact;
-	int outcome;
-
-	/* An ARP reply answers a VM's request: its link shows a return path too. */
-	if (parse_packet(&cursor, &packet) != 0 && !packet.arp)
-		return TC_ACT_OK;
-	if (packet.family == 0 && !packet.arp)
-		return TC_ACT_OK;
-	packet_summarize(&packet, &summary);
-	scan_return_path_seen(packet_ifindex(skb->ifindex));
-	outcome = scan_reply_from_packet(&summary, &cursor, &contact, packet_ifindex(skb->ifindex));
-	if (outcome == 0)
-		return TC_ACT_OK;
-	if (!record_scan_reply(&contact, outcome) && summary.protocol == IPPROTO_UDP)
-		record_udp_peer(&contact);
+	egress_watch((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex);
 	return TC_ACT_OK;
+}
+
+/*
+ * The same work as an XDP program, for replay's batches alone (never
+ * attached, not loaded live): a batch's frames toward the VM are run by the
+ * batch driver's tail call, which can reach only a program of its own type.
+ */
+SEC("xdp")
+int
+abuseguard_egress_replay(struct xdp_md *ctx)
+{
+	egress_watch((void *)(long)ctx->data, (void *)(long)ctx->data_end, ctx->ingress_ifindex);
+	return XDP_PASS;
 }
 
 /*
@@ -613,5 +634,7 @@ abuseguard_scan_sweep(struct xdp_md *ctx)
 	bpf_for_each_map_elem(&scan_sources, scan_sweep_source, &now, 0);
 	return XDP_PASS;
 }
+
+#include "replay_batch.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -73,7 +73,7 @@ static void __attribute__((noreturn)) usage(int status)
 	        "                   [--socket path]\n"
 	        "       abuseguardd [-v] [-c file] [-i interface]...\n"
 	        "                   [--replay-interface [index=]interface]...\n"
-	        "                   --replay file [--replay file]...\n");
+	        "                   [--replay-batch frames] --replay file [--replay file]...\n");
 	exit(status);
 }
 
@@ -850,6 +850,7 @@ main(int argc, char *argv[])
 	    {"socket", required_argument, NULL, 's'},
 	    {"replay", required_argument, NULL, 'R'},
 	    {"replay-interface", required_argument, NULL, 'I'},
+	    {"replay-batch", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -899,6 +900,10 @@ main(int argc, char *argv[])
 			if (replay_option_interface(&replay, optarg) < 0)
 				usage(64);
 			break;
+		case 'B':
+			if (replay_option_batch(&replay, optarg) < 0)
+				usage(64);
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -909,6 +914,10 @@ main(int argc, char *argv[])
 		usage(64);
 	if (replay_count == 0 && (replay.interface != NULL || replay.index_count > 0)) {
 		fprintf(stderr, "abuseguardd: --replay-interface is for --replay\n");
+		usage(64);
+	}
+	if (replay_count == 0 && replay.batch != 0) {
+		fprintf(stderr, "abuseguardd: --replay-batch is for --replay\n");
 		usage(64);
 	}
 

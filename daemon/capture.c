@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <libmnl/libmnl.h>
 
 #include "abuseguard/abuseguard.h" /* the skeleton uses its structs */
+#include "abuseguard/replay_batch.h"
 #include "abuseguard.skel.h"
 #include "capture.h"
 #include "log.h"
@@ -55,6 +57,9 @@ struct capture {
 	struct attachment *attachments; /* limits.max_interfaces slots */
 	uint32_t attachment_count;
 	uint64_t attached, detached, attach_failures, interfaces_refused;
+	unsigned batch_size;             /* replay: frames per batch; 0: none */
+	struct replay_batch_slot *slots; /* the driver's map, mapped: batch_size + 1 */
+	size_t slots_bytes;
 };
 
 static int
@@ -371,6 +376,9 @@ capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *c
 	int error;
 
 	skeleton->rodata->replay_clock = replay ? 1 : 0;
+	/* Replay's batches load these (capture_open_replay); live they would only cost. */
+	bpf_program__set_autoload(skeleton->progs.abuseguard_replay_batch, false);
+	bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, false);
 	error = bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources);
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.smtp_pairs,
@@ -407,6 +415,39 @@ capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *c
 	return error;
 }
 
+/* The batch driver's program array and its slots, mapped into memory. */
+static int
+batch_setup(struct capture *capture)
+{
+	struct abuseguard_bpf *skeleton = capture->skeleton;
+	int programs_fd = bpf_map__fd(skeleton->maps.replay_batch_programs);
+	int slots_fd = bpf_map__fd(skeleton->maps.replay_batch_slots);
+	__u32 keys[REPLAY_BATCH_PROGRAMS] = {REPLAY_BATCH_XDP, REPLAY_BATCH_EGRESS};
+	int fds[REPLAY_BATCH_PROGRAMS] = {
+	    bpf_program__fd(skeleton->progs.abuseguard_xdp),
+	    bpf_program__fd(skeleton->progs.abuseguard_egress_replay),
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	void *slots;
+
+	for (int i = 0; i < REPLAY_BATCH_PROGRAMS; i++)
+		if (bpf_map_update_elem(programs_fd, &keys[i], &fds[i], BPF_ANY) != 0) {
+			log_warn("capture: replay batch program array, entry %d", i);
+			return -errno;
+		}
+	capture->slots_bytes = (capture->batch_size + 1) * sizeof(struct replay_batch_slot);
+	capture->slots_bytes =
+	    (capture->slots_bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+	slots = mmap(NULL, capture->slots_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, slots_fd, 0);
+	if (slots == MAP_FAILED) {
+		log_warn("capture: map the replay batch of %u frames", capture->batch_size);
+		capture->slots_bytes = 0;
+		return -errno;
+	}
+	capture->slots = slots;
+	return 0;
+}
+
 static int
 program_load(struct capture *capture, int replay)
 {
@@ -422,8 +463,16 @@ program_load(struct capture *capture, int replay)
 	}
 	capture->skeleton = skeleton;
 	error = capture_skeleton_prepare(skeleton, config, replay);
+	if (error == 0 && capture->batch_size > 0) {
+		bpf_program__set_autoload(skeleton->progs.abuseguard_replay_batch, true);
+		bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, true);
+		error = bpf_map__set_max_entries(skeleton->maps.replay_batch_slots,
+		                                 capture->batch_size + 1);
+	}
 	if (error == 0)
 		error = abuseguard_bpf__load(skeleton);
+	if (error == 0 && capture->batch_size > 0)
+		error = batch_setup(capture);
 	if (error < 0) {
 		log_warnx("capture: load BPF program: %s", strerror(-error));
 		return error;
@@ -449,9 +498,9 @@ capture_open(struct capture **out, struct loop *loop, const struct config *confi
 	return capture_open_hooks(out, loop, config, &hooks);
 }
 
-int
-capture_open_hooks(struct capture **out, struct loop *loop, const struct config *config,
-                   const struct capture_hooks *hooks)
+static int
+capture_open_batch(struct capture **out, struct loop *loop, const struct config *config,
+                   const struct capture_hooks *hooks, unsigned batch_size)
 {
 	struct capture *capture;
 	int error;
@@ -465,6 +514,7 @@ capture_open_hooks(struct capture **out, struct loop *loop, const struct config 
 	capture->loop = loop;
 	capture->ring_watch.fd = -1;
 	capture->netlink_watch.fd = -1;
+	capture->batch_size = batch_size;
 	/* Replay attaches nowhere. */
 	capture->attachment_count = loop != NULL ? config->limits.max_interfaces : 0;
 	capture->attachments = calloc(capture->attachment_count + 1, sizeof(struct attachment));
@@ -487,6 +537,25 @@ capture_open_hooks(struct capture **out, struct loop *loop, const struct config 
 	return 0;
 }
 
+int
+capture_open_hooks(struct capture **out, struct loop *loop, const struct config *config,
+                   const struct capture_hooks *hooks)
+{
+	return capture_open_batch(out, loop, config, hooks, 0);
+}
+
+int
+capture_open_replay(struct capture **out, const struct config *config,
+                    const struct capture_hooks *hooks, unsigned batch_size)
+{
+	if (batch_size > REPLAY_BATCH_MAX) {
+		log_warnx("capture: a replay batch of %u frames is more than %u", batch_size,
+		          REPLAY_BATCH_MAX);
+		return -EINVAL;
+	}
+	return capture_open_batch(out, NULL, config, hooks, batch_size > 1 ? batch_size : 0);
+}
+
 void
 capture_close(struct capture *capture)
 {
@@ -502,6 +571,8 @@ capture_close(struct capture *capture)
 		close(capture->netlink_watch.fd);
 	}
 	ring_buffer__free(capture->ring);
+	if (capture->slots != NULL)
+		munmap(capture->slots, capture->slots_bytes);
 	abuseguard_bpf__destroy(capture->skeleton);
 	free(capture->attachments);
 	free(capture);
@@ -596,6 +667,50 @@ capture_sweep(struct capture *capture, uint64_t time_ns)
 {
 	return program_run(capture, capture->skeleton->progs.abuseguard_scan_sweep, NULL, 0,
 	                   time_ns, 0);
+}
+
+unsigned
+capture_batch_size(const struct capture *capture)
+{
+	return capture->slots != NULL ? capture->batch_size : 0;
+}
+
+struct replay_batch_slot *
+capture_batch_slot(struct capture *capture, unsigned index)
+{
+	return capture->slots != NULL && index <= capture->batch_size ? &capture->slots[index]
+	                                                              : NULL;
+}
+
+int
+capture_batch_run(struct capture *capture, unsigned first, unsigned count, unsigned *ran)
+{
+	/* The packet the driver resizes and rewrites for every frame: as long as the longest. */
+	static const unsigned char packet[REPLAY_BATCH_FRAME_BYTES];
+	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet, .data_size_in = sizeof(packet),
+	            .repeat = count - first + 1);
+	struct abuseguard_bpf *skeleton = capture->skeleton;
+	int error;
+
+	if (capture->slots == NULL || first >= count || count > capture->batch_size)
+		return -EINVAL;
+	skeleton->bss->replay_batch_count = count;
+	skeleton->bss->replay_batch_first = first;
+	skeleton->bss->replay_batch_next = first;
+	skeleton->bss->replay_batch_ran = first;
+	skeleton->bss->replay_batch_stopped = 0;
+	error = bpf_prog_test_run_opts(bpf_program__fd(skeleton->progs.abuseguard_replay_batch),
+	                               &options);
+	if (error < 0)
+		return error;
+	*ran = skeleton->bss->replay_batch_ran;
+	return 0;
+}
+
+int
+capture_consume(struct capture *capture)
+{
+	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;
 }
 
 void

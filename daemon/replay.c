@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <pcap/pcap.h>
 
+#include "abuseguard/replay_batch.h"
 #include "attribution.h"
 #include "capture.h"
 #include "clock.h"
@@ -65,6 +66,16 @@
  * hypervisor's. More are not taught.
  */
 #define REPLAY_HELD_LEARN 8
+/*
+ * The events ring's bytes for one event: the record and its 8-byte header
+ * (BPF_RINGBUF_HDR_SZ; linux/bpf.h cannot be included beside libpcap's),
+ * 8-aligned.
+ */
+#define REPLAY_RINGBUF_HEADER_BYTES 8
+#define REPLAY_EVENT_RECORD_BYTES                                                                  \
+	((sizeof(struct abuse_event) + REPLAY_RINGBUF_HEADER_BYTES + 7) / 8 * 8)
+/* Learning frames held while a batch's events are handed over: one frame makes one. */
+#define REPLAY_QUEUED_LEARN 4
 /* Capture interface indexes (cooked v2) whose interface is remembered; more are looked up again. */
 #define REPLAY_CAPTURE_INDEXES 1024
 /*
@@ -161,6 +172,7 @@ struct replay_stats {
 	uint64_t actions[ACTION_IGNORE + 1];
 	uint64_t bans_per_rung[LADDER_MAX_RUNGS];
 	uint64_t first_ns, last_ns;
+	uint64_t batches, batch_events_unmatched;
 };
 
 /* A (category, source) pair that had a finding, for "sources flagged". */
@@ -207,12 +219,26 @@ struct replay {
 	uint64_t next_sweep_ns; /* the scan sweep runs once a second of capture time */
 	int stdin_read;
 	unsigned char *frame;
+	/*
+	 * Batches (--replay-batch): the frames waiting in the driver's slots,
+	 * each one's packet number, and, while a batch's rings are read, the
+	 * events and learning frames held to hand over frame by frame.
+	 */
+	unsigned batch_count;
+	uint64_t *batch_packets;
+	int queueing;
+	struct abuse_event *queued;
+	size_t queued_count, queued_room;
+	struct held_learn queued_learn[REPLAY_QUEUED_LEARN];
+	unsigned queued_learn_count;
 	void *flagged_root; /* tsearch tree of struct flagged */
 	unsigned flagged_count;
 	struct replay_stats stats;
 };
 
 static volatile sig_atomic_t replay_interrupted;
+
+static void batch_flush(struct replay *replay);
 
 static void
 replay_interrupt(int signal_number)
@@ -328,9 +354,8 @@ on_decision(void *arg, const struct finding *finding, const struct decision *dec
 }
 
 static void
-on_abuse_event(void *arg, const struct abuse_event *event)
+abuse_event_handle(struct replay *replay, const struct abuse_event *event)
 {
-	struct replay *replay = arg;
 	struct abuse_event copy;
 
 	/* As live: a spoofing event is an offence of the forging VM's own address. */
@@ -351,9 +376,22 @@ file_vm_mac(const struct replay_file *file, int ifindex)
 }
 
 static void
-on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
+on_abuse_event(void *arg, const struct abuse_event *event)
 {
 	struct replay *replay = arg;
+
+	/* A batch's events wait for their frame's turn; the room holds a full ring's. */
+	if (replay->queueing && replay->queued_count < replay->queued_room) {
+		replay->queued[replay->queued_count++] = *event;
+		return;
+	}
+	abuse_event_handle(replay, event);
+}
+
+static void
+learn_frame_handle(struct replay *replay, struct capture *capture, int ifindex, const void *frame,
+                   size_t length)
+{
 	const struct replay_file *file = replay->file;
 	const unsigned char *mac = file_vm_mac(file, ifindex);
 	struct held_learn *held;
@@ -373,6 +411,24 @@ on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *fram
 	held->ifindex = ifindex;
 	held->length = length;
 	memcpy(held->frame, frame, length);
+}
+
+static void
+on_learn_frame(void *arg, struct capture *capture, int ifindex, const void *frame, size_t length)
+{
+	struct replay *replay = arg;
+	struct held_learn *queued;
+
+	/* A batch's learning frames are the last frame's: taught after its events. */
+	if (replay->queueing && replay->queued_learn_count < REPLAY_QUEUED_LEARN &&
+	    length <= sizeof(queued->frame)) {
+		queued = &replay->queued_learn[replay->queued_learn_count++];
+		queued->ifindex = ifindex;
+		queued->length = length;
+		memcpy(queued->frame, frame, length);
+		return;
+	}
+	learn_frame_handle(replay, capture, ifindex, frame, length);
 }
 
 /*
@@ -451,6 +507,8 @@ interface_ifindex(struct replay *replay, const char *name)
 
 	if (vm != NULL && vm->ifindex > 0)
 		return vm->ifindex;
+	/* A new interface changes the program's maps: the frames before it run first. */
+	batch_flush(replay);
 	ifindex = ++replay->last_ifindex;
 	attribution_interface(&replay->attribution, replay->capture, ifindex, name, true);
 	return ifindex;
@@ -681,6 +739,8 @@ ethernet_direction(struct replay *replay, const unsigned char *frame, size_t len
 	if (mac != NULL)
 		return memcmp(frame + 6, mac, 6) == 0 ? CAPTURE_FROM_VM : CAPTURE_TOWARD_VM;
 	if (frame_opens_contact(frame, length) && file->vm_mac_count < REPLAY_FILE_VMS) {
+		/* The frames waiting in a batch learn (or are held) as before this one. */
+		batch_flush(replay);
 		known = &file->vm_macs[file->vm_mac_count++];
 		known->ifindex = ifindex;
 		memcpy(known->mac, frame + 6, sizeof(known->mac));
@@ -818,6 +878,149 @@ packet_time(struct replay *replay, const struct pcap_pkthdr *header)
 	return time_ns;
 }
 
+/* After the program ran a frame: the same frame through the HTTP path, and the counts. */
+static void
+frame_done(struct replay *replay, int ifindex, const unsigned char *frame, size_t length,
+           uint64_t time_ns, enum capture_direction direction)
+{
+	wire_packet(replay->wire, ifindex, frame, length, length, (int64_t)(time_ns / 1000),
+	            direction == CAPTURE_FROM_VM);
+	replay->stats.packets_run++;
+	if (replay->stats.first_ns == 0)
+		replay->stats.first_ns = time_ns;
+	replay->stats.last_ns = time_ns;
+}
+
+/* One test run for one frame, its events handed over at once. */
+static void
+frame_run(struct replay *replay, const unsigned char *frame, size_t length, uint64_t time_ns,
+          enum capture_direction direction, int ifindex)
+{
+	int error;
+
+	clock_set(&replay->clock, (int64_t)(time_ns / NS_PER_MS));
+	error = capture_run_packet(replay->capture, frame, length, time_ns, direction, ifindex);
+	if (error < 0) {
+		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
+		return;
+	}
+	frame_done(replay, ifindex, frame, length, time_ns, direction);
+}
+
+/*
+ * Hands over what frames first .. end - 1 of the batch made, frame by frame
+ * as if each had run alone: the clock at the frame's time, its events (the
+ * driver noted the events ring's position before each frame), the last
+ * frame's learning frames, then the HTTP path.
+ */
+static void
+batch_dispatch(struct replay *replay, unsigned first, unsigned end, size_t *next_event)
+{
+	for (unsigned i = first; i < end; i++) {
+		const struct replay_batch_slot *slot = capture_batch_slot(replay->capture, i);
+		const struct replay_batch_slot *after = capture_batch_slot(replay->capture, i + 1);
+		uint64_t events =
+		    (after->events_position - slot->events_position) / REPLAY_EVENT_RECORD_BYTES;
+
+		replay->file->packet = replay->batch_packets[i];
+		clock_set(&replay->clock, (int64_t)(slot->time_ns / NS_PER_MS));
+		for (; events > 0 && *next_event < replay->queued_count; events--)
+			abuse_event_handle(replay, &replay->queued[(*next_event)++]);
+		if (i + 1 == end) {
+			for (unsigned k = 0; k < replay->queued_learn_count; k++)
+				learn_frame_handle(
+				    replay, replay->capture, replay->queued_learn[k].ifindex,
+				    replay->queued_learn[k].frame, replay->queued_learn[k].length);
+			replay->queued_learn_count = 0;
+		}
+		frame_done(replay, (int)slot->ifindex, slot->frame, slot->length, slot->time_ns,
+		           slot->toward_vm ? CAPTURE_TOWARD_VM : CAPTURE_FROM_VM);
+	}
+}
+
+/*
+ * Runs the frames waiting in the batch, in as few test runs as the driver
+ * allows (it stops after a frame that handed up a learning frame, and when
+ * the events ring might fill), and hands over what each made in order.
+ */
+static void
+batch_flush(struct replay *replay)
+{
+	unsigned first = 0, count = replay->batch_count, ran = 0;
+	size_t next_event;
+	uint64_t current;
+	int error;
+
+	if (count == 0)
+		return;
+	current = replay->file->packet;
+	while (first < count) {
+		error = capture_batch_run(replay->capture, first, count, &ran);
+		replay->queued_count = 0;
+		replay->queued_learn_count = 0;
+		replay->queueing = 1;
+		if (capture_consume(replay->capture) < 0)
+			log_warnx("replay: reading the events ring failed");
+		replay->queueing = 0;
+		replay->stats.batches++;
+		if (error < 0) {
+			for (; first < count; first++) {
+				replay->file->packet = replay->batch_packets[first];
+				packet_skip(replay, SKIP_RUN_FAILED, "batch of %u: %s",
+				            count - first, strerror(-error));
+			}
+			break;
+		}
+		next_event = 0;
+		batch_dispatch(replay, first, ran, &next_event);
+		if (next_event < replay->queued_count) {
+			/* Never seen: every event is a fixed-size record. Handed over late,
+			 * counted. */
+			replay->stats.batch_events_unmatched += replay->queued_count - next_event;
+			for (; next_event < replay->queued_count; next_event++)
+				abuse_event_handle(replay, &replay->queued[next_event]);
+		}
+		if (ran == first) {
+			/* The driver could not start this frame: it runs alone. */
+			const struct replay_batch_slot *slot =
+			    capture_batch_slot(replay->capture, first);
+
+			replay->file->packet = replay->batch_packets[first];
+			frame_run(replay, slot->frame, slot->length, slot->time_ns,
+			          slot->toward_vm ? CAPTURE_TOWARD_VM : CAPTURE_FROM_VM,
+			          (int)slot->ifindex);
+			ran = first + 1;
+		}
+		first = ran;
+	}
+	replay->batch_count = 0;
+	replay->file->packet = current;
+}
+
+/* Whether the frame may wait in a batch: the driver can copy it in. */
+static int
+frame_batchable(const struct replay *replay, size_t length)
+{
+	return capture_batch_size(replay->capture) > 0 && length >= ETHERNET_HEADER_LENGTH &&
+	       length <= REPLAY_BATCH_FRAME_BYTES;
+}
+
+static void
+batch_add(struct replay *replay, const unsigned char *frame, size_t length, uint64_t time_ns,
+          enum capture_direction direction, int ifindex)
+{
+	struct replay_batch_slot *slot = capture_batch_slot(replay->capture, replay->batch_count);
+
+	slot->time_ns = time_ns;
+	slot->ifindex = (uint32_t)ifindex;
+	slot->length = (uint16_t)length;
+	slot->toward_vm = direction == CAPTURE_TOWARD_VM;
+	memcpy(slot->frame, frame, length);
+	replay->batch_packets[replay->batch_count++] = replay->file->packet;
+	if (replay->batch_count == capture_batch_size(replay->capture))
+		batch_flush(replay);
+}
+
 static void
 replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const unsigned char *data)
 {
@@ -826,7 +1029,7 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 	char when[40], before[40];
 	uint64_t time_ns;
 	size_t length;
-	int error, ifindex;
+	int ifindex;
 
 	replay->stats.packets_read++;
 	if (replay->file->link == LINK_UNSUPPORTED) {
@@ -850,21 +1053,14 @@ replay_packet(struct replay *replay, const struct pcap_pkthdr *header, const uns
 	length = frame_build(replay, data, header->caplen, &frame, &direction, &ifindex);
 	if (length == 0)
 		return;
-
+	if (!frame_batchable(replay, length) || time_ns >= replay->next_sweep_ns)
+		batch_flush(replay);
 	clock_set(&replay->clock, (int64_t)(time_ns / NS_PER_MS));
 	replay_sweep(replay, time_ns);
-	error = capture_run_packet(replay->capture, frame, length, time_ns, direction, ifindex);
-	if (error < 0) {
-		packet_skip(replay, SKIP_RUN_FAILED, "%s", strerror(-error));
-		return;
-	}
-	/* The same frame through the HTTP path. */
-	wire_packet(replay->wire, ifindex, frame, length, length, (int64_t)(time_ns / 1000),
-	            direction == CAPTURE_FROM_VM);
-	replay->stats.packets_run++;
-	if (replay->stats.first_ns == 0)
-		replay->stats.first_ns = time_ns;
-	replay->stats.last_ns = time_ns;
+	if (frame_batchable(replay, length))
+		batch_add(replay, frame, length, time_ns, direction, ifindex);
+	else
+		frame_run(replay, frame, length, time_ns, direction, ifindex);
 }
 
 /* Warns once per file about what makes its packets unusable as a whole. */
@@ -963,6 +1159,7 @@ replay_file(struct replay *replay, const char *path)
 		pcapng_packet_interface(replay);
 		replay_packet(replay, header, data);
 	}
+	batch_flush(replay);
 	pcapng_walk_close(&file);
 	if (!replay_interrupted && result == PCAP_ERROR) {
 		/* A capture cut short mid-record (tcpdump killed): what came before stands. */
@@ -1108,7 +1305,9 @@ scratch_store_open(struct replay *replay)
 		return -EIO;
 	}
 	snprintf(path, sizeof(path), "%s/replay.db", replay->scratch);
-	return store_open(&replay->store, path);
+	if (store_open(&replay->store, path) < 0)
+		return -EIO;
+	return store_scratch(replay->store);
 }
 
 static void
@@ -1145,6 +1344,7 @@ replay_open(struct replay *replay, const struct config *config,
 	    .arg = replay,
 	};
 	struct wire_config wire_config;
+	unsigned batch;
 
 	memset(replay, 0, sizeof(*replay));
 	replay->config = config;
@@ -1183,7 +1383,19 @@ replay_open(struct replay *replay, const struct config *config,
 		log_warnx("replay: no memory for the HTTP path");
 		return -ENOMEM;
 	}
-	if (capture_open_hooks(&replay->capture, NULL, config, &capture_hooks) < 0) {
+	batch = options->batch != 0 ? options->batch : REPLAY_BATCH_DEFAULT;
+	if (batch > 1) {
+		replay->batch_packets = calloc(batch, sizeof(*replay->batch_packets));
+		/* The events ring holds at most this many: the driver stops before it fills. */
+		replay->queued_room =
+		    config->limits.ring_buffer_bytes / REPLAY_EVENT_RECORD_BYTES + 1;
+		replay->queued = calloc(replay->queued_room, sizeof(*replay->queued));
+		if (replay->batch_packets == NULL || replay->queued == NULL) {
+			log_warnx("replay: no memory for batches of %u frames", batch);
+			return -ENOMEM;
+		}
+	}
+	if (capture_open_replay(&replay->capture, config, &capture_hooks, batch) < 0) {
 		log_warnx("replay: cannot load the XDP program (root, or CAP_BPF and "
 		          "CAP_NET_ADMIN, is needed)");
 		return -EIO;
@@ -1212,6 +1424,8 @@ replay_close(struct replay *replay)
 	scratch_store_close(replay);
 	tdestroy(replay->flagged_root, free);
 	free(replay->frame);
+	free(replay->batch_packets);
+	free(replay->queued);
 }
 
 int
@@ -1256,6 +1470,24 @@ replay_option_interface(struct replay_options *options, const char *argument)
 	}
 	options->indexes[options->index_count++] =
 	    (struct replay_index_name){.index = (uint32_t)index, .name = name};
+	return 0;
+}
+
+int
+replay_option_batch(struct replay_options *options, const char *argument)
+{
+	unsigned long frames;
+	char *end;
+
+	errno = 0;
+	frames = strtoul(argument, &end, 10);
+	if (argument[0] < '0' || argument[0] > '9' || *end != '\0' || errno != 0 || frames < 1 ||
+	    frames > REPLAY_BATCH_MAX) {
+		log_warnx("--replay-batch %s: frames per test run, 1 (one by one) to %u", argument,
+		          REPLAY_BATCH_MAX);
+		return -EINVAL;
+	}
+	options->batch = (unsigned)frames;
 	return 0;
 }
 

@@ -886,6 +886,12 @@ store_prepare(struct store *store)
 }
 
 int
+store_scratch(struct store *store)
+{
+	return store_exec(store, "PRAGMA synchronous = OFF", "set synchronous off (scratch store)");
+}
+
+int
 store_open(struct store **out, const char *path)
 {
 	struct store *store;

@@ -99,6 +99,23 @@ bool capture_interface_wanted(const struct config *config, const char *name);
 int capture_sweep(struct capture *capture, uint64_t time_ns);
 
 /*
+ * Replay in batches (include/abuseguard/replay_batch.h): capture_open_replay
+ * loads the batch driver with room for batch_size frames (0 or 1: none, one
+ * test run per packet). The caller fills slots first .. count - 1
+ * (capture_batch_slot) and runs them; *ran is the first slot that did not
+ * run (count, or earlier: a frame handed up a learning frame, or the events
+ * ring is nearly full). The events stay in the ring until capture_consume
+ * hands them to the hooks; each slot's events_position then says which
+ * frame made them.
+ */
+int capture_open_replay(struct capture **out, const struct config *config,
+                        const struct capture_hooks *hooks, unsigned batch_size);
+unsigned capture_batch_size(const struct capture *capture);
+struct replay_batch_slot *capture_batch_slot(struct capture *capture, unsigned index);
+int capture_batch_run(struct capture *capture, unsigned first, unsigned count, unsigned *ran);
+int capture_consume(struct capture *capture);
+
+/*
  * Makes the program's view of an interface match the VM's addresses (vm
  * NULL: forget the interface): its entries in the address trie, under its
  * ifindex and under 0, and its policy flags. 0 or -errno (logged).

@@ -25,7 +25,14 @@ struct replay_options {
 	const char *interface;
 	struct replay_index_name *indexes; /* room for index_max */
 	unsigned index_count, index_max;
+	/* Frames per test run (--replay-batch); 0: the default, 1: one test run per packet. */
+	unsigned batch;
 };
+
+#define REPLAY_BATCH_DEFAULT 4096
+
+/* Takes the --replay-batch argument: 1 to REPLAY_BATCH_MAX. 0, or -EINVAL (reported). */
+int replay_option_batch(struct replay_options *options, const char *argument);
 
 /*
  * Takes one --replay-interface argument: NAME (the interface), or

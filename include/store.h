@@ -34,6 +34,11 @@ struct offence {
  * -EBADMSG: the file is damaged, or is no database.
  */
 int store_open(struct store **out, const char *path);
+/*
+ * A store nothing needs after a crash (replay's scratch store): writes are
+ * not synced to disk, which a decision's every write otherwise waits for.
+ */
+int store_scratch(struct store *store);
 void store_close(struct store *store);
 /*
  * SQLite's integrity check over the whole file, stopped after timeout_ms.

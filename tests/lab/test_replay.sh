@@ -273,6 +273,68 @@ REPLAY_POLICY=$WORK/state.conf fixture ladder
 refute "replay creates nothing in the policy's state_dir" test -e "$WORK/production-state"
 check "replay leaves no scratch store behind in TMPDIR" test -z "$(ls -A "$WORK/tmp")"
 
+# Batches: one test run for many frames (the default, --replay-batch) decides
+# exactly as one test run per packet (--replay-batch 1): the same lines, the
+# same packet numbers, the same summary. The fixtures that take each path of
+# the batches: both directions (sll, scan), learning frames that stop a batch
+# (learned), forged sources, the HTTP path beside the program's events
+# (crawl), the clock's sweeps (scan), several files, skipped packets.
+# same_as_one_by_one NAME [--replay-batch N] ARGS...: replays ARGS one by one
+# and in batches (the default, or N); 0 if the outputs are byte-identical.
+same_as_one_by_one() {
+	local name=$1 batch=()
+	shift
+	if [ "$1" == --replay-batch ]; then
+		batch=("$1" "$2")
+		shift 2
+	fi
+	replay "$name-1" --replay-batch 1 "$@"
+	replay "$name-batch" "${batch[@]}" "$@"
+	if cmp -s "$WORK/$name-1.out" "$WORK/$name-batch.out"; then
+		BATCH_SAME=$((BATCH_SAME + 1))
+		return 0
+	fi
+	BATCH_DIFFERENT="$BATCH_DIFFERENT $name"
+	diff "$WORK/$name-1.out" "$WORK/$name-batch.out" | head -n 20
+	return 1
+}
+BATCH_SAME=0 BATCH_DIFFERENT=
+BATCH_CASES=0
+for name in spam-sll scan learned crawl truncated; do
+	BATCH_CASES=$((BATCH_CASES + 1))
+	same_as_one_by_one "batch-$name" --replay "$FIXTURES/$name.pcap"
+done
+for name in scan learned crawl; do
+	BATCH_CASES=$((BATCH_CASES + 1))
+	same_as_one_by_one "batch7-$name" --replay-batch 7 --replay "$FIXTURES/$name.pcap"
+done
+REPLAY_POLICY=$WORK/two.conf same_as_one_by_one batch-forged --replay-interface tap-a \
+	--replay "$FIXTURES/forged.pcap"
+REPLAY_POLICY=$WORK/two.conf same_as_one_by_one batch-two-vms --replay-interface 2=tap-a \
+	--replay-interface 3=tap-b --replay "$FIXTURES/two-vms-sll2.pcap"
+REPLAY_POLICY=$WORK/two.conf same_as_one_by_one batch-two-vms-pcapng \
+	--replay "$FIXTURES/two-vms.pcapng"
+same_as_one_by_one batch-several --replay "$FIXTURES/spam.pcap" --replay "$FIXTURES/ipv6.pcap" \
+	--replay "$FIXTURES/ladder.pcap"
+BATCH_CASES=$((BATCH_CASES + 4))
+expect "$BATCH_CASES replays give byte-identical output in batches (default, and 7) and one by one" \
+	"$BATCH_SAME${BATCH_DIFFERENT:+ (differ:$BATCH_DIFFERENT)}" "$BATCH_CASES"
+# From the outside: the scan fixture's 1278 packets took a handful of test runs, not one each.
+test_runs() {
+	TMPDIR=$WORK/tmp ip netns exec "$REPLAY_NS" strace -f -qq -e trace=bpf -o "$WORK/strace.$1" \
+		"$BUILD/abuseguardd" -c "$POLICY" "$@" --replay "$FIXTURES/scan.pcap" >/dev/null 2>&1
+	grep -c BPF_PROG_TEST_RUN "$WORK/strace.$1"
+}
+RUNS_ONE=$(test_runs --replay-batch=1)
+RUNS_BATCH=$(test_runs --replay-batch=4096)
+check "the scan fixture takes a test run per packet one by one ($RUNS_ONE), under 100 in batches ($RUNS_BATCH)" \
+	test "$RUNS_ONE" -ge 1278 -a "$RUNS_BATCH" -lt 100
+replay batch-zero --replay-batch 0 --replay "$FIXTURES/spam.pcap"
+expect "--replay-batch 0 is refused (exit 64), naming the argument" \
+	"$RC $(grep -c -- '--replay-batch 0' "$WORK/batch-zero.err")" "64 1"
+replay batch-huge --replay-batch 16385 --replay "$FIXTURES/spam.pcap"
+expect "--replay-batch past 16384 is refused (exit 64)" "$RC" 64
+
 # Live versus replay: the lab's traffic captured by tcpdump in the hypervisor
 # (tcpdump 4.99 writes Linux cooked v2 on "any" by default; v1 on request).
 lab_setup || { not_ok "lab namespaces could not be created"; exit 1; }
@@ -331,6 +393,9 @@ for name in live-ethernet live-sll live-sll2; do
 	# For the log: what replay made of the capture, when it is not the live ban.
 	grep -q '"action":"ban"' "$WORK/$name.out" ||
 		cat "$WORK/$name.tcpdump" "$WORK/$name.out" "$WORK/$name.err"
+	check "$name: in batches and one by one the replay's output is byte-identical" \
+		same_as_one_by_one "$name-batches" --replay-interface agvm0 \
+		--replay-interface "$AGVM0_INDEX=agvm0" --replay "$WORK/$name.pcap"
 	replay_time=$(decisions "$name" 'select(.action == "ban") | .time[0:19] + "Z" | fromdate')
 	check "$name: replay's ban time is within 2 s of the live ban's" \
 		test "${replay_time:-0}" -ge $((LIVE_STARTED - 2)) -a "${replay_time:-0}" -le $((LIVE_STARTED + 2))
