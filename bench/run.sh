@@ -31,6 +31,7 @@ if [ -n "$smoke" ]; then
 	nft_options=(--bans 2000 --calls 20 --latency 50 --runs 1)
 	scan_options=(--trials 3)
 	tickets_options=(--sources 50 --runs 1)
+	ring_options=(--packets 5000 --runs 1)
 else
 	mix_options=(--repeat 200000 --runs 9)
 	sources_options=(--sizes 1000,100000,1000000 --passes 3)
@@ -38,6 +39,7 @@ else
 	nft_options=(--bans 100000 --calls 1000 --latency 1000 --runs 3)
 	scan_options=(--trials 101)
 	tickets_options=(--sources 1000 --runs 3)
+	ring_options=(--packets 400000 --runs 5)
 fi
 
 failures=0
@@ -65,6 +67,7 @@ bench xdp_flood "$BUILD/bench/bench_xdp" flood "${flood_options[@]}"
 bench nft "$BUILD/bench/bench_nft" "${nft_options[@]}"
 bench scan_probes "$BUILD/bench/scan_probes" "${scan_options[@]}"
 bench tickets "$BUILD/bench/bench_tickets" "${tickets_options[@]}"
+bench evidence_ring "$BUILD/bench/evidence_ring" "${ring_options[@]}"
 bench detect bench/detect.sh "$BUILD" $smoke
 bench detect_flood bench/detect_flood.sh "$BUILD" $smoke
 bench daemon_cost bench/daemon_cost.sh "$BUILD" $smoke

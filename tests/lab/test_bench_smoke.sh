@@ -24,7 +24,7 @@ has_figures() {
 
 for row in "XDP + tc cost per packet" "XDP cost as sources grow" "Ban installation" \
 	"Detection to ban (lab)" "Daemon cost (lab)" "Replay throughput" \
-	"Tickets opened under a ban burst" "Crawler path (libpcap, HTTP, robots.txt)" \
+	"Tickets opened under a ban burst" "Evidence ring cost per packet" "Crawler path (libpcap, HTTP, robots.txt)" \
 	"Many bans (abusectl --json bans, idle checks)" "XDP cost live beside libpcap (lab veth)"; do
 	check "the table has a row \"$row\" with a ratio" has_ratio "$row"
 	check "the row \"$row\" has figures with units" has_figures "$row"
