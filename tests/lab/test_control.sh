@@ -42,6 +42,12 @@ event_seen() { jq -s -e "any(.[]; $1)" "$WORK/events" >/dev/null 2>&1; }
 as_user() { setpriv --reuid="$1" --regid="$2" --clear-groups "$BUILD/abusectl" -s "$WORK/control.sock" "${@:3}"; }
 
 check "daemon starts" daemon_start "$POLICY" "$STATE"
+check "status shows the versions, the attached interface, mode, store and nft health, no ring drops" \
+	status_match '.version != null and .versions.kernel != null and .versions.libbpf != null and
+		any(.interfaces[]; .name == "agvm0") and .mode == "enforce" and .store.healthy == true and
+		.nft.present == true and .counters.events_lost == 0'
+exits 0 "status for people" ctl status
+check "... names the mode and the interface" bash -c "grep -q enforce '$WORK/out' && grep -q agvm0 '$WORK/out'"
 exits 69 "no daemon on a socket path: exit 69" "$BUILD/abusectl" -s "$WORK/none.sock" status
 check "... and the message names the path" said "$WORK/none.sock"
 
@@ -67,6 +73,9 @@ refute "the VM cannot open SMTP connections" vm_connects 10.0.1.2 25
 check "bans --source 10.0.0.5 shows it, 2 hours, category spam" json_match \
 	'.bans | length == 1 and .[0].duration_s == 7200 and .[0].category == "spam"' bans --source 10.0.0.5
 check "bans --scope web shows none" json_match '.bans == []' bans --scope web
+check "bans --category spam shows it, --category scan none" bash -c \
+	"'$BUILD/abusectl' -s '$WORK/control.sock' --json bans --category spam | jq -e '.bans | length == 1' >/dev/null &&
+	 '$BUILD/abusectl' -s '$WORK/control.sock' --json bans --category scan | jq -e '.bans == []' >/dev/null"
 exits 3 "a second ban in the same scope is refused" ctl ban 10.0.0.5 --scope smtp --reason again
 check "... saying until when it holds" said "already banned in scope smtp until"
 check "history shows the ban with its reason and uid 0" json_match \
@@ -136,6 +145,14 @@ exits 0 "a reload that changes a map size is taken" ctl reload --reason "lab: sm
 check "... and abusectl says the map size waits for a restart" \
 	said "changed but kept until restart: .*limits.max_sources"
 exits 64 "mode bogus is a usage error" ctl mode bogus --reason x
+
+# --json everywhere: each read, and a change, answers in JSON that jq parses.
+for command in status bans "history 10.0.0.5" audit allowlist metrics vms tickets outbox events \
+	"mode enforce --reason lab:json"; do
+	# shellcheck disable=SC2086
+	check "abusectl --json $command prints JSON" bash -c \
+		"'$BUILD/abusectl' -s '$WORK/control.sock' --json $command | jq -e -s 'length >= 1 and all(.[]; type == \"object\")' >/dev/null"
+done
 
 # audit: every change, with uid and reason.
 check "audit --since 1h lists every kind of change, with uid 0 and a reason" json_match \
