@@ -121,10 +121,11 @@ else
 	# shellcheck disable=SC2046
 	(umask "$(unit_value UMask)" && exec ip netns exec "$HV" setpriv \
 		--reuid="$(unit_value User)" --regid="$(unit_value Group)" --clear-groups \
+		$([ "$(unit_value NoNewPrivileges)" = yes ] && echo --no-new-privs) \
 		--inh-caps=-all,$caps --ambient-caps=-all,$caps --bounding-set=-all,$caps \
 		$(unit_value ExecStart) -i 'agvm*') >>"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
-	check "the installed unit's ExecStart, as its User= with its capabilities, starts on the installed policy" \
+	check "the installed unit's ExecStart, as its User= with its capabilities and NoNewPrivileges, starts on the installed policy" \
 		wait_until 10000 ctl status
 	check "the store is the account's, in /var/lib/abuseguard" \
 		test "$(stat -c %U /var/lib/abuseguard/abuseguard.db 2>/dev/null)" = abuseguard
