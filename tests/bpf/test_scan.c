@@ -678,6 +678,126 @@ test_honest_patterns(void)
 	harness_close(&h);
 }
 
+/*
+ * The honest patterns the issue names that test_honest_patterns does not: a
+ * web server answering 1000 clients, a resolver asking three upstream
+ * servers 300 times, and Happy Eyeballs (RFC 8305): each of 40 sites tried
+ * over IPv6 and, 250 ms later, over IPv4, both answered, the loser reset.
+ */
+static void
+test_more_honest_patterns(void)
+{
+	struct harness h;
+	struct scan_state state;
+	char client[64], site4[64], site6[64];
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.1.7");
+	return_path(&h, vm_a, "fd00:7::7");
+	for (int i = 1; i <= 1000; i++) {
+		address(i % 250 + 1,
+		        i <= 250   ? "100.64.1."
+		        : i <= 500 ? "100.64.2."
+		        : i <= 750 ? "100.64.3."
+		                   : "100.64.4.",
+		        client, sizeof(client));
+		struct spec syn = {.from = client,
+		                   .to = "10.0.1.7",
+		                   .protocol = IPPROTO_TCP,
+		                   .sport = (uint16_t)(20000 + i),
+		                   .dport = 443,
+		                   .tcp_flags = TH_SYN};
+		struct spec syn_ack = {.from = "10.0.1.7",
+		                       .to = client,
+		                       .protocol = IPPROTO_TCP,
+		                       .sport = 443,
+		                       .dport = syn.sport,
+		                       .tcp_flags = TH_SYN | TH_ACK};
+
+		toward_vm(&h, vm_a, &syn);
+		from_vm(&h, vm_a, &syn_ack);
+		h.now += 10 * MS;
+	}
+	CHECK(scan_state(&h, "10.0.1.7", &state) != 0 && h.event_count == 0,
+	      "a web server answering 1000 clients makes no first contact, no event");
+
+	for (int i = 0; i < 300; i++) {
+		static const char *const upstreams[] = {"192.0.2.53", "198.51.100.53",
+		                                        "203.0.113.53"};
+		struct spec query = {.from = "10.0.1.8",
+		                     .to = upstreams[i % 3],
+		                     .protocol = IPPROTO_UDP,
+		                     .sport = (uint16_t)(30000 + i),
+		                     .dport = 53};
+		struct spec answer = {.from = upstreams[i % 3],
+		                      .to = "10.0.1.8",
+		                      .protocol = IPPROTO_UDP,
+		                      .sport = 53,
+		                      .dport = query.sport};
+
+		from_vm(&h, vm_a, &query);
+		toward_vm(&h, vm_a, &answer);
+		h.now += 100 * MS;
+		if (i % 10 == 0)
+			sweep(&h);
+	}
+	CHECK(h.event_count == 0, "a resolver asking 3 upstream servers 300 times: no event (%u)",
+	      h.event_count);
+
+	for (int i = 1; i <= 40; i++) {
+		address(i, "198.51.100.", site4, sizeof(site4));
+		address(i, "2001:db8:80::", site6, sizeof(site6));
+		struct spec syn6 = {.from = "fd00:7::7",
+		                    .to = site6,
+		                    .protocol = IPPROTO_TCP,
+		                    .sport = 41000,
+		                    .dport = 443,
+		                    .tcp_flags = TH_SYN};
+		struct spec syn_ack6 = {.from = site6,
+		                        .to = "fd00:7::7",
+		                        .protocol = IPPROTO_TCP,
+		                        .sport = 443,
+		                        .dport = 41000,
+		                        .tcp_flags = TH_SYN | TH_ACK};
+		struct spec syn4 = {.from = "10.0.1.7",
+		                    .to = site4,
+		                    .protocol = IPPROTO_TCP,
+		                    .sport = 41000,
+		                    .dport = 443,
+		                    .tcp_flags = TH_SYN};
+		struct spec syn_ack4 = {.from = site4,
+		                        .to = "10.0.1.7",
+		                        .protocol = IPPROTO_TCP,
+		                        .sport = 443,
+		                        .dport = 41000,
+		                        .tcp_flags = TH_SYN | TH_ACK};
+		struct spec reset4 = {.from = "10.0.1.7",
+		                      .to = site4,
+		                      .protocol = IPPROTO_TCP,
+		                      .sport = 41000,
+		                      .dport = 443,
+		                      .tcp_flags = TH_RST};
+
+		from_vm(&h, vm_a, &syn6);
+		h.now += 250 * MS; /* the connection attempt delay */
+		from_vm(&h, vm_a, &syn4);
+		toward_vm(&h, vm_a, &syn_ack6);
+		toward_vm(&h, vm_a, &syn_ack4);
+		from_vm(&h, vm_a, &reset4);
+		h.now += 500 * MS;
+		sweep(&h);
+	}
+	h.now += 10 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0, "Happy Eyeballs to 40 sites over both families: no event (%u)",
+	      h.event_count);
+	CHECK(scan_state(&h, "10.0.1.7", &state) == 0 && state.successes == 40 &&
+	          state.failures == 0,
+	      "the IPv4 attempts are 40 answered first contacts (%u answered, %u failed)",
+	      state.successes, state.failures);
+	harness_close(&h);
+}
+
 static void
 test_late_and_lost_replies(void)
 {
@@ -928,6 +1048,7 @@ main(void)
 	test_udp_scan_unreachable();
 	test_ping_sweep_and_ipv6();
 	test_honest_patterns();
+	test_more_honest_patterns();
 	test_late_and_lost_replies();
 	test_quota();
 	test_arp_sweep();
