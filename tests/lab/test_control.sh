@@ -41,6 +41,38 @@ json_match() {
 event_seen() { jq -s -e "any(.[]; $1)" "$WORK/events" >/dev/null 2>&1; }
 as_user() { setpriv --reuid="$1" --regid="$2" --clear-groups "$BUILD/abusectl" -s "$WORK/control.sock" "${@:3}"; }
 
+# Every result the protocol has, as a script sees it: a scripted daemon on a
+# socket of its own answers one request with RESULT; abusectl exits as
+# abusectl(8) says, including 1 (failed), which the real daemon gives only
+# when its store or nftables fail.
+scripted_result() {
+	/usr/bin/python3 - "$WORK/scripted.sock" "$1" <<'PY' &
+import json, os, socket, sys
+path, result = sys.argv[1], sys.argv[2]
+if os.path.exists(path):
+    os.unlink(path)
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(path)
+listener.listen(1)
+listener.settimeout(10)
+client, _ = listener.accept()
+client.recv(65536)
+client.sendall((json.dumps({"ok": False, "result": result, "error": "scripted " + result}) + "\n").encode())
+client.close()
+PY
+	local server=$! rc
+	wait_until 3000 test -S "$WORK/scripted.sock"
+	"$BUILD/abusectl" -s "$WORK/scripted.sock" status >"$WORK/out" 2>&1
+	rc=$?
+	wait "$server"
+	rm -f "$WORK/scripted.sock"
+	return "$rc"
+}
+for pair in failed:1 not_found:2 refused:3 bad_request:64 busy:75 denied:77 no_such_result:1; do
+	exits "${pair#*:}" "a reply of result ${pair%:*} exits ${pair#*:} (abusectl(8))" scripted_result "${pair%:*}"
+done
+check "... and the daemon's error is printed" said "scripted no_such_result"
+
 check "daemon starts" daemon_start "$POLICY" "$STATE"
 check "status shows the versions, the attached interface, mode, store and nft health, no ring drops" \
 	status_match '.version != null and .versions.kernel != null and .versions.libbpf != null and
