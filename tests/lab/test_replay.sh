@@ -279,8 +279,23 @@ check "replay leaves no scratch store behind in TMPDIR" test -z "$(ls -A "$WORK/
 # the batches: both directions (sll, scan), learning frames that stop a batch
 # (learned), forged sources, the HTTP path beside the program's events
 # (crawl), the clock's sweeps (scan), several files, skipped packets.
-# same_as_one_by_one NAME [--replay-batch N] ARGS...: replays ARGS one by one
-# and in batches (the default, or N); 0 if the outputs are byte-identical.
+# one_by_one_same_as NAME ARGS...: replays ARGS one by one (--replay-batch 1)
+# and compares with $WORK/NAME.out, the replay NAME in batches made before;
+# 0 if they are byte-identical.
+one_by_one_same_as() {
+	local name=$1
+	shift
+	replay "$name-1" --replay-batch 1 "$@"
+	if cmp -s "$WORK/$name-1.out" "$WORK/$name.out"; then
+		BATCH_SAME=$((BATCH_SAME + 1))
+		return 0
+	fi
+	BATCH_DIFFERENT="$BATCH_DIFFERENT $name"
+	diff "$WORK/$name-1.out" "$WORK/$name.out" | head -n 20
+	return 1
+}
+# same_as_one_by_one NAME [--replay-batch N] ARGS...: replays ARGS in batches
+# (the default, or N), then one by one; 0 if the outputs are byte-identical.
 same_as_one_by_one() {
 	local name=$1 batch=()
 	shift
@@ -288,21 +303,15 @@ same_as_one_by_one() {
 		batch=("$1" "$2")
 		shift 2
 	fi
-	replay "$name-1" --replay-batch 1 "$@"
-	replay "$name-batch" "${batch[@]}" "$@"
-	if cmp -s "$WORK/$name-1.out" "$WORK/$name-batch.out"; then
-		BATCH_SAME=$((BATCH_SAME + 1))
-		return 0
-	fi
-	BATCH_DIFFERENT="$BATCH_DIFFERENT $name"
-	diff "$WORK/$name-1.out" "$WORK/$name-batch.out" | head -n 20
-	return 1
+	replay "$name" "${batch[@]}" "$@"
+	one_by_one_same_as "$name" "$@"
 }
 BATCH_SAME=0 BATCH_DIFFERENT=
 BATCH_CASES=0
+# The fixtures' replays above ran in batches, on the default policy.
 for name in spam-sll scan learned crawl truncated; do
 	BATCH_CASES=$((BATCH_CASES + 1))
-	same_as_one_by_one "batch-$name" --replay "$FIXTURES/$name.pcap"
+	one_by_one_same_as "$name" --replay "$FIXTURES/$name.pcap"
 done
 for name in scan learned crawl; do
 	BATCH_CASES=$((BATCH_CASES + 1))
@@ -394,7 +403,7 @@ for name in live-ethernet live-sll live-sll2; do
 	grep -q '"action":"ban"' "$WORK/$name.out" ||
 		cat "$WORK/$name.tcpdump" "$WORK/$name.out" "$WORK/$name.err"
 	check "$name: in batches and one by one the replay's output is byte-identical" \
-		same_as_one_by_one "$name-batches" --replay-interface agvm0 \
+		one_by_one_same_as "$name" --replay-interface agvm0 \
 		--replay-interface "$AGVM0_INDEX=agvm0" --replay "$WORK/$name.pcap"
 	replay_time=$(decisions "$name" 'select(.action == "ban") | .time[0:19] + "Z" | fromdate')
 	check "$name: replay's ban time is within 2 s of the live ban's" \
