@@ -100,6 +100,10 @@ check "the spoofing ban names the VM: interface agvm0 and its MAC" \
 	bans_match '.bans[] | select(.source == "10.0.0.5" and .category == "spoofing" and .interface == "agvm0" and .mac != "")'
 check "nothing is banned for the forged 10.0.2.6" bans_match '[.bans[] | select(.source == "10.0.2.6")] == []'
 check "nothing is recorded for 10.0.2.6" test "$(recorded_for 10.0.2.6)" = 0
+check "the forger's spoofing files a ticket for its own 10.0.0.5, naming agvm0" \
+	wait_until 3000 bash -c "[ \"\$(sqlite3 '$STATE/abuseguard.db' \"SELECT count(*) FROM tickets WHERE source = '10.0.0.5' AND category = 'spoofing' AND interface = 'agvm0'\")\" -ge 1 ]"
+check "no ticket is filed for the forged 10.0.2.6" \
+	test "$(sqlite3 "$STATE/abuseguard.db" "SELECT count(*) FROM tickets WHERE source = '10.0.2.6'")" = 0
 check "the daemon logs the forged sources as evidence" \
 	grep -q 'spoofing.*forged: 10.0.2.6' "$WORK/daemon.log"
 check "the second VM reaches SMTP" vm2_connects 10.0.1.2 25
