@@ -128,7 +128,8 @@ attribution_filter_sync(struct attribution *attribution)
 		const struct vm *vm = &registry->vms[i];
 		uint32_t flags = capture_interface_flags(vm, drop);
 
-		if (vm->ifindex <= 0 || flags == 0)
+		/* One with no address known yet is still checked for its neighbours'. */
+		if (vm->ifindex <= 0)
 			continue;
 		vms[count++] = (struct nft_vm_sources){
 		    .ifindex = (uint32_t)vm->ifindex,

@@ -87,10 +87,13 @@ enum set_id {
 	SET_BAN6_ALL,
 	SET_ALLOW4,
 	SET_ALLOW6,
-	SET_VM4_INTERFACES, /* the interfaces whose forged IPv4 sources are dropped */
+	SET_VM_INTERFACES,  /* every VM interface: another one's address is forged there */
+	SET_VM4_INTERFACES, /* those whose every IPv4 source is checked (its IPv4 is known) */
 	SET_VM6_INTERFACES,
 	SET_VM4_SOURCES, /* interface . IPv4 range: the sources each of them may use */
 	SET_VM6_SOURCES,
+	SET_VM4_HELD, /* the IPv4 ranges some VM interface holds */
+	SET_VM6_HELD,
 	SET_COUNT,
 	SET_BAN_COUNT = SET_ALLOW4,
 	SET_PROBE = SET_COUNT, /* made and dropped by nft_open, see probe_timeout_update */
@@ -137,10 +140,13 @@ static const struct set_info sets[SET_COUNT + 1] = {
     [SET_BAN6_ALL] = SET_ADDRESSES("ban6_all", true, NFT_SET_TIMEOUT),
     [SET_ALLOW4] = SET_ADDRESSES("allow4", false, NFT_SET_INTERVAL),
     [SET_ALLOW6] = SET_ADDRESSES("allow6", true, NFT_SET_INTERVAL),
+    [SET_VM_INTERFACES] = SET_INTERFACES("vm_interfaces", false),
     [SET_VM4_INTERFACES] = SET_INTERFACES("vm4_interfaces", false),
     [SET_VM6_INTERFACES] = SET_INTERFACES("vm6_interfaces", true),
     [SET_VM4_SOURCES] = SET_INTERFACE_SOURCES("vm4_sources", false),
     [SET_VM6_SOURCES] = SET_INTERFACE_SOURCES("vm6_sources", true),
+    [SET_VM4_HELD] = SET_ADDRESSES("vm4_held", false, NFT_SET_INTERVAL),
+    [SET_VM6_HELD] = SET_ADDRESSES("vm6_held", true, NFT_SET_INTERVAL),
     [SET_PROBE] = SET_ADDRESSES("timeout_update_probe", false, NFT_SET_TIMEOUT),
 };
 
@@ -1162,16 +1168,19 @@ rule_build(const struct nft *nft, const char *chain, bool ipv6, const struct sco
 }
 
 /*
- * The anti-spoofing rule of one family: on the interfaces of the family's
- * vm_interfaces set, a source outside the interface's ranges in its
- * vm_sources set is dropped. The sources that never leave the link and that
- * no VM can own (0.0.0.0/8 of a DHCP client, 169.254.0.0/16, ::, fe80::/10)
- * pass, as in the XDP program. As nft writes it:
+ * The anti-spoofing rules of one family, in chain spoofing. held false: on
+ * the interfaces of the family's vm4_interfaces set, a source outside the
+ * interface's ranges in vm4_sources is dropped; the sources that never leave
+ * the link and that no VM can own (0.0.0.0/8 of a DHCP client,
+ * 169.254.0.0/16, ::, fe80::/10) pass, as in the XDP program. held true: on
+ * any VM interface, a source another interface holds (vm4_held) is dropped.
+ * As nft writes them:
  *   iif @vm4_interfaces ip saddr != 0.0.0.0/8 ip saddr != 169.254.0.0/16
  *       iif . ip saddr != @vm4_sources counter drop
+ *   iif @vm_interfaces ip saddr @vm4_held iif . ip saddr != @vm4_sources counter drop
  */
 static struct nftnl_rule *
-rule_spoofing_build(const struct nft *nft, bool ipv6)
+rule_spoofing_build(const struct nft *nft, bool ipv6, bool held)
 {
 	static const uint8_t mask8[16] = {0xff}, mask16[16] = {0xff, 0xff},
 	                     mask10[16] = {0xff, 0xc0};
@@ -1187,6 +1196,12 @@ rule_spoofing_build(const struct nft *nft, bool ipv6)
 	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	rule_meta_equals(rule, NFT_META_NFPROTO, ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	rule_meta(rule, NFT_META_IIF);
+	if (held) {
+		rule_lookup(rule, SET_VM_INTERFACES, false);
+		rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset, address_length);
+		rule_lookup(rule, ipv6 ? SET_VM6_HELD : SET_VM4_HELD, false);
+		goto foreign;
+	}
 	rule_lookup(rule, ipv6 ? SET_VM6_INTERFACES : SET_VM4_INTERFACES, false);
 	rule_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, address_offset, address_length);
 	rule_mask(rule, ipv6 ? mask10 : mask8, address_length);
@@ -1198,6 +1213,7 @@ rule_spoofing_build(const struct nft *nft, bool ipv6)
 		rule_mask(rule, mask16, address_length);
 		rule_compare(rule, NFT_CMP_NEQ, link_local4, address_length);
 	}
+foreign:
 	/* The concatenation: the interface, big endian, then the source in the next register. */
 	rule_meta(rule, NFT_META_IIF);
 	expr = rule_expr(rule, "byteorder");
@@ -1354,7 +1370,7 @@ batch_scope_rules(struct nft *nft, size_t index, const struct scope_match *match
 static int
 batch_vm_sets(struct nft *nft)
 {
-	for (uint8_t set = SET_VM4_INTERFACES; set <= SET_VM6_SOURCES; set++)
+	for (uint8_t set = SET_VM_INTERFACES; set <= SET_VM6_HELD; set++)
 		batch_set_named(nft, NFT_MSG_DELSETELEM, set);
 	return batch_element_op(nft, nft->vm_elements, nft->vm_element_count, ELEMENT_ADD);
 }
@@ -1391,8 +1407,8 @@ batch_chain(struct nft *nft, size_t index)
 	nftnl_rule_free(rule);
 
 	if (index == CHAIN_SPOOFING) {
-		for (int ipv6 = 0; ipv6 <= 1; ipv6++)
-			batch_rule(nft, rule_spoofing_build(nft, ipv6));
+		for (int rule = 0; rule < 4; rule++)
+			batch_rule(nft, rule_spoofing_build(nft, rule & 1, rule >= 2));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(scope_matches) / sizeof(scope_matches[0]); i++)
@@ -1468,23 +1484,24 @@ range_compare(const void *a, const void *b)
 }
 
 /*
- * Turns prefixes into the interval elements of the allow sets: a start
- * element and an end element one past the range, none when the range reaches
- * the top of the address space. Overlapping and adjacent prefixes are merged
- * first, since the kernel refuses overlapping intervals.
+ * Turns prefixes into the elements of the interval sets set4 and set6: a
+ * start element and an end element one past the range, none when the range
+ * reaches the top of the address space. Overlapping and adjacent prefixes
+ * are merged first, since the kernel refuses overlapping intervals. ranges
+ * is scratch room for count; out has room for twice as many.
  */
 static size_t
-allow_elements(const struct nft_options *options, struct element *out)
+interval_elements(const struct prefix *prefixes, size_t prefix_count, uint8_t set4, uint8_t set6,
+                  struct range *ranges, struct element *out)
 {
-	struct range ranges[ALWAYS_ALLOWED_MAX];
 	size_t range_count = 0, count = 0, kept = 0;
 
-	for (size_t i = 0; i < options->always_allowed_count; i++) {
-		const struct prefix *prefix = &options->always_allowed[i];
+	for (size_t i = 0; i < prefix_count; i++) {
+		const struct prefix *prefix = &prefixes[i];
 		struct range *range = &ranges[range_count++];
 
 		memset(range, 0, sizeof(*range));
-		range->set = prefix->family == SOURCE_FAMILY_IPV6 ? SET_ALLOW6 : SET_ALLOW4;
+		range->set = prefix->family == SOURCE_FAMILY_IPV6 ? set6 : set4;
 		memcpy(range->start, prefix->addr, set_key_length(range->set));
 		mask_address(range->start, set_key_length(range->set), prefix->len);
 		memcpy(range->end, range->start, sizeof(range->end));
@@ -1521,6 +1538,16 @@ allow_elements(const struct nft_options *options, struct element *out)
 		}
 	}
 	return count;
+}
+
+/* The always-allowed sets' elements. */
+static size_t
+allow_elements(const struct nft_options *options, struct element *out)
+{
+	struct range ranges[ALWAYS_ALLOWED_MAX];
+
+	return interval_elements(options->always_allowed, options->always_allowed_count, SET_ALLOW4,
+	                         SET_ALLOW6, ranges, out);
 }
 
 static int
@@ -1904,7 +1931,7 @@ nft_ruleset_check(struct nft *nft, struct nft_ruleset_damage *damage)
 		          nft->table, allowed_found, nft->allowed_count);
 		damage->allow_sets_changed++;
 	}
-	if ((r = sets_hold(nft, SET_VM4_INTERFACES, SET_VM6_SOURCES, nft->vm_elements,
+	if ((r = sets_hold(nft, SET_VM_INTERFACES, SET_VM6_HELD, nft->vm_elements,
 	                   nft->vm_element_count, &vm_found)) < 0)
 		return r;
 	if (r == 0) {
@@ -1963,13 +1990,19 @@ nft_set_web_ports(struct nft *nft, const uint16_t *ports, size_t count)
 	return 0;
 }
 
-/* The elements of one interface's sources: in the sets of the families it checks. */
+/*
+ * The elements of one interface: in vm_interfaces, in the interface sets of
+ * the families it checks, and its ranges in the source sets.
+ */
 static size_t
 vm_source_elements(const struct nft_vm_sources *vm, struct element *out)
 {
 	uint32_t ifindex = htonl(vm->ifindex);
 	size_t count = 0;
 
+	memset(&out[count], 0, sizeof(out[count]));
+	out[count].set = SET_VM_INTERFACES;
+	memcpy(out[count++].key, &vm->ifindex, sizeof(vm->ifindex));
 	for (int ipv6 = 0; ipv6 <= 1; ipv6++) {
 		if (!(ipv6 ? vm->check_ipv6 : vm->check_ipv4))
 			continue;
@@ -1983,8 +2016,7 @@ vm_source_elements(const struct nft_vm_sources *vm, struct element *out)
 		struct element *element = &out[count];
 		size_t length = ipv6 ? 16 : 4;
 
-		if ((ipv6 && !vm->check_ipv6) || (!ipv6 && !vm->check_ipv4) ||
-		    (prefix->family != SOURCE_FAMILY_IPV4 && !ipv6) || prefix->len > length * 8)
+		if ((prefix->family != SOURCE_FAMILY_IPV4 && !ipv6) || prefix->len > length * 8)
 			continue;
 		memset(element, 0, sizeof(*element));
 		element->set = ipv6 ? SET_VM6_SOURCES : SET_VM4_SOURCES;
@@ -2031,25 +2063,42 @@ int
 nft_set_vm_sources(struct nft *nft, const struct nft_vm_sources *vms, size_t count)
 {
 	struct element *elements, *old = nft->vm_elements;
-	size_t total = 0, old_count = nft->vm_element_count;
+	size_t total = 0, addresses = 0, old_count = nft->vm_element_count;
+	struct prefix *held;
+	struct range *ranges;
 	int r;
 
 	for (size_t i = 0; i < count; i++)
-		total += 2 + vms[i].address_count;
-	if (total > NFT_VM_SOURCES_MAX) {
+		addresses += vms[i].address_count;
+	if (addresses > NFT_VM_SOURCES_MAX || count > NFT_VM_SOURCES_MAX) {
 		log_warnx("inet %s: %zu VM sources, at most %u: the anti-spoofing sets stay as "
 		          "they are",
-		          nft->table, total, NFT_VM_SOURCES_MAX);
+		          nft->table, addresses, NFT_VM_SOURCES_MAX);
 		return -E2BIG;
 	}
-	if ((elements = calloc(total + 1, sizeof(*elements))) == NULL) {
-		log_warn("inet %s: allocate %zu VM sources", nft->table, total);
+	/* Per interface three, and per address one source and two held (start, end). */
+	elements = calloc(3 * count + 3 * addresses + 1, sizeof(*elements));
+	held = calloc(addresses + 1, sizeof(*held));
+	ranges = calloc(addresses + 1, sizeof(*ranges));
+	if (elements == NULL || held == NULL || ranges == NULL) {
+		log_warn("inet %s: allocate %zu VM sources", nft->table, addresses);
+		free(elements);
+		free(held);
+		free(ranges);
 		return -ENOMEM;
 	}
-	total = 0;
-	for (size_t i = 0; i < count; i++)
+	addresses = 0;
+	for (size_t i = 0; i < count; i++) {
 		total += vm_source_elements(&vms[i], &elements[total]);
+		for (size_t j = 0; j < vms[i].address_count; j++)
+			held[addresses++] = vms[i].addresses[j];
+	}
 	total = vm_elements_merge(elements, total);
+	total += interval_elements(held, addresses, SET_VM4_HELD, SET_VM6_HELD, ranges,
+	                           &elements[total]);
+	total = elements_sort_unique(elements, total);
+	free(held);
+	free(ranges);
 	if (total == old_count &&
 	    (total == 0 || memcmp(elements, old, total * sizeof(*elements)) == 0)) {
 		free(elements);

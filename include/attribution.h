@@ -70,9 +70,9 @@ int attribution_event(struct attribution *attribution, const struct abuse_event 
                       struct abuse_event *copy, const struct abuse_event **out);
 
 /*
- * With spoofing.action = "drop", writes every attached interface's own
- * sources into nftables' anti-spoofing sets (nft_set_vm_sources), for the
- * families the XDP program checks on it; otherwise empties them. Done after
+ * With spoofing.action = "drop", writes every attached interface and its
+ * own sources into nftables' anti-spoofing sets (nft_set_vm_sources),
+ * checking the families the XDP program checks on it; otherwise empties them. Done after
  * every change the registry makes; by the owner after it replaced nft.
  */
 int attribution_filter_sync(struct attribution *attribution);

@@ -88,13 +88,14 @@ struct nft_vm_sources {
 	const struct prefix *addresses;
 	size_t address_count;
 };
-/* Most sources nft_set_vm_sources takes, over all interfaces. */
+/* Most addresses, and interfaces, nft_set_vm_sources takes. */
 #define NFT_VM_SOURCES_MAX (64u * 1024)
 /*
  * The anti-spoofing filter from now on: chain "spoofing" (hook prerouting,
- * priority raw) drops a packet that arrives on one of these interfaces,
- * of a family it checks, from a source outside its addresses. Kept in sets
- * keyed by interface index (vm4_interfaces, vm4_sources and the same for
+ * priority raw) drops a packet that arrives on one of these interfaces
+ * from an address another of them holds, or, of a family it checks, from
+ * any source outside its addresses. Kept in sets keyed by interface index
+ * (vm_interfaces; vm4_interfaces, vm4_sources, vm4_held and the same for
  * IPv6), replaced as a whole in one batch; an interface not given is not
  * checked. Covered by nft_ruleset_check. 0, or -errno (the old sets stay,
  * or -E2BIG past NFT_VM_SOURCES_MAX).

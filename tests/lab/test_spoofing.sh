@@ -226,7 +226,7 @@ check "they are still counted as spoofed" wait_for_status '.counters.spoofed >= 
 spoofing_chain() { in_hv nft list chain inet abuseguard spoofing 2>/dev/null; }
 vm4_sources() { in_hv nft list set inet abuseguard vm4_sources 2>/dev/null | tr -d '\n\t '; }
 rule4_drops() {
-	spoofing_chain | awk '/@vm4_sources counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
+	spoofing_chain | awk '/@vm4_interfaces.*@vm4_sources counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 check "nft list shows chain spoofing's IPv4 rule" \
 	bash -c "ip netns exec '$HV' nft list chain inet abuseguard spoofing | grep -q 'iif @vm4_interfaces .* iif . ip saddr != @vm4_sources counter packets [0-9]* bytes [0-9]* drop'"
@@ -234,12 +234,12 @@ check "vm4_sources holds agvm0's learned 10.0.0.5 and agvm1's configured 10.0.2.
 	bash -c "[[ '$(vm4_sources)' == *'\"agvm0\".10.0.0.5'* && '$(vm4_sources)' == *'\"agvm1\".10.0.2.6'* ]]"
 check "vm4_interfaces holds both interfaces" \
 	bash -c "ip netns exec '$HV' nft list set inet abuseguard vm4_interfaces | grep -qE 'elements = \{ \"agvm[01]\", \"agvm[01]\" \}'"
-handle=$(in_hv nft -a list chain inet abuseguard spoofing | awk '/@vm4_sources/ { print $NF }')
+handle=$(in_hv nft -a list chain inet abuseguard spoofing | awk '/@vm4_interfaces/ { print $NF }')
 check "another program deletes the IPv4 spoofing rule" \
 	in_hv nft delete rule inet abuseguard spoofing handle "$handle"
 check "the daemon's ruleset check puts it back" \
-	wait_until 15000 bash -c "ip netns exec '$HV' nft list chain inet abuseguard spoofing | grep -q '@vm4_sources counter'"
-check "and logs the repair" grep -q 'chain spoofing: its 1 rules are not the 2' "$WORK/daemon.log"
+	wait_until 15000 bash -c "ip netns exec '$HV' nft list chain inet abuseguard spoofing | grep -q 'iif @vm4_interfaces .* @vm4_sources counter'"
+check "and logs the repair" grep -q 'chain spoofing: its 3 rules are not the 4' "$WORK/daemon.log"
 check "the first VM's own traffic still flows (ping to its gateway)" \
 	in_vm ping -c 1 -W 2 10.0.0.1
 check "the second VM still reaches SMTP" vm2_connects 10.0.1.2 25

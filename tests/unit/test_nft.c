@@ -305,8 +305,8 @@ check_table(const struct nft_options *options)
 	          json_count(json, "chain", "name", "output") == 1 &&
 	          json_count(json, "chain", "name", "spoofing") == 1,
 	      "the table holds the forward, output and spoofing chains");
-	CHECK(json_count(json, "rule", "chain", "spoofing") == 2,
-	      "spoofing holds its two rules, IPv4 and IPv6");
+	CHECK(json_count(json, "rule", "chain", "spoofing") == 4,
+	      "spoofing holds its four rules, checked and held sources for IPv4 and IPv6");
 	CHECK(json_count(json, "rule", "chain", "forward") == 14 &&
 	          json_count(json, "rule", "chain", "output") == 14,
 	      "each chain holds 14 rules (smtp x3, web x3, all; each for IPv4 and IPv6), "
@@ -569,6 +569,24 @@ check_vm_sources(struct nft *nft)
 	      damage.vm_sets_changed);
 	CHECK(!connects("127.0.0.1", "127.0.0.1", 9025) && connects("127.0.0.2", "127.0.0.2", 9025),
 	      "repaired: 127.0.0.1 is dropped again and 127.0.0.2 goes through");
+	/* An interface with no address known: only what another interface holds is forged there. */
+	struct nft_vm_sources two[2] = {
+	    {.ifindex = if_nametoindex("lo")},
+	    {.ifindex = 0, .check_ipv4 = true, .addresses = own, .address_count = 1},
+	};
+	CHECK(run("ip link add agd0 type veth peer name agd1") == 0 &&
+	          (two[1].ifindex = if_nametoindex("agd0")) > 0 &&
+	          nft_set_vm_sources(nft, two, 2) == 0,
+	      "lo with no address known, and agd0 holding 127.0.0.2");
+	CHECK(run("nft list chain inet " TABLE " spoofing | grep -q 'iif @vm_interfaces ip saddr "
+	          "@vm4_held iif . ip saddr != @vm4_sources counter'") == 0 &&
+	          run("nft list set inet " TABLE
+	              " vm4_held | grep -q 'elements = { 127.0.0.2 }'") == 0,
+	      "nft lists the rule for held sources, and vm4_held holds 127.0.0.2");
+	CHECK(!connects("127.0.0.2", "127.0.0.2", 9025),
+	      "on lo, a connection from agd0's 127.0.0.2 is dropped");
+	CHECK(connects("127.0.0.1", "127.0.0.1", 9025),
+	      "lo's own, not yet known, 127.0.0.1 goes through");
 	CHECK(nft_set_vm_sources(nft, NULL, 0) == 0 && connects("127.0.0.1", "127.0.0.1", 9025) &&
 	          run("nft list set inet " TABLE " vm4_interfaces | grep -q elements") != 0,
 	      "with no VM sources the sets are empty and 127.0.0.1 connects again");
