@@ -116,12 +116,21 @@ check "history shows the ban with its reason and uid 0" json_match \
 ctl history 10.0.0.5 >"$WORK/out" 2>&1
 check "history for people is a table naming who and why" said "uid 0 .*lab: complaint 4711"
 
-exits 0 "unban lifts it" ctl unban 10.0.0.5 --reason "lab: customer fixed it"
+# The reason carries a newline, a forged log line after it, and a terminal escape.
+FORGED=$'lab: customer fixed it\n2026-12-02T00:00:00.000Z 10.0.0.66: banned for 1h, scope all\e[2J'
+exits 0 "unban lifts it" ctl unban 10.0.0.5 --reason "$FORGED"
+check "the daemon's log keeps the reason on one line, its newline and escape as \\x0a and \\x1b" \
+	grep -qF 'lab: customer fixed it\x0a2026-12-02T00:00:00.000Z 10.0.0.66: banned for 1h, scope all\x1b[2J' \
+	"$WORK/daemon.log"
+refute "so no line of the log is the forged one" grep -q '^2026-12-02T00:00:00.000Z 10.0.0.66' "$WORK/daemon.log"
+ctl history 10.0.0.5 >"$WORK/out" 2>&1
+check "history for people shows it escaped too, with no escape character" \
+	bash -c "grep -qF 'customer fixed it\x0a2026' '$WORK/out' && ! grep -q $'\e' '$WORK/out'"
 refute "the kernel set no longer holds 10.0.0.5" kernel_set_has ban4_smtp 10.0.0.5
 check "the VM reaches SMTP again" vm_connects 10.0.1.2 25
 exits 2 "unban of a source without a ban: exit 2 (not found)" ctl unban 10.0.0.5 --reason again
 check "history shows the lift with its reason" json_match \
-	'.events[] | select(.event == "lift" and .reason == "lab: customer fixed it")' history 10.0.0.5
+	'.events[] | select(.event == "lift" and (.reason | startswith("lab: customer fixed it\n2026")))' history 10.0.0.5
 exits 2 "history of a source never seen: exit 2" ctl history 10.0.0.99
 
 # events --follow: a live stream, JSON lines.
