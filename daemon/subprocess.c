@@ -245,6 +245,8 @@ subprocess_run(struct subprocess *child, int (*run)(void *arg), void *arg, size_
 		close_range(STDERR_FILENO + 1, ~0U, 0);
 		_exit(run(arg));
 	}
+	/* Both sides set the group, so a kill right after fork reaches it either way. */
+	setpgid(child->pid, child->pid);
 	if ((error = child_started(child, pipe_fds, err, errlen)) < 0)
 		goto fail;
 	return 0;
