@@ -503,6 +503,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 	outbox_tick(daemon->outbox);
 	crawl_tick(daemon->crawl, clock_now_ms(&daemon->clock));
 	wire_expire(daemon->wire, clock_now_ms(&daemon->clock));
+	(void)ticket_notify_tick(&daemon->ticket_notify, clock_now_ms(&daemon->clock));
 	if (++daemon->ticks % NFT_CHECK_INTERVAL_S == 0) {
 		bool full = nft_full_check_due(daemon);
 

@@ -133,6 +133,63 @@ transcript_line(void *arg, int64_t time_ms, const char *text)
 	                    &context->ticket->source, &context->ticket->vm, text);
 }
 
+/* Lines of this spam ticket that come later are taken on the timer for a while. */
+static void
+late_watch(struct ticket_notify *notify, const struct ticket *ticket)
+{
+	struct ticket_notify_late *slot = &notify->late[0];
+
+	for (size_t i = 0; i < TICKET_NOTIFY_LATE_MAX; i++) {
+		if (notify->late[i].ticket_id == ticket->id) {
+			slot = &notify->late[i];
+			break;
+		}
+		/* A free slot, else the one whose time runs out first. */
+		if (slot->ticket_id != 0 &&
+		    (notify->late[i].ticket_id == 0 || notify->late[i].until_ms < slot->until_ms))
+			slot = &notify->late[i];
+	}
+	slot->ticket_id = ticket->id;
+	slot->until_ms = ticket->changed_ms + TICKET_NOTIFY_LATE_MS; /* filed at changed_ms */
+	slot->source = ticket->source;
+	slot->vm = ticket->vm;
+}
+
+unsigned
+ticket_notify_tick(struct ticket_notify *notify, int64_t now_ms)
+{
+	unsigned added = 0;
+
+	for (size_t i = 0; i < TICKET_NOTIFY_LATE_MAX; i++) {
+		struct ticket_notify_late *late = &notify->late[i];
+		struct ticket ticket = {
+		    .id = late->ticket_id, .source = late->source, .vm = late->vm};
+		struct transcript_context context = {.evidence = notify->evidence,
+		                                     .ticket = &ticket};
+		struct report_file files[REPORT_FILES_MAX];
+		struct smtp_envelope envelope;
+		unsigned count;
+		char *log = NULL;
+		size_t length;
+		int lines;
+
+		if (late->ticket_id == 0)
+			continue;
+		if (notify->transcript != NULL && notify->evidence != NULL &&
+		    (lines = smtp_transcript_take(notify->transcript, &late->source,
+		                                  transcript_line, &context, &envelope)) > 0) {
+			added += (unsigned)lines;
+			/* SHA256SUMS follows the log it lists; failures are logged there. */
+			(void)evidence_collect(notify->evidence, late->ticket_id, files,
+			                       REPORT_FILES_MAX, &count, &log, &length);
+			free(log);
+		}
+		if (now_ms >= late->until_ms)
+			late->ticket_id = 0;
+	}
+	return added;
+}
+
 /* What the capture saw of the source: its SMTP conversation, then its packets. */
 static void
 add_capture(struct ticket_notify *notify, const struct ticket *ticket, enum ticket_event event,
@@ -143,6 +200,7 @@ add_capture(struct ticket_notify *notify, const struct ticket *ticket, enum tick
 	bool first = event == TICKET_EVENT_OPENED || event == TICKET_EVENT_REOPENED;
 
 	if (notify->transcript != NULL && ticket->category == CATEGORY_SPAM) {
+		late_watch(notify, ticket);
 		/* Past the ticket's bytes the lines are dropped (counted there); the envelope
 		 * stays. */
 		(void)smtp_transcript_take(notify->transcript, &ticket->source, transcript_line,

@@ -8,6 +8,9 @@
  * queue is flagged; each event keeps its own id, so none is taken for a
  * duplicate of another.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -50,6 +53,80 @@ message_make(struct ticket_message *message, int64_t id, enum message_direction 
 	    direction == DIRECTION_INTERNAL ? VISIBILITY_DESK : VISIBILITY_CUSTOMER;
 	message->template_kind = template_kind;
 	snprintf(message->text, sizeof(message->text), "%s", text);
+}
+
+/* Does the file hold text? */
+static bool
+file_has(const char *path, const char *text)
+{
+	char buffer[8192];
+	FILE *file = fopen(path, "r");
+	size_t n;
+
+	if (file == NULL)
+		return false;
+	n = fread(buffer, 1, sizeof(buffer) - 1, file);
+	fclose(file);
+	buffer[n] = '\0';
+	return strstr(buffer, text) != NULL;
+}
+
+/*
+ * The burst's SMTP lines reach the capture after the ticket was filed (the
+ * ban came first): the timer puts them into the evidence log while the
+ * ticket is young, with SHA256SUMS rewritten, and stops after that.
+ */
+static void
+test_late_lines(void)
+{
+	char state[] = "/tmp/test_ticket_notify.XXXXXX", path[256], command[512];
+	struct wire_smtp_line line = {
+	    .ifindex = 3,
+	    .time_ms = 1795000001000LL,
+	    .client = {.family = SOURCE_FAMILY_IPV4, .port = 41000},
+	    .server = {.family = SOURCE_FAMILY_IPV4, .port = 25},
+	    .kind = WIRE_SMTP_COMMAND,
+	    .text = "MAIL FROM:<offers@bulk.example>",
+	    .len = strlen("MAIL FROM:<offers@bulk.example>"),
+	};
+	struct ticket_notify notify = {0};
+	struct evidence evidence;
+	struct ticket ticket;
+
+	if (mkdtemp(state) == NULL || evidence_init(&evidence, state, 16, 1 << 20) < 0 ||
+	    smtp_transcript_open(&notify.transcript, 16, 16) < 0)
+		exit(2);
+	notify.evidence = &evidence;
+	ticket_make(&ticket);
+	evidence_log(&evidence, ticket.id, ticket.changed_ms, &ticket.source, &ticket.vm,
+	             "spam finding");
+	/* As add_capture leaves it for a spam ticket filed at changed_ms. */
+	notify.late[0] = (struct ticket_notify_late){.ticket_id = ticket.id,
+	                                             .until_ms = ticket.changed_ms + 10000,
+	                                             .source = ticket.source,
+	                                             .vm = ticket.vm};
+	inet_pton(AF_INET, "10.0.0.5", line.client.addr);
+	inet_pton(AF_INET, "192.0.2.25", line.server.addr);
+	smtp_transcript_add(notify.transcript, &ticket.source, &line);
+	snprintf(path, sizeof(path), "%s/evidence/12/evidence.log", state);
+	CHECK(ticket_notify_tick(&notify, ticket.changed_ms + 1000) == 1 &&
+	          file_has(path, "smtp MAIL FROM:<offers@bulk.example> (to 192.0.2.25 port 25)"),
+	      "an SMTP line read after the notice joins the young ticket's evidence log");
+	snprintf(command, sizeof(command),
+	         "cd %s/evidence/12 && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1", state);
+	CHECK(system(command) == 0, "and SHA256SUMS matches the log again");
+	line.time_ms += 20000;
+	line.text = "RCPT TO:<victim@example.net>";
+	line.len = strlen(line.text);
+	ticket_notify_tick(&notify, ticket.changed_ms + 10000); /* the last look */
+	smtp_transcript_add(notify.transcript, &ticket.source, &line);
+	CHECK(ticket_notify_tick(&notify, ticket.changed_ms + 20000) == 0 &&
+	          !file_has(path, "RCPT TO:<victim@example.net>") && notify.late[0].ticket_id == 0,
+	      "ten seconds on the ticket is no longer watched: later lines wait for its next "
+	      "offence");
+	smtp_transcript_close(notify.transcript);
+	snprintf(command, sizeof(command), "rm -rf %s", state);
+	(void)system(command);
 }
 
 int
@@ -123,5 +200,6 @@ main(void)
 	ticket_report_of(&ticket, TICKET_EVENT_OPENED, NULL, &report);
 	CHECK(report.customer.default_queue && report.kind == REPORT_NOTICE,
 	      "a ticket in the default queue is flagged as such");
+	test_late_lines();
 	return check_done();
 }
