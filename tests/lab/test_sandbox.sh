@@ -113,6 +113,21 @@ mailbox=$WORK/postfix/mail/customer/new
 notice_delivered() { grep -lqs '^X-Abuseguard-Kind: notice' "$mailbox"/*; }
 check "the ban's notice reaches the customer's mailbox by SMTP to 127.0.0.1:25, within 30 s" \
 	wait_until 30000 notice_delivered
+check "the mail is the notice whole: to the customer, about 10.0.0.5, with its X-ARF spam report" \
+	python3 - "$mailbox" <<'PY'
+import email, email.policy, glob, json, sys
+for path in glob.glob(sys.argv[1] + "/*"):
+    m = email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
+    if m["X-Abuseguard-Kind"] == "notice":
+        break
+else:
+    sys.exit("no notice")
+assert "abuse@customer.example" in str(m["To"]), m["To"]
+assert "10.0.0.5" in str(m["Subject"]), m["Subject"]
+parts = {p.get_filename(): p for p in m.iter_parts()}
+report = json.loads(parts["xarf-report.json"].get_content())
+assert report["type"] == "spam" and report["source_identifier"] == "10.0.0.5", report
+PY
 check "Postfix logged it as received by SMTP from 127.0.0.1" \
 	grep -q 'postfix/smtpd.*connect from .*\[127.0.0.1\]' "$WORK/postfix/maillog"
 check "the outbox counts the mail delivered" \
