@@ -12,7 +12,12 @@ escape_text(char *out, size_t size, const char *text, size_t len, unsigned flags
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
-		bool plain = c >= 0x20 && c != 0x7f && (c < 0x80 || !(flags & ESCAPE_NON_ASCII)) &&
+		/* U+0080..U+009F in UTF-8 (0xc2 0x80..0x9f): C1 controls, CSI among them. */
+		bool c1 =
+		    (c == 0xc2 && i + 1 < len && ((unsigned char)text[i + 1] & 0xe0) == 0x80) ||
+		    (i > 0 && (unsigned char)text[i - 1] == 0xc2 && (c & 0xe0) == 0x80);
+		bool plain = c >= 0x20 && c != 0x7f && !c1 &&
+		             (c < 0x80 || !(flags & ESCAPE_NON_ASCII)) &&
 		             (c != '\\' || !(flags & ESCAPE_BACKSLASH));
 		size_t width = plain ? 1 : 4;
 

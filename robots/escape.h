@@ -18,7 +18,8 @@
 /*
  * Writes the len bytes of text into out (size bytes, always NUL-terminated
  * when size > 0, cut to fit but never inside an escape) with every byte
- * below 0x20 and 0x7f as \xNN, and as flags say the bytes from 0x80 and the
+ * below 0x20, 0x7f and the C1 controls as UTF-8 writes them (0xc2 0x80 to
+ * 0xc2 0x9f) as \xNN, and as flags say the bytes from 0x80 and the
  * backslash too. Returns the length the whole escaped text needs, as
  * snprintf does.
  */

@@ -110,6 +110,13 @@ main(void)
 	receive(journal);
 	CHECK(has_line("MESSAGE=note: \\x1b[2J\\x1b]0;owned\\x07red\\x0d\\x7f"),
 	      "terminal escapes, BEL, CR and DEL are escaped as \\xNN");
+	log_warnx("csi: %s", "a\xc2\x9b"
+	                     "2Jb\xc2\xa0"
+	                     "c");
+	receive(journal);
+	CHECK(has_line("MESSAGE=csi: a\\xc2\\x9b2Jb\xc2\xa0"
+	               "c"),
+	      "a C1 control in UTF-8 (CSI, U+009B) is escaped; the no-break space U+00A0 is not");
 	log_warnx("path: %s", "/caf\xc3\xa9\\x41");
 	receive(journal);
 	CHECK(has_line("MESSAGE=path: /caf\xc3\xa9\\x41"),
