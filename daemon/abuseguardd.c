@@ -77,6 +77,19 @@ static void __attribute__((noreturn)) usage(int status)
 	exit(status);
 }
 
+/*
+ * The SMTP lines and HTTP requests libpcap holds are older than the BPF
+ * event that woke us: followed first, the ticket a ban files has them.
+ */
+static void
+on_before_events(void *arg)
+{
+	struct daemon *daemon = arg;
+
+	if (daemon->wire != NULL)
+		wire_drain(daemon->wire);
+}
+
 static void
 on_abuse_event(void *arg, const struct abuse_event *event)
 {
@@ -723,6 +736,7 @@ daemon_start(struct daemon *daemon)
 	    .on_event = on_abuse_event,
 	    .on_learn = on_learn_frame,
 	    .on_interface = on_interface,
+	    .before_events = on_before_events,
 	    .arg = daemon,
 	};
 	const struct wire_hooks wire_hooks = {

@@ -323,6 +323,8 @@ ring_ready(struct loop_watch *watch, uint32_t events)
 	    (struct capture *)((char *)watch - offsetof(struct capture, ring_watch));
 
 	(void)events;
+	if (capture->hooks.before_events != NULL)
+		capture->hooks.before_events(capture->hooks.arg);
 	if (ring_buffer__consume(capture->ring) < 0)
 		log_warnx("capture: ring buffer consume failed");
 }

@@ -789,17 +789,31 @@ packet_handler(unsigned char *user, const struct pcap_pkthdr *header, const unsi
 	            (int64_t)header->ts.tv_sec * 1000000 + header->ts.tv_usec, from_vm);
 }
 
+/* Reads what the interface's handle holds, up to the budget. */
 static void
-pcap_ready(struct loop_watch *watch, uint32_t events)
+interface_read(struct interface *interface)
 {
-	struct interface *interface =
-	    (struct interface *)((char *)watch - offsetof(struct interface, watch));
 	int read = 0, got;
 
-	(void)events;
+	if (interface->pcap == NULL)
+		return;
 	while (read < DISPATCH_BUDGET && (got = pcap_dispatch(interface->pcap, -1, packet_handler,
 	                                                      (unsigned char *)interface)) > 0)
 		read += got;
+}
+
+static void
+pcap_ready(struct loop_watch *watch, uint32_t events)
+{
+	(void)events;
+	interface_read((struct interface *)((char *)watch - offsetof(struct interface, watch)));
+}
+
+void
+wire_drain(struct wire *wire)
+{
+	for (unsigned i = 0; i < wire->interface_count; i++)
+		interface_read(wire->interfaces[i]);
 }
 
 int

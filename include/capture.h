@@ -29,6 +29,11 @@ struct capture_hooks {
 	/* An interface was attached (attached true) or detached. */
 	void (*on_interface)(void *arg, struct capture *capture, int ifindex, const char *name,
 	                     bool attached);
+	/*
+	 * Called when the ring has events, before they are read (live only):
+	 * the other eye's view of the same moment goes first.
+	 */
+	void (*before_events)(void *arg);
 	void *arg;
 };
 

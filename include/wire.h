@@ -135,6 +135,11 @@ void wire_detach(struct wire *wire, int ifindex);
  */
 void wire_packet(struct wire *wire, int ifindex, const void *frame, size_t caplen, size_t len,
                  int64_t time_us, bool from_vm);
+/*
+ * Reads what every live handle holds now (each up to its budget), so that
+ * what libpcap saw before a BPF event is followed before that event is.
+ */
+void wire_drain(struct wire *wire);
 /* Forgets connections idle past flow_idle_ms (the daemon's timer). */
 void wire_expire(struct wire *wire, int64_t now_ms);
 void wire_stats(struct wire *wire, struct wire_stats *out);
