@@ -74,6 +74,9 @@ input_memfd(const void *input, size_t length)
 	return fd;
 }
 
+/* What a child gets back at its default: the daemon blocks or ignores these. */
+static const int child_default_signals[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+
 static int
 child_attributes(posix_spawnattr_t *attributes)
 {
@@ -81,11 +84,9 @@ child_attributes(posix_spawnattr_t *attributes)
 
 	sigemptyset(&none);
 	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGINT);
-	sigaddset(&defaults, SIGHUP);
-	sigaddset(&defaults, SIGCHLD);
+	for (size_t i = 0; i < sizeof(child_default_signals) / sizeof(child_default_signals[0]);
+	     i++)
+		sigaddset(&defaults, child_default_signals[i]);
 	if (posix_spawnattr_init(attributes) != 0)
 		return -ENOMEM;
 	if (posix_spawnattr_setflags(attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
@@ -233,11 +234,9 @@ subprocess_run(struct subprocess *child, int (*run)(void *arg), void *arg, size_
 		/* As a spawned command: its own process group, default signals, fds 1 and 2 only.
 		 */
 		setpgid(0, 0);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
+		for (size_t i = 0;
+		     i < sizeof(child_default_signals) / sizeof(child_default_signals[0]); i++)
+			signal(child_default_signals[i], SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(pipe_fds[1], STDOUT_FILENO) < 0 || dup2(pipe_fds[1], STDERR_FILENO) < 0)
