@@ -486,24 +486,21 @@ scan_reply_from_packet(const struct packet_summary *packet, struct cursor *curso
 __attribute__((noinline)) int
 xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 {
-	struct interface_state *interface;
-	__u32 ifindex = packet_ifindex(ctx->ingress_ifindex);
-	__u64 now = clock_now();
+	struct interface_ref interface = {.ifindex = packet_ifindex(ctx->ingress_ifindex)};
 	struct scan_contact_key contact;
 	__u16 probe_port = 0;
 	int probe;
 
 	if (!packet)
 		return XDP_PASS;
-	interface = interface_state_get(ifindex, now, thresholds.window_ns);
 	if (packet->learn)
-		learn_hand_up(ctx, interface, now);
+		learn_hand_up(ctx, &interface);
 	if (packet->family == 0) {
 		/* ARP: an interface's own question, whatever sender it names. */
-		probe = scan_arp_probe(packet, ifindex, &contact);
+		probe = scan_arp_probe(packet, interface.ifindex, &contact);
 	} else {
 		/* Before any per-source state: a forged source gets none. */
-		switch (attribute(ctx, packet, interface, now)) {
+		switch (attribute(packet, &interface)) {
 		case ATTRIBUTED:
 			break;
 		case SPOOFED_DROP:
@@ -512,21 +509,23 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 			return XDP_PASS;
 		}
 		if (packet->tiny_fragment)
-			record_tiny_fragment(ctx, packet, interface);
+			record_tiny_fragment(ctx, packet, interface_state_of(&interface));
 		/* A block of its own: the stack is 512 bytes for the whole call chain. */
 		if (is_smtp_attempt(packet)) {
 			struct smtp_pair_key pair;
 
 			count(COUNTER_SMTP_ATTEMPTS);
 			smtp_pair_from_packet(packet, &pair);
-			record_smtp_attempt(ctx, &pair, packet->destination_port, interface);
+			record_smtp_attempt(ctx, &pair, packet->destination_port,
+			                    interface_state_of(&interface));
 		}
 		probe = scan_probe_from_packet(packet, &contact);
 		probe_port = packet->source_port;
 	}
 	/* One call site: the verifier walks the scan accounting once. */
 	if (probe)
-		record_scan_probe(&contact, probe_port, ifindex, interface);
+		record_scan_probe(&contact, probe_port, interface.ifindex,
+		                  interface_state_of(&interface));
 	return XDP_PASS;
 }
 

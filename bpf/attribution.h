@@ -95,6 +95,29 @@ interface_state_get(__u32 ifindex, __u64 now, __u64 window_ns)
 }
 
 /*
+ * The interface a packet belongs to, and its state once a path needs it:
+ * reading the clock and looking the state up would cost a plain ack more
+ * than everything else the program does with it, and most packets need
+ * neither.
+ */
+struct interface_ref {
+	__u32 ifindex;
+	__u32 looked_up;
+	struct interface_state *state; /* NULL until looked up, or if the map refused it */
+};
+
+static __always_inline struct interface_state *
+interface_state_of(struct interface_ref *interface)
+{
+	if (!interface->looked_up) {
+		interface->state =
+		    interface_state_get(interface->ifindex, clock_now(), thresholds.window_ns);
+		interface->looked_up = 1;
+	}
+	return interface->state;
+}
+
+/*
  * May the interface add one more source to a per-source map (the SMTP one,
  * or with scan the scan one) in this window? Counts a refusal. Each map has
  * its own count, so that an SMTP SYN from a new source, which enters both,
@@ -132,8 +155,9 @@ is_learn_frame(const struct packet *packet)
 
 /* Hands the frame's start to the daemon, within the interface's quota. */
 static __always_inline void
-learn_hand_up(struct xdp_md *ctx, struct interface_state *state, __u64 now)
+learn_hand_up(struct xdp_md *ctx, struct interface_ref *interface)
 {
+	struct interface_state *state = interface_state_of(interface);
 	__u32 length = ctx->data_end - ctx->data;
 	struct learn_frame *frame;
 
@@ -148,8 +172,8 @@ learn_hand_up(struct xdp_md *ctx, struct interface_state *state, __u64 now)
 		bpf_ringbuf_discard(frame, 0);
 		goto dropped;
 	}
-	frame->time_ns = now;
-	frame->ifindex = packet_ifindex(ctx->ingress_ifindex);
+	frame->time_ns = clock_now();
+	frame->ifindex = interface->ifindex;
 	frame->length = length;
 	bpf_ringbuf_submit(frame, 0);
 	count(COUNTER_LEARN_FRAMES);
@@ -193,7 +217,7 @@ source_address_key(const struct packet_summary *packet, __u32 ifindex, struct vm
 }
 
 static __always_inline void
-send_spoof_event(struct xdp_md *ctx, struct interface_state *state, __u64 now)
+send_spoof_event(struct interface_state *state, __u32 ifindex)
 {
 	struct abuse_event *event;
 	__u32 samples = state->sample_count;
@@ -205,10 +229,10 @@ send_spoof_event(struct xdp_md *ctx, struct interface_state *state, __u64 now)
 		return;
 	}
 	__builtin_memset(event, 0, sizeof(*event));
-	event->time_ns = now;
+	event->time_ns = clock_now();
 	event->window_start_ns = state->window_start_ns;
 	/* The source is the VM's own address, which the daemon fills in. */
-	event->ifindex = packet_ifindex(ctx->ingress_ifindex);
+	event->ifindex = ifindex;
 	event->category = CATEGORY_SPOOFING;
 	event->reason = SPOOF_REASON_PACKETS;
 	event->counts.attempts = state->window_spoofed;
@@ -250,9 +274,10 @@ spoof_sample(struct interface_state *state, const struct vm_address_key *key,
 }
 
 static __always_inline void
-record_spoofed(struct xdp_md *ctx, struct interface_state *state, const struct vm_address_key *key,
-               const struct packet_summary *packet, __u64 now)
+record_spoofed(struct interface_ref *interface, const struct vm_address_key *key,
+               const struct packet_summary *packet)
 {
+	struct interface_state *state = interface_state_of(interface);
 	__u32 spoofed;
 
 	count(COUNTER_SPOOFED);
@@ -265,15 +290,15 @@ record_spoofed(struct xdp_md *ctx, struct interface_state *state, const struct v
 		return;
 	if (__sync_fetch_and_or(&state->reported, 1))
 		return;
-	send_spoof_event(ctx, state, now);
+	send_spoof_event(state, interface->ifindex);
 }
 
 /* Whose is the packet's source? Counts and reports what is spoofed. */
 static __always_inline enum attribution
-attribute(struct xdp_md *ctx, const struct packet_summary *packet, struct interface_state *state,
-          __u64 now)
+attribute(const struct packet_summary *packet, struct interface_ref *interface)
 {
-	__u32 ifindex = packet_ifindex(ctx->ingress_ifindex), known;
+	__u32 ifindex = interface->ifindex, known;
+	struct interface_state *state;
 	struct interface_policy *policy;
 	struct vm_address_value *holder;
 	struct vm_address_key key;
@@ -285,16 +310,17 @@ attribute(struct xdp_md *ctx, const struct packet_summary *packet, struct interf
 	if (policy && (policy->flags & known)) {
 		if (bpf_map_lookup_elem(&vm_addresses, &key))
 			return ATTRIBUTED;
-		record_spoofed(ctx, state, &key, packet, now);
+		record_spoofed(interface, &key, packet);
 		return (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;
 	}
 	key.ifindex = 0;
 	holder = bpf_map_lookup_elem(&vm_addresses, &key);
 	if (holder && holder->ifindex != ifindex) {
-		record_spoofed(ctx, state, &key, packet, now);
+		record_spoofed(interface, &key, packet);
 		return policy && (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;
 	}
 	count(COUNTER_UNVERIFIED);
+	state = interface_state_of(interface);
 	if (state)
 		__sync_fetch_and_add(&state->unverified, 1);
 	return ATTRIBUTED;
