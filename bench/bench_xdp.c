@@ -441,15 +441,19 @@ sources_measure(struct source_driver_bpf *driver, int empty_fd, uint32_t size, u
 	int prog_fd, floor_fd, sources_fd, error = -EIO;
 
 	/*
-	 * Every per-source bound at the size; the interface's quota of new
-	 * sources out of the way (an LRU map evicts a little before it is
-	 * full, and a source evicted takes the quota again).
+	 * Every per-source bound at the size; the interface's quotas of new
+	 * sources and of pending probes out of the way (an LRU map evicts a
+	 * little before it is full, and a source evicted takes the quota
+	 * again). Past its pending quota a VM's SYNs are untracked probes,
+	 * each one judged anew: the path of a scanner over quota, not of the
+	 * per-source state this row measures.
 	 */
 	config_defaults(&config);
 	config.limits.max_sources = size;
 	config.limits.max_smtp_pairs = size;
 	config.limits.max_scan_contacts = size;
 	config.limits.interface_sources = INTERFACE_SOURCES_UNBOUNDED;
+	config.limits.scan_pending_per_interface = 2 * size;
 	skeleton = abuseguard_load(&config);
 	floor = lru_floor_load(size);
 	if (skeleton == NULL || floor == NULL)
@@ -471,12 +475,14 @@ sources_measure(struct source_driver_bpf *driver, int empty_fd, uint32_t size, u
 	summarize(costs, passes, &result->steady);
 	summarize(lru, passes, &result->lru);
 	result->reinserted = counter_sum(skeleton, COUNTER_SOURCES_NEW) - size;
-	if (counter_sum(skeleton, COUNTER_INTERFACE_QUOTA) != 0) {
-		fprintf(stderr, "bench_xdp: %u sources: the interface quota refused some\n", size);
+	if (counter_sum(skeleton, COUNTER_INTERFACE_QUOTA) != 0 ||
+	    counter_sum(skeleton, COUNTER_SCAN_QUOTA) != 0) {
+		fprintf(stderr, "bench_xdp: %u sources: the interface's quotas refused some\n",
+		        size);
 		goto out;
 	}
 	result->sources_memlock = map_memlock(sources_fd);
-	result->pairs_memlock = map_memlock(bpf_map__fd(skeleton->maps.smtp_pairs));
+	result->pairs_memlock = map_memlock(bpf_map__fd(skeleton->maps.scan_contacts));
 	error = driven_run(driver, empty_fd, per_family, stride, steady_packets(per_family),
 	                   &result->floor);
 out:
@@ -528,7 +534,8 @@ bench_sources(const uint32_t *sizes, size_t size_count, unsigned passes)
 		    results[i].floor);
 	snprintf(figures + used, sizeof(figures) - used,
 	         "at %s: sources map memlock %.1f MiB for max_sources %u (%.0f B/entry), %s "
-	         "after the passes, %llu re-inserted after LRU eviction; smtp_pairs %.1f MiB",
+	         "after the passes, %llu re-inserted after LRU eviction; scan_contacts (SMTP "
+	         "destinations too) %.1f MiB",
 	         size_text(last->size, label, sizeof(label)), last->sources_memlock / 1048576.0,
 	         last->size, (double)last->sources_memlock / last->size,
 	         last->sources_memlock == last->sources_memlock_loaded ? "unchanged" : "CHANGED",
@@ -539,7 +546,8 @@ bench_sources(const uint32_t *sizes, size_t size_count, unsigned passes)
 		                         size_text(results[i].size, label, sizeof(label)));
 	snprintf(text + used, sizeof(text) - used,
 	         " distinct sources (half IPv4, half IPv6 /64), SMTP SYNs, max_sources = "
-	         "max_smtp_pairs = max_scan_contacts = sources (the interface quota out of the "
+	         "max_smtp_pairs = max_scan_contacts = sources (the interface quotas of sources "
+	         "and pending probes out of the "
 	         "way), the LRU floor "
 	         "as many entries; a driver program rewrites the source and tail-calls "
 	         "the program on every repetition; the programs take turns; a first-sight pass, "

@@ -27,14 +27,6 @@ struct {
 	__type(value, struct source_state);
 } sources SEC(".maps");
 
-/* Value: the source's window_start_ns when this destination was last counted. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct smtp_pair_key);
-	__type(value, __u64);
-} smtp_pairs SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
@@ -142,21 +134,12 @@ source_key_from_address(struct source_key *key, __u8 family, const __u8 *address
 	}
 }
 
-/* The summary's unused address bytes are zero, as the keys want them. */
-static __always_inline void
-smtp_pair_from_packet(const struct packet_summary *packet, struct smtp_pair_key *pair)
-{
-	__builtin_memset(pair, 0, sizeof(*pair));
-	source_key_from_address(&pair->source, packet->family, packet->source);
-	__builtin_memcpy(pair->destination, packet->destination, sizeof(pair->destination));
-}
-
 /* A fresh "sources" value, in .bss: the stack is short. Never written. */
 struct source_state source_state_zero;
 
 /* Returns the source's state, inserting a zeroed one for a new source. */
 static __always_inline struct source_state *
-source_state_get(const struct source_key *source, struct interface_state *interface)
+source_state_get(const struct source_key *source, struct interface_ref *interface)
 {
 	struct source_state *state;
 
@@ -164,7 +147,7 @@ source_state_get(const struct source_key *source, struct interface_state *interf
 	if (state)
 		return state;
 	/* A VM flooding new sources fills its own quota, not the shared map. */
-	if (!interface_source_allowed(interface, 0))
+	if (!interface_source_allowed(interface_state_of(interface), 0))
 		return NULL;
 	if (bpf_map_update_elem(&sources, source, &source_state_zero, BPF_NOEXIST) == 0)
 		count(COUNTER_SOURCES_NEW);
@@ -192,8 +175,8 @@ source_window(struct source_state *state, __u64 now)
 }
 
 static __always_inline void
-send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smtp_pair_key *pair,
-                __u16 port, __u64 now, int attempts_reached)
+send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct scan_contact_key *key,
+                __u64 now, int attempts_reached)
 {
 	struct abuse_event *event;
 
@@ -208,66 +191,20 @@ send_spam_event(struct xdp_md *ctx, struct source_state *state, const struct smt
 	__builtin_memset(event, 0, sizeof(*event));
 	event->time_ns = now;
 	event->window_start_ns = state->window_start_ns;
-	event->source = pair->source;
+	event->source = key->source;
 	event->ifindex = packet_ifindex(ctx->ingress_ifindex);
 	event->category = CATEGORY_SPAM;
 	event->reason = attempts_reached ? SPAM_REASON_ATTEMPTS : SPAM_REASON_DESTINATIONS;
 	event->counts.attempts = state->smtp_attempts;
 	event->counts.destinations = state->smtp_destinations;
 	event->sample_count = 1;
-	__builtin_memcpy(event->samples[0].address, pair->destination,
+	__builtin_memcpy(event->samples[0].address, key->destination,
 	                 sizeof(event->samples[0].address));
-	event->samples[0].port = port;
-	event->samples[0].family = pair->source.family;
+	event->samples[0].port = key->port;
+	event->samples[0].family = key->source.family;
 	event->samples[0].protocol = IPPROTO_TCP;
 	bpf_ringbuf_submit(event, 0);
 	count(COUNTER_EVENTS);
-}
-
-static __always_inline void
-record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 port,
-                    struct interface_state *interface)
-{
-	struct source_state *state;
-	__u64 now = clock_now();
-	__u64 window_start, *pair_window;
-	__u32 attempts, destinations, attempts_limit, destinations_limit;
-	int attempts_reached, destinations_reached;
-
-	state = source_state_get(&pair->source, interface);
-	if (!state)
-		return;
-	window_start = source_window(state, now);
-	__sync_fetch_and_add(&state->smtp_attempts, 1);
-
-	pair_window = bpf_map_lookup_elem(&smtp_pairs, pair);
-	/*
-	 * Past its destination threshold a source's event is out or going:
-	 * more pairs would only let a flood of destinations push out others'.
-	 */
-	if (!pair_window && thresholds.smtp_destinations != 0 &&
-	    state->smtp_destinations >= thresholds.smtp_destinations) {
-		count(COUNTER_PAIRS_CAPPED);
-	} else if (!pair_window || *pair_window != window_start) {
-		if (pair_window)
-			*pair_window = window_start;
-		else
-			bpf_map_update_elem(&smtp_pairs, pair, &window_start, BPF_ANY);
-		__sync_fetch_and_add(&state->smtp_destinations, 1);
-	}
-	state->last_seen_ns = now;
-
-	attempts = state->smtp_attempts;
-	destinations = state->smtp_destinations;
-	attempts_limit = thresholds.smtp_attempts;
-	destinations_limit = thresholds.smtp_destinations;
-	attempts_reached = attempts_limit != 0 && attempts >= attempts_limit;
-	destinations_reached = destinations_limit != 0 && destinations >= destinations_limit;
-	if (!attempts_reached && !destinations_reached)
-		return;
-	if (__sync_fetch_and_or(&state->reported, 1U << CATEGORY_SPAM) & (1U << CATEGORY_SPAM))
-		return;
-	send_spam_event(ctx, state, pair, port, now, attempts_reached);
 }
 
 /*
@@ -277,7 +214,7 @@ record_smtp_attempt(struct xdp_md *ctx, const struct smtp_pair_key *pair, __u16 
  */
 static __always_inline void
 record_tiny_fragment(struct xdp_md *ctx, const struct packet_summary *packet,
-                     struct interface_state *interface)
+                     struct interface_ref *interface)
 {
 	struct source_state *state;
 	struct abuse_event *event;
@@ -325,6 +262,77 @@ record_tiny_fragment(struct xdp_md *ctx, const struct packet_summary *packet,
 }
 
 #include "scan.h"
+
+/*
+ * Where the source's SMTP attempts to the key's host are counted: the
+ * contact entry of (host, port 25), which for a SYN to port 25 is the
+ * contact itself, already looked up. NULL: none yet.
+ */
+static __always_inline struct scan_contact *
+smtp_destination_get(const struct scan_contact_key *key, struct scan_contact *contact,
+                     struct scan_contact_key *host_key)
+{
+	if (key->port == SMTP_PORT)
+		return contact;
+	*host_key = *key;
+	host_key->port = SMTP_PORT;
+	return bpf_map_lookup_elem(&scan_contacts, host_key);
+}
+
+/*
+ * An SMTP SYN: key is its first contact, contact that contact's entry (NULL:
+ * none). Counts the attempt, and the host as a destination once per window.
+ */
+static __always_inline void
+record_smtp_attempt(struct xdp_md *ctx, const struct scan_contact_key *key,
+                    struct scan_contact *contact, struct interface_ref *interface, __u64 now)
+{
+	struct scan_contact_key host_key;
+	struct scan_contact *destination, fresh = {};
+	struct source_state *state;
+	__u64 window_start;
+	__u32 attempts, destinations, attempts_limit, destinations_limit;
+	int attempts_reached, destinations_reached;
+
+	state = source_state_get(&key->source, interface);
+	if (!state)
+		return;
+	window_start = source_window(state, now);
+	__sync_fetch_and_add(&state->smtp_attempts, 1);
+
+	destination = smtp_destination_get(key, contact, &host_key);
+	/*
+	 * Past its destination threshold a source's event is out or going:
+	 * more entries would only let a flood of destinations push out others'.
+	 */
+	if (!destination && thresholds.smtp_destinations != 0 &&
+	    state->smtp_destinations >= thresholds.smtp_destinations) {
+		count(COUNTER_PAIRS_CAPPED);
+	} else if (!destination || destination->smtp_window_ns != window_start) {
+		if (destination) {
+			destination->smtp_window_ns = window_start;
+		} else {
+			fresh.smtp_window_ns = window_start;
+			bpf_map_update_elem(&scan_contacts,
+			                    key->port == SMTP_PORT ? key : &host_key, &fresh,
+			                    BPF_NOEXIST);
+		}
+		__sync_fetch_and_add(&state->smtp_destinations, 1);
+	}
+	state->last_seen_ns = now;
+
+	attempts = state->smtp_attempts;
+	destinations = state->smtp_destinations;
+	attempts_limit = thresholds.smtp_attempts;
+	destinations_limit = thresholds.smtp_destinations;
+	attempts_reached = attempts_limit != 0 && attempts >= attempts_limit;
+	destinations_reached = destinations_limit != 0 && destinations >= destinations_limit;
+	if (!attempts_reached && !destinations_reached)
+		return;
+	if (__sync_fetch_and_or(&state->reported, 1U << CATEGORY_SPAM) & (1U << CATEGORY_SPAM))
+		return;
+	send_spam_event(ctx, state, key, now, attempts_reached);
+}
 
 /* The contact key of a packet; reversed: seen from the far end (a reply). */
 static __always_inline void
@@ -487,9 +495,11 @@ __attribute__((noinline)) int
 xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 {
 	struct interface_ref interface = {.ifindex = packet_ifindex(ctx->ingress_ifindex)};
-	struct scan_contact_key contact;
+	struct scan_contact_key key;
+	struct scan_contact *contact;
+	__u64 now;
 	__u16 probe_port = 0;
-	int probe;
+	int probe, smtp = 0;
 
 	if (!packet)
 		return XDP_PASS;
@@ -497,7 +507,7 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 		learn_hand_up(ctx, &interface);
 	if (packet->family == 0) {
 		/* ARP: an interface's own question, whatever sender it names. */
-		probe = scan_arp_probe(packet, interface.ifindex, &contact);
+		probe = scan_arp_probe(packet, interface.ifindex, &key);
 	} else {
 		/* Before any per-source state: a forged source gets none. */
 		switch (attribute(packet, &interface)) {
@@ -509,23 +519,26 @@ xdp_account(struct xdp_md *ctx, const struct packet_summary *packet)
 			return XDP_PASS;
 		}
 		if (packet->tiny_fragment)
-			record_tiny_fragment(ctx, packet, interface_state_of(&interface));
-		/* A block of its own: the stack is 512 bytes for the whole call chain. */
-		if (is_smtp_attempt(packet)) {
-			struct smtp_pair_key pair;
-
-			count(COUNTER_SMTP_ATTEMPTS);
-			smtp_pair_from_packet(packet, &pair);
-			record_smtp_attempt(ctx, &pair, packet->destination_port,
-			                    interface_state_of(&interface));
-		}
-		probe = scan_probe_from_packet(packet, &contact);
+			record_tiny_fragment(ctx, packet, &interface);
+		smtp = is_smtp_attempt(packet);
+		probe = scan_probe_from_packet(packet, &key);
+		if (smtp && !probe)
+			contact_key_from_packet(packet, &key, 0, packet->destination_port);
 		probe_port = packet->source_port;
 	}
-	/* One call site: the verifier walks the scan accounting once. */
+	probe = probe && scan_probe_counted(&key);
+	if (!probe && !smtp)
+		return XDP_PASS;
+	now = clock_now();
+	/* One lookup of the contact serves both detectors. */
+	contact = bpf_map_lookup_elem(&scan_contacts, &key);
+	/* One call site each: the verifier walks the accounting once. */
 	if (probe)
-		record_scan_probe(&contact, probe_port, interface.ifindex,
-		                  interface_state_of(&interface));
+		contact = record_scan_probe(&key, contact, probe_port, &interface, now);
+	if (smtp) {
+		count(COUNTER_SMTP_ATTEMPTS);
+		record_smtp_attempt(ctx, &key, contact, &interface, now);
+	}
 	return XDP_PASS;
 }
 

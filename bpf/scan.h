@@ -300,9 +300,9 @@ scan_window(struct scan_state *state, __u64 now)
 	state->reported = 0;
 }
 
-/* owner: the VM's interface, whose quota a new source takes; NULL: look up only. */
+/* owner: the VM's interface, whose quota a new source takes; NULL: look up only (create 0). */
 static __always_inline struct scan_state *
-scan_state_get(const struct source_key *source, __u32 ifindex, struct interface_state *owner,
+scan_state_get(const struct source_key *source, __u32 ifindex, struct interface_ref *owner,
                int create)
 {
 	struct scan_state *state;
@@ -311,7 +311,7 @@ scan_state_get(const struct source_key *source, __u32 ifindex, struct interface_
 	if (state || !create)
 		return state;
 	/* A VM flooding new sources fills its own quota, not the shared map. */
-	if (!interface_source_allowed(owner, 1))
+	if (!interface_source_allowed(interface_state_of(owner), 1))
 		return NULL;
 	/* Too big for the stack: the bucket array starts zeroed in a fresh element. */
 	if (bpf_map_update_elem(&scan_sources, source, &scan_state_zero, BPF_NOEXIST) == 0)
@@ -385,36 +385,43 @@ scan_sample(struct scan_state *state, const struct scan_contact_key *key, __u16 
 	state->sample_next++;
 }
 
-/*
- * A probe from the VM: key names the source and what it contacts, from its
- * own source_port (0: none, as for ICMP and ARP). Only a first contact in
- * the window counts; a retransmission or a second connection to the same
- * service does not.
+/* Whether a probe of key counts at all: scans watched, a unicast destination, a port not ignored.
  */
-static __always_inline void
-record_scan_probe(const struct scan_contact_key *key, __u16 source_port, __u32 ifindex,
-                  struct interface_state *owner)
+static __always_inline int
+scan_probe_counted(const struct scan_contact_key *key)
 {
-	struct scan_contact *contact, fresh = {};
-	struct scan_interface *interface;
-	struct scan_state *state;
-	__u64 now = clock_now(), width = scan_bucket_width();
-
 	if (!scan_settings.enabled ||
 	    !scan_destination_counted(key->source.family, key->destination))
-		return;
-	if (key->protocol != IPPROTO_ICMP && key->protocol != IPPROTO_ICMPV6 &&
-	    key->protocol != SAMPLE_PROTOCOL_ARP && scan_port_ignored(key->port))
-		return;
-	if (key->protocol == IPPROTO_UDP && bpf_map_lookup_elem(&scan_udp_peers, key))
-		return; /* the other side began this flow */
-	contact = bpf_map_lookup_elem(&scan_contacts, key);
+		return 0;
+	return key->protocol == IPPROTO_ICMP || key->protocol == IPPROTO_ICMPV6 ||
+	       key->protocol == SAMPLE_PROTOCOL_ARP || !scan_port_ignored(key->port);
+}
+
+/*
+ * A counted probe from the VM: key names the source and what it contacts,
+ * from its own source_port (0: none, as for ICMP and ARP); contact is key's
+ * entry as looked up (NULL: none). Only a first contact in the window
+ * counts; a retransmission or a second connection to the same service does
+ * not. Returns the contact's entry, NULL if there is none.
+ */
+static __always_inline struct scan_contact *
+record_scan_probe(const struct scan_contact_key *key, struct scan_contact *contact,
+                  __u16 source_port, struct interface_ref *owner, __u64 now)
+{
+	struct scan_contact fresh = {};
+	struct scan_interface *interface;
+	struct scan_state *state;
+	__u32 ifindex = owner->ifindex;
+	__u64 width = scan_bucket_width();
+
 	if (contact && now >= contact->sent_ns && now - contact->sent_ns < scan_settings.window_ns)
-		return;
+		return contact;
+	if (key->protocol == IPPROTO_UDP && bpf_map_lookup_elem(&scan_udp_peers, key))
+		return contact; /* the other side began this flow */
 
 	state = scan_state_get(&key->source, ifindex, owner, 1);
 	if (!state)
-		return;
+		return contact;
 	count(COUNTER_SCAN_PROBES);
 	scan_window(state, now);
 	state->ifindex = ifindex;
@@ -441,14 +448,21 @@ record_scan_probe(const struct scan_contact_key *key, __u16 source_port, __u32 i
 		} else if (scan_bucket_add(state->buckets, now, width) < 0) {
 			scan_bucket_settle(interface->buckets, now, width);
 			count(COUNTER_SCAN_QUOTA);
+		} else if (contact) {
+			/* An older contact's entry, which may count an SMTP destination: kept. */
+			contact->sent_ns = now;
+			contact->ifindex = ifindex;
+			contact->state = SCAN_CONTACT_PENDING;
 		} else {
 			fresh.sent_ns = now;
 			fresh.state = SCAN_CONTACT_PENDING;
 			fresh.ifindex = ifindex;
-			bpf_map_update_elem(&scan_contacts, key, &fresh, BPF_ANY);
+			bpf_map_update_elem(&scan_contacts, key, &fresh, BPF_NOEXIST);
+			contact = bpf_map_lookup_elem(&scan_contacts, key);
 		}
 	}
 	scan_report(state, &key->source, now);
+	return contact;
 }
 
 /* A reply toward the VM settles the pending first contact it answers; 1 if it did. */

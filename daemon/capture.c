@@ -383,17 +383,16 @@ capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *c
 	bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, false);
 	error = bpf_map__set_max_entries(skeleton->maps.sources, config->limits.max_sources);
 	if (error == 0)
-		error = bpf_map__set_max_entries(skeleton->maps.smtp_pairs,
-		                                 config->limits.max_smtp_pairs);
-	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.events,
 		                                 config->limits.ring_buffer_bytes);
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.scan_sources,
 		                                 config->limits.max_sources);
+	/* One map holds both: an SMTP SYN looks up a single entry for the two detectors. */
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.scan_contacts,
-		                                 config->limits.max_scan_contacts);
+		                                 config->limits.max_scan_contacts +
+		                                     config->limits.max_smtp_pairs);
 	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.scan_udp_peers,
 		                                 config->limits.max_scan_contacts);

@@ -67,12 +67,6 @@ struct source_key {
 	__u8 addr[16]; /* IPv4 in the first four bytes, network order */
 };
 
-/* One (source, SMTP destination) pair, to count distinct destinations exactly. */
-struct smtp_pair_key {
-	struct source_key source;
-	__u8 destination[16];
-};
-
 /* Per-source state, one fixed window at a time. */
 struct source_state {
 	__u64 window_start_ns;
@@ -143,9 +137,16 @@ enum scan_contact_state {
 	SCAN_CONTACT_ANSWERED = 2, /* answered or rejected: the outcome is counted */
 };
 
+/*
+ * A contact's entry also counts SMTP destinations: the entry of (host, port
+ * 25) holds the window in which the source's SMTP attempts to that host, on
+ * any SMTP port, last counted it, so that an SMTP SYN looks up one map for
+ * both detectors. An entry only SMTP wrote has sent_ns 0 and no state.
+ */
 struct scan_contact {
 	__u64 sent_ns;
-	__u32 state; /* enum scan_contact_state */
+	__u64 smtp_window_ns; /* the source's SMTP window_start_ns when the host last counted */
+	__u32 state;          /* enum scan_contact_state; 0: no probe outstanding or answered */
 	__u32 ifindex;
 };
 

@@ -617,6 +617,52 @@ test_destinations_threshold(void)
 	harness_close(&harness);
 }
 
+/*
+ * A destination is a host: the SMTP ports of one host count it once, with
+ * the scan detector watching the same first contacts or switched off.
+ */
+static void
+test_destination_ports(void)
+{
+	static const uint16_t ports[] = {25, 587, 465, 25, 587};
+	struct frame_spec syn = smtp_syn("198.51.100.12", "203.0.113.12", 25);
+	struct harness harness;
+	struct source_state state;
+
+	for (int scan = 1; scan >= 0; scan--) {
+		const char *watched = scan ? "scans watched" : "scans not watched";
+
+		if (harness_open(&harness, "destination ports", &default_options) < 0) {
+			CHECK(0, "destination ports: the XDP program loads");
+			return;
+		}
+		harness.skel->data->scan_settings.enabled = scan;
+		for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+			syn.destination_port = ports[i];
+			harness_run(&harness, &syn);
+		}
+		CHECK(harness_state(&harness, "198.51.100.12", &state) == 0 &&
+		          state.smtp_attempts == 5 && state.smtp_destinations == 1,
+		      "destination ports (%s): SYNs to one host on 25, 587 and 465 count 5 "
+		      "attempts, 1 destination (got %u, %u)",
+		      watched, state.smtp_attempts, state.smtp_destinations);
+		CHECK(harness_counter(&harness, COUNTER_SCAN_PROBES) == (scan ? 3 : 0),
+		      "destination ports (%s): %d first contacts counted as probes (got %llu)",
+		      watched, scan ? 3 : 0,
+		      (unsigned long long)harness_counter(&harness, COUNTER_SCAN_PROBES));
+		syn.destination = "203.0.113.13";
+		syn.destination_port = 587;
+		harness_run(&harness, &syn);
+		CHECK(harness_state(&harness, "198.51.100.12", &state) == 0 &&
+		          state.smtp_destinations == 2,
+		      "destination ports (%s): another host first seen on 587 counts a second "
+		      "destination",
+		      watched);
+		syn.destination = "203.0.113.12";
+		harness_close(&harness);
+	}
+}
+
 static void
 test_which_packets_count(void)
 {
@@ -1491,6 +1537,7 @@ main(void)
 {
 	test_attempts_threshold();
 	test_destinations_threshold();
+	test_destination_ports();
 	test_which_packets_count();
 	test_ipv6();
 	test_vlan();
