@@ -86,6 +86,11 @@
 #define REPLAY_UNTIMED_START_NS 1000000000ULL
 /* A time stamp past the replaying host's clock by more than this is no time. */
 #define REPLAY_FUTURE_SLACK_S 86400
+/*
+ * The capture's stdio buffer: libpcap reads a record at a time, and with
+ * stdio's 4 KiB one a file cost a read system call every few packets.
+ */
+#define REPLAY_READ_BUFFER_BYTES (1024 * 1024)
 
 /* Why a packet's time stamp is not its time. */
 enum time_fault {
@@ -218,6 +223,7 @@ struct replay {
 	int64_t future_s;       /* later time stamps are no time: the host's clock and a day */
 	uint64_t next_sweep_ns; /* the scan sweep runs once a second of capture time */
 	int stdin_read;
+	char *read_buffer; /* the open capture's stdio buffer, REPLAY_READ_BUFFER_BYTES */
 	unsigned char *frame;
 	/*
 	 * Batches (--replay-batch): the frames waiting in the driver's slots,
@@ -1127,6 +1133,8 @@ capture_file_open(struct replay *replay, const char *path, const char *name)
 		log_warn("%s", name);
 		return NULL;
 	}
+	/* Before the first read; one file is open at a time, pcap_close ends its use. */
+	setvbuf(stream, replay->read_buffer, _IOFBF, REPLAY_READ_BUFFER_BYTES);
 	pcap = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_NANO,
 	                                                error_text);
 	if (pcap == NULL) {
@@ -1356,8 +1364,9 @@ replay_open(struct replay *replay, const struct config *config,
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
 	replay->frame = malloc(REPLAY_MAX_FRAME);
-	if (replay->frame == NULL) {
-		log_warn("replay: frame buffer");
+	replay->read_buffer = malloc(REPLAY_READ_BUFFER_BYTES);
+	if (replay->frame == NULL || replay->read_buffer == NULL) {
+		log_warn("replay: frame and read buffers");
 		return -ENOMEM;
 	}
 	if (scratch_store_open(replay) < 0) {
@@ -1424,6 +1433,7 @@ replay_close(struct replay *replay)
 	scratch_store_close(replay);
 	tdestroy(replay->flagged_root, free);
 	free(replay->frame);
+	free(replay->read_buffer);
 	free(replay->batch_packets);
 	free(replay->queued);
 }
