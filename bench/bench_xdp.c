@@ -48,6 +48,7 @@
 #define TEXT_BYTES      1024
 #define MIX_COUNT       mix_count
 #define REPLY_MIX_COUNT reply_mix_count
+#define MIX_FRAMES_MAX  (MIX_COUNT > REPLY_MIX_COUNT ? MIX_COUNT : REPLY_MIX_COUNT)
 
 struct built_frame {
 	unsigned char bytes[FRAME_BYTES_MAX];
@@ -107,10 +108,13 @@ mix_build(const struct mix_frame *kinds, size_t count, struct built_frame *frame
 	return 0;
 }
 
-/* The weighted mean cost of a mix, in ns per packet; with a name, each frame's on stderr. */
+/*
+ * The weighted mean cost of a mix, in ns per packet; the cost of the frame of
+ * kinds[i] goes to frame_ns[i * stride], stride being the number of runs.
+ */
 static int
-mix_run(int prog_fd, const char *name, const struct mix_frame *kinds,
-        const struct built_frame *frames, size_t count, unsigned repeat, double *out)
+mix_run(int prog_fd, const struct mix_frame *kinds, const struct built_frame *frames, size_t count,
+        unsigned repeat, double *frame_ns, size_t stride, double *out)
 {
 	double weighted = 0, weights = 0;
 	uint32_t duration;
@@ -118,19 +122,30 @@ mix_run(int prog_fd, const char *name, const struct mix_frame *kinds,
 	for (size_t i = 0; i < count; i++) {
 		if (test_run(prog_fd, &frames[i], repeat, &duration) != 0)
 			return -EIO;
-		/* Where the time goes, in the log. */
-		if (name != NULL)
-			fprintf(stderr,
-			        "%s: frame %zu (%s -> %s, protocol %d, port %u, TCP flags %#x, "
-			        "VLAN %u, %u%% of the mix): %u ns\n",
-			        name, i, kinds[i].source, kinds[i].destination, kinds[i].protocol,
-			        kinds[i].port, kinds[i].tcp_flags, kinds[i].vlan_id,
-			        kinds[i].weight, duration);
+		frame_ns[i * stride] = duration;
 		weighted += (double)kinds[i].weight * duration;
 		weights += kinds[i].weight;
 	}
 	*out = weighted / weights;
 	return 0;
+}
+
+/* Where the time goes, in the log: each frame's median over the runs, as mix_run left them. */
+static void
+mix_frames_print(const char *name, const struct mix_frame *kinds, size_t count, double *frame_ns,
+                 unsigned runs)
+{
+	struct summary summary;
+
+	for (size_t i = 0; i < count; i++) {
+		summarize(frame_ns + i * runs, runs, &summary);
+		fprintf(stderr,
+		        "%s: frame %zu (%s -> %s, protocol %d, port %u, TCP flags %#x, VLAN %u, "
+		        "%u%% of the mix): %.0f ns (%.0f-%.0f)\n",
+		        name, i, kinds[i].source, kinds[i].destination, kinds[i].protocol,
+		        kinds[i].port, kinds[i].tcp_flags, kinds[i].vlan_id, kinds[i].weight,
+		        summary.median, summary.minimum, summary.maximum);
+	}
 }
 
 static void
@@ -178,7 +193,7 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 	struct empty_bpf *empty = NULL;
 	struct config config;
 	int programs[MIX_PROGRAMS], program_count = MIX_XDP_FILTER, error = -EIO;
-	double *costs[MIX_PROGRAMS] = {NULL};
+	double *costs[MIX_PROGRAMS] = {NULL}, *frame_ns[MIX_PROGRAMS] = {NULL};
 	struct summary summaries[MIX_PROGRAMS];
 	char ratio[TEXT_BYTES], figures[TEXT_BYTES], sizes[TEXT_BYTES], text[MIX_PROGRAMS][256];
 	unsigned smtp_weight = 0;
@@ -210,7 +225,8 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 		}
 	}
 	for (int p = 0; p < program_count; p++)
-		if ((costs[p] = calloc(runs, sizeof(double))) == NULL)
+		if ((costs[p] = calloc(runs, sizeof(double))) == NULL ||
+		    (frame_ns[p] = calloc((size_t)runs * MIX_FRAMES_MAX, sizeof(double))) == NULL)
 			goto out;
 	/*
 	 * The programs take turns within each run, so drift hits them alike;
@@ -220,11 +236,17 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 		for (int p = 0; p < program_count; p++) {
 			int tc = p == MIX_OURS_TC || p == MIX_EMPTY_TC;
 
-			if (mix_run(programs[p], run == 0 ? names[p] : NULL, tc ? reply_mix : mix,
-			            tc ? replies : frames, tc ? REPLY_MIX_COUNT : MIX_COUNT, repeat,
-			            &costs[p][run]) != 0)
+			if (mix_run(programs[p], tc ? reply_mix : mix, tc ? replies : frames,
+			            tc ? REPLY_MIX_COUNT : MIX_COUNT, repeat, frame_ns[p] + run,
+			            runs, &costs[p][run]) != 0)
 				goto out;
 		}
+	for (int p = 0; p < program_count; p++) {
+		int tc = p == MIX_OURS_TC || p == MIX_EMPTY_TC;
+
+		mix_frames_print(names[p], tc ? reply_mix : mix, tc ? REPLY_MIX_COUNT : MIX_COUNT,
+		                 frame_ns[p], runs);
+	}
 	/* The replies were seen as the outcomes of the mix's first contacts. */
 	if (counter_sum(abuseguard, COUNTER_SCAN_ANSWERED) == 0 ||
 	    counter_sum(abuseguard, COUNTER_SCAN_REJECTED) == 0) {
@@ -279,8 +301,10 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 	row_print("XDP + tc cost per packet", ratio, figures, sizes);
 	error = 0;
 out:
-	for (int p = 0; p < MIX_PROGRAMS; p++)
+	for (int p = 0; p < MIX_PROGRAMS; p++) {
 		free(costs[p]);
+		free(frame_ns[p]);
+	}
 	if (program_count == MIX_PROGRAMS)
 		close(programs[MIX_XDP_FILTER]);
 	abuseguard_bpf__destroy(abuseguard);
