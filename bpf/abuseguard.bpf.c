@@ -63,6 +63,16 @@ clock_now(void)
 	return replay_clock ? replay_now_ns : bpf_ktime_get_ns();
 }
 
+/*
+ * The clock at the last tick (a few ms behind clock_now), for what is
+ * judged over seconds or more: a fraction of clock_now's cost.
+ */
+static __always_inline __u64
+clock_coarse(void)
+{
+	return replay_clock ? replay_now_ns : bpf_ktime_get_coarse_ns();
+}
+
 /* The interface a packet belongs to: where it arrived (XDP) or leaves (tc). */
 static __always_inline __u32
 packet_ifindex(__u32 device_ifindex)
@@ -598,7 +608,7 @@ egress_watch(void *data, void *end, __u32 device_ifindex)
 	if (packet.family == 0 && !packet.arp)
 		return;
 	packet_summarize(&packet, &summary);
-	scan_return_path_seen(ifindex);
+	scan_return_path_seen(ifindex, scan_return_paths_proved(&summary));
 	outcome = scan_reply_from_packet(&summary, &cursor, &contact, ifindex);
 	if (outcome == 0)
 		return;

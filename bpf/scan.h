@@ -6,8 +6,10 @@
  * going back to the VM and settles it: SYN-ACK, a UDP datagram or an echo
  * reply is a success, RST or ICMP unreachable (matched through the quoted
  * header) a failure. What has no outcome within the timeout failed too, but
- * only on an interface that has shown replies lately: where the return path
- * is not visible (asymmetric routing) a missing answer proves nothing.
+ * only on an interface that has lately shown replies of the probe's family
+ * (scan_return_paths_proved): where the return path is not visible
+ * (asymmetric routing, a VM whose IPv6 replies never come back while its
+ * IPv4 works) a missing answer proves nothing.
  *
  * Timeouts are decided lazily, without a timer: each source keeps its
  * outstanding probes in time buckets (struct scan_bucket), and a bucket whose
@@ -188,19 +190,39 @@ scan_score_add(struct scan_state *state, __s32 step)
 	state->score = score < floor ? floor : score;
 }
 
-/* Counts the source's timed-out probes as failures (or as no verdict). */
+/* The return path a source's timeouts are judged by: its own family's. */
+static __always_inline __u32
+scan_return_path_of(const struct source_key *source)
+{
+	switch (source->family) {
+	case SOURCE_FAMILY_IPV4:
+		return SCAN_RETURN_PATH_IPV4;
+	case SOURCE_FAMILY_IPV6:
+		return SCAN_RETURN_PATH_IPV6;
+	default:
+		return SCAN_RETURN_PATH_LINK; /* SOURCE_FAMILY_INTERFACE: ARP on the VM's link */
+	}
+}
+
+/*
+ * Counts the source's timed-out probes as failures, or as no verdict where
+ * the interface has not lately shown a return path of the source's family.
+ */
 static __always_inline void
-scan_expire(struct scan_state *state, __u64 now)
+scan_expire(struct scan_state *state, const struct source_key *source, __u64 now)
 {
 	struct scan_interface *interface;
 	__u32 expired, ifindex = state->ifindex;
+	__u64 seen;
 
 	expired = scan_buckets_expire(state->buckets, now, scan_bucket_width());
 	if (expired == 0)
 		return;
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
-	if (!interface || interface->last_reply_ns == 0 ||
-	    now - interface->last_reply_ns > scan_settings.return_path_ns) {
+	seen = interface ? interface->return_path_ns[scan_return_path_of(source)] : 0;
+	/* The coarse clock that wrote seen lags this one: seen > now only on a replayed step back.
+	 */
+	if (seen == 0 || (now > seen && now - seen > scan_settings.return_path_ns)) {
 		__sync_fetch_and_add(&state->no_outcome, expired);
 		count_n(COUNTER_SCAN_NO_RETURN_PATH, expired);
 		return;
@@ -426,7 +448,7 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	scan_window(state, now);
 	state->ifindex = ifindex;
 	state->last_seen_ns = now;
-	scan_expire(state, now);
+	scan_expire(state, &key->source, now);
 	__sync_fetch_and_add(&state->probes, 1);
 	scan_vote(state, key);
 	scan_sample(state, key, source_port);
@@ -504,29 +526,108 @@ record_scan_reply(const struct scan_contact_key *key, int outcome)
 		__sync_fetch_and_add(&state->failures, 1);
 		scan_score_add(state, 1);
 	}
-	scan_expire(state, now);
+	scan_expire(state, &key->source, now);
 	scan_report(state, &key->source, now);
 	return 1;
 }
 
-/* Any IP packet toward the VM shows that the interface carries its return path. */
+/* An IPv4 address a packet from or to the internet never carries: this host, this link. */
+static __always_inline int
+ipv4_local_only(const __u8 *address)
+{
+	return address[0] == 0 || address[0] == 127 || (address[0] == 169 && address[1] == 254) ||
+	       (address[0] & 0xf0) >= 0xe0; /* multicast, reserved, broadcast */
+}
+
+/* The same for IPv6: unspecified, loopback, link-local, multicast. */
+static __always_inline int
+ipv6_local_only(const __u8 *address)
+{
+	__u8 high = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 15; i++)
+		high |= address[i];
+	return (high == 0 && address[15] <= 1) || address[0] == 0xff ||
+	       (address[0] == 0xfe && (address[1] & 0xc0) == 0x80);
+}
+
+#define ICMPV6_ROUTER_SOLICITATION 133
+#define ICMPV6_REDIRECT            137
+#define DHCP_SERVER_PORT           67
+#define DHCPV6_SERVER_PORT         547
+
+/*
+ * The return paths a packet toward the VM proves, a bit (1 << path) each.
+ * Any frame shows the link. Only a routed packet shows its family's return
+ * path: from and to addresses beyond the link, and not the link's own
+ * configuration (NDP, which the router sends from its global address too,
+ * DHCP), which flows where the VM's routed replies never come back.
+ *
+ * What a VM could do with it. It cannot hide a return path it has: every
+ * answer its probes get (SYN-ACK, RST, ICMP unreachable, UDP) is a routed
+ * packet of the probes' family toward it and proves the path, and
+ * rejections count whatever the path. Only probes of a family in which
+ * nothing at all comes back to it within scan.return_path time out as no
+ * verdict, a scan that finds nothing; before return paths were per family,
+ * a VM that received nothing at all got the same. Packets toward a VM can
+ * also come from a neighbour VM, the host or any sender that reaches it
+ * over that family: they prove a path the VM's own replies may lack, and
+ * then its unanswered probes of that family count as failures again, as
+ * they did for every family before. A neighbour can so put back the false
+ * positive this check removes, for a VM whose routed return path of that
+ * family is broken; it cannot make any timeout a failure where a return
+ * path works, nor hide its own.
+ */
+static __always_inline __u32
+scan_return_paths_proved(const struct packet_summary *packet)
+{
+	__u32 paths = 1U << SCAN_RETURN_PATH_LINK;
+
+	if (packet->family == SOURCE_FAMILY_IPV4) {
+		if (!ipv4_local_only(packet->source) && !ipv4_local_only(packet->destination) &&
+		    !(packet->protocol == IPPROTO_UDP && packet->source_port == DHCP_SERVER_PORT))
+			paths |= 1U << SCAN_RETURN_PATH_IPV4;
+	} else if (packet->family == SOURCE_FAMILY_IPV6) {
+		if (!ipv6_local_only(packet->source) && !ipv6_local_only(packet->destination) &&
+		    !(packet->protocol == IPPROTO_ICMPV6 &&
+		      packet->icmp_type >= ICMPV6_ROUTER_SOLICITATION &&
+		      packet->icmp_type <= ICMPV6_REDIRECT) &&
+		    !(packet->protocol == IPPROTO_UDP && packet->source_port == DHCPV6_SERVER_PORT))
+			paths |= 1U << SCAN_RETURN_PATH_IPV6;
+	}
+	return paths;
+}
+
+/*
+ * A packet toward the VM proved these return paths (a bit each). On the
+ * coarse clock: a path is judged over minutes, and the precise clock costs
+ * more than the rest of a plain ACK's work.
+ */
 static __always_inline void
-scan_return_path_seen(__u32 ifindex)
+scan_return_path_seen(__u32 ifindex, __u32 paths)
 {
 	struct scan_interface *interface;
-	__u64 now = clock_now();
+	__u64 now = clock_coarse(), seen;
+	int i;
 
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	if (!interface) {
 		bpf_map_update_elem(&scan_interfaces, &ifindex, &scan_interface_zero, BPF_NOEXIST);
 		interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
+		if (!interface)
+			return;
 	}
-
-	/* Written about once a second, not per packet: the line is shared by all CPUs. */
-	if (interface &&
-	    (now < interface->last_reply_ns ||
-	     now - interface->last_reply_ns >= NS_PER_SECOND / 4 || interface->last_reply_ns == 0))
-		interface->last_reply_ns = now ? now : 1;
+#pragma unroll
+	for (i = 0; i < SCAN_RETURN_PATHS; i++) {
+		seen = interface->return_path_ns[i];
+		/* Written about four times a second, not per packet: the line is shared by all
+		 * CPUs. */
+		if ((paths & (1U << i)) &&
+		    (seen == 0 || now < seen || now - seen >= NS_PER_SECOND / 4))
+			interface->return_path_ns[i] = now ? now : 1;
+	}
 }
 
 static __always_inline void
@@ -541,7 +642,7 @@ static long
 scan_sweep_source(void *map, const struct source_key *source, struct scan_state *state, __u64 *now)
 {
 	(void)map;
-	scan_expire(state, *now);
+	scan_expire(state, source, *now);
 	scan_report(state, source, *now);
 	return 0;
 }

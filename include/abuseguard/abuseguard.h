@@ -185,9 +185,22 @@ struct scan_state {
 	struct event_sample samples[EVENT_SAMPLES]; /* a ring: the latest first contacts */
 };
 
+/*
+ * The return paths of an interface, each proved apart: a VM whose IPv6
+ * replies never come back while its IPv4 works must have its IPv6 timeouts
+ * judged as no outcome, not as failures.
+ */
+enum scan_return_path {
+	SCAN_RETURN_PATH_LINK = 0, /* any frame toward the VM: its ARP requests' answers */
+	SCAN_RETURN_PATH_IPV4,     /* routed IPv4 toward the VM */
+	SCAN_RETURN_PATH_IPV6,     /* routed IPv6 toward the VM */
+	SCAN_RETURN_PATHS
+};
+
 /* Per VM-facing interface: its probes' quota, and whether replies are seen at all. */
 struct scan_interface {
-	__u64 last_reply_ns; /* last IP packet toward the VM; 0: never */
+	/* When a packet toward the VM last proved each return path; 0: never. */
+	__u64 return_path_ns[SCAN_RETURN_PATHS];
 	struct scan_bucket buckets[SCAN_BUCKETS];
 };
 
@@ -235,8 +248,8 @@ enum xdp_counter {
 	COUNTER_SCAN_ANSWERED,       /* first contacts answered (SYN-ACK, UDP, echo reply) */
 	COUNTER_SCAN_REJECTED,       /* first contacts rejected (RST, ICMP unreachable) */
 	COUNTER_SCAN_TIMEOUTS,       /* first contacts with no outcome within the timeout */
-	COUNTER_SCAN_NO_RETURN_PATH, /* timeouts on an interface that shows no replies: no verdict
-	                              */
+	COUNTER_SCAN_NO_RETURN_PATH, /* timeouts where the interface shows no replies of the
+	                              * probe's family: no verdict */
 	COUNTER_SCAN_QUOTA,          /* probes not tracked: the interface's pending quota is full */
 	COUNTER_SCAN_SOURCES_NEW,    /* sources inserted into the scan LRU map */
 	COUNTER_SPOOFED,             /* packets whose source is not their interface's */

@@ -5,7 +5,8 @@
  * user would check: each kind of scan gives exactly one event per source and
  * window, with its counts; the honest patterns give none; replies are
  * matched to their probes (ICMP errors through the quoted header); a VM
- * whose replies are never seen gets no verdict; a probe flood stays inside
+ * whose replies are never seen gets no verdict, and neither does one whose
+ * replies of one family never come (broken IPv6); a probe flood stays inside
  * its interface's quota and leaves another VM's probes alone.
  *
  * Runs in a network namespace of its own with a veth pair, so that two
@@ -850,6 +851,101 @@ test_late_and_lost_replies(void)
 	harness_close(&h);
 }
 
+/*
+ * A VM whose IPv6 is broken (its routed IPv6 replies never come back) while
+ * its IPv4 works: Happy Eyeballs tries 40 sites over IPv6 in vain and gets
+ * them over IPv4. Toward the VM over IPv6 come only the link's own packets:
+ * router advertisements, neighbour discovery (the router's advertisement
+ * from its global address too), DHCPv6, an echo reply from the router's
+ * link-local address. Its IPv6 timeouts are no verdict, not a scan. Once a
+ * routed IPv6 packet comes back, the same /64's unanswered probes count.
+ */
+static void
+test_return_path_per_family(void)
+{
+	static const struct spec link_only[] = {
+	    {.from = "fe80::1", .to = "ff02::1", .protocol = IPPROTO_ICMP, .icmp_type = 134},
+	    {.from = "fd00:77::1", .to = "fd00:77::7", .protocol = IPPROTO_ICMP, .icmp_type = 136},
+	    {.from = "fe80::1", .to = "ff02::1:ff00:7", .protocol = IPPROTO_ICMP, .icmp_type = 135},
+	    {.from = "fe80::1",
+	     .to = "fe80::7",
+	     .protocol = IPPROTO_UDP,
+	     .sport = 547,
+	     .dport = 546},
+	    {.from = "fe80::1", .to = "fd00:77::7", .protocol = IPPROTO_ICMP, .icmp_type = 129},
+	};
+	struct harness h;
+	struct scan_state state;
+	char site4[64], site6[64];
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.7.7");
+	for (size_t i = 0; i < sizeof(link_only) / sizeof(link_only[0]); i++)
+		toward_vm(&h, vm_a, &link_only[i]);
+	for (int i = 1; i <= 40; i++) {
+		address(i, "198.51.100.", site4, sizeof(site4));
+		address(i, "2001:db8:80::", site6, sizeof(site6));
+		struct spec syn6 = {.from = "fd00:77::7",
+		                    .to = site6,
+		                    .protocol = IPPROTO_TCP,
+		                    .dport = 443,
+		                    .tcp_flags = TH_SYN};
+		struct spec syn4 = {.from = "10.0.7.7",
+		                    .to = site4,
+		                    .protocol = IPPROTO_TCP,
+		                    .dport = 443,
+		                    .tcp_flags = TH_SYN};
+		struct spec syn_ack4 = {.from = site4,
+		                        .to = "10.0.7.7",
+		                        .protocol = IPPROTO_TCP,
+		                        .sport = 443,
+		                        .dport = 40000,
+		                        .tcp_flags = TH_SYN | TH_ACK};
+
+		from_vm(&h, vm_a, &syn6);
+		h.now += 250 * MS; /* the connection attempt delay */
+		from_vm(&h, vm_a, &syn4);
+		toward_vm(&h, vm_a, &syn_ack4);
+		h.now += 500 * MS;
+		sweep(&h);
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0,
+	      "IPv6 SYNs to 40 sites unanswered while IPv4 answers: no event (%u)", h.event_count);
+	CHECK(counter(&h, COUNTER_SCAN_NO_RETURN_PATH) == 40 &&
+	          counter(&h, COUNTER_SCAN_TIMEOUTS) == 0,
+	      "the 40 IPv6 timeouts are no verdict, none a failure (%llu no return path, %llu "
+	      "timeouts)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_RETURN_PATH),
+	      (unsigned long long)counter(&h, COUNTER_SCAN_TIMEOUTS));
+	CHECK(scan_state(&h, "fd00:77::", &state) == 0 && state.failures == 0 &&
+	          state.no_outcome == 40,
+	      "the /64 has 40 probes without outcome and no failure (%u, %u)", state.no_outcome,
+	      state.failures);
+
+	/* Both families reply now: an IPv6 scan of dark space is a scan. */
+	return_path(&h, vm_a, "fd00:77::7");
+	for (int i = 1; i <= 12; i++) {
+		address(i, "2001:db8:dead::", site6, sizeof(site6));
+		struct spec syn6 = {.from = "fd00:77::7",
+		                    .to = site6,
+		                    .protocol = IPPROTO_TCP,
+		                    .dport = 22,
+		                    .tcp_flags = TH_SYN};
+
+		from_vm(&h, vm_a, &syn6);
+		h.now += 20 * MS;
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1 && h.events[0].source.family == SOURCE_FAMILY_IPV6 &&
+	          h.events[0].counts.failures >= SEQUENTIAL,
+	      "with an IPv6 return path seen, 12 unanswered IPv6 SYNs: one event (%u, %u failed)",
+	      h.event_count, h.event_count ? h.events[0].counts.failures : 0);
+	harness_close(&h);
+}
+
 static void
 test_quota(void)
 {
@@ -1050,6 +1146,7 @@ main(void)
 	test_honest_patterns();
 	test_more_honest_patterns();
 	test_late_and_lost_replies();
+	test_return_path_per_family();
 	test_quota();
 	test_arp_sweep();
 	test_arp_honest();
