@@ -49,7 +49,7 @@ clock_from_program_ns(const struct clock *clock, uint64_t program_ns)
 
 	if (clock->kind == CLOCK_KIND_FIXED)
 		return program_ms; /* replay feeds epoch time to the program */
-	/* Live, the program reads CLOCK_MONOTONIC: shift it onto the wall clock. */
+	/* Live, the program reads CLOCK_MONOTONIC_COARSE: shift it onto the wall clock. */
 	return program_ms + timespec_ms(CLOCK_REALTIME) - timespec_ms(CLOCK_MONOTONIC);
 }
 

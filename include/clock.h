@@ -25,7 +25,7 @@ void clock_set(struct clock *clock, int64_t now_ms);
 /* Wall-clock milliseconds since the epoch. */
 int64_t clock_now_ms(const struct clock *clock);
 /*
- * Turns a time stamp of the XDP program (CLOCK_MONOTONIC ns live, epoch ns
+ * Turns a time stamp of the XDP program (CLOCK_MONOTONIC_COARSE ns live, epoch ns
  * in replay) into epoch milliseconds.
  */
 int64_t clock_from_program_ns(const struct clock *clock, uint64_t program_ns);

@@ -106,7 +106,7 @@ struct event_counts {
  * its category's thresholds. At most one per source, category and window.
  */
 struct abuse_event {
-	__u64 time_ns; /* program clock: CLOCK_MONOTONIC live, capture time in replay */
+	__u64 time_ns; /* program clock: CLOCK_MONOTONIC_COARSE live, capture time in replay */
 	__u64 window_start_ns;
 	struct source_key source;
 	__u32 ifindex;
