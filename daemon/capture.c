@@ -48,6 +48,8 @@ struct attachment {
 
 struct capture {
 	struct abuseguard_bpf *skeleton;
+	struct abuseguard_bpf *tc_late; /* replay in batches: the tc program, when first needed */
+	bool tc_late_failed;            /* its load failed: said once, not tried again */
 	struct ring_buffer *ring;
 	const struct config *config;
 	struct capture_hooks hooks;
@@ -371,6 +373,88 @@ capture_set_thresholds(struct capture *capture, const struct config *config)
 	skeleton_set_thresholds(capture->skeleton, config);
 }
 
+/*
+ * Replay's per-source and per-contact maps: plain hash maps that allocate
+ * an entry when the program adds one, at the live sizes. The live LRU maps
+ * are allocated whole at load (the default limits: about 1.1 million
+ * entries, 250 MB, most of a replay's start-up). Nothing deletes from
+ * these maps in a replay, so one that never fills holds every entry the
+ * LRU map would have held; one that fills refuses new entries where live
+ * would evict the least recently used, and says so (capture_replay_filled).
+ */
+#define GROWN_MAPS 4
+
+struct grown_map {
+	struct bpf_map *map;
+	const char *what, *limit; /* for the log */
+};
+
+static void
+grown_maps_of(struct abuseguard_bpf *skeleton, struct grown_map maps[GROWN_MAPS])
+{
+	maps[0] =
+	    (struct grown_map){skeleton->maps.sources, "sources (spam)", "limits.max_sources"};
+	maps[1] =
+	    (struct grown_map){skeleton->maps.scan_sources, "sources (scan)", "limits.max_sources"};
+	maps[2] = (struct grown_map){skeleton->maps.scan_contacts, "first contacts and SMTP pairs",
+	                             "limits.max_scan_contacts + limits.max_smtp_pairs"};
+	maps[3] = (struct grown_map){skeleton->maps.scan_udp_peers, "UDP peers",
+	                             "limits.max_scan_contacts"};
+}
+
+static int
+grown_maps_prepare(struct abuseguard_bpf *skeleton)
+{
+	struct grown_map maps[GROWN_MAPS];
+	int error = 0;
+
+	grown_maps_of(skeleton, maps);
+	for (int i = 0; i < GROWN_MAPS && error == 0; i++) {
+		error = bpf_map__set_type(maps[i].map, BPF_MAP_TYPE_HASH);
+		if (error == 0)
+			error = bpf_map__set_map_flags(
+			    maps[i].map, bpf_map__map_flags(maps[i].map) | BPF_F_NO_PREALLOC);
+	}
+	return error;
+}
+
+unsigned
+capture_replay_filled(struct capture *capture)
+{
+	struct grown_map maps[GROWN_MAPS];
+	unsigned filled = 0;
+
+	grown_maps_of(capture->skeleton, maps);
+	for (int i = 0; i < GROWN_MAPS; i++) {
+		const struct grown_map *grown = &maps[i];
+		struct bpf_map *map = grown->map;
+		unsigned char key[bpf_map__key_size(map)];
+		void *value = calloc(1, bpf_map__value_size(map));
+		int fd = bpf_map__fd(map), error;
+
+		if (value == NULL) {
+			log_warn("capture: %s map", grown->what);
+			continue;
+		}
+		/* A key no packet makes (family 0): refused with E2BIG when the map is full. */
+		memset(key, 0xff, sizeof(key));
+		key[0] = 0;
+		error = bpf_map_update_elem(fd, key, value, BPF_NOEXIST) == 0 ? 0 : -errno;
+		if (error == 0)
+			bpf_map_delete_elem(fd, key);
+		free(value);
+		if (error != -E2BIG)
+			continue;
+		filled++;
+		log_warnx(
+		    "replay: the %s map filled up (%s = %u): later new ones were not "
+		    "tracked, where live forgets the least recently seen; decisions about "
+		    "them may differ from live (a policy with a larger limit replays it whole)",
+		    grown->what, grown->limit, bpf_map__max_entries(map));
+	}
+	return filled;
+}
+
 /* Before the load: the policy's map sizes, clock, thresholds and limits. */
 int
 capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *config, bool replay)
@@ -378,6 +462,8 @@ capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *c
 	int error;
 
 	skeleton->rodata->replay_clock = replay ? 1 : 0;
+	if (replay && (error = grown_maps_prepare(skeleton)) != 0)
+		return error;
 	/* Replay's batches load these (capture_open_replay); live they would only cost. */
 	bpf_program__set_autoload(skeleton->progs.abuseguard_replay_batch, false);
 	bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, false);
@@ -467,6 +553,8 @@ program_load(struct capture *capture, int replay)
 	if (error == 0 && capture->batch_size > 0) {
 		bpf_program__set_autoload(skeleton->progs.abuseguard_replay_batch, true);
 		bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, true);
+		/* Its XDP twin runs the batches' frames toward the VM (tc_program_late). */
+		bpf_program__set_autoload(skeleton->progs.abuseguard_tc, false);
 		error = bpf_map__set_max_entries(skeleton->maps.replay_batch_slots,
 		                                 capture->batch_size + 1);
 	}
@@ -574,6 +662,7 @@ capture_close(struct capture *capture)
 	ring_buffer__free(capture->ring);
 	if (capture->slots != NULL)
 		munmap(capture->slots, capture->slots_bytes);
+	abuseguard_bpf__destroy(capture->tc_late);
 	abuseguard_bpf__destroy(capture->skeleton);
 	free(capture->attachments);
 	free(capture);
@@ -649,17 +738,68 @@ program_run(struct capture *capture, struct bpf_program *program, const void *fr
 	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;
 }
 
+/*
+ * Replay in batches runs the frames toward the VM through the tc program's
+ * XDP twin; the tc program itself, for the few it runs one by one (longer
+ * than a batch's slot), is loaded when the first comes: a second copy of the
+ * object, that program alone, on the first one's maps. NULL if it cannot be
+ * loaded (said here, once).
+ */
+static struct bpf_program *
+tc_program_late(struct capture *capture)
+{
+	struct abuseguard_bpf *late;
+	struct bpf_program *program;
+	struct bpf_map *map, *loaded = NULL;
+	int error = 0;
+
+	if (capture->tc_late != NULL)
+		return capture->tc_late->progs.abuseguard_tc;
+	if (capture->tc_late_failed)
+		return NULL;
+	capture->tc_late_failed = true; /* until it loads */
+	late = abuseguard_bpf__open();
+	if (late == NULL) {
+		log_warn("capture: open the tc program for long frames toward the VM");
+		return NULL;
+	}
+	for (program = bpf_object__next_program(late->obj, NULL); program != NULL;
+	     program = bpf_object__next_program(late->obj, program))
+		bpf_program__set_autoload(program, program == late->progs.abuseguard_tc);
+	/* The same object twice: its maps come in the same order. */
+	for (map = bpf_object__next_map(late->obj, NULL); map != NULL && error == 0;
+	     map = bpf_object__next_map(late->obj, map)) {
+		loaded = bpf_object__next_map(capture->skeleton->obj, loaded);
+		error = loaded == NULL ? -ENOENT : bpf_map__reuse_fd(map, bpf_map__fd(loaded));
+	}
+	if (error == 0)
+		error = abuseguard_bpf__load(late);
+	if (error != 0) {
+		log_warnx("capture: load the tc program for long frames toward the VM: %s",
+		          strerror(-error));
+		abuseguard_bpf__destroy(late);
+		return NULL;
+	}
+	capture->tc_late = late;
+	capture->tc_late_failed = false;
+	return late->progs.abuseguard_tc;
+}
+
 int
 capture_run_packet(struct capture *capture, const void *frame, size_t length, uint64_t time_ns,
                    enum capture_direction direction, int ifindex)
 {
-	struct bpf_program *program = direction == CAPTURE_TOWARD_VM
-	                                  ? capture->skeleton->progs.abuseguard_tc
-	                                  : capture->skeleton->progs.abuseguard_xdp;
+	struct bpf_program *program = capture->skeleton->progs.abuseguard_xdp;
 
-	/* The tc program reads an Ethernet header: shorter frames are not packets. */
-	if (direction == CAPTURE_TOWARD_VM && length < ETH_HLEN)
-		return 0;
+	if (direction == CAPTURE_TOWARD_VM) {
+		/* The tc program reads an Ethernet header: shorter frames are not packets. */
+		if (length < ETH_HLEN)
+			return 0;
+		program = capture->batch_size == 0 ? capture->skeleton->progs.abuseguard_tc
+		                                   : tc_program_late(capture);
+		if (program == NULL)
+			return -ENOENT;
+	}
 	return program_run(capture, program, frame, length, time_ns, ifindex);
 }
 

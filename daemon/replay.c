@@ -1236,6 +1236,7 @@ replay_summary(const struct replay *replay)
 	struct capture_stats program;
 	char label[64], first[40], last[40], duration[32];
 	uint64_t skipped = 0;
+	unsigned filled;
 
 	capture_stats(replay->capture, &program);
 	for (int reason = 0; reason < SKIP_COUNT; reason++)
@@ -1283,6 +1284,9 @@ replay_summary(const struct replay *replay)
 	if (stats->flagged_untracked > 0)
 		summary_row("findings of sources past the tracking limit",
 		            stats->flagged_untracked);
+	/* Said in the log, map by map; only a replay past the limits has the row. */
+	if ((filled = capture_replay_filled(replay->capture)) > 0)
+		summary_row("XDP maps that filled up (see the log)", filled);
 	for (int action = 0; action <= ACTION_IGNORE; action++) {
 		snprintf(label, sizeof(label), "decisions: %s", action_name(action));
 		summary_row(label, stats->actions[action]);

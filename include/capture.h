@@ -72,6 +72,12 @@ void capture_set_thresholds(struct capture *capture, const struct config *config
 struct abuseguard_bpf;
 int capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *config,
                              bool replay);
+/*
+ * Replay: the per-source and per-contact maps that filled up, each named in
+ * the log with its limit (past it new entries were refused, where live
+ * evicts the least recently used). 0 when the replay stayed within them.
+ */
+unsigned capture_replay_filled(struct capture *capture);
 void capture_stats(struct capture *capture, struct capture_stats *out);
 /* Fills out with up to max attached interfaces; returns how many there are. */
 size_t capture_interfaces(const struct capture *capture, struct capture_interface *out, size_t max);

@@ -159,6 +159,13 @@ expect "an unsupported link type: its 60 packets are counted as skipped" \
 fixture scan
 expect "a port scan (1024 ports, then 254 hosts): no decision yet, all 1278 packets run" \
 	"$(decisions scan)|$(summary scan 'packets run')" "|1278"
+# Replies toward the VM too long for a batch's slot run one by one through
+# the tc program, as live: a SYN-ACK of 3600 bytes answers the probe; one of
+# 5000 is more than a test run takes.
+fixture reply-long
+expect "replies toward the VM of 3600 and 5000 bytes: the first answers the probe, the second is refused by the test run" \
+	"$(summary reply-long '  answered (tc)') $(summary reply-long '  refused by the test run') $(summary reply-long 'packets run')" \
+	"1 1 2"
 fixture crawl
 expect "a crawler (200 pages in 20 s): no decision yet, all 800 packets run" \
 	"$(decisions crawl)|$(summary crawl 'packets run')" "|800"
@@ -273,6 +280,19 @@ REPLAY_POLICY=$WORK/state.conf fixture ladder
 refute "replay creates nothing in the policy's state_dir" test -e "$WORK/production-state"
 check "replay leaves no scratch store behind in TMPDIR" test -z "$(ls -A "$WORK/tmp")"
 
+# The maps have the policy's sizes, as live; replay's grow as entries come. A
+# capture with more scanning sources than limits.max_sources fills the scan
+# map: past it new sources are not tracked (live evicts the least recently
+# seen), and the replay says so.
+sed -e 's/max_sources = [0-9]*;/max_sources = 1024;/' "$POLICY" >"$WORK/small.conf"
+"$BUILD/bench/make_pcap" --packets 50000 --sources 5000 --bursts 1 "$FIXTURES/many.pcap" >/dev/null
+REPLAY_POLICY=$WORK/small.conf fixture many
+expect "5000 sources, limits.max_sources 1024: exit 0, 1024 first contacts tracked, 1 map filled up on the summary" \
+	"$RC $(summary many 'first contacts (XDP)') $(summary many 'XDP maps that filled up (see the log)')" "0 1024 1"
+check "5000 sources, limits.max_sources 1024: stderr names the map and its limit" \
+	grep -q 'the sources (scan) map filled up (limits.max_sources = 1024)' "$WORK/many.err"
+expect "a replay within the limits has no such row" "$(grep -c 'filled up' "$WORK/spam.out")" 0
+
 # Batches: one test run for many frames (the default, --replay-batch) decides
 # exactly as one test run per packet (--replay-batch 1): the same lines, the
 # same packet numbers, the same summary. The fixtures that take each path of
@@ -309,7 +329,7 @@ same_as_one_by_one() {
 BATCH_SAME=0 BATCH_DIFFERENT=
 BATCH_CASES=0
 # The fixtures' replays above ran in batches, on the default policy.
-for name in spam-sll scan learned crawl truncated; do
+for name in spam-sll scan reply-long learned crawl truncated; do
 	BATCH_CASES=$((BATCH_CASES + 1))
 	one_by_one_same_as "$name" --replay "$FIXTURES/$name.pcap"
 done

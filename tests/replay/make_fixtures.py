@@ -219,6 +219,18 @@ def main():
              for i in range(1, 255)]
     write_pcap(f"{directory}/scan.pcap", scan)
 
+    # Replies toward the VM longer than the XDP test run takes: a SYN-ACK of
+    # 3600 bytes (the skb test run takes it), then one of 5000 (neither does).
+    reply_long = [(T0, syn("10.0.0.6", "10.0.1.2", 50000, 80))]
+    for i, size in enumerate((3600, 5000)):
+        padding = bytes(size - 14 - 20 - 24)
+        reply_long.append((T0 + (i + 1) * 1000,
+                           ethernet(*ip("10.0.1.2", "10.0.0.6",
+                                        tcp("10.0.1.2", "10.0.0.6", 80, 50000,
+                                            TCP_SYN | TCP_ACK, padding)),
+                                    source_mac=HV_MAC, destination_mac=VM_MAC)))
+    write_pcap(f"{directory}/reply-long.pcap", reply_long)
+
     # A crawler from 10.0.0.7: 200 pages in 20 s, never asking for robots.txt.
     crawl = []
     for i in range(200):
