@@ -69,16 +69,6 @@ clock_now(void)
 	return replay_clock ? replay_now_ns : bpf_ktime_get_coarse_ns();
 }
 
-/*
- * The clock at the last tick (a few ms behind clock_now), for what is
- * judged over seconds or more: a fraction of clock_now's cost.
- */
-static __always_inline __u64
-clock_coarse(void)
-{
-	return replay_clock ? replay_now_ns : bpf_ktime_get_coarse_ns();
-}
-
 /* The interface a packet belongs to: where it arrived (XDP) or leaves (tc). */
 static __always_inline __u32
 packet_ifindex(__u32 device_ifindex)

@@ -220,8 +220,7 @@ scan_expire(struct scan_state *state, const struct source_key *source, __u64 now
 		return;
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	seen = interface ? interface->return_path_ns[scan_return_path_of(source)] : 0;
-	/* The coarse clock that wrote seen lags this one: seen > now only on a replayed step back.
-	 */
+	/* seen > now only on a replayed capture's step back: a path seen just now. */
 	if (seen == 0 || (now > seen && now - seen > scan_settings.return_path_ns)) {
 		__sync_fetch_and_add(&state->no_outcome, expired);
 		count_n(COUNTER_SCAN_NO_RETURN_PATH, expired);
@@ -601,15 +600,14 @@ scan_return_paths_proved(const struct packet_summary *packet)
 }
 
 /*
- * A packet toward the VM proved these return paths (a bit each). On the
- * coarse clock: a path is judged over minutes, and the precise clock costs
- * more than the rest of a plain ACK's work.
+ * A packet toward the VM proved these return paths (a bit each). A path is
+ * judged over minutes: the clock's tick is precise enough.
  */
 static __always_inline void
 scan_return_path_seen(__u32 ifindex, __u32 paths)
 {
 	struct scan_interface *interface;
-	__u64 now = clock_coarse(), seen;
+	__u64 now = clock_now(), seen;
 	int i;
 
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
