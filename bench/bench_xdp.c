@@ -602,9 +602,7 @@ own_driver_sources(struct abuseguard_bpf *skeleton)
 			return -EINVAL;
 		addresses[i].origin = VM_ORIGIN_OPERATOR;
 	}
-	return capture_vm_maps_sync(bpf_map__fd(skeleton->maps.vm_addresses),
-	                            bpf_map__fd(skeleton->maps.interface_policies),
-	                            (int)if_nametoindex(TEST_RUN_INTERFACE), &vm, false);
+	return capture_vm_maps_sync(skeleton, (int)if_nametoindex(TEST_RUN_INTERFACE), &vm, false);
 }
 
 enum flood_case { FLOOD_HONEST, FLOOD_SPOOFED, FLOOD_UNVERIFIED, FLOOD_EMPTY, FLOOD_CASES };

@@ -8,6 +8,9 @@
  * and window, for the daemon to learn the addresses from. With
  * spoofing.action = "drop" a forged packet stops here, after it is counted.
  *
+ * An interface's addresses of the common lengths (an IPv4 /32, an IPv6
+ * /64) are in a hash, found in one exact lookup; the others in an LPM trie.
+ *
  * An interface with no known address of the packet's family yet is trusted
  * as before (its packets are counted as unverified), except for sources
  * another interface holds.
@@ -38,6 +41,15 @@ struct {
 	__type(key, struct vm_address_key);
 	__type(value, struct vm_address_value);
 } vm_addresses SEC(".maps");
+
+/* The addresses of the common lengths, by exact match (vm_source_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vm_source_key);
+	__type(value, struct vm_address_value);
+} vm_sources SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -216,6 +228,25 @@ source_address_key(const struct packet_summary *packet, __u32 ifindex, struct vm
 	return any != 0;
 }
 
+/* The trie key's source as a "vm_sources" key of ifindex: its /32, or its /64. */
+static __always_inline void
+vm_source_key_from(const struct vm_address_key *address, __u32 ifindex, struct vm_source_key *key)
+{
+	__u32 words[3];
+
+	__builtin_memset(key, 0, sizeof(*key));
+	key->ifindex = ifindex;
+	__builtin_memcpy(words, address->addr, sizeof(words));
+	/* ::ffff:a.b.c.d, as the trie's key writes an IPv4 source. */
+	if (words[0] == 0 && words[1] == 0 && words[2] == bpf_htonl(0xffff)) {
+		key->family = SOURCE_FAMILY_IPV4;
+		__builtin_memcpy(key->addr, &address->addr[12], 4);
+	} else {
+		key->family = SOURCE_FAMILY_IPV6;
+		__builtin_memcpy(key->addr, address->addr, 8);
+	}
+}
+
 static __always_inline void
 send_spoof_event(struct interface_state *state, __u32 ifindex)
 {
@@ -293,28 +324,55 @@ record_spoofed(struct interface_ref *interface, const struct vm_address_key *key
 	send_spoof_event(state, interface->ifindex);
 }
 
-/* Whose is the packet's source? Counts and reports what is spoofed. */
+/*
+ * Whose is the packet's source? Counts and reports what is spoofed. The
+ * common case, a source inside one of the interface's own /32s or /64s,
+ * takes one lookup: the all-interfaces copy in "vm_sources", which names
+ * its holder. The policy, the trie and the interface's own copies are
+ * looked at only when that is not the interface.
+ */
 static __always_inline enum attribution
 attribute(const struct packet_summary *packet, struct interface_ref *interface)
 {
 	__u32 ifindex = interface->ifindex, known;
+	struct vm_address_value *holder;
 	struct interface_state *state;
 	struct interface_policy *policy;
-	struct vm_address_value *holder;
+	struct vm_source_key source;
 	struct vm_address_key key;
+	int held;
 
 	if (!source_address_key(packet, ifindex, &key))
 		return NOT_ATTRIBUTABLE;
+	vm_source_key_from(&key, 0, &source);
+	holder = bpf_map_lookup_elem(&vm_sources, &source);
+	held = holder && holder->ifindex == ifindex;
+	/* An IPv6 packet from a mapped IPv4 source is checked as IPv6, below. */
+	if (held && source.family == packet->family)
+		return ATTRIBUTED;
 	known = packet->family == SOURCE_FAMILY_IPV4 ? INTERFACE_KNOWN_IPV4 : INTERFACE_KNOWN_IPV6;
 	policy = bpf_map_lookup_elem(&interface_policies, &ifindex);
 	if (policy && (policy->flags & known)) {
-		if (bpf_map_lookup_elem(&vm_addresses, &key))
+		/* Its own copy too: the all-interfaces one names a single holder. */
+		if (holder && !held) {
+			source.ifindex = ifindex;
+			held = bpf_map_lookup_elem(&vm_sources, &source) != NULL;
+		}
+		if (held || ((policy->flags & INTERFACE_PREFIXES) &&
+		             bpf_map_lookup_elem(&vm_addresses, &key)))
 			return ATTRIBUTED;
 		record_spoofed(interface, &key, packet);
 		return (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;
 	}
-	key.ifindex = 0;
-	holder = bpf_map_lookup_elem(&vm_addresses, &key);
+	/*
+	 * Another interface's? An exact /32 is the longest match there is;
+	 * a /64 may hide a longer prefix in the trie, but on this path the
+	 * interface holds nothing of the family, so either holder is another's.
+	 */
+	if (!holder) {
+		key.ifindex = 0;
+		holder = bpf_map_lookup_elem(&vm_addresses, &key);
+	}
 	if (holder && holder->ifindex != ifindex) {
 		record_spoofed(interface, &key, packet);
 		return policy && (policy->flags & INTERFACE_DROP) ? SPOOFED_DROP : SPOOFED;

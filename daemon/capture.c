@@ -491,6 +491,9 @@ capture_skeleton_prepare(struct abuseguard_bpf *skeleton, const struct config *c
 		                                 2 * config->limits.max_interfaces *
 		                                     config->limits.max_vm_addresses);
 	if (error == 0)
+		error = bpf_map__set_max_entries(skeleton->maps.vm_sources,
+		                                 bpf_map__max_entries(skeleton->maps.vm_addresses));
+	if (error == 0)
 		error = bpf_map__set_max_entries(skeleton->maps.interface_policies,
 		                                 config->limits.max_interfaces);
 	/* One more: replay runs every packet on the loopback's ifindex. */
@@ -870,17 +873,100 @@ capture_address_key(const struct prefix *prefix, int ifindex, struct vm_address_
 	}
 }
 
+/*
+ * Whether the program finds the prefix in "vm_sources" by exact match (an
+ * IPv4 /32, an IPv6 /64) rather than in the trie. ::/64 stays in the trie:
+ * it holds ::ffff:0:0/96, whose sources the program looks up as IPv4.
+ */
 static bool
-vm_wants(const struct vm *vm, int ifindex, const struct vm_address_key *key)
+prefix_exact(const struct prefix *prefix)
 {
-	struct vm_address_key wanted;
+	static const unsigned char zero[8];
 
-	for (unsigned i = 0; vm != NULL && i < vm->address_count; i++) {
-		capture_address_key(&vm->addresses[i].prefix, ifindex, &wanted);
-		if (memcmp(&wanted, key, sizeof(wanted)) == 0)
-			return true;
+	if (prefix->family == SOURCE_FAMILY_IPV4)
+		return prefix->len == 32;
+	return prefix->len == 64 && memcmp(prefix->addr, zero, sizeof(zero)) != 0;
+}
+
+/* The two maps of an interface's addresses: the hash of the common lengths and the trie. */
+enum address_map { ADDRESS_MAP_EXACT, ADDRESS_MAP_TRIE, ADDRESS_MAPS };
+
+union address_map_key {
+	struct vm_source_key exact;
+	struct vm_address_key trie;
+};
+
+static const size_t address_map_key_sizes[ADDRESS_MAPS] = {
+    [ADDRESS_MAP_EXACT] = sizeof(struct vm_source_key),
+    [ADDRESS_MAP_TRIE] = sizeof(struct vm_address_key),
+};
+
+/* The key of a prefix of ifindex (0: the all-interfaces copy); false if it is the other map's. */
+static bool
+address_map_key(enum address_map map, const struct prefix *prefix, int ifindex,
+                union address_map_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (prefix_exact(prefix) != (map == ADDRESS_MAP_EXACT))
+		return false;
+	if (map == ADDRESS_MAP_TRIE) {
+		capture_address_key(prefix, ifindex, &key->trie);
+		return true;
 	}
+	key->exact.ifindex = (uint32_t)ifindex;
+	key->exact.family = prefix->family;
+	memcpy(key->exact.addr, prefix->addr, sizeof(key->exact.addr));
+	return true;
+}
+
+/* Does the VM on ifindex want this key in the map, under ifindex or under 0? */
+static bool
+vm_wants(enum address_map map, const struct vm *vm, int ifindex, const union address_map_key *key)
+{
+	union address_map_key wanted;
+
+	for (unsigned i = 0; vm != NULL && i < vm->address_count; i++)
+		for (int copy = 0; copy < 2; copy++)
+			if (address_map_key(map, &vm->addresses[i].prefix, copy ? 0 : ifindex,
+			                    &wanted) &&
+			    memcmp(&wanted, key, address_map_key_sizes[map]) == 0)
+				return true;
 	return false;
+}
+
+/* Makes one map hold the VM's addresses of its kind for ifindex, and no stale ones. */
+static int
+address_map_sync(enum address_map map, int fd, int ifindex, const struct vm *vm)
+{
+	union address_map_key key, next;
+	bool walking = false;
+
+	/* Stale entries of this interface go: under its ifindex, and under 0 as its. */
+	memset(&next, 0, sizeof(next));
+	while (bpf_map_get_next_key(fd, walking ? &key : NULL, &next) == 0) {
+		struct vm_address_value value;
+
+		key = next;
+		walking = true;
+		if (bpf_map_lookup_elem(fd, &key, &value) != 0 ||
+		    value.ifindex != (uint32_t)ifindex)
+			continue;
+		if (vm_wants(map, vm, ifindex, &key))
+			continue;
+		bpf_map_delete_elem(fd, &key);
+		walking = false; /* the walk starts again after a deletion */
+	}
+	for (unsigned i = 0; vm != NULL && i < vm->address_count; i++) {
+		struct vm_address_value value = {.ifindex = (uint32_t)ifindex,
+		                                 .origin = vm->addresses[i].origin};
+
+		for (int copy = 0; copy < 2; copy++)
+			if (address_map_key(map, &vm->addresses[i].prefix, copy ? 0 : ifindex,
+			                    &key) &&
+			    bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0)
+				return -errno;
+	}
+	return 0;
 }
 
 uint32_t
@@ -893,10 +979,13 @@ capture_interface_flags(const struct vm *vm, bool drop)
 	/* What the operator or the policy configures is complete: strict for both families. */
 	if (vm_configured(vm))
 		flags |= INTERFACE_CONFIGURED | INTERFACE_KNOWN_IPV4 | INTERFACE_KNOWN_IPV6;
-	for (unsigned i = 0; i < vm->address_count; i++)
+	for (unsigned i = 0; i < vm->address_count; i++) {
 		flags |= vm->addresses[i].prefix.family == SOURCE_FAMILY_IPV4
 		             ? INTERFACE_KNOWN_IPV4
 		             : INTERFACE_KNOWN_IPV6;
+		if (!prefix_exact(&vm->addresses[i].prefix))
+			flags |= INTERFACE_PREFIXES;
+	}
 	return flags | (drop ? INTERFACE_DROP : 0);
 }
 
@@ -907,9 +996,7 @@ capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool 
 
 	if (ifindex <= 0)
 		return -EINVAL;
-	error = capture_vm_maps_sync(bpf_map__fd(capture->skeleton->maps.vm_addresses),
-	                             bpf_map__fd(capture->skeleton->maps.interface_policies),
-	                             ifindex, vm, drop);
+	error = capture_vm_maps_sync(capture->skeleton, ifindex, vm, drop);
 	if (error < 0)
 		log_warnx("%s: cannot write its addresses into the XDP program: %s",
 		          vm != NULL ? vm->interface : "interface", strerror(-error));
@@ -917,38 +1004,21 @@ capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool 
 }
 
 int
-capture_vm_maps_sync(int fd, int policies, int ifindex, const struct vm *vm, bool drop)
+capture_vm_maps_sync(struct abuseguard_bpf *skeleton, int ifindex, const struct vm *vm, bool drop)
 {
-	struct vm_address_key key, next, *previous = NULL;
+	int fds[ADDRESS_MAPS] = {
+	    [ADDRESS_MAP_EXACT] = bpf_map__fd(skeleton->maps.vm_sources),
+	    [ADDRESS_MAP_TRIE] = bpf_map__fd(skeleton->maps.vm_addresses),
+	};
+	int policies = bpf_map__fd(skeleton->maps.interface_policies);
 	struct interface_policy policy = {0};
 	__u32 index = (__u32)ifindex;
 	int error = 0;
 
 	if (ifindex <= 0)
 		return -EINVAL;
-	/* Stale entries of this interface go: under its ifindex, and under 0 as its. */
-	while (bpf_map_get_next_key(fd, previous, &next) == 0) {
-		struct vm_address_value value;
-
-		key = next;
-		previous = &key;
-		if (bpf_map_lookup_elem(fd, &key, &value) != 0 || value.ifindex != index)
-			continue;
-		if (vm_wants(vm, key.ifindex == 0 ? 0 : ifindex, &key))
-			continue;
-		bpf_map_delete_elem(fd, &key);
-		previous = NULL; /* the walk starts again after a deletion */
-	}
-	for (unsigned i = 0; vm != NULL && i < vm->address_count && error == 0; i++) {
-		struct vm_address_value value = {.ifindex = index,
-		                                 .origin = vm->addresses[i].origin};
-
-		for (int copy = 0; copy < 2 && error == 0; copy++) {
-			capture_address_key(&vm->addresses[i].prefix, copy ? 0 : ifindex, &key);
-			if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0)
-				error = -errno;
-		}
-	}
+	for (int map = 0; map < ADDRESS_MAPS && error == 0; map++)
+		error = address_map_sync((enum address_map)map, fds[map], ifindex, vm);
 	policy.flags = capture_interface_flags(vm, drop);
 	if (error == 0 && policy.flags != 0 &&
 	    bpf_map_update_elem(policies, &index, &policy, BPF_ANY) != 0)

@@ -128,17 +128,22 @@ int capture_consume(struct capture *capture);
 
 /*
  * Makes the program's view of an interface match the VM's addresses (vm
- * NULL: forget the interface): its entries in the address trie, under its
+ * NULL: forget the interface): its entries in the address maps, under its
  * ifindex and under 0, and its policy flags. 0 or -errno (logged).
  */
 struct vm;
 int capture_vm_sync(struct capture *capture, int ifindex, const struct vm *vm, bool drop);
-/* The same on the maps "vm_addresses" and "interface_policies" by fd; -errno, not logged. */
-int capture_vm_maps_sync(int addresses_fd, int policies_fd, int ifindex, const struct vm *vm,
+/*
+ * The same on a loaded skeleton's maps (the tests' and benchmarks' own):
+ * "vm_sources" for the IPv4 /32s and IPv6 /64s, the trie "vm_addresses" for
+ * other lengths, "interface_policies"; -errno, not logged.
+ */
+int capture_vm_maps_sync(struct abuseguard_bpf *skeleton, int ifindex, const struct vm *vm,
                          bool drop);
 /*
  * The interface's policy flags for the XDP program: INTERFACE_KNOWN_IPV4 or
- * _IPV6 for each family it holds addresses of, both when they are configured.
+ * _IPV6 for each family it holds addresses of, both when they are configured,
+ * INTERFACE_PREFIXES if any is of a length the trie holds.
  */
 uint32_t capture_interface_flags(const struct vm *vm, bool drop);
 /* The address trie's key for an address of ifindex (0: the all-interfaces copy). */

@@ -22,6 +22,22 @@ struct vm_address_key {
 	__u8 addr[16];
 };
 
+/*
+ * A key of the hash "vm_sources": an interface and one of its addresses of
+ * the common lengths, an IPv4 /32 or an IPv6 /64, which a packet's source
+ * finds in one exact lookup, cheaper than the trie's walk. The trie holds
+ * the other lengths, and an interface with any says so in its policy
+ * (INTERFACE_PREFIXES). Under ifindex 0 every interface's again, as in the
+ * trie. family is the trie's: an IPv6 source in ::ffff:0:0/96 looks up
+ * IPv4, as the trie maps it.
+ */
+struct vm_source_key {
+	__u32 ifindex; /* host order */
+	__u8 family;   /* SOURCE_FAMILY_IPV4 or SOURCE_FAMILY_IPV6 */
+	__u8 pad[3];
+	__u8 addr[8]; /* IPv4 in the first four bytes; IPv6: its /64 prefix */
+};
+
 struct vm_address_value {
 	__u32 ifindex; /* the interface that holds the address */
 	__u32 origin;  /* enum vm_origin, for people */
@@ -33,10 +49,11 @@ struct vm_address_value {
  * not shown yet. Configured addresses are complete: the daemon sets both
  * families' flags.
  */
-#define INTERFACE_KNOWN_IPV4 1u /* IPv4 addresses known: any other IPv4 source is spoofed */
-#define INTERFACE_CONFIGURED 2u /* configured (policy, operator), not learned */
-#define INTERFACE_DROP       4u /* spoofing.action = "drop": forged packets stop in XDP */
-#define INTERFACE_KNOWN_IPV6 8u /* IPv6 prefixes known: any other IPv6 source is spoofed */
+#define INTERFACE_KNOWN_IPV4 1u  /* IPv4 addresses known: any other IPv4 source is spoofed */
+#define INTERFACE_CONFIGURED 2u  /* configured (policy, operator), not learned */
+#define INTERFACE_DROP       4u  /* spoofing.action = "drop": forged packets stop in XDP */
+#define INTERFACE_KNOWN_IPV6 8u  /* IPv6 prefixes known: any other IPv6 source is spoofed */
+#define INTERFACE_PREFIXES   16u /* some of its addresses are in the trie, not "vm_sources" */
 
 struct interface_policy {
 	__u32 flags;

@@ -1248,9 +1248,7 @@ harness_own(struct harness *harness, int ifindex, enum vm_origin origin,
 			fail("bad prefix in a test");
 		addresses[vm.address_count++].origin = origin;
 	}
-	if (capture_vm_maps_sync(bpf_map__fd(harness->skel->maps.vm_addresses),
-	                         bpf_map__fd(harness->skel->maps.interface_policies), ifindex, &vm,
-	                         false) != 0)
+	if (capture_vm_maps_sync(harness->skel, ifindex, &vm, false) != 0)
 		fail("capture_vm_maps_sync");
 }
 
@@ -1400,13 +1398,55 @@ test_attribution(void)
 	harness_run_times(&harness, &syn, 5);
 	CHECK(spoofing_events(&harness, a) == 2, "attribution: the next window reports again");
 
+	/* Prefixes of other lengths than /32 and /64 (the trie's, not the exact hash's). */
+	harness_own(&harness, a, VM_ORIGIN_OPERATOR,
+	            (const char *[]){"10.0.0.5", "198.51.100.8/29", "2001:db8:5::/64",
+	                             "2001:db8:50::/56", NULL});
+	syn.source = "198.51.100.13";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state_attempts(&harness, "198.51.100.13") == 1,
+	      "attribution: an address inside lo's 198.51.100.8/29 is counted");
+	syn.source = "198.51.100.16";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "198.51.100.16", &source_state) == -ENOENT,
+	      "attribution: the address after lo's /29 is spoofed");
+	syn.source = "2001:db8:50:ff::1";
+	syn.destination = "2001:db8:ff::1";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state_attempts(&harness, "2001:db8:50:ff::1") == 1,
+	      "attribution: an address in the last /64 of lo's 2001:db8:50::/56 is counted");
+	syn.source = "2001:db8:51::1";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "2001:db8:51::1", &source_state) == -ENOENT,
+	      "attribution: the /64 after lo's /56 is spoofed");
+	spoofed_before = harness_counter(&harness, COUNTER_SPOOFED);
+	syn.source = "2001:db8:5::99";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_counter(&harness, COUNTER_SPOOFED) == spoofed_before &&
+	          harness_state(&harness, "2001:db8:5::99", &source_state) == 0,
+	      "attribution: beside the prefixes, lo's own /64 is still counted");
+	syn.source = "10.0.0.5";
+	syn.destination = "203.0.113.1";
+
 	/* Another interface, with nothing known yet, cannot use lo's address. */
 	harness.ifindex = b;
-	syn.source = "10.0.0.5";
 	CHECK(harness_run_times(&harness, &syn, 3) == 0 &&
 	          harness_state_attempts(&harness, "10.0.0.5") == 4 &&
 	          harness_interface(&harness, b, &state_b) == 0 && state_b.spoofed == 3,
 	      "attribution: agt0 claiming lo's 10.0.0.5 is spoofed; lo's count stays 4");
+	syn.source = "198.51.100.9";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "198.51.100.9", &source_state) == -ENOENT &&
+	          harness_interface(&harness, b, &state_b) == 0 && state_b.spoofed == 4,
+	      "attribution: agt0 claiming an address of lo's /29 is spoofed");
+	syn.source = "2001:db8:50:7::7";
+	syn.destination = "2001:db8:ff::1";
+	CHECK(harness_run_times(&harness, &syn, 1) == 0 &&
+	          harness_state(&harness, "2001:db8:50:7::7", &source_state) == -ENOENT &&
+	          harness_interface(&harness, b, &state_b) == 0 && state_b.spoofed == 5,
+	      "attribution: agt0 claiming an address of lo's /56 is spoofed");
+	syn.source = "10.0.0.5";
+	syn.destination = "203.0.113.1";
 
 	/* Learning: ARP is handed up, within the interface's quota. */
 	learn = ring_buffer__new(bpf_map__fd(harness.skel->maps.learn_frames), learn_record,
@@ -1465,6 +1505,19 @@ test_attribution(void)
 	CHECK(harness_run(&harness, &syn) == XDP_DROP &&
 	          harness_state(&harness, "2001:db8:a::a", &source_state) == -ENOENT,
 	      "attribution: agt0 configured with 10.0.0.8 only: its IPv6 is spoofed (dropped)");
+	syn.source = "2001:db8:8::8";
+	CHECK(harness_run(&harness, &syn) == XDP_DROP,
+	      "attribution: and so is its /64 of before, taken out of the program's maps");
+	harness_own(&harness, a, VM_ORIGIN_OPERATOR,
+	            (const char *[]){"10.0.0.5", "2001:db8:5::/64", NULL});
+	harness.ifindex = a;
+	harness_drop(&harness, a, 1);
+	syn.source = "198.51.100.13";
+	syn.destination = "203.0.113.1";
+	CHECK(harness_run(&harness, &syn) == XDP_DROP,
+	      "attribution: lo configured without its /29: an address of it is dropped");
+	syn.source = "10.0.0.5";
+	CHECK(harness_run(&harness, &syn) == XDP_PASS, "attribution: and lo's 10.0.0.5 passes");
 	harness_close(&harness);
 }
 
