@@ -3,9 +3,12 @@
  * (the kernel times the program itself, no traffic is sent).
  *
  *   bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID --xdp-filter-rules TEXT |
- *		   --xdp-filter-missing WHY]
+ *		   --xdp-filter-missing WHY] [--addresses-unknown]
  *	A mix of frames through abuseguard's program, the empty program and,
- *	by its id, xdp-filter's program loaded elsewhere with a rule set.
+ *	by its id, xdp-filter's program loaded elsewhere with a rule set. The
+ *	VM's addresses are configured, as the daemon knows a VM once it is
+ *	configured or its first ARP or NDP is seen; --addresses-unknown runs
+ *	the mix before that, every source unverified.
  *   bench_xdp sources [--sizes 1000,100000,1000000] [--passes P]
  *	SMTP SYNs from that many distinct sources (bench/source_driver.bpf.c
  *	feeds them), the LRU maps sized to match as the daemon sizes them, and
@@ -20,6 +23,7 @@
  * Prints one row (see bench.h). Needs root.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -57,10 +61,11 @@ struct built_frame {
 
 static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID "
-	                "--xdp-filter-rules TEXT | --xdp-filter-missing WHY]\n"
-	                "       bench_xdp sources [--sizes N,N,...] [--passes P]\n"
-	                "       bench_xdp flood [--sources N] [--passes P]\n");
+	fprintf(stderr,
+	        "usage: bench_xdp mix [--repeat N] [--runs R] [--xdp-filter-id ID "
+	        "--xdp-filter-rules TEXT | --xdp-filter-missing WHY] [--addresses-unknown]\n"
+	        "       bench_xdp sources [--sizes N,N,...] [--passes P]\n"
+	        "       bench_xdp flood [--sources N] [--passes P]\n");
 	exit(2);
 }
 
@@ -169,6 +174,27 @@ counter_sum(struct abuseguard_bpf *skeleton, uint32_t counter)
 	return sum;
 }
 
+/* The loopback's ifindex: BPF_PROG_TEST_RUN hands XDP its packets as arriving there. */
+#define TEST_RUN_INTERFACE "lo"
+
+/* Configures the test run's interface with these addresses, as an operator would. */
+static int
+own_addresses(struct abuseguard_bpf *skeleton, const char *const *owned, unsigned count)
+{
+	struct vm_address addresses[count];
+	struct vm vm = {.addresses = addresses, .address_count = count};
+
+	for (unsigned i = 0; i < count; i++) {
+		if (prefix_parse(owned[i], &addresses[i].prefix) < 0)
+			return -EINVAL;
+		addresses[i].origin = VM_ORIGIN_OPERATOR;
+	}
+	return capture_vm_maps_sync(skeleton, (int)if_nametoindex(TEST_RUN_INTERFACE), &vm, false);
+}
+
+/* The mix's own sources, as the daemon knows a VM once configured or learned. */
+static const char *const mix_owned[] = {"10.0.0.5", "fd00:5::/64"};
+
 /* The programs of the mix benchmark, in the order they take turns. */
 enum mix_program {
 	MIX_OURS_XDP,
@@ -181,7 +207,7 @@ enum mix_program {
 
 static int
 bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_filter_missing,
-          const char *xdp_filter_rules)
+          const char *xdp_filter_rules, bool addresses_known)
 {
 	static const char *const names[MIX_PROGRAMS] = {
 	    [MIX_OURS_XDP] = "abuseguard XDP", [MIX_EMPTY_XDP] = "empty XDP",
@@ -208,6 +234,12 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 	empty = empty_bpf__open_and_load();
 	if (abuseguard == NULL || empty == NULL) {
 		fprintf(stderr, "bench_xdp: cannot load the programs\n");
+		goto out;
+	}
+	if (addresses_known &&
+	    own_addresses(abuseguard, mix_owned, sizeof(mix_owned) / sizeof(mix_owned[0])) != 0) {
+		fprintf(stderr, "bench_xdp: cannot give %s the mix's addresses\n",
+		        TEST_RUN_INTERFACE);
 		goto out;
 	}
 	programs[MIX_OURS_XDP] = bpf_program__fd(abuseguard->progs.abuseguard_xdp);
@@ -294,8 +326,10 @@ bench_mix(unsigned repeat, unsigned runs, int xdp_filter_id, const char *xdp_fil
 	         "XDP: %zu-frame mix from the VM (IPv4/IPv6, TCP SYN/ACK/data, UDP, VLAN, %u%% "
 	         "SMTP SYNs); tc: %zu-frame mix toward it (data, acks, UDP replies, SYN-ACK, RST, "
 	         "ICMP/ICMPv6 port unreachable, VLAN); weighted ns/packet, repeat %u per frame, "
-	         "%u runs, median (min-max)%s%s",
+	         "%u runs, median (min-max); %s%s%s",
 	         MIX_COUNT, smtp_weight, REPLY_MIX_COUNT, repeat, runs,
+	         addresses_known ? "the VM's addresses configured (10.0.0.5, fd00:5::/64)"
+	                         : "no address of the VM known (every source unverified)",
 	         program_count == MIX_PROGRAMS ? "; xdp-filter: " : "",
 	         program_count == MIX_PROGRAMS ? xdp_filter_rules : "");
 	row_print("XDP + tc cost per packet", ratio, figures, sizes);
@@ -586,24 +620,8 @@ out:
 	return error;
 }
 
-/* The loopback's ifindex: BPF_PROG_TEST_RUN hands XDP its packets as arriving there. */
-#define TEST_RUN_INTERFACE "lo"
-
-/* Gives the test run's interface the addresses the driver writes with number 0. */
-static int
-own_driver_sources(struct abuseguard_bpf *skeleton)
-{
-	static const char *const owned[] = {"10.0.0.0", "fd00::/64"};
-	struct vm_address addresses[2];
-	struct vm vm = {.addresses = addresses, .address_count = 2};
-
-	for (int i = 0; i < 2; i++) {
-		if (prefix_parse(owned[i], &addresses[i].prefix) < 0)
-			return -EINVAL;
-		addresses[i].origin = VM_ORIGIN_OPERATOR;
-	}
-	return capture_vm_maps_sync(skeleton, (int)if_nametoindex(TEST_RUN_INTERFACE), &vm, false);
-}
+/* The addresses the driver writes with number 0. */
+static const char *const driver_owned[] = {"10.0.0.0", "fd00::/64"};
 
 enum flood_case { FLOOD_HONEST, FLOOD_SPOOFED, FLOOD_UNVERIFIED, FLOOD_EMPTY, FLOOD_CASES };
 
@@ -643,7 +661,9 @@ bench_flood(uint32_t sources, unsigned passes)
 			if ((skeleton = abuseguard_load(&config)) == NULL)
 				goto out;
 			prog_fd = bpf_program__fd(skeleton->progs.abuseguard_xdp);
-			if (c != FLOOD_UNVERIFIED && own_driver_sources(skeleton) != 0) {
+			if (c != FLOOD_UNVERIFIED &&
+			    own_addresses(skeleton, driver_owned,
+			                  sizeof(driver_owned) / sizeof(driver_owned[0])) != 0) {
 				fprintf(stderr, "bench_xdp: cannot give %s its addresses\n",
 				        TEST_RUN_INTERFACE);
 				goto out;
@@ -711,6 +731,7 @@ main(int argc, char **argv)
 	    {"sizes", required_argument, NULL, 's'},
 	    {"passes", required_argument, NULL, 'p'},
 	    {"sources", required_argument, NULL, 'o'},
+	    {"addresses-unknown", no_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t sizes[SIZES_MAX] = {1000, 100000, 1000000};
@@ -719,6 +740,7 @@ main(int argc, char **argv)
 	uint32_t flood_sources = 1000000;
 	const char *xdp_filter_missing = NULL, *xdp_filter_rules = "";
 	int xdp_filter_id = 0, option;
+	bool addresses_known = true;
 
 	if (argc < 2)
 		usage();
@@ -750,6 +772,9 @@ main(int argc, char **argv)
 		case 'o':
 			flood_sources = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'u':
+			addresses_known = false;
+			break;
 		default:
 			usage();
 		}
@@ -760,8 +785,8 @@ main(int argc, char **argv)
 	/* Kernels before 5.11 charge maps to RLIMIT_MEMLOCK. */
 	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});
 	if (strcmp(argv[1], "mix") == 0)
-		return bench_mix(repeat, runs, xdp_filter_id, xdp_filter_missing,
-		                 xdp_filter_rules) == 0
+		return bench_mix(repeat, runs, xdp_filter_id, xdp_filter_missing, xdp_filter_rules,
+		                 addresses_known) == 0
 		           ? 0
 		           : 1;
 	if (strcmp(argv[1], "sources") == 0)
