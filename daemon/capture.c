@@ -37,6 +37,13 @@
 #define TC_PRIORITY       0xab0 /* our filter's priority in a clsact qdisc */
 #define TC_HANDLE         1
 
+/* Replay's programs for packets toward the VM, each loaded when it is first needed. */
+enum late_program {
+	LATE_TC,          /* one by one */
+	LATE_EGRESS_TWIN, /* in batches: the tc program's XDP twin, the driver's tail call */
+	LATE_PROGRAMS
+};
+
 struct attachment {
 	int ifindex; /* 0: free slot */
 	int link_fd;
@@ -48,8 +55,9 @@ struct attachment {
 
 struct capture {
 	struct abuseguard_bpf *skeleton;
-	struct abuseguard_bpf *tc_late; /* replay in batches: the tc program, when first needed */
-	bool tc_late_failed;            /* its load failed: said once, not tried again */
+	/* Replay: the programs for packets toward the VM, loaded when the first comes. */
+	struct abuseguard_bpf *late[LATE_PROGRAMS];
+	bool late_failed[LATE_PROGRAMS]; /* its load failed: said once, not tried again */
 	struct ring_buffer *ring;
 	const struct config *config;
 	struct capture_hooks hooks;
@@ -512,19 +520,16 @@ batch_setup(struct capture *capture)
 	struct abuseguard_bpf *skeleton = capture->skeleton;
 	int programs_fd = bpf_map__fd(skeleton->maps.replay_batch_programs);
 	int slots_fd = bpf_map__fd(skeleton->maps.replay_batch_slots);
-	__u32 keys[REPLAY_BATCH_PROGRAMS] = {REPLAY_BATCH_XDP, REPLAY_BATCH_EGRESS};
-	int fds[REPLAY_BATCH_PROGRAMS] = {
-	    bpf_program__fd(skeleton->progs.abuseguard_xdp),
-	    bpf_program__fd(skeleton->progs.abuseguard_egress_replay),
-	};
+	__u32 key = REPLAY_BATCH_XDP;
+	int fd = bpf_program__fd(skeleton->progs.abuseguard_xdp);
 	long page = sysconf(_SC_PAGESIZE);
 	void *slots;
 
-	for (int i = 0; i < REPLAY_BATCH_PROGRAMS; i++)
-		if (bpf_map_update_elem(programs_fd, &keys[i], &fds[i], BPF_ANY) != 0) {
-			log_warn("capture: replay batch program array, entry %d", i);
-			return -errno;
-		}
+	/* The egress twin's entry comes with it (batch_egress_ready). */
+	if (bpf_map_update_elem(programs_fd, &key, &fd, BPF_ANY) != 0) {
+		log_warn("capture: replay batch program array");
+		return -errno;
+	}
 	capture->slots_bytes = (capture->batch_size + 1) * sizeof(struct replay_batch_slot);
 	capture->slots_bytes =
 	    (capture->slots_bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
@@ -553,11 +558,11 @@ program_load(struct capture *capture, int replay)
 	}
 	capture->skeleton = skeleton;
 	error = capture_skeleton_prepare(skeleton, config, replay);
+	/* Replay verifies the programs for packets toward the VM when one comes (program_late). */
+	if (replay)
+		bpf_program__set_autoload(skeleton->progs.abuseguard_tc, false);
 	if (error == 0 && capture->batch_size > 0) {
 		bpf_program__set_autoload(skeleton->progs.abuseguard_replay_batch, true);
-		bpf_program__set_autoload(skeleton->progs.abuseguard_egress_replay, true);
-		/* Its XDP twin runs the batches' frames toward the VM (tc_program_late). */
-		bpf_program__set_autoload(skeleton->progs.abuseguard_tc, false);
 		error = bpf_map__set_max_entries(skeleton->maps.replay_batch_slots,
 		                                 capture->batch_size + 1);
 	}
@@ -665,7 +670,8 @@ capture_close(struct capture *capture)
 	ring_buffer__free(capture->ring);
 	if (capture->slots != NULL)
 		munmap(capture->slots, capture->slots_bytes);
-	abuseguard_bpf__destroy(capture->tc_late);
+	for (int i = 0; i < LATE_PROGRAMS; i++)
+		abuseguard_bpf__destroy(capture->late[i]);
 	abuseguard_bpf__destroy(capture->skeleton);
 	free(capture->attachments);
 	free(capture);
@@ -741,34 +747,46 @@ program_run(struct capture *capture, struct bpf_program *program, const void *fr
 	return ring_buffer__consume(capture->ring) < 0 ? -EIO : 0;
 }
 
+/* The program that late copy of the object loads. */
+static struct bpf_program *
+late_program_of(struct abuseguard_bpf *object, enum late_program which)
+{
+	return which == LATE_TC ? object->progs.abuseguard_tc
+	                        : object->progs.abuseguard_egress_replay;
+}
+
 /*
- * Replay in batches runs the frames toward the VM through the tc program's
- * XDP twin; the tc program itself, for the few it runs one by one (longer
- * than a batch's slot), is loaded when the first comes: a second copy of the
- * object, that program alone, on the first one's maps. NULL if it cannot be
+ * Replay's programs for packets toward the VM cost most of its start-up to
+ * verify, and a capture of one direction needs neither: each is loaded when
+ * the first packet that needs it comes, as a second copy of the object that
+ * loads that program alone, on the first one's maps. NULL if it cannot be
  * loaded (said here, once).
  */
 static struct bpf_program *
-tc_program_late(struct capture *capture)
+program_late(struct capture *capture, enum late_program which)
 {
+	static const char *const names[LATE_PROGRAMS] = {
+	    [LATE_TC] = "tc program",
+	    [LATE_EGRESS_TWIN] = "tc program's XDP twin",
+	};
 	struct abuseguard_bpf *late;
 	struct bpf_program *program;
 	struct bpf_map *map, *loaded = NULL;
 	int error = 0;
 
-	if (capture->tc_late != NULL)
-		return capture->tc_late->progs.abuseguard_tc;
-	if (capture->tc_late_failed)
+	if (capture->late[which] != NULL)
+		return late_program_of(capture->late[which], which);
+	if (capture->late_failed[which])
 		return NULL;
-	capture->tc_late_failed = true; /* until it loads */
+	capture->late_failed[which] = true; /* until it loads */
 	late = abuseguard_bpf__open();
 	if (late == NULL) {
-		log_warn("capture: open the tc program for long frames toward the VM");
+		log_warn("capture: open the %s for packets toward the VM", names[which]);
 		return NULL;
 	}
 	for (program = bpf_object__next_program(late->obj, NULL); program != NULL;
 	     program = bpf_object__next_program(late->obj, program))
-		bpf_program__set_autoload(program, program == late->progs.abuseguard_tc);
+		bpf_program__set_autoload(program, program == late_program_of(late, which));
 	/* The same object twice: its maps come in the same order. */
 	for (map = bpf_object__next_map(late->obj, NULL); map != NULL && error == 0;
 	     map = bpf_object__next_map(late->obj, map)) {
@@ -778,14 +796,39 @@ tc_program_late(struct capture *capture)
 	if (error == 0)
 		error = abuseguard_bpf__load(late);
 	if (error != 0) {
-		log_warnx("capture: load the tc program for long frames toward the VM: %s",
+		log_warnx("capture: load the %s for packets toward the VM: %s", names[which],
 		          strerror(-error));
 		abuseguard_bpf__destroy(late);
 		return NULL;
 	}
-	capture->tc_late = late;
-	capture->tc_late_failed = false;
-	return late->progs.abuseguard_tc;
+	capture->late[which] = late;
+	capture->late_failed[which] = false;
+	return late_program_of(late, which);
+}
+
+/*
+ * The driver tail-calls the egress twin for a batch's frames toward the VM:
+ * loaded before the first batch that has one. Without it such a frame stops
+ * the driver and runs alone, through the tc program.
+ */
+static void
+batch_egress_ready(struct capture *capture, unsigned first, unsigned count)
+{
+	int programs_fd = bpf_map__fd(capture->skeleton->maps.replay_batch_programs);
+	struct bpf_program *twin;
+	__u32 key = REPLAY_BATCH_EGRESS;
+	unsigned i = first;
+	int fd;
+
+	if (capture->late[LATE_EGRESS_TWIN] != NULL || capture->late_failed[LATE_EGRESS_TWIN])
+		return;
+	while (i < count && !capture->slots[i].toward_vm)
+		i++;
+	if (i == count || (twin = program_late(capture, LATE_EGRESS_TWIN)) == NULL)
+		return;
+	fd = bpf_program__fd(twin);
+	if (bpf_map_update_elem(programs_fd, &key, &fd, BPF_ANY) != 0)
+		log_warn("capture: replay batch program array, the egress twin");
 }
 
 int
@@ -798,8 +841,8 @@ capture_run_packet(struct capture *capture, const void *frame, size_t length, ui
 		/* The tc program reads an Ethernet header: shorter frames are not packets. */
 		if (length < ETH_HLEN)
 			return 0;
-		program = capture->batch_size == 0 ? capture->skeleton->progs.abuseguard_tc
-		                                   : tc_program_late(capture);
+		program = capture->loop != NULL ? capture->skeleton->progs.abuseguard_tc
+		                                : program_late(capture, LATE_TC);
 		if (program == NULL)
 			return -ENOENT;
 	}
@@ -838,6 +881,7 @@ capture_batch_run(struct capture *capture, unsigned first, unsigned count, unsig
 
 	if (capture->slots == NULL || first >= count || count > capture->batch_size)
 		return -EINVAL;
+	batch_egress_ready(capture, first, count);
 	skeleton->bss->replay_batch_count = count;
 	skeleton->bss->replay_batch_first = first;
 	skeleton->bss->replay_batch_next = first;
