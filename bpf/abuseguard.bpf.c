@@ -604,7 +604,7 @@ egress_watch(void *data, void *end, __u32 device_ifindex)
 	if (packet.family == 0 && !packet.arp)
 		return;
 	packet_summarize(&packet, &summary);
-	scan_return_path_seen(ifindex, scan_return_paths_proved(&summary));
+	scan_return_path_seen(ifindex, &summary);
 	outcome = scan_reply_from_packet(&summary, &cursor, &contact, ifindex);
 	if (outcome == 0)
 		return;

@@ -55,7 +55,7 @@ struct {
  * UDP flows the other side began (a VM's DNS or game server answering its
  * clients): the VM's datagrams back are replies, not probes. Apart from
  * scan_contacts, so that a flood toward one VM cannot evict the probes of
- * another. Value: when last seen.
+ * another. Value: when first seen; only being there counts.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -493,13 +493,15 @@ record_scan_reply(const struct scan_contact_key *key, int outcome)
 	struct scan_contact *contact;
 	struct scan_interface *interface;
 	struct scan_state *state;
-	__u64 now = clock_now(), width = scan_bucket_width(), sent;
+	__u64 now, width = scan_bucket_width(), sent;
 
 	contact = bpf_map_lookup_elem(&scan_contacts, key);
 	if (!contact)
 		return 0;
 	if (contact->state != SCAN_CONTACT_PENDING)
 		return 1;
+	/* Only now: most replies answer a contact settled already. */
+	now = clock_now();
 	/* Late: the timeout counts it as failed, as the probe's bucket says. */
 	sent = contact->sent_ns;
 	if (now < sent || now - sent >= scan_settings.timeout_ns)
@@ -599,41 +601,100 @@ scan_return_paths_proved(const struct packet_summary *packet)
 	return paths;
 }
 
-/*
- * A packet toward the VM proved these return paths (a bit each). A path is
- * judged over minutes: the clock's tick is precise enough.
- */
-static __always_inline void
-scan_return_path_seen(__u32 ifindex, __u32 paths)
+/* The path a routed packet of family proves beside the link's. */
+static __always_inline __u32
+scan_return_path_of_family(__u8 family)
 {
+	return family == SOURCE_FAMILY_IPV6 ? SCAN_RETURN_PATH_IPV6 : SCAN_RETURN_PATH_IPV4;
+}
+
+/*
+ * Each interface's return paths as this program last wrote them, by ifindex
+ * modulo the size: two interfaces that share a slot take turns in it and are
+ * looked up as before. CPUs may race on a slot; the worst a torn one does is
+ * skip one refresh by a quarter of a second, against scan.return_path's minutes.
+ */
+struct scan_return_path_memo scan_return_path_memos[SCAN_RETURN_PATH_MEMOS];
+
+/* A path written less than a quarter second ago is not written again. */
+static __always_inline int
+scan_return_path_fresh(__u64 seen, __u64 now)
+{
+	return seen != 0 && now >= seen && now - seen < NS_PER_SECOND / 4;
+}
+
+/*
+ * Records the return paths a packet toward the VM on ifindex proves,
+ * through the memo: the map lookup was most of what a plain ACK cost. A global
+ * function, which the verifier checks once with *packet unknown: inlined,
+ * its branches multiplied by every path through the parsers passed the
+ * verifier's limit of 1M instructions.
+ */
+__attribute__((noinline)) int
+scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
+{
+	struct scan_return_path_memo *memo =
+	    &scan_return_path_memos[ifindex & (SCAN_RETURN_PATH_MEMOS - 1)];
 	struct scan_interface *interface;
-	__u64 now = clock_now(), seen;
+	__u64 now = clock_now();
+	__u32 fresh = 0, paths, owner = memo->ifindex == ifindex;
 	int i;
+
+	if (!packet)
+		return 0;
+	if (owner) {
+#pragma unroll
+		for (i = 0; i < SCAN_RETURN_PATHS; i++)
+			if (scan_return_path_fresh(memo->seen_ns[i], now))
+				fresh |= 1U << i;
+	}
+	/* What this packet could prove at best is fresh already: nothing to classify. */
+	paths = 1U << SCAN_RETURN_PATH_LINK;
+	if (packet->family != 0)
+		paths |= 1U << scan_return_path_of_family(packet->family);
+	if ((paths & ~fresh) == 0)
+		return 0;
+	paths = scan_return_paths_proved(packet) & ~fresh;
+	if (paths == 0)
+		return 0;
 
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	if (!interface) {
 		bpf_map_update_elem(&scan_interfaces, &ifindex, &scan_interface_zero, BPF_NOEXIST);
 		interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 		if (!interface)
-			return;
+			return 0;
+	}
+	if (now == 0)
+		now = 1; /* 0 is never */
+		         /* The map first: the memo never claims what the map does not hold. */
+#pragma unroll
+	for (i = 0; i < SCAN_RETURN_PATHS; i++)
+		if (paths & (1U << i))
+			interface->return_path_ns[i] = now;
+	if (!owner) {
+		memo->ifindex = ifindex;
+#pragma unroll
+		for (i = 0; i < SCAN_RETURN_PATHS; i++)
+			memo->seen_ns[i] = 0;
 	}
 #pragma unroll
-	for (i = 0; i < SCAN_RETURN_PATHS; i++) {
-		seen = interface->return_path_ns[i];
-		/* Written about four times a second, not per packet: the line is shared by all
-		 * CPUs. */
-		if ((paths & (1U << i)) &&
-		    (seen == 0 || now < seen || now - seen >= NS_PER_SECOND / 4))
-			interface->return_path_ns[i] = now ? now : 1;
-	}
+	for (i = 0; i < SCAN_RETURN_PATHS; i++)
+		if (paths & (1U << i))
+			memo->seen_ns[i] = now;
+	return 0;
 }
 
 static __always_inline void
 record_udp_peer(const struct scan_contact_key *key)
 {
-	__u64 now = clock_now();
+	__u64 now;
 
-	bpf_map_update_elem(&scan_udp_peers, key, &now, BPF_ANY);
+	/* Known: the lookup keeps it recent in the LRU; no write, no clock per datagram. */
+	if (bpf_map_lookup_elem(&scan_udp_peers, key))
+		return;
+	now = clock_now();
+	bpf_map_update_elem(&scan_udp_peers, key, &now, BPF_NOEXIST);
 }
 
 static long

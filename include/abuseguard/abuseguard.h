@@ -204,6 +204,21 @@ struct scan_interface {
 	struct scan_bucket buckets[SCAN_BUCKETS];
 };
 
+/*
+ * The tc program's memo of the return paths it last wrote for an interface
+ * (in .bss, direct-mapped by ifindex): where they are all fresh, a packet
+ * toward the VM skips the scan_interfaces lookup. A hint only; the map is
+ * what counts.
+ */
+#define SCAN_RETURN_PATH_MEMOS 1024
+
+struct scan_return_path_memo {
+	__u32 ifindex;
+	__u32 pad;
+	__u64
+	    seen_ns[SCAN_RETURN_PATHS]; /* as written into scan_interfaces; 0: not by this owner */
+};
+
 /* Scan settings, in .data like the thresholds; zero thresholds switch a test off. */
 struct scan_settings {
 	__u64 window_ns;

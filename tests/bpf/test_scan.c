@@ -946,6 +946,66 @@ test_return_path_per_family(void)
 	harness_close(&h);
 }
 
+/* Ten SYNs from vm on ifindex to dark space, judged once they time out; returns the events. */
+static unsigned
+dark_syns_judged(struct harness *harness, int ifindex, const char *vm, const char *prefix)
+{
+	char target[64];
+	unsigned before = harness->event_count;
+
+	for (int i = 1; i <= 10; i++) {
+		address(i, prefix, target, sizeof(target));
+		struct spec syn = {.from = vm,
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = 23,
+		                   .tcp_flags = TH_SYN};
+
+		from_vm(harness, ifindex, &syn);
+	}
+	harness->now += TIMEOUT + 2 * SECOND;
+	sweep(harness);
+	return harness->event_count - before;
+}
+
+/*
+ * The return path is written through a memo (a slot per ifindex modulo its
+ * size): a path keeps being refreshed past scan.return_path while packets
+ * come, and an interface that shares a slot with another gets its own.
+ */
+static void
+test_return_path_refresh(void)
+{
+	struct harness h;
+	char command[128];
+	int vm_c;
+
+	harness_open(&h, 0);
+	/* A third interface whose ifindex shares vm_a's slot. */
+	snprintf(command, sizeof(command), "ip link add scan-c index %d type veth peer name scan-d",
+	         vm_a + SCAN_RETURN_PATH_MEMOS);
+	if (system(command) != 0)
+		die("a veth of a chosen ifindex");
+	vm_c = (int)if_nametoindex("scan-c");
+	return_path(&h, vm_a, "10.0.8.1");
+	return_path(&h, vm_c, "10.0.8.3");
+	CHECK(dark_syns_judged(&h, vm_c, "10.0.8.3", "198.18.3.") == 1,
+	      "an interface sharing another's memo slot has its own return path: its timeouts "
+	      "count");
+	/* A packet toward vm_a every 100 s: a path first proved 600 s ago still counts. */
+	for (int i = 0; i < 6; i++) {
+		h.now += 100 * SECOND;
+		return_path(&h, vm_a, "10.0.8.1");
+	}
+	CHECK(dark_syns_judged(&h, vm_a, "10.0.8.1", "198.18.1.") == 1,
+	      "packets every 100 s keep the return path seen past scan.return_path (300 s)");
+	h.now += 400 * SECOND;
+	CHECK(dark_syns_judged(&h, vm_a, "10.0.8.1", "198.18.2.") == 0 &&
+	          counter(&h, COUNTER_SCAN_NO_RETURN_PATH) == 10,
+	      "with nothing toward the VM for 400 s, its timeouts are no verdict again");
+	harness_close(&h);
+}
+
 static void
 test_quota(void)
 {
@@ -1147,6 +1207,7 @@ main(void)
 	test_more_honest_patterns();
 	test_late_and_lost_replies();
 	test_return_path_per_family();
+	test_return_path_refresh();
 	test_quota();
 	test_arp_sweep();
 	test_arp_honest();
