@@ -2,7 +2,9 @@
 # Replay throughput: abuseguardd --replay over a generated capture (the XDP
 # benchmark's mix from 10,000 sources, with 20 SMTP bursts), in batches (the
 # default) and one test run per packet (--replay-batch 1), against tcpdump
-# reading the same file and writing nothing (the I/O floor). Both
+# reading the same file and writing nothing (the I/O floor). Every frame
+# comes from the VM: replay loads the tc egress program and its XDP twin
+# only when a frame toward the VM comes, so this start-up has neither. Both
 # read the file from the page cache after a first read warms it. The
 # replay runs in a private network namespace, though it touches no
 # nftables.
@@ -37,7 +39,7 @@ mapfile -t tcpdump_ms < <(timed_runs tcpdump -r "$capture" -w /dev/null)
 [ "${#tcpdump_ms[@]}" -eq "$runs" ] || { echo "bench: tcpdump failed" >&2; exit 1; }
 read -r t_median t_min t_max < <(summary "${tcpdump_ms[@]}")
 tcpdump_text="tcpdump -r FILE -w /dev/null: ${t_median} ms (${t_min}-${t_max}) = $(rate "$t_median") packets/s"
-size_text="${packets} packets ($(($(stat -c %s "$capture") / 1048576)) MiB, pcap) from 10000 sources with 20 SMTP bursts; ${runs} runs, median (min-max)"
+size_text="${packets} packets ($(($(stat -c %s "$capture") / 1048576)) MiB, pcap) from 10000 sources with 20 SMTP bursts, all from the VM (so the egress programs, verified when a frame toward the VM comes, are not loaded); ${runs} runs, median (min-max)"
 
 if ! "$BUILD/abuseguardd" --help 2>&1 | grep -q -- --replay; then
 	printf 'row\tReplay throughput\t%s\t%s\t%s\n' \
