@@ -190,17 +190,21 @@ scan_score_add(struct scan_state *state, __s32 step)
 	state->score = score < floor ? floor : score;
 }
 
-/* The return path a source's timeouts are judged by: its own family's. */
+/*
+ * The return path of a family: a source's timeouts are judged by its own
+ * family's, and a routed packet of the family proves it.
+ */
 static __always_inline __u32
-scan_return_path_of(const struct source_key *source)
+scan_return_path_of(__u8 family)
 {
-	switch (source->family) {
+	switch (family) {
 	case SOURCE_FAMILY_IPV4:
 		return SCAN_RETURN_PATH_IPV4;
 	case SOURCE_FAMILY_IPV6:
 		return SCAN_RETURN_PATH_IPV6;
 	default:
-		return SCAN_RETURN_PATH_LINK; /* SOURCE_FAMILY_INTERFACE: ARP on the VM's link */
+		return SCAN_RETURN_PATH_LINK; /* SOURCE_FAMILY_INTERFACE, or 0: ARP on the VM's link
+		                               */
 	}
 }
 
@@ -219,7 +223,7 @@ scan_expire(struct scan_state *state, const struct source_key *source, __u64 now
 	if (expired == 0)
 		return;
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
-	seen = interface ? interface->return_path_ns[scan_return_path_of(source)] : 0;
+	seen = interface ? interface->return_path_ns[scan_return_path_of(source->family)] : 0;
 	/* seen > now only on a replayed capture's step back: a path seen just now. */
 	if (seen == 0 || (now > seen && now - seen > scan_settings.return_path_ns)) {
 		__sync_fetch_and_add(&state->no_outcome, expired);
@@ -601,13 +605,6 @@ scan_return_paths_proved(const struct packet_summary *packet)
 	return paths;
 }
 
-/* The path a routed packet of family proves beside the link's. */
-static __always_inline __u32
-scan_return_path_of_family(__u8 family)
-{
-	return family == SOURCE_FAMILY_IPV6 ? SCAN_RETURN_PATH_IPV6 : SCAN_RETURN_PATH_IPV4;
-}
-
 /*
  * Each interface's return paths as this program last wrote them, by ifindex
  * modulo the size: two interfaces that share a slot take turns in it and are
@@ -649,9 +646,7 @@ scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
 				fresh |= 1U << i;
 	}
 	/* What this packet could prove at best is fresh already: nothing to classify. */
-	paths = 1U << SCAN_RETURN_PATH_LINK;
-	if (packet->family != 0)
-		paths |= 1U << scan_return_path_of_family(packet->family);
+	paths = 1U << SCAN_RETURN_PATH_LINK | 1U << scan_return_path_of(packet->family);
 	if ((paths & ~fresh) == 0)
 		return 0;
 	paths = scan_return_paths_proved(packet) & ~fresh;
@@ -665,9 +660,9 @@ scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
 		if (!interface)
 			return 0;
 	}
+	/* 0 is never. The map first: the memo never claims what the map does not hold. */
 	if (now == 0)
-		now = 1; /* 0 is never */
-		         /* The map first: the memo never claims what the map does not hold. */
+		now = 1;
 #pragma unroll
 	for (i = 0; i < SCAN_RETURN_PATHS; i++)
 		if (paths & (1U << i))
