@@ -20,7 +20,8 @@ lab_setup || { echo "bench: lab namespaces could not be created" >&2; exit 1; }
 
 bound=1024
 while [ "$bound" -lt "$sources" ]; do bound=$((bound * 2)); done
-sed -e "s/max_sources = [0-9]*;/max_sources = $bound;/" \
+# The first max_sources is the XDP map's (limits); the crawler's has its own bound.
+sed -e "0,/max_sources = [0-9]*;/s//max_sources = $bound;/" \
 	-e "s/max_smtp_pairs = [0-9]*;/max_smtp_pairs = $bound;/" \
 	policy/abuseguard.conf >"$WORK/policy.conf"
 grep -q "max_sources = $bound;" "$WORK/policy.conf" || { echo "bench: policy edit failed" >&2; exit 1; }

@@ -463,19 +463,40 @@ struct egress_packet {
 	__u8 quoted_found;              /* 1: quoted holds it */
 };
 
-/* An ICMP unreachable rejects the probe it quotes; one it cannot be matched to is no reply. */
+/* An unreachable's code for "no route to the network" (RFC 792, 1812; RFC 4443's 0). */
+static __always_inline int
+icmp_no_route(const struct packet_summary *packet)
+{
+	__u8 code = packet->icmp_code;
+
+	if (packet->protocol == IPPROTO_ICMPV6)
+		return code == 0;
+	return code == 0 || code == 6 || code == 9 || code == 11;
+}
+
+/*
+ * The outcome of the probe an ICMP unreachable quotes: from the probe's
+ * destination, a rejection. From a router on the way, which anyone's probe
+ * meets when a link upstream fails: for a network it has no route to,
+ * SCAN_NO_ROUTE; otherwise no reply, and the probe times out, judged as
+ * timeouts are (a router sends "host unreachable" once its ARP gave up,
+ * about as late). One that cannot be matched to a probe is no reply.
+ */
 static __always_inline int
 scan_quoted_reply(const struct egress_packet *egress, struct scan_contact_key *key)
 {
 	if (!egress->quoted_found)
 		return 0;
 	*key = egress->quoted;
-	return SCAN_REJECTED;
+	if (address_equal(egress->summary.source, key->destination))
+		return SCAN_REJECTED;
+	return icmp_no_route(&egress->summary) ? SCAN_NO_ROUTE : 0;
 }
 
 /*
  * The outcome a packet toward the VM reports and the first contact it
- * answers: SCAN_ANSWERED, SCAN_REJECTED or 0 (not a reply to a probe).
+ * answers: SCAN_ANSWERED, SCAN_REJECTED, SCAN_NO_ROUTE or 0 (not a reply
+ * to a probe).
  * ifindex is the VM's interface.
  */
 static __always_inline int
@@ -623,16 +644,17 @@ __attribute__((noinline)) int
 egress_account(__u32 ifindex, const struct egress_packet *egress)
 {
 	struct scan_contact_key contact;
+	__u64 now = clock_now();
 	int outcome;
 
 	if (!egress)
 		return 0;
-	scan_return_path_seen(ifindex, &egress->summary);
+	scan_return_path_seen(ifindex, &egress->summary, now);
 	outcome = scan_reply_from_packet(egress, &contact, ifindex);
 	if (outcome == 0)
 		return 0;
-	if (!record_scan_reply(&contact, outcome) && egress->summary.protocol == IPPROTO_UDP)
-		record_udp_peer(&contact);
+	if (!record_scan_reply(&contact, outcome, now) && egress->summary.protocol == IPPROTO_UDP)
+		record_udp_peer(&contact, now);
 	return 0;
 }
 

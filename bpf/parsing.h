@@ -389,7 +389,8 @@ struct packet_summary {
 	__u8 tiny_fragment;
 	__u8 fragment_protocol;
 	__u8 fragment_bytes;
-	__u8 pad[3];
+	__u8 icmp_code;
+	__u8 pad[2];
 	__u32 fragment_id;
 	/* IPv4 in the first four bytes; of ARP, the sender's and the target's IPv4 addresses */
 	__u8 source[16];
@@ -441,6 +442,7 @@ packet_summarize(const struct packet *packet, struct packet_summary *summary)
 		summary->protocol =
 		    packet->family == SOURCE_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 		summary->icmp_type = packet->icmp->type;
+		summary->icmp_code = packet->icmp->code;
 	}
 }
 

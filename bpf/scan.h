@@ -11,6 +11,15 @@
  * (asymmetric routing, a VM whose IPv6 replies never come back while its
  * IPv4 works) a missing answer proves nothing.
  *
+ * Nor does it during an upstream outage, when every VM's first contacts go
+ * unanswered at once and an honest fan-out looks like a sweep of dark space.
+ * So a timeout is a failure only if something from beyond the host came
+ * back to any VM after the probe went out (scan_upstream_ns, per family). A
+ * router's "cannot deliver" waits for the timeout like silence, and its "no
+ * route to the network" is never a verdict: it tells of the routing, not of
+ * the destination. The destination's own refusal (RST, port unreachable)
+ * always counts.
+ *
  * Timeouts are decided lazily, without a timer: each source keeps its
  * outstanding probes in time buckets (struct scan_bucket), and a bucket whose
  * probes are all older than the timeout turns into failures the next time
@@ -25,7 +34,11 @@
 
 #define ICMP_ECHO_REPLY         0
 #define ICMP_DEST_UNREACHABLE   3
+#define ICMP_SOURCE_QUENCH      4
+#define ICMP_REDIRECT           5
 #define ICMP_ECHO_REQUEST       8
+#define ICMP_TIME_EXCEEDED      11
+#define ICMP_PARAMETER_PROBLEM  12
 #define ICMP_TIMESTAMP_REQUEST  13
 #define ICMP_TIMESTAMP_REPLY    14
 #define ICMPV6_DEST_UNREACHABLE 1
@@ -34,7 +47,8 @@
 
 /* The outcome of a first contact, as a reply shows it. */
 #define SCAN_ANSWERED 1
-#define SCAN_REJECTED 2
+#define SCAN_REJECTED 2 /* by the destination itself */
+#define SCAN_NO_ROUTE 3 /* a router has no route to the destination's network */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -92,6 +106,22 @@ struct scan_interface scan_interface_zero;
 __u64 scan_ignored_ports[SCAN_PORT_WORDS];
 
 /*
+ * When a packet from beyond the host last came toward any VM, by return
+ * path (IPv4, IPv6; the link's entry unused), written at most every
+ * SCAN_MEMO_NS (scan_return_path_seen). In .bss: host-wide, shared by the
+ * programs.
+ */
+__u64 scan_upstream_ns[SCAN_RETURN_PATHS];
+
+/*
+ * How often the egress program rewrites what it memoises (return paths,
+ * the upstream): a packet toward a VM costs a write at most this often.
+ * A probe counts as sent before the upstream was last seen if it was sent
+ * at most this long after the last write: a write skipped is not an outage.
+ */
+#define SCAN_MEMO_NS (NS_PER_SECOND / 4)
+
+/*
  * The first contact of an ARP request: the interface asks (whatever sender
  * address the frame names, which the VM may forge) for address, an IPv4 one.
  */
@@ -136,17 +166,29 @@ scan_bucket_settle(struct scan_bucket *buckets, __u64 sent_ns, __u64 width)
 		__sync_val_compare_and_swap(&bucket->outstanding, outstanding, outstanding - 1);
 }
 
-/* Empties the expired buckets; returns how many probes they held. */
+/*
+ * Empties the expired buckets; returns how many probes they held, and in
+ * *unproved how many of those were in a bucket that closed after
+ * upstream_ns (and SCAN_MEMO_NS): nothing from beyond the host came back
+ * since they went out.
+ */
 static __always_inline __u32
-scan_buckets_expire(struct scan_bucket *buckets, __u64 now, __u64 width)
+scan_buckets_expire(struct scan_bucket *buckets, __u64 now, __u64 width, __u64 upstream_ns,
+                    __u32 *unproved)
 {
-	__u32 expired = 0;
+	__u32 expired = 0, taken, late = 0;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < SCAN_BUCKETS; i++)
-		if (buckets[i].outstanding != 0 && scan_bucket_expired(&buckets[i], now, width))
-			expired += __sync_lock_test_and_set(&buckets[i].outstanding, 0);
+	for (i = 0; i < SCAN_BUCKETS; i++) {
+		if (buckets[i].outstanding == 0 || !scan_bucket_expired(&buckets[i], now, width))
+			continue;
+		taken = __sync_lock_test_and_set(&buckets[i].outstanding, 0);
+		expired += taken;
+		if ((buckets[i].epoch + 1) * width > upstream_ns + SCAN_MEMO_NS)
+			late += taken;
+	}
+	*unproved = late;
 	return expired;
 }
 
@@ -209,26 +251,55 @@ scan_return_path_of(__u8 family)
 }
 
 /*
+ * When something from beyond the host last came back over the return path
+ * of family; now for the link's own (ARP), which needs no upstream.
+ */
+static __always_inline __u64
+scan_upstream_of(__u8 family, __u64 now)
+{
+	__u32 path = scan_return_path_of(family);
+
+	if (path == SCAN_RETURN_PATH_LINK)
+		return now;
+	return scan_upstream_ns[path];
+}
+
+/* Failures that are no verdict after all, counted under why. */
+static __always_inline void
+scan_no_verdict(struct scan_state *state, __u32 probes, __u32 why)
+{
+	__sync_fetch_and_add(&state->no_outcome, probes);
+	count_n(why, probes);
+}
+
+/*
  * Counts the source's timed-out probes as failures, or as no verdict where
- * the interface has not lately shown a return path of the source's family.
+ * the interface has not lately shown a return path of the source's family,
+ * or nothing from beyond the host came back since they were sent.
  */
 static __always_inline void
 scan_expire(struct scan_state *state, const struct source_key *source, __u64 now)
 {
 	struct scan_interface *interface;
-	__u32 expired, ifindex = state->ifindex;
+	__u32 expired, unproved, ifindex = state->ifindex;
 	__u64 seen;
 
-	expired = scan_buckets_expire(state->buckets, now, scan_bucket_width());
+	expired = scan_buckets_expire(state->buckets, now, scan_bucket_width(),
+	                              scan_upstream_of(source->family, now), &unproved);
 	if (expired == 0)
 		return;
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	seen = interface ? interface->return_path_ns[scan_return_path_of(source->family)] : 0;
 	/* seen > now only on a replayed capture's step back: a path seen just now. */
 	if (seen == 0 || (now > seen && now - seen > scan_settings.return_path_ns)) {
-		__sync_fetch_and_add(&state->no_outcome, expired);
-		count_n(COUNTER_SCAN_NO_RETURN_PATH, expired);
+		scan_no_verdict(state, expired, COUNTER_SCAN_NO_RETURN_PATH);
 		return;
+	}
+	if (unproved != 0) {
+		scan_no_verdict(state, unproved, COUNTER_SCAN_NO_UPSTREAM);
+		expired -= unproved;
+		if (expired == 0)
+			return;
 	}
 	count_n(COUNTER_SCAN_TIMEOUTS, expired);
 	__sync_fetch_and_add(&state->failures, expired);
@@ -436,7 +507,7 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	struct scan_contact fresh = {};
 	struct scan_interface *interface;
 	struct scan_state *state;
-	__u32 ifindex = owner->ifindex;
+	__u32 ifindex = owner->ifindex, unproved;
 	__u64 width = scan_bucket_width();
 
 	if (contact && now >= contact->sent_ns && now - contact->sent_ns < scan_settings.window_ns)
@@ -465,7 +536,8 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	if (!interface) {
 		count(COUNTER_SCAN_QUOTA);
 	} else {
-		scan_buckets_expire(interface->buckets, now, width);
+		/* The quota only: whether the probes failed is their sources' to judge. */
+		scan_buckets_expire(interface->buckets, now, width, now, &unproved);
 		if (scan_buckets_outstanding(interface->buckets, now, width) >=
 		        scan_settings.pending_per_interface ||
 		    scan_bucket_add(interface->buckets, now, width) < 0) {
@@ -490,22 +562,23 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	return contact;
 }
 
-/* A reply toward the VM settles the pending first contact it answers; 1 if it did. */
+/*
+ * A reply toward the VM at now settles the pending first contact it answers
+ * with outcome (SCAN_ANSWERED ...); 1 if it did.
+ */
 static __always_inline int
-record_scan_reply(const struct scan_contact_key *key, int outcome)
+record_scan_reply(const struct scan_contact_key *key, int outcome, __u64 now)
 {
 	struct scan_contact *contact;
 	struct scan_interface *interface;
 	struct scan_state *state;
-	__u64 now, width = scan_bucket_width(), sent;
+	__u64 width = scan_bucket_width(), sent;
 
 	contact = bpf_map_lookup_elem(&scan_contacts, key);
 	if (!contact)
 		return 0;
 	if (contact->state != SCAN_CONTACT_PENDING)
 		return 1;
-	/* Only now: most replies answer a contact settled already. */
-	now = clock_now();
 	/* Late: the timeout counts it as failed, as the probe's bucket says. */
 	sent = contact->sent_ns;
 	if (now < sent || now - sent >= scan_settings.timeout_ns)
@@ -526,10 +599,12 @@ record_scan_reply(const struct scan_contact_key *key, int outcome)
 		count(COUNTER_SCAN_ANSWERED);
 		__sync_fetch_and_add(&state->successes, 1);
 		scan_score_add(state, -1);
-	} else {
+	} else if (outcome == SCAN_REJECTED) {
 		count(COUNTER_SCAN_REJECTED);
 		__sync_fetch_and_add(&state->failures, 1);
 		scan_score_add(state, 1);
+	} else {
+		scan_no_verdict(state, 1, COUNTER_SCAN_NO_ROUTE);
 	}
 	scan_expire(state, &key->source, now);
 	scan_report(state, &key->source, now);
@@ -613,32 +688,76 @@ scan_return_paths_proved(const struct packet_summary *packet)
  */
 struct scan_return_path_memo scan_return_path_memos[SCAN_RETURN_PATH_MEMOS];
 
-/* A path written less than a quarter second ago is not written again. */
+/* A path written less than SCAN_MEMO_NS ago is not written again. */
 static __always_inline int
 scan_return_path_fresh(__u64 seen, __u64 now)
 {
-	return seen != 0 && now >= seen && now - seen < NS_PER_SECOND / 4;
+	return seen != 0 && now >= seen && now - seen < SCAN_MEMO_NS;
+}
+
+/* An ICMP error: a router or host telling of another packet, not the far end's traffic. */
+static __always_inline int
+icmp_error(const struct packet_summary *packet)
+{
+	if (packet->protocol == IPPROTO_ICMP)
+		return packet->icmp_type == ICMP_DEST_UNREACHABLE ||
+		       packet->icmp_type == ICMP_SOURCE_QUENCH ||
+		       packet->icmp_type == ICMP_REDIRECT ||
+		       packet->icmp_type == ICMP_TIME_EXCEEDED ||
+		       packet->icmp_type == ICMP_PARAMETER_PROBLEM;
+	return packet->protocol == IPPROTO_ICMPV6 && packet->icmp_type < 128; /* RFC 4443 */
 }
 
 /*
- * Records the return paths a packet toward the VM on ifindex proves,
- * through the memo: the map lookup was most of what a plain ACK cost. A global
- * function, which the verifier checks once with *packet unknown: inlined,
- * its branches multiplied by every path through the parsers passed the
- * verifier's limit of 1M instructions.
+ * Whether a routed packet of path toward a VM shows that the host's
+ * upstream works: traffic (not an ICMP error, which routers send when it
+ * does not) from an address no VM on this host holds (the all-interfaces
+ * copy in vm_sources, of the common lengths). The host's own addresses
+ * count, as it cannot tell them apart; so, on an interface whose policy
+ * lets them pass, do forged sources, which vm_sources cannot know: a VM
+ * that forges them toward a neighbour during an outage puts back the
+ * false positives this removes, as before the check.
+ */
+static __always_inline int
+scan_upstream_proved(const struct packet_summary *packet, __u32 path)
+{
+	struct vm_source_key holder = {.family = packet->family};
+
+	if (!(scan_return_paths_proved(packet) & (1U << path)) || icmp_error(packet))
+		return 0;
+	if (packet->family == SOURCE_FAMILY_IPV4)
+		__builtin_memcpy(holder.addr, packet->source, 4);
+	else
+		__builtin_memcpy(holder.addr, packet->source, sizeof(holder.addr));
+	return bpf_map_lookup_elem(&vm_sources, &holder) == NULL;
+}
+
+/*
+ * Records the return paths a packet toward the VM on ifindex at now proves,
+ * its own through the memo (the map lookup was most of what a plain ACK
+ * cost) and the host's upstream. A global function, which the verifier
+ * checks once with *packet unknown: inlined, its branches multiplied by
+ * every path through the parsers passed the verifier's limit of 1M
+ * instructions.
  */
 __attribute__((noinline)) int
-scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
+scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet, __u64 now)
 {
 	struct scan_return_path_memo *memo =
 	    &scan_return_path_memos[ifindex & (SCAN_RETURN_PATH_MEMOS - 1)];
 	struct scan_interface *interface;
-	__u64 now = clock_now();
-	__u32 fresh = 0, paths, owner = memo->ifindex == ifindex;
+	__u32 fresh = 0, paths, owner = memo->ifindex == ifindex, path;
 	int i;
 
 	if (!packet)
 		return 0;
+	/* 0 is never. */
+	if (now == 0)
+		now = 1;
+	path = scan_return_path_of(packet->family);
+	if (path != SCAN_RETURN_PATH_LINK && !scan_return_path_fresh(scan_upstream_ns[path], now) &&
+	    scan_upstream_proved(packet, path))
+		scan_upstream_ns[path] = now;
 	if (owner) {
 #pragma unroll
 		for (i = 0; i < SCAN_RETURN_PATHS; i++)
@@ -660,9 +779,7 @@ scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
 		if (!interface)
 			return 0;
 	}
-	/* 0 is never. The map first: the memo never claims what the map does not hold. */
-	if (now == 0)
-		now = 1;
+	/* The map first: the memo never claims what the map does not hold. */
 #pragma unroll
 	for (i = 0; i < SCAN_RETURN_PATHS; i++)
 		if (paths & (1U << i))
@@ -681,14 +798,11 @@ scan_return_path_seen(__u32 ifindex, const struct packet_summary *packet)
 }
 
 static __always_inline void
-record_udp_peer(const struct scan_contact_key *key)
+record_udp_peer(const struct scan_contact_key *key, __u64 now)
 {
-	__u64 now;
-
-	/* Known: the lookup keeps it recent in the LRU; no write, no clock per datagram. */
+	/* Known: the lookup keeps it recent in the LRU; no write per datagram. */
 	if (bpf_map_lookup_elem(&scan_udp_peers, key))
 		return;
-	now = clock_now();
 	bpf_map_update_elem(&scan_udp_peers, key, &now, BPF_NOEXIST);
 }
 

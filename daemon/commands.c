@@ -47,6 +47,8 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_SCAN_REJECTED] = "scan_rejected",
     [COUNTER_SCAN_TIMEOUTS] = "scan_timeouts",
     [COUNTER_SCAN_NO_RETURN_PATH] = "scan_no_return_path",
+    [COUNTER_SCAN_NO_UPSTREAM] = "scan_no_upstream",
+    [COUNTER_SCAN_NO_ROUTE] = "scan_no_route",
     [COUNTER_SCAN_QUOTA] = "scan_pending_quota_full",
     [COUNTER_SCAN_SOURCES_NEW] = "scan_sources_new",
     [COUNTER_SPOOFED] = "spoofed",
@@ -294,6 +296,8 @@ static const struct {
     {COUNTER_SCAN_TIMEOUTS, "abuseguard_xdp_scan_first_contacts_total", "timed_out", NULL},
     {COUNTER_SCAN_NO_RETURN_PATH, "abuseguard_xdp_scan_first_contacts_total", "no_return_path",
      NULL},
+    {COUNTER_SCAN_NO_UPSTREAM, "abuseguard_xdp_scan_first_contacts_total", "no_upstream", NULL},
+    {COUNTER_SCAN_NO_ROUTE, "abuseguard_xdp_scan_first_contacts_total", "no_route", NULL},
     {COUNTER_SCAN_QUOTA, "abuseguard_xdp_scan_first_contacts_total", "untracked_quota", NULL},
 };
 

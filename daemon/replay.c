@@ -1271,6 +1271,11 @@ replay_summary(const struct replay *replay)
 	summary_row("  answered (tc)", program.counters[COUNTER_SCAN_ANSWERED]);
 	summary_row("  rejected (tc)", program.counters[COUNTER_SCAN_REJECTED]);
 	summary_row("  timed out", program.counters[COUNTER_SCAN_TIMEOUTS]);
+	summary_row("  no verdict: no return path", program.counters[COUNTER_SCAN_NO_RETURN_PATH]);
+	/* A capture of one interface shows only the upstream traffic toward its own VM. */
+	summary_row("  no verdict: nothing came back from upstream",
+	            program.counters[COUNTER_SCAN_NO_UPSTREAM]);
+	summary_row("  no verdict: a router had no route", program.counters[COUNTER_SCAN_NO_ROUTE]);
 	summary_row("packets from forged sources (XDP)", program.counters[COUNTER_SPOOFED]);
 	summary_row("packets from unverified sources (XDP)", program.counters[COUNTER_UNVERIFIED]);
 	summary_row("addresses learned (ARP, NDP, DHCP)", replay->attribution.vms.stats.learned);

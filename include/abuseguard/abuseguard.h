@@ -271,9 +271,12 @@ enum xdp_counter {
 	COUNTER_UNVERIFIED,          /* IP packets on an interface with no known address */
 	COUNTER_LEARN_FRAMES,        /* ARP/NDP/DHCP frames handed up to learn from */
 	COUNTER_LEARN_DROPPED,       /* such frames past an interface's quota or the full ring */
-	COUNTER_INTERFACE_QUOTA, /* new sources refused: their interface's quota in the window */
-	COUNTER_PAIRS_CAPPED,    /* SMTP pairs not tracked: the source is past its threshold */
-	COUNTER_TINY_FRAGMENTS,  /* first fragments too short to show ports and flags */
+	COUNTER_INTERFACE_QUOTA,  /* new sources refused: their interface's quota in the window */
+	COUNTER_PAIRS_CAPPED,     /* SMTP pairs not tracked: the source is past its threshold */
+	COUNTER_TINY_FRAGMENTS,   /* first fragments too short to show ports and flags */
+	COUNTER_SCAN_NO_UPSTREAM, /* timeouts of probes sent after anything from beyond the
+	                           * host last came back to any VM: an outage, no verdict */
+	COUNTER_SCAN_NO_ROUTE,    /* routers' "no route to the network": no verdict */
 	COUNTER_COUNT
 };
 

@@ -6,8 +6,9 @@
  * window, with its counts; the honest patterns give none; replies are
  * matched to their probes (ICMP errors through the quoted header); a VM
  * whose replies are never seen gets no verdict, and neither does one whose
- * replies of one family never come (broken IPv6); a probe flood stays inside
- * its interface's quota and leaves another VM's probes alone.
+ * replies of one family never come (broken IPv6), nor any during an upstream
+ * outage; a probe flood stays inside its interface's quota and leaves
+ * another VM's probes alone.
  *
  * Runs in a network namespace of its own with a veth pair, so that two
  * interfaces (two VMs) exist. Needs root; sends no traffic.
@@ -58,7 +59,7 @@ struct spec {
 	int protocol; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (ICMPv6 over IPv6) */
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
-	uint8_t icmp_type;
+	uint8_t icmp_type, icmp_code;
 	const struct spec *quoted; /* ICMP errors: the probe they quote */
 };
 
@@ -73,6 +74,13 @@ struct harness {
 	struct abuse_event events[EVENTS_MAX];
 	unsigned event_count;
 	uint64_t now;
+	/*
+	 * The rest of the host: while not quiet, something from beyond it
+	 * comes toward a VM (on lo, no VM of the tests) every 100 ms of the
+	 * clock, as on any host whose upstream works. Quiet: an outage.
+	 */
+	int upstream_quiet;
+	uint64_t upstream_sent;
 };
 
 static int vm_a, vm_b; /* the veth pair's ifindexes: two VMs */
@@ -121,6 +129,7 @@ ip_packet(const struct spec *spec, struct packet *out)
 		put(&transport, &udp, sizeof(udp));
 	} else {
 		icmp[0] = spec->icmp_type;
+		icmp[1] = spec->icmp_code;
 		put(&transport, icmp, sizeof(icmp));
 		if (spec->quoted) {
 			ip_packet(spec->quoted, &quoted);
@@ -214,9 +223,11 @@ harness_close(struct harness *harness)
 	abuseguard_bpf__destroy(harness->skel);
 }
 
+static void upstream_traffic(struct harness *harness);
+
 static void
-run(struct harness *harness, struct bpf_program *program, const struct packet *packet,
-    void *context, size_t context_size)
+run_program(struct harness *harness, struct bpf_program *program, const struct packet *packet,
+            void *context, size_t context_size)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, options, .data_in = packet->bytes,
 	            .data_size_in = (uint32_t)packet->length, .ctx_in = context,
@@ -229,6 +240,42 @@ run(struct harness *harness, struct bpf_program *program, const struct packet *p
 	    (program == harness->skel->progs.abuseguard_tc ? TC_ACT_OK : XDP_PASS))
 		die("a program did not let a packet pass");
 	ring_buffer__consume(harness->ring);
+}
+
+static void
+run(struct harness *harness, struct bpf_program *program, const struct packet *packet,
+    void *context, size_t context_size)
+{
+	upstream_traffic(harness);
+	run_program(harness, program, packet, context, context_size);
+}
+
+/* A packet from beyond the host toward interface ifindex, IPv4 or IPv6. */
+static void
+upstream_packet(struct harness *harness, int ifindex, const char *from, const char *to)
+{
+	struct spec ack = {.from = from,
+	                   .to = to,
+	                   .protocol = IPPROTO_TCP,
+	                   .sport = 443,
+	                   .dport = 50000,
+	                   .tcp_flags = TH_ACK};
+	struct __sk_buff context = {.ifindex = (uint32_t)ifindex};
+	struct packet packet;
+
+	frame(&ack, &packet);
+	run_program(harness, harness->skel->progs.abuseguard_tc, &packet, &context,
+	            sizeof(context));
+}
+
+static void
+upstream_traffic(struct harness *harness)
+{
+	if (harness->upstream_quiet || harness->now < harness->upstream_sent + 100 * MS)
+		return;
+	harness->upstream_sent = harness->now;
+	upstream_packet(harness, 1, "192.0.2.250", "198.18.0.1");
+	upstream_packet(harness, 1, "2001:db8:ffff::1", "2001:db8:eeee::1");
 }
 
 /* A packet from the VM on interface ifindex. */
@@ -1181,6 +1228,123 @@ test_arp_honest(void)
 }
 
 /* Two interfaces of our own, in a namespace of our own. */
+/*
+ * count SYNs from vm to the count hosts of prefix on port 443, 10 ms apart;
+ * router, if not NULL, answers each with an ICMP unreachable of code.
+ */
+static void
+syns_unreachable(struct harness *harness, const char *vm, const char *prefix, int count,
+                 const char *router, uint8_t code)
+{
+	char target[64];
+
+	for (int i = 1; i <= count; i++) {
+		address(i, prefix, target, sizeof(target));
+		struct spec syn = {.from = vm,
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .dport = 443,
+		                   .tcp_flags = TH_SYN};
+		struct spec error = {.from = router ? router : target,
+		                     .to = vm,
+		                     .protocol = IPPROTO_ICMP,
+		                     .icmp_type = ICMP_UNREACHABLE,
+		                     .icmp_code = code,
+		                     .quoted = &syn};
+
+		from_vm(harness, vm_a, &syn);
+		harness->now += 10 * MS;
+		if (router)
+			toward_vm(harness, vm_a, &error);
+	}
+}
+
+/*
+ * An upstream outage: nothing from beyond the host comes back to any VM.
+ * A monitoring VM's checks of 20 hosts all time out, or meet a router's
+ * unreachables: no verdict, counted as such. Once the upstream works again,
+ * a sweep of dark space is a scan as before, a router's "host unreachable"
+ * times out as silence does, and its "no route to the network" is never a
+ * verdict.
+ */
+static void
+test_upstream_outage(void)
+{
+	struct harness h;
+	struct scan_state state;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.6.6");
+	h.now += SECOND;
+	h.upstream_quiet = 1;
+	h.now += SECOND;
+	syns_unreachable(&h, "10.0.6.6", "203.0.113.", 20, NULL, 0);
+	/* Neither a neighbour VM's packets nor a router's errors show the upstream works. */
+	struct vm_source_key neighbour_key = {.family = SOURCE_FAMILY_IPV4, .addr = {10, 0, 6, 7}};
+	struct vm_address_value neighbour = {.ifindex = (uint32_t)vm_b};
+	if (bpf_map_update_elem(bpf_map__fd(h.skel->maps.vm_sources), &neighbour_key, &neighbour,
+	                        BPF_ANY) != 0)
+		die("vm_sources");
+	struct spec from_neighbour = {.from = "10.0.6.7",
+	                              .to = "10.0.6.6",
+	                              .protocol = IPPROTO_TCP,
+	                              .sport = 22,
+	                              .dport = 50000,
+	                              .tcp_flags = TH_ACK};
+	struct spec expired = {
+	    .from = "198.51.100.1", .to = "10.0.6.6", .protocol = IPPROTO_ICMP, .icmp_type = 11};
+	for (int i = 0; i < 10; i++) {
+		h.now += 300 * MS;
+		toward_vm(&h, vm_a, &from_neighbour);
+		toward_vm(&h, vm_a, &expired);
+	}
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_UPSTREAM) == 20 &&
+	          counter(&h, COUNTER_SCAN_TIMEOUTS) == 0,
+	      "outage: 20 checks that time out are no verdict, counted as scan_no_upstream, "
+	      "whatever a neighbour VM and routers' errors send (%llu; %llu timeouts, %u events)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_UPSTREAM),
+	      (unsigned long long)counter(&h, COUNTER_SCAN_TIMEOUTS), h.event_count);
+	syns_unreachable(&h, "10.0.6.6", "203.0.114.", 20, "10.0.6.1", 1);
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_UPSTREAM) == 40 &&
+	          counter(&h, COUNTER_SCAN_REJECTED) == 0,
+	      "outage: 20 host unreachables from the gateway are no verdict (%llu, %llu rejected)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_UPSTREAM),
+	      (unsigned long long)counter(&h, COUNTER_SCAN_REJECTED));
+	CHECK(scan_state(&h, "10.0.6.6", &state) == 0 && state.failures == 0 &&
+	          state.no_outcome == 40,
+	      "the monitoring VM has no failures, 40 probes without outcome (%u, %u)",
+	      state.failures, state.no_outcome);
+
+	/* The upstream is back: whatever now goes unanswered, the VM's probes did. */
+	h.upstream_quiet = 0;
+	h.now += WINDOW;
+	syns_unreachable(&h, "10.0.6.6", "203.0.115.", 20, "10.0.6.1", 0);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_ROUTE) == 20,
+	      "20 net unreachables (no route) from the gateway are never a verdict (%llu)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_ROUTE));
+	syns_unreachable(&h, "10.0.6.6", "203.0.116.", 10, "10.0.6.1", 1);
+	CHECK(h.event_count == 0, "host unreachables from a router are no outcome of their own");
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1 && h.events[0].counts.failures == 10,
+	      "upstream working: probes a router could not deliver time out as failures, a scan "
+	      "(%u events, %u failed)",
+	      h.event_count, h.event_count ? h.events[0].counts.failures : 0);
+	h.now += WINDOW;
+	syns_unreachable(&h, "10.0.6.6", "203.0.117.", 20, NULL, 0);
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 2 && counter(&h, COUNTER_SCAN_NO_UPSTREAM) == 40,
+	      "upstream working: 20 SYNs into dark space that time out are a scan (%u events, "
+	      "%llu no upstream)",
+	      h.event_count, (unsigned long long)counter(&h, COUNTER_SCAN_NO_UPSTREAM));
+	harness_close(&h);
+}
+
 static void
 namespace_open(void)
 {
@@ -1208,6 +1372,7 @@ main(void)
 	test_late_and_lost_replies();
 	test_return_path_per_family();
 	test_return_path_refresh();
+	test_upstream_outage();
 	test_quota();
 	test_arp_sweep();
 	test_arp_honest();

@@ -5,8 +5,10 @@
 # an ARP sweep of a dark part of the VM's own subnet and masscan at a bounded
 # rate are each banned with scope "all", while an always_allow destination
 # stays reachable. The honest patterns (monitoring, fan-out, P2P-like UDP, a
-# backup job, ARP for the gateway and a few neighbours) are never banned. A tcpdump capture of
-# a live scan replays to the live ban. Every generator is bounded in probes
+# backup job, ARP for the gateway and a few neighbours) are never banned, nor
+# is a monitoring VM whose checks all fail in an upstream outage (the link to
+# net lost, or the route to it gone). A tcpdump capture of a live scan
+# replays to the live ban. Every generator is bounded in probes
 # and time; all traffic stays inside the lab's namespaces.
 . "$(dirname "$0")/lib.sh"
 lab_begin "$@"
@@ -45,6 +47,9 @@ POLICY=$WORK/scan.conf
 sed -e 's|^always_allow = \[ \];|always_allow = [ "10.0.3.53" ];|' policy/abuseguard.conf >"$POLICY"
 check "the policy names 10.0.3.53 in always_allow" grep -q '"10.0.3.53"' "$POLICY"
 check "the daemon starts and attaches XDP and tc egress to agvm0" daemon_start "$POLICY" "$WORK/state"
+# The rest of the internet keeps talking to the host's VMs, as on any host
+# whose upstream works: net pings the VM twice a second, bounded in time.
+ip netns exec "$NET" ping -q -i 0.5 -w 900 10.0.0.5 >/dev/null 2>&1 &
 check "status shows the tc egress program on agvm0" \
 	status_match '.interfaces[] | select(.name == "agvm0" and .tc_mode != "none")'
 
@@ -79,6 +84,56 @@ in_vm timeout 30 bash -c 'for i in $(seq 200); do exec 3<>/dev/tcp/10.0.2.1/8080
 sleep 1
 check "a backup job's 200 connections to one host are never banned" bans_match '.bans == []'
 check "status counts the answered first contacts" status_match '.counters.scan_answered >= 60'
+# An upstream outage: everything to and from net is lost on the host. A
+# monitoring VM checks 20 hosts (on a port not asked before in the window)
+# and nothing answers; the probes time out, and nothing from beyond the host
+# came back to any VM since they went out: no verdict.
+counter() { ctl --json status | jq ".counters.$1"; }
+# monitor_checks PORT [HOSTS]: a connection to 10.0.2.1-HOSTS (20) on PORT,
+# all at once, given up after 1.5 s.
+monitor_checks() {
+	in_vm timeout 10 python3 -c '
+import socket, sys, time
+socks = []
+for i in range(1, int(sys.argv[2]) + 1):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("10.0.2.%d" % i, int(sys.argv[1])))
+    except OSError:
+        pass
+    socks.append(s)
+time.sleep(1.5)' "$1" "${2:-20}"
+}
+no_upstream=$(counter scan_no_upstream) timeouts=$(counter scan_timeouts)
+in_hv nft add table inet lab_outage
+lab_at_exit "ip netns exec $HV nft delete table inet lab_outage 2>/dev/null"
+in_hv nft add chain inet lab_outage forward '{ type filter hook forward priority -10; }'
+in_hv nft add rule inet lab_outage forward iifname hvnet0 drop
+in_hv nft add rule inet lab_outage forward oifname hvnet0 drop
+monitor_checks 8081
+check "outage: the 20 checks that time out are no verdict (scan_no_upstream)" \
+	wait_for_status ".counters.scan_no_upstream >= ${no_upstream:-0} + 20" 10000
+check "outage: none of them counted as a failure" \
+	status_match ".counters.scan_timeouts == ${timeouts:-0}"
+check "a monitoring VM whose checks all fail in an upstream outage is never banned" \
+	bans_match '.bans == []'
+in_hv nft delete table inet lab_outage
+# The route to net's hosts gone: the host's router answers each check with
+# "network unreachable". It sends five at once, then one a second (the
+# kernel's limit for route errors, host-wide: left alone), so five checks,
+# which counted as rejections would be a scan.
+no_route=$(counter scan_no_route)
+in_hv sysctl -qw net.ipv4.icmp_ratelimit=0
+in_hv ip route del 10.0.2.0/24 via 10.0.1.2
+monitor_checks 8082 5
+check "route lost: the router's 5 net unreachables are no verdict (scan_no_route)" \
+	wait_for_status ".counters.scan_no_route >= ${no_route:-0} + 5" 5000
+in_hv ip route add 10.0.2.0/24 via 10.0.1.2
+in_hv sysctl -qw net.ipv4.icmp_ratelimit=1000
+sleep 7 # the checks' timeouts pass: none may count once the route is back
+check "a monitoring VM whose checks meet no route is never banned" bans_match '.bans == []'
+
 # The gateway and five neighbours on the VM's /24, four of them gone: the
 # kernel asks ARP three times for each, then gives up.
 timeouts=$(ctl --json status | jq '.counters.scan_timeouts')

@@ -5,8 +5,9 @@
 # prefix that net drops silently, and gets each over IPv4. Toward it over IPv6
 # come only neighbour discovery (the router's advertisements from its global
 # address too). Its IPv6 timeouts are no verdict. Once a routed IPv6 reply
-# comes back (an SMTP greeting over IPv6), the same kind of unanswered IPv6
-# SYNs are a scan and its /64 is banned. About 30 s.
+# comes back (an SMTP greeting over IPv6), and IPv6 from beyond the host keeps
+# coming (net pings the VM), the same kind of unanswered IPv6 SYNs are a scan
+# and its /64 is banned. About 30 s.
 . "$(dirname "$0")/lib.sh"
 lab_begin "$@"
 
@@ -48,6 +49,8 @@ check "a VM with broken IPv6 browsing over IPv4 is never banned" bans_match '.ba
 
 # A routed IPv6 reply: net's SMTP sink greets the VM over IPv6.
 check "the VM reaches net's SMTP sink over IPv6" vm_connects fd00:1::2 25
+# Without it, nothing shows the host's IPv6 upstream works while the SYNs wait.
+ip netns exec "$NET" ping -6 -q -i 0.5 -w 60 fd00:5::5 >/dev/null 2>&1 &
 dark_ipv6_syns 21 40
 banned6='.bans[] | select(.source == "fd00:5::/64" and .scope == "all" and .category == "scan")'
 check "once an IPv6 reply came back, 20 unanswered IPv6 SYNs are a scan: its /64 is banned" \
