@@ -5,7 +5,8 @@
 # an ARP sweep of a dark part of the VM's own subnet and masscan at a bounded
 # rate are each banned with scope "all", while an always_allow destination
 # stays reachable. The honest patterns (monitoring, fan-out, P2P-like UDP, a
-# backup job, ARP for the gateway and a few neighbours) are never banned, nor
+# backup job, a resolver, a web server and a UDP service answering thousands
+# of clients, ARP for the gateway and a few neighbours) are never banned, nor
 # is a monitoring VM whose checks all fail in an upstream outage (the link to
 # net lost, or the route to it gone). A tcpdump capture of a live scan
 # replays to the live ban. Every generator is bounded in probes
@@ -84,6 +85,76 @@ in_vm timeout 30 bash -c 'for i in $(seq 200); do exec 3<>/dev/tcp/10.0.2.1/8080
 sleep 1
 check "a backup job's 200 connections to one host are never banned" bans_match '.bans == []'
 check "status counts the answered first contacts" status_match '.counters.scan_answered >= 60'
+check "a resolver: 300 queries to 3 upstream servers, each from a port of its own, all answered" \
+	in_vm timeout 20 python3 -c '
+import socket, sys
+answered = 0
+for n in range(300):
+    i = n % 3 + 1
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.sendto(b"query", ("10.0.2.%d" % i, 40000 + i))
+    try:
+        s.recvfrom(2048)
+        answered += 1
+    except socket.timeout:
+        pass
+    s.close()
+sys.exit(0 if answered == 300 else 1)'
+check "a resolver talking to 3 upstream servers is never banned" bans_match '.bans == []'
+# A web server and a UDP service in the VM answering net's clients: 2000
+# connections and 1000 datagrams from 40 addresses and many ports. What the
+# VM sends back answers flows others began: no first contacts of its own.
+probes=$(ctl --json status | jq '.counters.scan_probes')
+in_vm timeout 60 python3 -c '
+import select, socket
+tcp = socket.socket()
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("10.0.0.5", 8000))
+tcp.listen(512)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("10.0.0.5", 5300))
+while True:
+    for s in select.select([tcp, udp], [], [])[0]:
+        if s is tcp:
+            c, _ = tcp.accept()
+            c.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello\n")
+            c.close()
+        else:
+            data, peer = udp.recvfrom(2048)
+            udp.sendto(data, peer)
+' >"$WORK/vm-server.log" 2>&1 &
+wait_until 5000 in_net bash -c 'exec 3<>/dev/tcp/10.0.0.5/8000'
+check "net's 2000 clients from 40 addresses are each answered by the VM's web server" \
+	in_net timeout 60 python3 -c '
+import socket, sys
+answered = 0
+for n in range(2000):
+    s = socket.create_connection(("10.0.0.5", 8000), timeout=2,
+                                 source_address=("10.0.2.%d" % (n % 40 + 1), 0))
+    if s.recv(64).startswith(b"HTTP/1.0 200"):
+        answered += 1
+    s.close()
+sys.exit(0 if answered == 2000 else 1)'
+check "net's 1000 datagrams from 40 addresses and 1000 ports are each answered by the VM" \
+	in_net timeout 60 python3 -c '
+import socket, sys
+answered = 0
+for n in range(1000):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.0.2.%d" % (n % 40 + 1), 0))
+    s.settimeout(1)
+    s.sendto(b"ask", ("10.0.0.5", 5300))
+    try:
+        if s.recvfrom(64)[0] == b"ask":
+            answered += 1
+    except socket.timeout:
+        pass
+    s.close()
+sys.exit(0 if answered == 1000 else 1)'
+check "the VM answering 3000 of net's clients sent no first contact of its own" \
+	status_match ".counters.scan_probes <= ${probes:-0} + 5"
+check "a web server answering thousands of clients is never banned" bans_match '.bans == []'
 # An upstream outage: everything to and from net is lost on the host. A
 # monitoring VM checks 20 hosts (on a port not asked before in the window)
 # and nothing answers; the probes time out, and nothing from beyond the host
