@@ -5,9 +5,9 @@
 # reading the same file and writing nothing (the I/O floor). Every frame
 # comes from the VM: replay loads the tc egress program and its XDP twin
 # only when a frame toward the VM comes, so this start-up has neither. Both
-# read the file from the page cache after a first read warms it. The
-# replay runs in a private network namespace, though it touches no
-# nftables.
+# read the file from the page cache after a first read warms it, taking
+# turns run by run. The replay runs in a private network namespace, though
+# it touches no nftables.
 # Usage: bench/replay.sh BUILD [--smoke]
 set -u
 BUILD=$(realpath "${1:-build}")
@@ -22,21 +22,31 @@ capture=$WORK/mix.pcap
 cat "$capture" >/dev/null
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
+# timed_run COMMAND...: prints the elapsed milliseconds of one run.
+timed_run() {
+	local start
+	start=$(now_us)
+	"$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+	echo $((($(now_us) - start) / 1000))
+}
 # timed_runs COMMAND...: prints the elapsed milliseconds of each of $runs runs.
 timed_runs() {
-	local start
-	for _ in $(seq "$runs"); do
-		start=$(now_us)
-		"$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
-		echo $((($(now_us) - start) / 1000))
-	done
+	for _ in $(seq "$runs"); do timed_run "$@" || return 1; done
 }
 # summary MS...: "median min max" of the runs.
 summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'; }
 rate() { awk -v n="$packets" -v ms="$1" 'BEGIN { printf "%.0f", n / (ms / 1000) }'; }
 
-mapfile -t tcpdump_ms < <(timed_runs tcpdump -r "$capture" -w /dev/null)
-[ "${#tcpdump_ms[@]}" -eq "$runs" ] || { echo "bench: tcpdump failed" >&2; exit 1; }
+# tcpdump and the replay take turns, run by run: the machine is shared, and
+# its load moves between one and the next.
+tcpdump_ms=() replay_ms=()
+for _ in $(seq "$runs"); do
+	tcpdump_ms+=("$(timed_run tcpdump -r "$capture" -w /dev/null)") ||
+		{ echo "bench: tcpdump failed" >&2; exit 1; }
+	"$BUILD/abuseguardd" --help 2>&1 | grep -q -- --replay || continue
+	replay_ms+=("$(timed_run unshare --net "$BUILD/abuseguardd" -c policy/abuseguard.conf \
+		--replay "$capture")") || { echo "bench: abuseguardd --replay failed" >&2; exit 1; }
+done
 read -r t_median t_min t_max < <(summary "${tcpdump_ms[@]}")
 tcpdump_text="tcpdump -r FILE -w /dev/null: ${t_median} ms (${t_min}-${t_max}) = $(rate "$t_median") packets/s"
 size_text="${packets} packets ($(($(stat -c %s "$capture") / 1048576)) MiB, pcap) from 10000 sources with 20 SMTP bursts, all from the VM (so the egress programs, verified when a frame toward the VM comes, are not loaded); ${runs} runs, median (min-max)"
@@ -47,9 +57,6 @@ if ! "$BUILD/abuseguardd" --help 2>&1 | grep -q -- --replay; then
 		"replay not measured; $tcpdump_text" "$size_text"
 	exit 0
 fi
-mapfile -t replay_ms < <(timed_runs unshare --net "$BUILD/abuseguardd" -c policy/abuseguard.conf \
-	--replay "$capture")
-[ "${#replay_ms[@]}" -eq "$runs" ] || { echo "bench: abuseguardd --replay failed" >&2; exit 1; }
 findings=$(grep -c '^{' "$WORK/out")
 cp "$WORK/out" "$WORK/batches.out"
 read -r r_median r_min r_max < <(summary "${replay_ms[@]}")
