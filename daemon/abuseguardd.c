@@ -467,6 +467,56 @@ tiny_fragments_check(struct daemon *daemon)
 }
 
 /*
+ * An upstream outage holds the scan detector's timeouts (no verdict: every
+ * VM's first contacts go unanswered at once). Said in the log when probes
+ * begin to be held and when traffic from beyond the host comes back, so an
+ * operator learns of the outage, and of what the detector does meanwhile.
+ */
+static const char *
+upstream_age_text(int64_t age_ms, char *text, size_t size)
+{
+	if (age_ms < 0)
+		return "never";
+	snprintf(text, size, "%.1f s ago", (double)age_ms / 1000);
+	return text;
+}
+
+static void
+upstream_check(struct daemon *daemon)
+{
+	struct capture_stats capture;
+	int64_t ages_ms[UPSTREAM_FAMILIES];
+	char ipv4[32], ipv6[32];
+	uint64_t held;
+	bool back;
+
+	capture_stats(daemon->capture, &capture);
+	held = capture.counters[COUNTER_SCAN_NO_UPSTREAM] - daemon->scan_no_upstream_seen;
+	daemon->scan_no_upstream_seen = capture.counters[COUNTER_SCAN_NO_UPSTREAM];
+	capture_upstream_ages(daemon->capture, ages_ms);
+	if (held > 0 && !daemon->upstream_outage) {
+		log_warnx("scan: %" PRIu64
+		          " first contacts timed out in the last %d s with nothing "
+		          "from beyond the host coming back to any VM since they were sent (IPv4 "
+		          "last seen %s, IPv6 %s): no verdict, as in an upstream outage; "
+		          "rejections still count",
+		          held, NFT_CHECK_INTERVAL_S,
+		          upstream_age_text(ages_ms[UPSTREAM_IPV4], ipv4, sizeof(ipv4)),
+		          upstream_age_text(ages_ms[UPSTREAM_IPV6], ipv6, sizeof(ipv6)));
+		daemon->upstream_outage = true;
+		return;
+	}
+	back =
+	    (ages_ms[UPSTREAM_IPV4] >= 0 && ages_ms[UPSTREAM_IPV4] < NFT_CHECK_INTERVAL_S * 1000) ||
+	    (ages_ms[UPSTREAM_IPV6] >= 0 && ages_ms[UPSTREAM_IPV6] < NFT_CHECK_INTERVAL_S * 1000);
+	if (held == 0 && daemon->upstream_outage && back) {
+		log_info("scan: traffic from beyond the host comes back to the VMs again: timeouts "
+		         "count as failures again");
+		daemon->upstream_outage = false;
+	}
+}
+
+/*
  * The whole table and every ban element are compared with the store only
  * when the ruleset's generation moved by another program's commit (a few
  * microseconds to ask), or once a minute: with 50,000 bans a full check
@@ -526,6 +576,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 		if (full)
 			(void)engine_check_sets(&daemon->engine); /* errors were logged */
 		tiny_fragments_check(daemon);
+		upstream_check(daemon);
 	}
 	if (daemon->ticks % TICKETS_TICK_INTERVAL_S == 0 && tickets_tick(&daemon->tickets) < 0)
 		log_warnx("tickets: deadlines and updates not looked at; trying again in %d s",

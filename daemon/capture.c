@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -1130,4 +1131,24 @@ capture_interface_state(struct capture *capture, int ifindex, struct interface_s
 	                        out) != 0)
 		return -ENOENT;
 	return 0;
+}
+
+void
+capture_upstream_ages(struct capture *capture, int64_t ages_ms[UPSTREAM_FAMILIES])
+{
+	static const int paths[UPSTREAM_FAMILIES] = {SCAN_RETURN_PATH_IPV4, SCAN_RETURN_PATH_IPV6};
+	struct timespec now;
+	uint64_t now_ns, seen_ns;
+
+	/* The programs' bpf_ktime_get_coarse_ns. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	for (int i = 0; i < UPSTREAM_FAMILIES; i++) {
+		seen_ns = capture->skeleton->bss->scan_upstream_ns[paths[i]];
+		if (seen_ns == 0)
+			ages_ms[i] = -1;
+		else
+			ages_ms[i] =
+			    seen_ns >= now_ns ? 0 : (int64_t)((now_ns - seen_ns) / 1000000);
+	}
 }

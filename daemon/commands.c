@@ -91,6 +91,23 @@ versions_json(void)
 }
 
 /* Whether the ban table is in the kernel, as the daemon last checked or checks now. */
+/*
+ * How long ago traffic from beyond the host last came toward any VM, per
+ * family: while it is older than the probes, their timeouts give no verdict.
+ */
+static json_t *
+upstream_status(struct daemon *daemon)
+{
+	int64_t ages_ms[UPSTREAM_FAMILIES];
+
+	capture_upstream_ages(daemon->capture, ages_ms);
+	return json_pack(
+	    "{s:o, s:o}", "ipv4_ms_ago",
+	    ages_ms[UPSTREAM_IPV4] < 0 ? json_null() : json_integer(ages_ms[UPSTREAM_IPV4]),
+	    "ipv6_ms_ago",
+	    ages_ms[UPSTREAM_IPV6] < 0 ? json_null() : json_integer(ages_ms[UPSTREAM_IPV6]));
+}
+
 static json_t *
 nft_status(struct daemon *daemon)
 {
@@ -248,6 +265,7 @@ command_status(void *context, const struct control_peer *peer, json_t *request,
 	json_object_set_new(reply, "policy", json_string(daemon->config.path));
 	json_object_set_new(reply, "versions", versions_json());
 	json_object_set_new(reply, "nft", nft_status(daemon));
+	json_object_set_new(reply, "upstream", upstream_status(daemon));
 	json_object_set_new(
 	    reply, "allowlist",
 	    json_pack("{s:i, s:i, s:i}", "policy", (int)daemon->config.allowlist_count, "runtime",
@@ -300,6 +318,24 @@ static const struct {
     {COUNTER_SCAN_NO_ROUTE, "abuseguard_xdp_scan_first_contacts_total", "no_route", NULL},
     {COUNTER_SCAN_QUOTA, "abuseguard_xdp_scan_first_contacts_total", "untracked_quota", NULL},
 };
+
+/* Seconds since traffic from beyond the host last came toward any VM; none before any has. */
+static void
+upstream_metrics_write(struct daemon *daemon, struct metrics *m)
+{
+	static const char *const families[UPSTREAM_FAMILIES] = {"ipv4", "ipv6"};
+	int64_t ages_ms[UPSTREAM_FAMILIES];
+
+	capture_upstream_ages(daemon->capture, ages_ms);
+	metrics_family(
+	    m, "abuseguard_upstream_age_seconds", "gauge",
+	    "Seconds since traffic from beyond the host last came toward any VM, by "
+	    "family; while it is older than a probe, the probe's timeout is no verdict.");
+	for (int i = 0; i < UPSTREAM_FAMILIES; i++)
+		if (ages_ms[i] >= 0)
+			metrics_sample(m, "abuseguard_upstream_age_seconds",
+			               (uint64_t)ages_ms[i] / 1000, "family", families[i], NULL);
+}
 
 /* Per VM-facing interface, from its state in the XDP program; bounded by limits.max_interfaces. */
 static const struct {
@@ -401,6 +437,7 @@ daemon_metrics(struct daemon *daemon, struct metrics *m)
 	metrics_single(m, "abuseguard_interfaces_attached", "gauge",
 	               "VM-facing interfaces the XDP program is attached to.",
 	               capture_interfaces(daemon->capture, NULL, 0));
+	upstream_metrics_write(daemon, m);
 	interface_metrics_write(daemon, m);
 	metrics_family(m, "abuseguard_interface_events_total", "counter",
 	               "Attachments to VM-facing interfaces, by outcome.");

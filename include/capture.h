@@ -151,4 +151,15 @@ void capture_address_key(const struct prefix *prefix, int ifindex, struct vm_add
 /* The program's state of one interface; -ENOENT if it has none. */
 int capture_interface_state(struct capture *capture, int ifindex, struct interface_state *out);
 
+/* The families capture_upstream_ages reports, in its array's order. */
+enum { UPSTREAM_IPV4, UPSTREAM_IPV6, UPSTREAM_FAMILIES };
+
+/*
+ * How long ago something from beyond the host last came toward any VM, per
+ * family, in milliseconds, as the egress programs record it (at most every
+ * quarter second); -1: never since they were loaded. Live only: replay's
+ * programs run on the capture's clock.
+ */
+void capture_upstream_ages(struct capture *capture, int64_t ages_ms[UPSTREAM_FAMILIES]);
+
 #endif

@@ -73,6 +73,8 @@ struct daemon {
 	uint64_t nft_checks_skipped;
 	uint64_t store_pruned;          /* history rows past the retention, deleted */
 	uint64_t tiny_fragments_logged; /* the XDP counter when last logged */
+	uint64_t scan_no_upstream_seen; /* the XDP counter at the last check */
+	bool upstream_outage;           /* said in the log; said again when it ends */
 	int64_t started_ms;
 	/* The operators' allowlist, loaded from the store at start. */
 	struct allowlist allowlist;

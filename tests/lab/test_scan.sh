@@ -177,6 +177,8 @@ for i in range(1, int(sys.argv[2]) + 1):
 time.sleep(1.5)' "$1" "${2:-20}"
 }
 no_upstream=$(counter scan_no_upstream) timeouts=$(counter scan_timeouts)
+check "status shows IPv4 from beyond the host came toward a VM within the last 5 s" \
+	status_match '.upstream.ipv4_ms_ago != null and .upstream.ipv4_ms_ago < 5000'
 in_hv nft add table inet lab_outage
 lab_at_exit "ip netns exec $HV nft delete table inet lab_outage 2>/dev/null"
 in_hv nft add chain inet lab_outage forward '{ type filter hook forward priority -10; }'
@@ -189,7 +191,14 @@ check "outage: none of them counted as a failure" \
 	status_match ".counters.scan_timeouts == ${timeouts:-0}"
 check "a monitoring VM whose checks all fail in an upstream outage is never banned" \
 	bans_match '.bans == []'
+check "status shows nothing came from beyond the host for seconds" \
+	status_match '.upstream.ipv4_ms_ago > 5000'
+check "the daemon says in its log that the probes are held, as in an upstream outage" \
+	wait_until 6000 grep -q 'no verdict, as in an upstream outage' "$WORK/daemon.log"
 in_hv nft delete table inet lab_outage
+check "once net's traffic comes back, the daemon says timeouts count again" \
+	wait_until 11000 grep -q 'comes back to the VMs again: timeouts count as failures again' \
+	"$WORK/daemon.log"
 # The route to net's hosts gone: the host's router answers each check with
 # "network unreachable". It sends five at once, then one a second (the
 # kernel's limit for route errors, host-wide: left alone), so five checks,
