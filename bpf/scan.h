@@ -18,7 +18,9 @@
  * router's "cannot deliver" waits for the timeout like silence, and its "no
  * route to the network" is never a verdict: it tells of the routing, not of
  * the destination. The destination's own refusal (RST, port unreachable)
- * always counts.
+ * always counts, but for a destination that answered the source before
+ * (SCAN_CONTACT_KNOWN): in a later window only its answer counts, as its
+ * silence or refusal tells of an outage or a service gone, not of a scan.
  *
  * Timeouts are decided lazily, without a timer: each source keeps its
  * outstanding probes in time buckets (struct scan_bucket), and a bucket whose
@@ -509,11 +511,13 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	struct scan_state *state;
 	__u32 ifindex = owner->ifindex, unproved;
 	__u64 width = scan_bucket_width();
+	int known;
 
 	if (contact && now >= contact->sent_ns && now - contact->sent_ns < scan_settings.window_ns)
 		return contact;
 	if (key->protocol == IPPROTO_UDP && bpf_map_lookup_elem(&scan_udp_peers, key))
 		return contact; /* the other side began this flow */
+	known = contact && (contact->state & SCAN_CONTACT_KNOWN);
 
 	state = scan_state_get(&key->source, ifindex, owner, 1);
 	if (!state)
@@ -527,6 +531,19 @@ record_scan_probe(const struct scan_contact_key *key, struct scan_contact *conta
 	scan_vote(state, key);
 	scan_sample(state, key, source_port);
 
+	/*
+	 * A destination that answered the source before: an outage upstream or
+	 * the service gone since, not a scan, if it is silent or refuses now.
+	 * No bucket, no quota: only its answer can count. A scanner gains
+	 * nothing: only what answered it is known.
+	 */
+	if (known) {
+		contact->sent_ns = now;
+		contact->ifindex = ifindex;
+		contact->state = SCAN_CONTACT_KNOWN | SCAN_CONTACT_PENDING;
+		scan_report(state, &key->source, now);
+		return contact;
+	}
 	interface = bpf_map_lookup_elem(&scan_interfaces, &ifindex);
 	if (!interface) {
 		bpf_map_update_elem(&scan_interfaces, &ifindex, &scan_interface_zero, BPF_NOEXIST);
@@ -573,32 +590,40 @@ record_scan_reply(const struct scan_contact_key *key, int outcome, __u64 now)
 	struct scan_interface *interface;
 	struct scan_state *state;
 	__u64 width = scan_bucket_width(), sent;
+	__u32 was, known, settled;
 
 	contact = bpf_map_lookup_elem(&scan_contacts, key);
 	if (!contact)
 		return 0;
-	if (contact->state != SCAN_CONTACT_PENDING)
+	was = contact->state;
+	known = was & SCAN_CONTACT_KNOWN;
+	if ((was & ~SCAN_CONTACT_KNOWN) != SCAN_CONTACT_PENDING)
 		return 1;
 	/* Late: the timeout counts it as failed, as the probe's bucket says. */
 	sent = contact->sent_ns;
 	if (now < sent || now - sent >= scan_settings.timeout_ns)
 		return 1;
-	if (__sync_val_compare_and_swap(&contact->state, SCAN_CONTACT_PENDING,
-	                                SCAN_CONTACT_ANSWERED) != SCAN_CONTACT_PENDING)
+	settled =
+	    SCAN_CONTACT_ANSWERED | known | (outcome == SCAN_ANSWERED ? SCAN_CONTACT_KNOWN : 0);
+	if (__sync_val_compare_and_swap(&contact->state, was, settled) != was)
 		return 1;
-	interface = bpf_map_lookup_elem(&scan_interfaces, &contact->ifindex);
+	/* A known destination's probe is in no bucket. */
+	interface = known ? NULL : bpf_map_lookup_elem(&scan_interfaces, &contact->ifindex);
 	if (interface)
 		scan_bucket_settle(interface->buckets, sent, width);
 	state = scan_state_get(&key->source, 0, NULL, 0);
 	if (!state)
 		return 1;
-	scan_bucket_settle(state->buckets, sent, width);
+	if (!known)
+		scan_bucket_settle(state->buckets, sent, width);
 	/* An outcome of the previous window still counts, in the current one. */
 	scan_window(state, now);
 	if (outcome == SCAN_ANSWERED) {
 		count(COUNTER_SCAN_ANSWERED);
 		__sync_fetch_and_add(&state->successes, 1);
 		scan_score_add(state, -1);
+	} else if (known) {
+		scan_no_verdict(state, 1, COUNTER_SCAN_KNOWN_REFUSED);
 	} else if (outcome == SCAN_REJECTED) {
 		count(COUNTER_SCAN_REJECTED);
 		__sync_fetch_and_add(&state->failures, 1);

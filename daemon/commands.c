@@ -49,6 +49,7 @@ static const char *const counter_names[COUNTER_COUNT] = {
     [COUNTER_SCAN_NO_RETURN_PATH] = "scan_no_return_path",
     [COUNTER_SCAN_NO_UPSTREAM] = "scan_no_upstream",
     [COUNTER_SCAN_NO_ROUTE] = "scan_no_route",
+    [COUNTER_SCAN_KNOWN_REFUSED] = "scan_known_refused",
     [COUNTER_SCAN_QUOTA] = "scan_pending_quota_full",
     [COUNTER_SCAN_SOURCES_NEW] = "scan_sources_new",
     [COUNTER_SPOOFED] = "spoofed",
@@ -316,6 +317,7 @@ static const struct {
      NULL},
     {COUNTER_SCAN_NO_UPSTREAM, "abuseguard_xdp_scan_first_contacts_total", "no_upstream", NULL},
     {COUNTER_SCAN_NO_ROUTE, "abuseguard_xdp_scan_first_contacts_total", "no_route", NULL},
+    {COUNTER_SCAN_KNOWN_REFUSED, "abuseguard_xdp_scan_first_contacts_total", "known_refused", NULL},
     {COUNTER_SCAN_QUOTA, "abuseguard_xdp_scan_first_contacts_total", "untracked_quota", NULL},
 };
 

@@ -1276,6 +1276,8 @@ replay_summary(const struct replay *replay)
 	summary_row("  no verdict: nothing came back from upstream",
 	            program.counters[COUNTER_SCAN_NO_UPSTREAM]);
 	summary_row("  no verdict: a router had no route", program.counters[COUNTER_SCAN_NO_ROUTE]);
+	summary_row("  no verdict: refused, answered before",
+	            program.counters[COUNTER_SCAN_KNOWN_REFUSED]);
 	summary_row("packets from forged sources (XDP)", program.counters[COUNTER_SPOOFED]);
 	summary_row("packets from unverified sources (XDP)", program.counters[COUNTER_UNVERIFIED]);
 	summary_row("addresses learned (ARP, NDP, DHCP)", replay->attribution.vms.stats.learned);

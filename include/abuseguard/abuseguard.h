@@ -135,6 +135,12 @@ struct scan_contact_key {
 enum scan_contact_state {
 	SCAN_CONTACT_PENDING = 1,  /* sent, no outcome yet */
 	SCAN_CONTACT_ANSWERED = 2, /* answered or rejected: the outcome is counted */
+	/*
+	 * A flag beside either: the destination answered the source once (kept
+	 * while the entry lives, over windows). Its answer counts again in a
+	 * later window; its silence or refusal does not (not in the buckets).
+	 */
+	SCAN_CONTACT_KNOWN = 0x100,
 };
 
 /*
@@ -271,12 +277,13 @@ enum xdp_counter {
 	COUNTER_UNVERIFIED,          /* IP packets on an interface with no known address */
 	COUNTER_LEARN_FRAMES,        /* ARP/NDP/DHCP frames handed up to learn from */
 	COUNTER_LEARN_DROPPED,       /* such frames past an interface's quota or the full ring */
-	COUNTER_INTERFACE_QUOTA,  /* new sources refused: their interface's quota in the window */
-	COUNTER_PAIRS_CAPPED,     /* SMTP pairs not tracked: the source is past its threshold */
-	COUNTER_TINY_FRAGMENTS,   /* first fragments too short to show ports and flags */
-	COUNTER_SCAN_NO_UPSTREAM, /* timeouts of probes sent after anything from beyond the
-	                           * host last came back to any VM: an outage, no verdict */
-	COUNTER_SCAN_NO_ROUTE,    /* routers' "no route to the network": no verdict */
+	COUNTER_INTERFACE_QUOTA,    /* new sources refused: their interface's quota in the window */
+	COUNTER_PAIRS_CAPPED,       /* SMTP pairs not tracked: the source is past its threshold */
+	COUNTER_TINY_FRAGMENTS,     /* first fragments too short to show ports and flags */
+	COUNTER_SCAN_NO_UPSTREAM,   /* timeouts of probes sent after anything from beyond the
+	                             * host last came back to any VM: an outage, no verdict */
+	COUNTER_SCAN_NO_ROUTE,      /* routers' "no route to the network": no verdict */
+	COUNTER_SCAN_KNOWN_REFUSED, /* refused by a destination that answered the source before */
 	COUNTER_COUNT
 };
 

@@ -1345,6 +1345,81 @@ test_upstream_outage(void)
 	harness_close(&h);
 }
 
+/* SYNs from vm to the count hosts of prefix on port 443; answer: 1 SYN-ACK, -1 RST, 0 none. */
+static void
+syns_answered(struct harness *harness, const char *vm, const char *prefix, int count, int answer)
+{
+	char target[64];
+
+	for (int i = 1; i <= count; i++) {
+		address(i, prefix, target, sizeof(target));
+		struct spec syn = {.from = vm,
+		                   .to = target,
+		                   .protocol = IPPROTO_TCP,
+		                   .sport = 41000,
+		                   .dport = 443,
+		                   .tcp_flags = TH_SYN};
+		struct spec reply = {.from = target,
+		                     .to = vm,
+		                     .protocol = IPPROTO_TCP,
+		                     .sport = 443,
+		                     .dport = 41000,
+		                     .tcp_flags = answer > 0 ? TH_SYN | TH_ACK : TH_RST | TH_ACK};
+
+		from_vm(harness, vm_a, &syn);
+		harness->now += 10 * MS;
+		if (answer != 0)
+			toward_vm(harness, vm_a, &reply);
+	}
+}
+
+/*
+ * A partial outage: the rest of the internet answers, the part a
+ * monitoring VM checks does not. Its 20 hosts answered it before: in later
+ * windows their silence and their refusals are no verdict, their answers
+ * count again; the same VM's sweep of hosts it never reached is a scan.
+ */
+static void
+test_known_destinations(void)
+{
+	struct harness h;
+	struct scan_state state;
+	uint64_t timeouts;
+
+	harness_open(&h, 0);
+	return_path(&h, vm_a, "10.0.7.1");
+	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 1);
+	CHECK(counter(&h, COUNTER_SCAN_ANSWERED) == 20, "the monitoring VM's 20 hosts answer it");
+	h.now += WINDOW;
+	timeouts = counter(&h, COUNTER_SCAN_TIMEOUTS);
+	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 0);
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_TIMEOUTS) == timeouts,
+	      "the next window, all 20 silent: no verdict, no timeout counted (%u events)",
+	      h.event_count);
+	h.now += WINDOW;
+	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, -1);
+	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_KNOWN_REFUSED) == 20 &&
+	          counter(&h, COUNTER_SCAN_REJECTED) == 0,
+	      "the window after, all 20 refuse: no verdict, 20 counted as scan_known_refused "
+	      "(%llu)",
+	      (unsigned long long)counter(&h, COUNTER_SCAN_KNOWN_REFUSED));
+	h.now += WINDOW;
+	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 1);
+	CHECK(scan_state(&h, "10.0.7.1", &state) == 0 && state.successes == 20 &&
+	          state.failures == 0,
+	      "once they answer again, their answers count (%u successes, %u failures)",
+	      state.successes, state.failures);
+	syns_answered(&h, "10.0.7.1", "203.0.113.", 20, 0);
+	h.now += TIMEOUT + 2 * SECOND;
+	sweep(&h);
+	CHECK(h.event_count == 1,
+	      "the same VM's 20 SYNs to hosts that never answered it, silent: a scan (%u events)",
+	      h.event_count);
+	harness_close(&h);
+}
+
 static void
 namespace_open(void)
 {
@@ -1373,6 +1448,7 @@ main(void)
 	test_return_path_per_family();
 	test_return_path_refresh();
 	test_upstream_outage();
+	test_known_destinations();
 	test_quota();
 	test_arp_sweep();
 	test_arp_honest();

@@ -8,8 +8,9 @@
 # backup job, a resolver, a web server and a UDP service answering thousands
 # of clients, ARP for the gateway and a few neighbours) are never banned, nor
 # is a monitoring VM whose checks all fail in an upstream outage (the link to
-# net lost, or the route to it gone). A tcpdump capture of a live scan
-# replays to the live ban. Every generator is bounded in probes
+# net lost, or the route to it gone), or whose hosts, known to answer, fall
+# silent in a partial one. A tcpdump capture of a live scan replays to the
+# live ban. Every generator is bounded in probes
 # and time; all traffic stays inside the lab's namespaces.
 . "$(dirname "$0")/lib.sh"
 lab_begin "$@"
@@ -67,6 +68,7 @@ for i in $(seq 40); do
 	exec 3>&-
 done' 2>/dev/null
 check "a fan-out to 40 answering web servers is never banned" bans_match '.bans == []'
+HONEST_AT=$SECONDS # when 10.0.2.1-40 port 8080 last answered the VM
 check "P2P-like UDP: 40 peers, each on its own port, all answer" in_vm timeout 20 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -344,6 +346,26 @@ scan_run masscan -p 3000-3100 10.0.1.2 --rate 200 --wait 2 -e eth0 \
 	--adapter-ip 10.0.0.5 --router-mac "$router_mac"
 scan_banned "masscan at 200 packets a second"
 lift
+
+# A partial outage, a window after the honest patterns: net's 10.0.2.0/24 is
+# lost upstream while the rest answers (net's pings keep coming, so nothing
+# holds timeouts host-wide). The monitoring VM's 20 hosts answered it before:
+# their silence now is no verdict.
+while [ $((SECONDS - HONEST_AT)) -lt 62 ]; do sleep 1; done
+timeouts=$(counter scan_timeouts)
+in_hv nft add table inet lab_partial
+lab_at_exit "ip netns exec $HV nft delete table inet lab_partial 2>/dev/null"
+in_hv nft add chain inet lab_partial forward '{ type filter hook forward priority -10; }'
+in_hv nft add rule inet lab_partial forward ip daddr 10.0.2.0/24 drop
+monitor_checks 8080
+sleep 8 # the 5 s timeout, a quarter of it for the bucket, the 1 s sweep
+check "partial outage: the rest of the internet still comes back (status upstream)" \
+	status_match '.upstream.ipv4_ms_ago != null and .upstream.ipv4_ms_ago < 5000'
+check "partial outage: the silence of 20 hosts that answered the VM before is no timeout" \
+	status_match ".counters.scan_timeouts == ${timeouts:-0}"
+check "a monitoring VM whose known hosts fall silent in a partial outage is never banned" \
+	bans_match '.bans == []'
+in_hv nft delete table inet lab_partial
 
 check "after the scans, the honest patterns are still never banned" bash -c "
 	ip netns exec $VM bash -c 'for i in \$(seq 40); do exec 3<>/dev/tcp/10.0.2.\$i/8080 && exec 3>&-; done' 2>/dev/null &&
