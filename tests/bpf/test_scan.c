@@ -1227,14 +1227,21 @@ test_arp_honest(void)
 	harness_close(&h);
 }
 
-/* Two interfaces of our own, in a namespace of our own. */
+/* What answers each SYN of syn_sweep. */
+enum sweep_reply {
+	SWEEP_SILENCE,
+	SWEEP_SYN_ACK,     /* the host answers */
+	SWEEP_RST,         /* the host refuses */
+	SWEEP_UNREACHABLE, /* a router, from its own address, with an ICMP unreachable */
+};
+
 /*
- * count SYNs from vm to the count hosts of prefix on port 443, 10 ms apart;
- * router, if not NULL, answers each with an ICMP unreachable of code.
+ * count SYNs from vm to the count hosts of prefix on port 443, 10 ms apart,
+ * each answered as reply says; router and code: the unreachable's sender and code.
  */
 static void
-syns_unreachable(struct harness *harness, const char *vm, const char *prefix, int count,
-                 const char *router, uint8_t code)
+syn_sweep(struct harness *harness, const char *vm, const char *prefix, int count,
+          enum sweep_reply reply, const char *router, uint8_t code)
 {
 	char target[64];
 
@@ -1243,9 +1250,17 @@ syns_unreachable(struct harness *harness, const char *vm, const char *prefix, in
 		struct spec syn = {.from = vm,
 		                   .to = target,
 		                   .protocol = IPPROTO_TCP,
+		                   .sport = 41000,
 		                   .dport = 443,
 		                   .tcp_flags = TH_SYN};
-		struct spec error = {.from = router ? router : target,
+		struct spec answer = {.from = target,
+		                      .to = vm,
+		                      .protocol = IPPROTO_TCP,
+		                      .sport = 443,
+		                      .dport = 41000,
+		                      .tcp_flags = reply == SWEEP_SYN_ACK ? TH_SYN | TH_ACK
+		                                                          : TH_RST | TH_ACK};
+		struct spec error = {.from = router,
 		                     .to = vm,
 		                     .protocol = IPPROTO_ICMP,
 		                     .icmp_type = ICMP_UNREACHABLE,
@@ -1254,8 +1269,10 @@ syns_unreachable(struct harness *harness, const char *vm, const char *prefix, in
 
 		from_vm(harness, vm_a, &syn);
 		harness->now += 10 * MS;
-		if (router)
+		if (reply == SWEEP_UNREACHABLE)
 			toward_vm(harness, vm_a, &error);
+		else if (reply != SWEEP_SILENCE)
+			toward_vm(harness, vm_a, &answer);
 	}
 }
 
@@ -1278,7 +1295,7 @@ test_upstream_outage(void)
 	h.now += SECOND;
 	h.upstream_quiet = 1;
 	h.now += SECOND;
-	syns_unreachable(&h, "10.0.6.6", "203.0.113.", 20, NULL, 0);
+	syn_sweep(&h, "10.0.6.6", "203.0.113.", 20, SWEEP_SILENCE, NULL, 0);
 	/* Neither a neighbour VM's packets nor a router's errors show the upstream works. */
 	struct vm_source_key neighbour_key = {.family = SOURCE_FAMILY_IPV4, .addr = {10, 0, 6, 7}};
 	struct vm_address_value neighbour = {.ifindex = (uint32_t)vm_b};
@@ -1306,7 +1323,7 @@ test_upstream_outage(void)
 	      "whatever a neighbour VM and routers' errors send (%llu; %llu timeouts, %u events)",
 	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_UPSTREAM),
 	      (unsigned long long)counter(&h, COUNTER_SCAN_TIMEOUTS), h.event_count);
-	syns_unreachable(&h, "10.0.6.6", "203.0.114.", 20, "10.0.6.1", 1);
+	syn_sweep(&h, "10.0.6.6", "203.0.114.", 20, SWEEP_UNREACHABLE, "10.0.6.1", 1);
 	h.now += TIMEOUT + 2 * SECOND;
 	sweep(&h);
 	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_UPSTREAM) == 40 &&
@@ -1322,11 +1339,11 @@ test_upstream_outage(void)
 	/* The upstream is back: whatever now goes unanswered, the VM's probes did. */
 	h.upstream_quiet = 0;
 	h.now += WINDOW;
-	syns_unreachable(&h, "10.0.6.6", "203.0.115.", 20, "10.0.6.1", 0);
+	syn_sweep(&h, "10.0.6.6", "203.0.115.", 20, SWEEP_UNREACHABLE, "10.0.6.1", 0);
 	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_NO_ROUTE) == 20,
 	      "20 net unreachables (no route) from the gateway are never a verdict (%llu)",
 	      (unsigned long long)counter(&h, COUNTER_SCAN_NO_ROUTE));
-	syns_unreachable(&h, "10.0.6.6", "203.0.116.", 10, "10.0.6.1", 1);
+	syn_sweep(&h, "10.0.6.6", "203.0.116.", 10, SWEEP_UNREACHABLE, "10.0.6.1", 1);
 	CHECK(h.event_count == 0, "host unreachables from a router are no outcome of their own");
 	h.now += TIMEOUT + 2 * SECOND;
 	sweep(&h);
@@ -1335,7 +1352,7 @@ test_upstream_outage(void)
 	      "(%u events, %u failed)",
 	      h.event_count, h.event_count ? h.events[0].counts.failures : 0);
 	h.now += WINDOW;
-	syns_unreachable(&h, "10.0.6.6", "203.0.117.", 20, NULL, 0);
+	syn_sweep(&h, "10.0.6.6", "203.0.117.", 20, SWEEP_SILENCE, NULL, 0);
 	h.now += TIMEOUT + 2 * SECOND;
 	sweep(&h);
 	CHECK(h.event_count == 2 && counter(&h, COUNTER_SCAN_NO_UPSTREAM) == 40,
@@ -1343,34 +1360,6 @@ test_upstream_outage(void)
 	      "%llu no upstream)",
 	      h.event_count, (unsigned long long)counter(&h, COUNTER_SCAN_NO_UPSTREAM));
 	harness_close(&h);
-}
-
-/* SYNs from vm to the count hosts of prefix on port 443; answer: 1 SYN-ACK, -1 RST, 0 none. */
-static void
-syns_answered(struct harness *harness, const char *vm, const char *prefix, int count, int answer)
-{
-	char target[64];
-
-	for (int i = 1; i <= count; i++) {
-		address(i, prefix, target, sizeof(target));
-		struct spec syn = {.from = vm,
-		                   .to = target,
-		                   .protocol = IPPROTO_TCP,
-		                   .sport = 41000,
-		                   .dport = 443,
-		                   .tcp_flags = TH_SYN};
-		struct spec reply = {.from = target,
-		                     .to = vm,
-		                     .protocol = IPPROTO_TCP,
-		                     .sport = 443,
-		                     .dport = 41000,
-		                     .tcp_flags = answer > 0 ? TH_SYN | TH_ACK : TH_RST | TH_ACK};
-
-		from_vm(harness, vm_a, &syn);
-		harness->now += 10 * MS;
-		if (answer != 0)
-			toward_vm(harness, vm_a, &reply);
-	}
 }
 
 /*
@@ -1388,30 +1377,30 @@ test_known_destinations(void)
 
 	harness_open(&h, 0);
 	return_path(&h, vm_a, "10.0.7.1");
-	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 1);
+	syn_sweep(&h, "10.0.7.1", "198.51.100.", 20, SWEEP_SYN_ACK, NULL, 0);
 	CHECK(counter(&h, COUNTER_SCAN_ANSWERED) == 20, "the monitoring VM's 20 hosts answer it");
 	h.now += WINDOW;
 	timeouts = counter(&h, COUNTER_SCAN_TIMEOUTS);
-	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 0);
+	syn_sweep(&h, "10.0.7.1", "198.51.100.", 20, SWEEP_SILENCE, NULL, 0);
 	h.now += TIMEOUT + 2 * SECOND;
 	sweep(&h);
 	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_TIMEOUTS) == timeouts,
 	      "the next window, all 20 silent: no verdict, no timeout counted (%u events)",
 	      h.event_count);
 	h.now += WINDOW;
-	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, -1);
+	syn_sweep(&h, "10.0.7.1", "198.51.100.", 20, SWEEP_RST, NULL, 0);
 	CHECK(h.event_count == 0 && counter(&h, COUNTER_SCAN_KNOWN_REFUSED) == 20 &&
 	          counter(&h, COUNTER_SCAN_REJECTED) == 0,
 	      "the window after, all 20 refuse: no verdict, 20 counted as scan_known_refused "
 	      "(%llu)",
 	      (unsigned long long)counter(&h, COUNTER_SCAN_KNOWN_REFUSED));
 	h.now += WINDOW;
-	syns_answered(&h, "10.0.7.1", "198.51.100.", 20, 1);
+	syn_sweep(&h, "10.0.7.1", "198.51.100.", 20, SWEEP_SYN_ACK, NULL, 0);
 	CHECK(scan_state(&h, "10.0.7.1", &state) == 0 && state.successes == 20 &&
 	          state.failures == 0,
 	      "once they answer again, their answers count (%u successes, %u failures)",
 	      state.successes, state.failures);
-	syns_answered(&h, "10.0.7.1", "203.0.113.", 20, 0);
+	syn_sweep(&h, "10.0.7.1", "203.0.113.", 20, SWEEP_SILENCE, NULL, 0);
 	h.now += TIMEOUT + 2 * SECOND;
 	sweep(&h);
 	CHECK(h.event_count == 1,
@@ -1420,6 +1409,7 @@ test_known_destinations(void)
 	harness_close(&h);
 }
 
+/* Two interfaces of our own, in a namespace of our own. */
 static void
 namespace_open(void)
 {
