@@ -450,13 +450,10 @@ nft_check(struct daemon *daemon)
  * check interval, so an operator sees the attack without a line per packet.
  */
 static void
-tiny_fragments_check(struct daemon *daemon)
+tiny_fragments_check(struct daemon *daemon, const struct capture_stats *capture)
 {
-	struct capture_stats capture;
-	uint64_t seen;
+	uint64_t seen = capture->counters[COUNTER_TINY_FRAGMENTS];
 
-	capture_stats(daemon->capture, &capture);
-	seen = capture.counters[COUNTER_TINY_FRAGMENTS];
 	if (seen > daemon->tiny_fragments_logged)
 		log_warnx("XDP: %" PRIu64
 		          " tiny IP fragments in the last %d s (first fragments too "
@@ -482,17 +479,14 @@ upstream_age_text(int64_t age_ms, char *text, size_t size)
 }
 
 static void
-upstream_check(struct daemon *daemon)
+upstream_check(struct daemon *daemon, const struct capture_stats *capture)
 {
-	struct capture_stats capture;
+	uint64_t held = capture->counters[COUNTER_SCAN_NO_UPSTREAM] - daemon->scan_no_upstream_seen;
 	int64_t ages_ms[UPSTREAM_FAMILIES];
 	char ipv4[32], ipv6[32];
-	uint64_t held;
 	bool back;
 
-	capture_stats(daemon->capture, &capture);
-	held = capture.counters[COUNTER_SCAN_NO_UPSTREAM] - daemon->scan_no_upstream_seen;
-	daemon->scan_no_upstream_seen = capture.counters[COUNTER_SCAN_NO_UPSTREAM];
+	daemon->scan_no_upstream_seen = capture->counters[COUNTER_SCAN_NO_UPSTREAM];
 	capture_upstream_ages(daemon->capture, ages_ms);
 	if (held > 0 && !daemon->upstream_outage) {
 		log_warnx("scan: %" PRIu64
@@ -555,6 +549,7 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 {
 	struct daemon *daemon =
 	    (struct daemon *)((char *)watch - offsetof(struct daemon, timer_watch));
+	struct capture_stats capture;
 	uint64_t expirations;
 
 	(void)events;
@@ -575,8 +570,10 @@ timer_ready(struct loop_watch *watch, uint32_t events)
 		store_maintain(daemon);
 		if (full)
 			(void)engine_check_sets(&daemon->engine); /* errors were logged */
-		tiny_fragments_check(daemon);
-		upstream_check(daemon);
+		/* One read of the program's counters serves both checks. */
+		capture_stats(daemon->capture, &capture);
+		tiny_fragments_check(daemon, &capture);
+		upstream_check(daemon, &capture);
 	}
 	if (daemon->ticks % TICKETS_TICK_INTERVAL_S == 0 && tickets_tick(&daemon->tickets) < 0)
 		log_warnx("tickets: deadlines and updates not looked at; trying again in %d s",
